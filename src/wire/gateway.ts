@@ -1,0 +1,85 @@
+// Gateway, Discovery and API-key surfaces (relay-wire.md section 5), as served by the
+// development relay and called by the SDK.
+
+export const GATEWAY_PREFIX = "/api/v1/gateway";
+export const DISCOVERY_PATH = "/api/v1/discovery/agents";
+export const API_KEYS_PATH = "/api/v1/api-keys";
+export const AUTH_VERIFY_PATH = "/api/v1/auth/verify";
+
+export interface DiscoverRequest {
+  query: string;
+  limit?: number;
+}
+export interface DiscoveredAgent {
+  agent_id: string;
+  agent_card: Record<string, unknown>;
+  match_score: number;
+}
+export interface DiscoverResponse {
+  query: string;
+  agents: DiscoveredAgent[];
+  count: number;
+}
+
+export interface GatewaySendRequest {
+  /** An A2A Message (v0.3 shape with `kind` parts is what the Python SDK sends). */
+  message: Record<string, unknown>;
+}
+
+/** JSON-RPC-like result of `message/send`: an A2A Task in v0.3 shape. */
+export interface GatewaySendResponse {
+  result: {
+    kind: "task";
+    id: string;
+    contextId: string;
+    status: { state: string; message?: Record<string, unknown>; timestamp?: string };
+    artifacts?: Array<{ artifactId: string; name?: string; parts: unknown[] }>;
+    metadata?: Record<string, unknown>;
+  };
+}
+
+export interface AgentCardResponse {
+  agent_id: string;
+  agent_card: Record<string, unknown>;
+}
+
+export type ApiKeyScope =
+  | "relay:hub"
+  | "gateway:read"
+  | "gateway:send"
+  | "discovery:read"
+  | "keys:admin"
+  | `${string}:*`
+  | "*";
+
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  user_id: string;
+  scopes: string[];
+  /** First characters of the key, for recognising it (never enough to use it). */
+  prefix: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+export interface CreateApiKeyRequest {
+  name: string;
+  scopes: string[];
+  expires_at?: string | null;
+  /** Only a `keys:admin` key of the relay's admin may create keys for another user. */
+  user_id?: string;
+}
+/** The key itself appears only here, once. */
+export interface CreateApiKeyResponse extends ApiKeyInfo {
+  key: string;
+}
+export interface VerifyResponse {
+  valid: true;
+  key_id: string;
+  user_id: string;
+  name: string;
+  scopes: string[];
+  expires_at: string | null;
+}
