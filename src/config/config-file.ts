@@ -1,0 +1,65 @@
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { z } from "zod";
+
+/** config.json in the config directory: what `start --api-key` saves. Mode 0600. */
+const ConfigFileSchema = z
+  .object({
+    apiKey: z.string().optional(),
+    gatewayUrl: z.string().url().optional(),
+  })
+  .strict();
+export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+
+export type ConfigFileRead =
+  | { ok: true; config: ConfigFile; exists: boolean; warnings: string[] }
+  | { ok: false; error: string };
+
+export function readConfigFile(file: string): ConfigFileRead {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      return { ok: true, config: {}, exists: false, warnings: [] };
+    }
+    return { ok: false, error: `cannot read ${file}: ${(error as Error).message}` };
+  }
+  const warnings: string[] = [];
+  if (process.platform !== "win32") {
+    const mode = statSync(file).mode & 0o777;
+    if (mode & 0o077) {
+      warnings.push(
+        `${file} is readable by other users (mode ${mode.toString(8)}); it holds your API key: run chmod 600 ${file}`,
+      );
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, error: `${file} is not valid JSON: ${(error as Error).message}` };
+  }
+  const parsed = ConfigFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? issue.path.join(".") : "top level";
+    return { ok: false, error: `${file}: ${where}: ${issue?.message ?? "invalid"}` };
+  }
+  return { ok: true, config: parsed.data, exists: true, warnings };
+}
+
+/** Writes the file atomically with mode 0600 (never briefly readable by others). */
+export function writeConfigFile(file: string, config: ConfigFile): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(temporary, 0o600);
+  renameSync(temporary, file);
+}
+
+export function saveApiKey(file: string, apiKey: string): void {
+  const current = readConfigFile(file);
+  const base = current.ok ? current.config : {};
+  writeConfigFile(file, { ...base, apiKey });
+}
