@@ -9,8 +9,14 @@ describe("AgentSlots", () => {
     const order: number[] = [];
     const r1 = await slots.acquire(signal);
     const r2 = await slots.acquire(signal);
-    const third = slots.acquire(signal).then((r) => (order.push(3), r));
-    const fourth = slots.acquire(signal).then((r) => (order.push(4), r));
+    const third = slots.acquire(signal).then((release) => {
+      order.push(3);
+      return release;
+    });
+    const fourth = slots.acquire(signal).then((release) => {
+      order.push(4);
+      return release;
+    });
     expect(slots.running).toBe(2);
     expect(slots.waiting).toBe(2);
     r1();

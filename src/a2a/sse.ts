@@ -1,0 +1,53 @@
+// Server-sent events from an agent stream: a full SSE parser (eventsource-parser) so multi-line
+// `data:`, CR/CRLF line ends, `:` comments and `event:`/`id:`/`retry:` fields all work, with a cap
+// on one event's size so a runaway agent cannot fill the hub's memory.
+
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { TransportError } from "../agents/transport.ts";
+
+export interface SseEvent {
+  /** The `event:` field (`undefined` for the default `message`). */
+  event: string | undefined;
+  data: string;
+}
+
+export const DEFAULT_MAX_EVENT_CHARS = 16 * 1024 * 1024;
+
+/** Reads SSE events from a byte stream until it ends. Throws InvalidAgentResponse on overflow. */
+export async function* readSseEvents(
+  chunks: AsyncIterable<Uint8Array | string>,
+  options: { maxEventChars?: number } = {},
+): AsyncGenerator<SseEvent> {
+  const maxEventChars = options.maxEventChars ?? DEFAULT_MAX_EVENT_CHARS;
+  const ready: SseEvent[] = [];
+  let overflow: TransportError | null = null;
+  const tooLarge = () =>
+    new TransportError(
+      "InvalidAgentResponse",
+      `agent sent a stream event larger than ${maxEventChars} characters`,
+    );
+  const parser = createParser({
+    // Bounds a partial event still arriving; a complete one is checked in onEvent.
+    maxBufferSize: maxEventChars,
+    onEvent(message: EventSourceMessage) {
+      if (message.data.length > maxEventChars) overflow ??= tooLarge();
+      else ready.push({ event: message.event, data: message.data });
+    },
+    onError(error) {
+      if (error.type === "max-buffer-size-exceeded") overflow ??= tooLarge();
+      // Unknown fields and bad `retry:` values are ignored, as the SSE spec says.
+    },
+  });
+  const decoder = new TextDecoder();
+  const feed = (text: string) => {
+    if (text !== "") parser.feed(text);
+    if (overflow) throw overflow;
+  };
+  for await (const chunk of chunks) {
+    feed(typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true }));
+    while (ready.length > 0) yield ready.shift()!;
+  }
+  // Be lenient with a last event that lacks its blank line before the close.
+  feed(`${decoder.decode()}\n\n`);
+  while (ready.length > 0) yield ready.shift()!;
+}

@@ -1,0 +1,42 @@
+// A promise settled from outside, and a way to stop waiting for one when a signal aborts.
+
+export class Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve!: (value: T) => void;
+  reject!: (reason: unknown) => void;
+  settled = false;
+
+  constructor() {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolve = (value) => {
+        this.settled = true;
+        resolve(value);
+      };
+      this.reject = (reason) => {
+        this.settled = true;
+        reject(reason);
+      };
+    });
+    // Nobody may be waiting when it fails; that is not an unhandled rejection.
+    this.promise.catch(() => {});
+  }
+}
+
+/** Waits for `promise`, or rejects with the signal's reason as soon as it aborts. */
+export function untilSettled<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,371 @@
+// A2A JSON-RPC over HTTP: one POST per call, SSE for streams, the card from the well-known paths.
+// Its own undici dispatcher: no 300 s header/body cut-offs (a blocking send or a quiet stream
+// may take as long as the turn allows; deadlines come from the caller's signal), and a pool
+// large enough for many concurrent turns to one agent.
+
+import { Agent, type Dispatcher, request } from "undici";
+import { jsonRpcErrorOf, jsonRpcRequest, jsonRpcResult, newRequestId } from "../../a2a/jsonrpc.ts";
+import { isRecord } from "../../a2a/model.ts";
+import { readSseEvents } from "../../a2a/sse.ts";
+import { type Logger, silentLogger } from "../../log/logger.ts";
+import {
+  type A2ADialect,
+  type AgentTransport,
+  JsonRpcError,
+  type RpcCallOptions,
+  TransportError,
+} from "../transport.ts";
+
+export interface HttpTransportSettings {
+  /** TCP (and TLS) connect limit. */
+  connectTimeoutMs: number;
+  /** Whole card fetch, per path tried. */
+  cardTimeoutMs: number;
+  /** Silence allowed between body chunks; 0 = none (the turn deadline bounds a stream). */
+  bodyTimeoutMs: number;
+  /** Largest unary response body. */
+  maxBodyBytes: number;
+  /** Largest single SSE event. */
+  maxEventChars: number;
+  /** Sockets per agent origin (concurrent turns beyond this queue in the pool). */
+  connections: number;
+  /** Idle keep-alive socket lifetime (the server's `Keep-Alive: timeout` wins when shorter). */
+  keepAliveTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_TRANSPORT_SETTINGS: HttpTransportSettings = {
+  connectTimeoutMs: 10_000,
+  cardTimeoutMs: 3_000,
+  bodyTimeoutMs: 0,
+  maxBodyBytes: 32 * 1024 * 1024,
+  maxEventChars: 16 * 1024 * 1024,
+  connections: 128,
+  keepAliveTimeoutMs: 4_000,
+};
+
+export interface HttpTransportOptions {
+  /** The agent's base URL from the local config (card and default endpoint). */
+  baseUrl: string;
+  /** Full card URL from the config; else the well-known paths under `baseUrl`. */
+  cardUrl?: string;
+  /** Extra headers on every request (e.g. the agent's own token). */
+  headers?: Record<string, string>;
+  /** A shared dispatcher; the transport then neither owns nor closes it. */
+  dispatcher?: Dispatcher;
+  settings?: Partial<HttpTransportSettings>;
+  logger?: Logger;
+}
+
+const CARD_PATHS = ["/.well-known/agent-card.json", "/.well-known/agent.json"];
+
+/** Error codes that mean "nobody is there (any more)". */
+const CONNECT_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "ENETDOWN",
+  "EADDRNOTAVAIL",
+]);
+
+export class HttpTransport implements AgentTransport {
+  readonly kind = "http" as const;
+  readonly #baseUrl: string;
+  readonly #cardUrl: string | undefined;
+  readonly #headers: Record<string, string>;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #settings: HttpTransportSettings;
+  readonly #logger: Logger;
+  #endpoints: Partial<Record<A2ADialect, string>> = {};
+  #closed = false;
+
+  constructor(options: HttpTransportOptions) {
+    this.#baseUrl = options.baseUrl;
+    this.#cardUrl = options.cardUrl;
+    this.#headers = { ...options.headers };
+    this.#settings = { ...DEFAULT_HTTP_TRANSPORT_SETTINGS, ...options.settings };
+    this.#logger = options.logger ?? silentLogger();
+    this.#ownsDispatcher = options.dispatcher === undefined;
+    this.#dispatcher =
+      options.dispatcher ??
+      new Agent({
+        connections: this.#settings.connections,
+        keepAliveTimeout: this.#settings.keepAliveTimeoutMs,
+        keepAliveMaxTimeout: Math.max(this.#settings.keepAliveTimeoutMs, 60_000),
+        headersTimeout: 0,
+        bodyTimeout: this.#settings.bodyTimeoutMs,
+        connect: { timeout: this.#settings.connectTimeoutMs },
+      });
+  }
+
+  get baseUrl(): string {
+    return this.#baseUrl;
+  }
+
+  /** Interface URLs from the card, per dialect. A dialect without one uses the other's, else `baseUrl`. */
+  useEndpoints(endpoints: Partial<Record<A2ADialect, string>>): void {
+    this.#endpoints = { ...endpoints };
+  }
+
+  endpointFor(dialect: A2ADialect): string {
+    return (
+      this.#endpoints[dialect] ??
+      this.#endpoints[dialect === "1.0" ? "0.3" : "1.0"] ??
+      this.#baseUrl
+    );
+  }
+
+  async call(method: string, params: unknown, options: RpcCallOptions): Promise<unknown> {
+    const id = newRequestId();
+    const url = this.endpointFor(options.dialect);
+    const response = await this.#post(url, id, method, params, options, "application/json");
+    const text = await this.#readBody(response.body, options.signal, url);
+    return interpretResponse(response.statusCode, text, id, url);
+  }
+
+  async *stream(method: string, params: unknown, options: RpcCallOptions): AsyncIterable<unknown> {
+    const id = newRequestId();
+    const url = this.endpointFor(options.dialect);
+    const response = await this.#post(
+      url,
+      id,
+      method,
+      params,
+      options,
+      "text/event-stream, application/json",
+    );
+    const body = response.body;
+    try {
+      const contentType = String(response.headers["content-type"] ?? "").toLowerCase();
+      if (!contentType.includes("text/event-stream") || response.statusCode >= 300) {
+        // A plain JSON body answering a stream call: an error, or a single result.
+        const text = await this.#readBody(body, options.signal, url);
+        yield interpretResponse(response.statusCode, text, id, url);
+        return;
+      }
+      for await (const event of readSseEvents(body, {
+        maxEventChars: this.#settings.maxEventChars,
+      })) {
+        let data: unknown;
+        try {
+          data = JSON.parse(event.data);
+        } catch {
+          if (event.event === "error") {
+            throw new TransportError("InvalidAgentResponse", `agent stream error: ${event.data}`);
+          }
+          this.#logger.warn(
+            { url, data: event.data.slice(0, 200) },
+            "skipped a non-JSON stream event",
+          );
+          continue;
+        }
+        const error = jsonRpcErrorOf(data);
+        if (error) throw error;
+        if (event.event === "error") {
+          throw new TransportError(
+            "InvalidAgentResponse",
+            `agent stream error: ${event.data.slice(0, 500)}`,
+          );
+        }
+        yield isRecord(data) && ("result" in data || "jsonrpc" in data)
+          ? jsonRpcResult(data, id)
+          : data;
+      }
+    } catch (error) {
+      throw classify(error, options.signal, url, "body");
+    } finally {
+      if (!body.destroyed) body.destroy();
+    }
+  }
+
+  async fetchCard(signal: AbortSignal): Promise<Record<string, unknown> | null> {
+    const urls = this.#cardUrl
+      ? [this.#cardUrl]
+      : CARD_PATHS.map((p) => wellKnown(this.#baseUrl, p));
+    for (const url of urls) {
+      const timeout = new AbortController();
+      const timer = setTimeout(() => timeout.abort(), this.#settings.cardTimeoutMs);
+      const attempt = AbortSignal.any([signal, timeout.signal]);
+      try {
+        const response = await request(url, {
+          method: "GET",
+          dispatcher: this.#dispatcher,
+          headers: { ...this.#headers, accept: "application/json", "a2a-version": "1.0" },
+          signal: attempt,
+        });
+        const text = await this.#readBody(response.body, attempt, url);
+        if (response.statusCode < 200 || response.statusCode >= 300) continue;
+        const card: unknown = JSON.parse(text);
+        if (isRecord(card)) return card;
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        this.#logger.debug({ url, err: String(error) }, "no agent card at this URL");
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return null;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownsDispatcher) await this.#dispatcher.close().catch(() => {});
+  }
+
+  async #post(
+    url: string,
+    id: string,
+    method: string,
+    params: unknown,
+    options: RpcCallOptions,
+    accept: string,
+  ): Promise<Dispatcher.ResponseData> {
+    if (options.signal.aborted) throw options.signal.reason;
+    const headers: Record<string, string> = {
+      ...this.#headers,
+      "content-type": "application/json",
+      accept,
+    };
+    if (options.dialect === "1.0") headers["a2a-version"] = "1.0";
+    try {
+      return await request(url, {
+        method: "POST",
+        dispatcher: this.#dispatcher,
+        headers,
+        body: jsonRpcRequest(id, method, params),
+        signal: options.signal,
+      });
+    } catch (error) {
+      throw classify(error, options.signal, url, "connect");
+    }
+  }
+
+  async #readBody(body: Dispatcher.ResponseData["body"], signal: AbortSignal, url: string) {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of body) {
+        size += chunk.length;
+        if (size > this.#settings.maxBodyBytes) {
+          body.destroy();
+          throw new TransportError(
+            "InvalidAgentResponse",
+            `agent at ${url} sent a response larger than ${this.#settings.maxBodyBytes} bytes`,
+          );
+        }
+        chunks.push(chunk as Buffer);
+      }
+    } catch (error) {
+      throw classify(error, signal, url, "body");
+    }
+    return Buffer.concat(chunks).toString("utf8");
+  }
+}
+
+/** `base` + an absolute path, keeping the base path (no relative-URL resolution pitfalls). */
+export function wellKnown(base: string, path: string): string {
+  const url = new URL(base);
+  url.pathname = url.pathname.replace(/\/+$/, "") + path;
+  url.search = "";
+  url.hash = "";
+  return url.toString();
+}
+
+/** HTTP status + body → the JSON-RPC result, or the right error (§5.4 of the reference). */
+function interpretResponse(status: number, text: string, id: string, url: string): unknown {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    if (status >= 200 && status < 300) {
+      throw new TransportError(
+        "InvalidAgentResponse",
+        `agent at ${url} answered HTTP ${status} with a body that is not JSON`,
+      );
+    }
+    throw new TransportError("HTTPStatusError", `agent at ${url} answered HTTP ${status}`);
+  }
+  const error = jsonRpcErrorOf(body);
+  if (error) throw error;
+  if (status < 200 || status >= 300) {
+    throw new TransportError("HTTPStatusError", `agent at ${url} answered HTTP ${status}`);
+  }
+  return jsonRpcResult(body, id);
+}
+
+function codeOf(error: unknown): string | undefined {
+  if (!isRecord(error) && !(error instanceof Error)) return undefined;
+  const e = error as { code?: unknown; cause?: unknown; errors?: unknown[] };
+  if (typeof e.code === "string") return e.code;
+  if (Array.isArray(e.errors)) {
+    for (const inner of e.errors) {
+      const code = codeOf(inner);
+      if (code) return code;
+    }
+  }
+  return e.cause !== undefined && e.cause !== error ? codeOf(e.cause) : undefined;
+}
+
+/** Any failure → the caller's abort reason, our own error, or a classified TransportError. */
+function classify(
+  error: unknown,
+  signal: AbortSignal,
+  url: string,
+  phase: "connect" | "body",
+): unknown {
+  if (signal.aborted) return signal.reason;
+  if (error instanceof TransportError || error instanceof JsonRpcError) return error;
+  const code = codeOf(error);
+  const detail = error instanceof Error ? error.message : String(error);
+  if (code === "UND_ERR_CONNECT_TIMEOUT") {
+    return new TransportError(
+      "ConnectTimeout",
+      `could not connect to the agent at ${url} in time`,
+      {
+        cause: error,
+        connectionClass: true,
+      },
+    );
+  }
+  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
+    return new TransportError("ReadTimeout", `the agent at ${url} stopped answering (${detail})`, {
+      cause: error,
+    });
+  }
+  if (code !== undefined && CONNECT_CODES.has(code)) {
+    return new TransportError(
+      "ConnectError",
+      `could not reach the agent at ${url} (${code}); is it running?`,
+      { cause: error, connectionClass: true },
+    );
+  }
+  if (code === "UND_ERR_SOCKET" || code === "UND_ERR_CLOSED") {
+    return phase === "connect"
+      ? new TransportError("ConnectError", `the agent at ${url} closed the connection`, {
+          cause: error,
+          connectionClass: true,
+        })
+      : new TransportError("ReadError", `the agent at ${url} closed the connection mid-response`, {
+          cause: error,
+        });
+  }
+  if (code === "UND_ERR_INVALID_ARG" || error instanceof TypeError) {
+    return new TransportError("InvalidURL", `cannot call the agent at ${url}: ${detail}`, {
+      cause: error,
+    });
+  }
+  return new TransportError(
+    phase === "connect" ? "ConnectError" : "ReadError",
+    `${detail} (${url})`,
+    {
+      cause: error,
+    },
+  );
+}

@@ -1,0 +1,531 @@
+// An agent run as a child process and spoken to with NDJSON JSON-RPC over its stdin/stdout
+// (local-agents.md section 2). This file is the process side: spawn, framing, stderr,
+// supervision (restart with backoff, crash-loop detection) and the stop sequence. The
+// JSON-RPC side is RpcPeer.
+//
+// No orphans: the child is spawned without a shell and not detached, execa's `cleanup` kills
+// it when the hub exits normally or on SIGINT/SIGTERM, and when the hub is SIGKILLed (where
+// nothing of ours can run) the kernel closes the pipe, the child sees EOF on stdin and, per the
+// convention, exits. An agent that ignores stdin EOF survives a SIGKILLed hub; only an outer
+// supervisor (systemd's KillMode=control-group, a container) covers that.
+
+import { existsSync } from "node:fs";
+import type { Writable } from "node:stream";
+import { execa, type ResultPromise } from "execa";
+import { type Logger, silentLogger } from "../../log/logger.ts";
+import { type AgentTransport, type RpcCallOptions, TransportError } from "../transport.ts";
+import { childEnv, expandHome } from "./child-env.ts";
+import { Deferred, untilSettled } from "./deferred.ts";
+import { agentLogger, fallbackCard, isCard } from "./local-card.ts";
+import { NdjsonLineReader, type OversizeLine, sniffRequestId } from "./ndjson-lines.ts";
+import { DEFAULT_RPC_PEER_SETTINGS, preview, RpcPeer, type RpcPeerSettings } from "./rpc-peer.ts";
+import { backoffDelayMs, ExitWindow, type TransportHealth } from "./supervision.ts";
+
+export interface StdioSettings extends RpcPeerSettings {
+  /** Longest stdout line accepted; a longer one fails the request it answers. */
+  maxLineBytes: number;
+  /** How long `agent/getCard` may take before the entry's / a built card is used. */
+  cardTimeoutMs: number;
+  /** First restart delay after an unexpected exit; doubles per exit up to the max (with jitter). */
+  restartBaseDelayMs: number;
+  restartMaxDelayMs: number;
+  /** A run this long resets the backoff and ends a crash loop. */
+  stableRunMs: number;
+  /** This many exits within `crashLoopWindowMs` is a crash loop: reported, unhealthy. */
+  crashLoopExits: number;
+  crashLoopWindowMs: number;
+  /** Stop: after closing stdin, wait this long for the child to exit before SIGTERM… */
+  stopGraceMs: number;
+  /** …and this long after SIGTERM before SIGKILL. */
+  killGraceMs: number;
+  /** After the child exits, how long to wait for the rest of its stdout before ending its calls. */
+  exitDrainMs: number;
+  /**
+   * Level for the agent's stderr lines. Info by default: stderr is where an agent says why it
+   * failed, and that must be visible at the hub's default level; set "debug" for chatty agents.
+   */
+  stderrLevel: "trace" | "debug" | "info" | "warn";
+  /** Longest stderr line logged; longer ones are cut. */
+  stderrLineMaxChars: number;
+}
+
+export const DEFAULT_STDIO_SETTINGS: StdioSettings = {
+  ...DEFAULT_RPC_PEER_SETTINGS,
+  maxLineBytes: 16 * 1024 * 1024,
+  cardTimeoutMs: 5_000,
+  restartBaseDelayMs: 500,
+  restartMaxDelayMs: 30_000,
+  stableRunMs: 30_000,
+  crashLoopExits: 5,
+  crashLoopWindowMs: 60_000,
+  stopGraceMs: 2_000,
+  killGraceMs: 3_000,
+  exitDrainMs: 200,
+  stderrLevel: "info",
+  stderrLineMaxChars: 4_000,
+};
+
+export interface StdioTransportOptions {
+  name: string;
+  command: string;
+  args?: string[];
+  /** Working directory; a leading `~` is the home directory. Default: the hub's. */
+  cwd?: string;
+  /** Added to the minimal environment (see child-env.ts). */
+  env?: Record<string, string>;
+  /** The entry's inline card, used when the agent answers no `agent/getCard`. */
+  card?: Record<string, unknown>;
+  description?: string;
+  logger?: Logger;
+  settings?: Partial<StdioSettings>;
+  /** Called whenever `health().healthy` changes (e.g. to update the roster). */
+  onHealthChange?: (health: TransportHealth) => void;
+}
+
+type Phase = "idle" | "starting" | "running" | "waiting" | "closed";
+
+/** One spawned process and what is known about it. */
+interface ChildRun {
+  process: ResultPromise;
+  stdin: Writable;
+  pid: number | null;
+  startedAt: number;
+  lastStderr: string | null;
+  /** Settles once the process has exited and its stdout is drained. */
+  ended: Deferred<void>;
+}
+
+export class StdioTransport implements AgentTransport {
+  readonly kind = "stdio" as const;
+  readonly name: string;
+  readonly #command: string;
+  readonly #args: string[];
+  readonly #cwd: string | undefined;
+  readonly #env: Record<string, string> | undefined;
+  readonly #card: Record<string, unknown> | undefined;
+  readonly #description: string | undefined;
+  readonly #log: Logger;
+  readonly #settings: StdioSettings;
+  readonly #onHealthChange: ((health: TransportHealth) => void) | undefined;
+  readonly #peer: RpcPeer;
+  readonly #exits: ExitWindow;
+
+  #phase: Phase = "idle";
+  #run: ChildRun | null = null;
+  /** Settles when the current or next start attempt succeeds (or fails to spawn). */
+  #up = new Deferred<void>();
+  #restartTimer: NodeJS.Timeout | undefined;
+  #stableTimer: NodeJS.Timeout | undefined;
+  #backoffAttempt = 0;
+  #restarts = 0;
+  #lastExit: string | null = null;
+  #crashLooping = false;
+  #startFailed = false;
+  #lastHealthy = true;
+  #cardNoteLogged = false;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: StdioTransportOptions) {
+    this.name = options.name;
+    this.#command = expandHome(options.command);
+    this.#args = options.args ?? [];
+    this.#cwd = options.cwd === undefined ? undefined : expandHome(options.cwd);
+    this.#env = options.env;
+    this.#card = options.card;
+    this.#description = options.description;
+    this.#log = agentLogger(options.logger ?? silentLogger(), options.name, "stdio");
+    this.#settings = { ...DEFAULT_STDIO_SETTINGS, ...options.settings };
+    this.#onHealthChange = options.onHealthChange;
+    this.#exits = new ExitWindow(this.#settings.crashLoopExits, this.#settings.crashLoopWindowMs);
+    this.#peer = new RpcPeer({
+      name: options.name,
+      logger: this.#log,
+      send: (message) => this.#write(message),
+      settings: this.#settings,
+    });
+  }
+
+  /** Spawns the process if it is not running yet; resolves once it runs. */
+  async start(signal: AbortSignal = new AbortController().signal): Promise<void> {
+    await this.#ensureRunning(signal);
+  }
+
+  async call(method: string, params: unknown, options: RpcCallOptions): Promise<unknown> {
+    await this.#ensureRunning(options.signal);
+    return this.#peer.call(method, params, { signal: options.signal });
+  }
+
+  async *stream(method: string, params: unknown, options: RpcCallOptions): AsyncGenerator<unknown> {
+    await this.#ensureRunning(options.signal);
+    yield* this.#peer.stream(method, params, { signal: options.signal });
+  }
+
+  /**
+   * The card from `agent/getCard`; when the agent answers none within `cardTimeoutMs` (or an
+   * error), the entry's card, else one built from the name. Rejects only when the process
+   * cannot run (TransportError, connectionClass) or the signal aborts.
+   */
+  async fetchCard(signal: AbortSignal): Promise<Record<string, unknown>> {
+    await this.#ensureRunning(signal);
+    let why: string;
+    try {
+      const result = await this.#peer.call("agent/getCard", undefined, {
+        signal,
+        timeoutMs: this.#settings.cardTimeoutMs,
+      });
+      if (isCard(result)) return result;
+      why = "its agent/getCard result is not an object";
+    } catch (error) {
+      if (signal.aborted) throw error;
+      if (error instanceof TransportError && error.connectionClass) throw error;
+      why = error instanceof Error ? error.message : String(error);
+    }
+    if (!this.#cardNoteLogged) {
+      this.#cardNoteLogged = true;
+      this.#log.info(
+        `agent "${this.name}" serves no card (${why}); using ${this.#card ? "the card from agents.json" : "a card built from its name (not streaming)"}`,
+      );
+    }
+    return fallbackCard(this.name, this.#card, this.#description);
+  }
+
+  health(): TransportHealth {
+    return {
+      healthy: this.#isHealthy(),
+      restarts: this.#restarts,
+      lastExit: this.#lastExit,
+      pid: this.#phase === "running" ? (this.#run?.pid ?? null) : null,
+    };
+  }
+
+  /** Stops the process: close stdin, wait, SIGTERM, wait, SIGKILL. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#stop();
+    return this.#closing;
+  }
+
+  async #ensureRunning(signal: AbortSignal): Promise<void> {
+    while (true) {
+      signal.throwIfAborted();
+      // Taken before #spawn: a start that fails at once settles this one, not the next.
+      const up = this.#up;
+      switch (this.#phase) {
+        case "running":
+          return;
+        case "closed":
+          throw this.#stoppedError();
+        case "idle":
+          this.#spawn();
+          break;
+        case "waiting":
+          if (this.#crashLooping) {
+            throw new TransportError(
+              "AgentExited",
+              `agent "${this.name}" keeps exiting (last: ${this.#lastExit}); calls are refused until it runs stably`,
+              { connectionClass: true },
+            );
+          }
+          break;
+        case "starting":
+          break;
+      }
+      await untilSettled(up.promise, signal);
+    }
+  }
+
+  #spawn(): void {
+    this.#phase = "starting";
+    const { env, refused } = childEnv(this.#env);
+    if (refused.length > 0) {
+      this.#log.warn(
+        `agent "${this.name}": env ${refused.join(", ")} would pass the hub's API key to the agent; left out`,
+      );
+    }
+    let child: ResultPromise;
+    try {
+      child = execa(this.#command, this.#args, {
+        cwd: this.#cwd,
+        env,
+        extendEnv: false,
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "pipe",
+        buffer: false,
+        reject: false,
+        cleanup: true,
+        detached: false,
+        forceKillAfterDelay: false,
+        windowsHide: true,
+      });
+    } catch (error) {
+      this.#startFailed = true;
+      this.#afterEnd(this.#startFailure(error));
+      return;
+    }
+    const { stdin, stdout, stderr } = child;
+    if (!stdin || !stdout || !stderr) throw new Error("execa gave no stdio pipes"); // cannot happen with "pipe"
+    const run: ChildRun = {
+      process: child,
+      stdin,
+      pid: child.pid ?? null,
+      startedAt: Date.now(),
+      lastStderr: null,
+      ended: new Deferred<void>(),
+    };
+    this.#run = run;
+    const node = child.nodeChildProcess;
+    let spawned = false;
+    let exitWords: string | null = null;
+    let stdoutDone = false;
+    let drainTimer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      if (run.ended.settled || exitWords === null) return;
+      clearTimeout(drainTimer);
+      run.ended.resolve();
+      this.#onExit(run, exitWords);
+    };
+
+    node.once("spawn", () => {
+      spawned = true;
+      if (this.#run !== run) return;
+      run.pid = node.pid ?? null;
+      run.startedAt = Date.now();
+      this.#startFailed = false;
+      if (this.#phase === "starting") this.#phase = "running";
+      this.#log.info({ pid: run.pid }, `agent "${this.name}" started (pid ${run.pid})`);
+      this.#stableTimer = setTimeout(() => this.#onStableRun(), this.#settings.stableRunMs);
+      this.#stableTimer.unref();
+      this.#up.resolve();
+      this.#healthMaybeChanged();
+    });
+    // A failed start shows as an "error" event (ENOENT, EACCES, bad cwd) or, when spawn()
+    // throws (e.g. an empty command), only as a failed result; there is no exit event then.
+    let startFailed = false;
+    const failStart = (error: unknown) => {
+      if (spawned || startFailed) return;
+      startFailed = true;
+      run.ended.resolve();
+      if (this.#run !== run) return;
+      this.#run = null;
+      this.#startFailed = true;
+      this.#afterEnd(this.#startFailure(error));
+    };
+    node.on("error", (error) => {
+      if (spawned) this.#log.warn({ err: error }, `agent "${this.name}" process error`);
+      else failStart(error);
+    });
+    child.then(
+      (result) => failStart(result),
+      (error: unknown) => failStart(error),
+    );
+    node.once("exit", (code, signal) => {
+      exitWords = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      if (stdoutDone) finish();
+      else {
+        // Answers written just before the exit may still be in the pipe.
+        drainTimer = setTimeout(finish, this.#settings.exitDrainMs);
+      }
+    });
+
+    const reader = new NdjsonLineReader(
+      this.#settings.maxLineBytes,
+      (line) => this.#peer.receive(line),
+      (line) => this.#onOversize(line),
+    );
+    stdout.on("data", (chunk: Buffer) => reader.push(chunk));
+    stdout.once("close", () => {
+      reader.end();
+      stdoutDone = true;
+      finish();
+    });
+    stdout.on("error", () => {});
+
+    const stderrLog = this.#log.child({ stream: "stderr" });
+    const level = this.#settings.stderrLevel;
+    const maxChars = this.#settings.stderrLineMaxChars;
+    const stderrLines = new NdjsonLineReader(
+      maxChars * 4,
+      (line) => {
+        run.lastStderr = line;
+        stderrLog[level](preview(line, maxChars));
+      },
+      (line) =>
+        stderrLog[level](`${preview(line.head, maxChars)} (line of ${line.bytes} bytes cut)`),
+    );
+    stderr.on("data", (chunk: Buffer) => stderrLines.push(chunk));
+    stderr.once("end", () => stderrLines.end());
+    stderr.on("error", () => {});
+    stdin.on("error", (error) => {
+      this.#log.debug({ err: error }, "agent stdin closed");
+    });
+  }
+
+  #write(message: string): void {
+    const stdin = this.#run?.stdin;
+    if (this.#phase !== "running" || !stdin || !stdin.writable) {
+      throw new TransportError("AgentExited", `agent "${this.name}" is not running`, {
+        connectionClass: true,
+      });
+    }
+    stdin.write(`${message}\n`);
+  }
+
+  #onOversize(line: OversizeLine): void {
+    const id = sniffRequestId(line);
+    const limit = this.#settings.maxLineBytes;
+    const error = new TransportError(
+      "InvalidAgentResponse",
+      `agent "${this.name}" wrote a line of ${line.bytes} bytes, over the ${limit}-byte limit (maxLineBytes); answer dropped`,
+    );
+    if (id !== null && this.#peer.fail(id, error)) return;
+    this.#log.warn(
+      { head: preview(line.head) },
+      `agent "${this.name}" wrote a line of ${line.bytes} bytes, over the ${limit}-byte limit (maxLineBytes), for no known request; skipped`,
+    );
+  }
+
+  #onExit(run: ChildRun, words: string): void {
+    if (this.#run !== run) return;
+    this.#run = null;
+    clearTimeout(this.#stableTimer);
+    const lastStderr = run.lastStderr ? `; last stderr: ${preview(run.lastStderr)}` : "";
+    this.#lastExit = `${words}${lastStderr}`;
+    const stopping = this.#phase === "closed";
+    this.#peer.failAll(
+      new TransportError(
+        "AgentExited",
+        stopping
+          ? `agent "${this.name}" was stopped while answering`
+          : `agent "${this.name}" ${words} while answering${lastStderr}`,
+        { connectionClass: true },
+      ),
+    );
+    if (stopping) {
+      this.#log.info(`agent "${this.name}" stopped (${words})`);
+      return;
+    }
+    if (Date.now() - run.startedAt >= this.#settings.stableRunMs) this.#backoffAttempt = 0;
+    this.#afterEnd(`agent "${this.name}" ${words}${lastStderr}`);
+  }
+
+  #startFailure(error: unknown): string {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    let detail = code ?? (error instanceof Error ? error.message : String(error));
+    // spawn reports a missing cwd as ENOENT too, which reads like a missing command.
+    if (code === "ENOENT" && this.#cwd !== undefined && !existsSync(this.#cwd)) {
+      detail = `ENOENT: its cwd ${this.#cwd} does not exist`;
+    }
+    const words = `could not start "${this.#command}" (${detail}); check command, args and cwd in agents.json (the command is looked up on the hub's PATH)`;
+    this.#lastExit = `failed to start: ${detail}`;
+    const failure = new TransportError("ConnectError", `agent "${this.name}" ${words}`, {
+      connectionClass: true,
+    });
+    this.#up.reject(failure);
+    return `agent "${this.name}" ${words}`;
+  }
+
+  /** After an unexpected end (exit or failed start): schedule a restart, spot a crash loop. */
+  #afterEnd(description: string): void {
+    if (this.#phase === "closed") return;
+    this.#phase = "waiting";
+    if (this.#up.settled) this.#up = new Deferred<void>();
+    const loop = this.#exits.record(Date.now());
+    const delayMs = backoffDelayMs(
+      this.#backoffAttempt++,
+      this.#settings.restartBaseDelayMs,
+      this.#settings.restartMaxDelayMs,
+    );
+    if (loop && !this.#crashLooping) {
+      this.#crashLooping = true;
+      const windowS = Math.round(this.#settings.crashLoopWindowMs / 1000);
+      this.#log.error(
+        `agent "${this.name}" is crash-looping (${this.#exits.count} exits within ${windowS} s; last: ${this.#lastExit}); marked unhealthy, still retrying every ≤ ${Math.round(this.#settings.restartMaxDelayMs / 1000)} s; fix its entry in agents.json or its program`,
+      );
+    } else if (!this.#crashLooping) {
+      this.#log.warn(`${description}; restarting in ${delayMs} ms`);
+    }
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#phase !== "waiting") return;
+      this.#restarts++;
+      this.#spawn();
+    }, delayMs);
+    this.#restartTimer.unref();
+    this.#healthMaybeChanged();
+  }
+
+  #onStableRun(): void {
+    this.#backoffAttempt = 0;
+    this.#exits.clear();
+    if (this.#crashLooping) {
+      this.#crashLooping = false;
+      this.#log.info(`agent "${this.name}" runs stably again; marked healthy`);
+      this.#healthMaybeChanged();
+    }
+  }
+
+  async #stop(): Promise<void> {
+    const wasPhase = this.#phase;
+    this.#phase = "closed";
+    clearTimeout(this.#restartTimer);
+    clearTimeout(this.#stableTimer);
+    if (!this.#up.settled) this.#up.reject(this.#stoppedError());
+    const run = this.#run;
+    if (run && wasPhase !== "idle") {
+      const { process: child, stdin } = run;
+      const { stopGraceMs, killGraceMs } = this.#settings;
+      if (stdin.writable) stdin.end();
+      if (!(await settlesWithin(run.ended.promise, stopGraceMs))) {
+        this.#log.info(
+          `agent "${this.name}" did not exit on stdin EOF within ${stopGraceMs} ms; SIGTERM`,
+        );
+        child.kill("SIGTERM");
+        if (!(await settlesWithin(run.ended.promise, killGraceMs))) {
+          this.#log.warn(`agent "${this.name}" ignored SIGTERM for ${killGraceMs} ms; SIGKILL`);
+          child.kill("SIGKILL");
+          if (!(await settlesWithin(run.ended.promise, killGraceMs))) {
+            this.#log.error(
+              `agent "${this.name}" (pid ${run.pid}) did not exit after SIGKILL; check it with ps`,
+            );
+          }
+        }
+      }
+    }
+    this.#peer.failAll(this.#stoppedError());
+    this.#healthMaybeChanged();
+  }
+
+  #stoppedError(): TransportError {
+    return new TransportError("AgentExited", `agent "${this.name}" is stopped`, {
+      connectionClass: true,
+    });
+  }
+
+  #isHealthy(): boolean {
+    return this.#phase !== "closed" && !this.#crashLooping && !this.#startFailed;
+  }
+
+  #healthMaybeChanged(): void {
+    const healthy = this.#isHealthy();
+    if (healthy === this.#lastHealthy) return;
+    this.#lastHealthy = healthy;
+    try {
+      this.#onHealthChange?.(this.health());
+    } catch (error) {
+      this.#log.error({ err: error }, "onHealthChange listener threw");
+    }
+  }
+}
+
+/** True when `promise` settles within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

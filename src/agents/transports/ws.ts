@@ -1,0 +1,398 @@
+// An agent reached over a WebSocket: the same JSON-RPC messages as stdio, one per text frame
+// (local-agents.md section 2). The hub is the client: it connects on first use, keeps the
+// connection up afterwards (reconnecting with capped backoff and jitter), and pings to notice
+// a dead peer long before TCP would.
+
+import { Agent, request } from "undici";
+import WebSocket, { type RawData } from "ws";
+import { type Logger, silentLogger } from "../../log/logger.ts";
+import { type AgentTransport, type RpcCallOptions, TransportError } from "../transport.ts";
+import { Deferred, untilSettled } from "./deferred.ts";
+import { agentLogger, fallbackCard, isCard } from "./local-card.ts";
+import { DEFAULT_RPC_PEER_SETTINGS, RpcPeer, type RpcPeerSettings } from "./rpc-peer.ts";
+import { backoffDelayMs, type TransportHealth } from "./supervision.ts";
+
+export interface WsSettings extends RpcPeerSettings {
+  /** Opening handshake limit (TCP + HTTP upgrade). */
+  connectTimeoutMs: number;
+  /** How long `agent/getCard` (or the GET of `cardUrl`) may take before the entry's card is used. */
+  cardTimeoutMs: number;
+  /** Delay before the n-th consecutive reconnect: base·2^n, capped, with jitter. */
+  reconnectBaseDelayMs: number;
+  reconnectMaxDelayMs: number;
+  /** A connection that lived this long reconnects at once when it drops, backoff reset. */
+  stableConnectionMs: number;
+  /** A ping each interval; no pong (or other frame) by the next one ends the connection. */
+  pingIntervalMs: number;
+  /** Largest frame accepted; a bigger one closes the connection (ws `maxPayload`). */
+  maxMessageBytes: number;
+  /** close(): how long to wait for the closing handshake before dropping the socket. */
+  closeGraceMs: number;
+  /** Consecutive failed connects after which the agent is reported unhealthy. */
+  unhealthyAfterFailures: number;
+}
+
+export const DEFAULT_WS_SETTINGS: WsSettings = {
+  ...DEFAULT_RPC_PEER_SETTINGS,
+  connectTimeoutMs: 10_000,
+  cardTimeoutMs: 5_000,
+  reconnectBaseDelayMs: 500,
+  reconnectMaxDelayMs: 30_000,
+  stableConnectionMs: 10_000,
+  pingIntervalMs: 15_000,
+  maxMessageBytes: 16 * 1024 * 1024,
+  closeGraceMs: 1_000,
+  unhealthyAfterFailures: 3,
+};
+
+export interface WsTransportOptions {
+  name: string;
+  /** `ws://` or `wss://`. */
+  url: string;
+  /** Sent with the upgrade request (and the GET of `cardUrl`), e.g. the agent's own token. */
+  headers?: Record<string, string>;
+  card?: Record<string, unknown>;
+  /** An HTTP(S) URL serving the card; tried before `agent/getCard`. */
+  cardUrl?: string;
+  description?: string;
+  logger?: Logger;
+  settings?: Partial<WsSettings>;
+  /** Called whenever `health().healthy` changes. */
+  onHealthChange?: (health: TransportHealth) => void;
+}
+
+type Phase = "idle" | "connecting" | "open" | "waiting" | "closed";
+
+export class WsTransport implements AgentTransport {
+  readonly kind = "ws" as const;
+  readonly name: string;
+  readonly #url: string;
+  readonly #headers: Record<string, string>;
+  readonly #card: Record<string, unknown> | undefined;
+  readonly #cardUrl: string | undefined;
+  readonly #description: string | undefined;
+  readonly #log: Logger;
+  readonly #settings: WsSettings;
+  readonly #onHealthChange: ((health: TransportHealth) => void) | undefined;
+  readonly #peer: RpcPeer;
+
+  #phase: Phase = "idle";
+  #socket: WebSocket | null = null;
+  #socketClosed: Deferred<void> | null = null;
+  /** Settles when the current connect attempt opens or fails. */
+  #up = new Deferred<void>();
+  #openedAt = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #pingTimer: NodeJS.Timeout | undefined;
+  #backoffAttempt = 0;
+  #failures = 0;
+  #reconnects = 0;
+  #lastExit: string | null = null;
+  #lastHealthy = true;
+  #cardNoteLogged = false;
+  #http: Agent | null = null;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: WsTransportOptions) {
+    this.name = options.name;
+    this.#url = options.url;
+    this.#headers = options.headers ?? {};
+    this.#card = options.card;
+    this.#cardUrl = options.cardUrl;
+    this.#description = options.description;
+    this.#log = agentLogger(options.logger ?? silentLogger(), options.name, "ws");
+    this.#settings = { ...DEFAULT_WS_SETTINGS, ...options.settings };
+    this.#onHealthChange = options.onHealthChange;
+    this.#peer = new RpcPeer({
+      name: options.name,
+      logger: this.#log,
+      send: (message) => this.#write(message),
+      settings: this.#settings,
+    });
+  }
+
+  /** Connects if not connected yet; resolves once the socket is open. */
+  async start(signal: AbortSignal = new AbortController().signal): Promise<void> {
+    await this.#ensureOpen(signal);
+  }
+
+  async call(method: string, params: unknown, options: RpcCallOptions): Promise<unknown> {
+    await this.#ensureOpen(options.signal);
+    return this.#peer.call(method, params, { signal: options.signal });
+  }
+
+  async *stream(method: string, params: unknown, options: RpcCallOptions): AsyncGenerator<unknown> {
+    await this.#ensureOpen(options.signal);
+    yield* this.#peer.stream(method, params, { signal: options.signal });
+  }
+
+  /**
+   * The card from `cardUrl`, else from `agent/getCard` over the socket, else the entry's card,
+   * else one built from the name. Rejects when the agent cannot be reached at all.
+   */
+  async fetchCard(signal: AbortSignal): Promise<Record<string, unknown>> {
+    const why: string[] = [];
+    if (this.#cardUrl) {
+      try {
+        return await this.#fetchCardUrl(signal);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        why.push(`${this.#cardUrl}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    await this.#ensureOpen(signal);
+    try {
+      const result = await this.#peer.call("agent/getCard", undefined, {
+        signal,
+        timeoutMs: this.#settings.cardTimeoutMs,
+      });
+      if (isCard(result)) return result;
+      why.push("its agent/getCard result is not an object");
+    } catch (error) {
+      if (signal.aborted) throw error;
+      if (error instanceof TransportError && error.connectionClass) throw error;
+      why.push(error instanceof Error ? error.message : String(error));
+    }
+    if (!this.#cardNoteLogged) {
+      this.#cardNoteLogged = true;
+      this.#log.info(
+        `agent "${this.name}" serves no card (${why.join("; ")}); using ${this.#card ? "the card from agents.json" : "a card built from its name (not streaming)"}`,
+      );
+    }
+    return fallbackCard(this.name, this.#card, this.#description);
+  }
+
+  health(): TransportHealth {
+    return {
+      healthy: this.#isHealthy(),
+      restarts: this.#reconnects,
+      lastExit: this.#lastExit,
+      pid: null,
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#stop();
+    return this.#closing;
+  }
+
+  async #ensureOpen(signal: AbortSignal): Promise<void> {
+    while (true) {
+      signal.throwIfAborted();
+      switch (this.#phase) {
+        case "open":
+          return;
+        case "closed":
+          throw this.#stoppedError();
+        case "idle":
+          this.#connect();
+          break;
+        case "waiting":
+          // Like a refused HTTP connection: fail now, the background reconnect goes on.
+          throw new TransportError(
+            "ConnectError",
+            `agent "${this.name}" at ${this.#url} is not reachable (${this.#lastExit}); reconnecting in the background`,
+            { connectionClass: true },
+          );
+        case "connecting":
+          break;
+      }
+      await untilSettled(this.#up.promise, signal);
+    }
+  }
+
+  #connect(): void {
+    this.#phase = "connecting";
+    if (this.#up.settled) this.#up = new Deferred<void>();
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(this.#url, {
+        headers: this.#headers,
+        handshakeTimeout: this.#settings.connectTimeoutMs,
+        maxPayload: this.#settings.maxMessageBytes,
+        perMessageDeflate: false,
+      });
+    } catch (error) {
+      // A malformed URL throws synchronously; retrying will not fix it, but it is reported.
+      this.#lastExit = error instanceof Error ? error.message : String(error);
+      this.#onDown(false);
+      return;
+    }
+    const closed = new Deferred<void>();
+    this.#socket = socket;
+    this.#socketClosed = closed;
+    let opened = false;
+    let alive = true;
+    let lastError: Error | null = null;
+
+    socket.on("open", () => {
+      if (this.#socket !== socket) return;
+      opened = true;
+      this.#openedAt = Date.now();
+      this.#failures = 0;
+      if (this.#phase === "connecting") this.#phase = "open";
+      this.#log.info(`connected to agent "${this.name}" at ${this.#url}`);
+      this.#pingTimer = setInterval(() => {
+        if (!alive) {
+          this.#log.warn(
+            `agent "${this.name}" sent no pong within ${this.#settings.pingIntervalMs} ms (pingIntervalMs); dropping the connection`,
+          );
+          socket.terminate();
+          return;
+        }
+        alive = false;
+        socket.ping();
+      }, this.#settings.pingIntervalMs);
+      this.#pingTimer.unref();
+      this.#up.resolve();
+      this.#healthMaybeChanged();
+    });
+    socket.on("message", (data: RawData) => {
+      alive = true;
+      this.#peer.receive(rawText(data));
+    });
+    socket.on("pong", () => {
+      alive = true;
+    });
+    socket.on("error", (error: Error) => {
+      lastError = error;
+    });
+    socket.on("close", (code: number, reason: Buffer) => {
+      closed.resolve();
+      if (this.#socket !== socket) return;
+      this.#socket = null;
+      clearInterval(this.#pingTimer);
+      const why = reason.length > 0 ? `: ${reason.toString("utf8")}` : "";
+      this.#lastExit = opened
+        ? `connection closed (code ${code}${why})`
+        : `could not connect (${(lastError as Error | null)?.message ?? `code ${code}`})`;
+      this.#onDown(opened);
+    });
+  }
+
+  /** The socket is gone (or never opened): end its calls and plan the next attempt. */
+  #onDown(wasOpen: boolean): void {
+    const stopping = this.#phase === "closed";
+    const failure = new TransportError(
+      wasOpen ? "AgentExited" : "ConnectError",
+      stopping
+        ? `agent "${this.name}" was stopped while answering`
+        : `agent "${this.name}" at ${this.#url}: ${this.#lastExit}`,
+      { connectionClass: true },
+    );
+    if (!this.#up.settled) this.#up.reject(failure);
+    this.#peer.failAll(failure);
+    if (stopping) return;
+
+    let delayMs: number;
+    if (wasOpen && Date.now() - this.#openedAt >= this.#settings.stableConnectionMs) {
+      this.#backoffAttempt = 0;
+      delayMs = 0;
+    } else {
+      if (!wasOpen) this.#failures++;
+      delayMs = backoffDelayMs(
+        this.#backoffAttempt++,
+        this.#settings.reconnectBaseDelayMs,
+        this.#settings.reconnectMaxDelayMs,
+      );
+    }
+    if (this.#failures === this.#settings.unhealthyAfterFailures) {
+      this.#log.error(
+        `agent "${this.name}" at ${this.#url} is unreachable (${this.#failures} failed connects; last: ${this.#lastExit}); marked unhealthy, still retrying every ≤ ${Math.round(this.#settings.reconnectMaxDelayMs / 1000)} s`,
+      );
+    } else if (this.#failures < this.#settings.unhealthyAfterFailures) {
+      this.#log.warn(`agent "${this.name}": ${this.#lastExit}; reconnecting in ${delayMs} ms`);
+    }
+    this.#phase = "waiting";
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#phase !== "waiting") return;
+      this.#reconnects++;
+      this.#connect();
+    }, delayMs);
+    this.#reconnectTimer.unref();
+    this.#healthMaybeChanged();
+  }
+
+  #write(message: string): void {
+    const socket = this.#socket;
+    if (this.#phase !== "open" || !socket || socket.readyState !== WebSocket.OPEN) {
+      throw new TransportError("ConnectError", `agent "${this.name}" is not connected`, {
+        connectionClass: true,
+      });
+    }
+    socket.send(message);
+  }
+
+  async #fetchCardUrl(signal: AbortSignal): Promise<Record<string, unknown>> {
+    const timeoutMs = this.#settings.cardTimeoutMs;
+    this.#http ??= new Agent({
+      connectTimeout: timeoutMs,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    const response = await request(this.#cardUrl as string, {
+      dispatcher: this.#http,
+      headers: { accept: "application/json", ...this.#headers },
+      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+    });
+    if (response.statusCode !== 200) {
+      await response.body.dump();
+      throw new Error(`HTTP ${response.statusCode}`);
+    }
+    const body: unknown = await response.body.json();
+    if (!isCard(body)) throw new Error("the body is not a JSON object");
+    return body;
+  }
+
+  async #stop(): Promise<void> {
+    this.#phase = "closed";
+    clearTimeout(this.#reconnectTimer);
+    clearInterval(this.#pingTimer);
+    if (!this.#up.settled) this.#up.reject(this.#stoppedError());
+    const socket = this.#socket;
+    const closed = this.#socketClosed;
+    if (socket && closed) {
+      if (socket.readyState === WebSocket.OPEN) socket.close(1000, "hub stopping");
+      else socket.terminate();
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#settings.closeGraceMs);
+      });
+      await Promise.race([closed.promise, grace]);
+      clearTimeout(timer);
+      if (!closed.settled) socket.terminate();
+    }
+    this.#socket = null;
+    this.#peer.failAll(this.#stoppedError());
+    await this.#http?.close();
+    this.#healthMaybeChanged();
+  }
+
+  #stoppedError(): TransportError {
+    return new TransportError("AgentExited", `agent "${this.name}" is stopped`, {
+      connectionClass: true,
+    });
+  }
+
+  #isHealthy(): boolean {
+    return this.#phase !== "closed" && this.#failures < this.#settings.unhealthyAfterFailures;
+  }
+
+  #healthMaybeChanged(): void {
+    const healthy = this.#isHealthy();
+    if (healthy === this.#lastHealthy) return;
+    this.#lastHealthy = healthy;
+    try {
+      this.#onHealthChange?.(this.health());
+    } catch (error) {
+      this.#log.error({ err: error }, "onHealthChange listener threw");
+    }
+  }
+}
+
+function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString("utf8");
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  return Buffer.from(data).toString("utf8");
+}

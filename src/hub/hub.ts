@@ -1,0 +1,356 @@
+// The Hub routes relay commands: each user_message / user_reply becomes its own concurrent Turn
+// (bounded per agent), cancel_task reaches the running turn it names, duplicates are dropped,
+// and shutdown drains. It knows the relay only as "somewhere to publish" and the agents only as
+// a roster, so it runs the same against the real relay, the development relay and tests.
+import type { A2AClient } from "../a2a/client.ts";
+import type { Logger } from "../log/logger.ts";
+import type {
+  AgentErrorEvent,
+  CancelTaskCommand,
+  ProcessingStatusEvent,
+  PublishedEvent,
+  UserMessageCommand,
+  UserReplyCommand,
+} from "../wire/relay.ts";
+import { AcceptedTurns } from "./accepted-turns.ts";
+import { AgentSlots } from "./agent-slots.ts";
+import { classifyCommand } from "./commands.ts";
+import { replyMessage } from "./mapping.ts";
+import { runTurn, TurnAbort, type TurnOutcome, type TurnSettings } from "./turn.ts";
+
+/** What the hub needs of an agent in the roster (the registry's LocalAgent satisfies it). */
+export interface RosterAgent {
+  localAgentId: string;
+  name: string;
+  client: A2AClient;
+  streaming: boolean;
+  maxConcurrency: number;
+  timeoutMs?: number | undefined;
+}
+export interface Roster {
+  get(localAgentId: string): RosterAgent | undefined;
+  reportUnreachable(localAgentId: string): void;
+}
+export interface EventSink {
+  publish(roomId: string, events: PublishedEvent[]): void;
+}
+
+export interface HubSettings {
+  /** Per-turn deadline unless the agent entry sets `timeoutMs`. */
+  turnDeadlineMs: number;
+  /** How long shutdown lets running turns finish before cancelling them. */
+  shutdownGraceMs: number;
+  /** How many accepted `agent_message_id`s are remembered for duplicate detection. */
+  acceptedTurnsCapacity: number;
+  turn: Partial<TurnSettings>;
+}
+export const DEFAULT_HUB_SETTINGS: HubSettings = {
+  turnDeadlineMs: 600_000,
+  shutdownGraceMs: 10_000,
+  acceptedTurnsCapacity: 50_000,
+  turn: {},
+};
+
+export interface AgentTurnCounts {
+  running: number;
+  queued: number;
+  completed: number;
+  failed: number;
+  inputRequired: number;
+}
+
+interface RunningTurn {
+  agentMessageId: string;
+  roomId: string;
+  localAgentId: string;
+  userMessageId: string | null;
+  controller: AbortController;
+  /** The agent's task id, learned from the turn's own published events. */
+  taskId: string | null;
+  started: boolean;
+  done: Promise<void>;
+}
+
+export class Hub {
+  readonly #roster: Roster;
+  readonly #sink: EventSink;
+  readonly #logger: Logger;
+  readonly #settings: HubSettings;
+  readonly #accepted: AcceptedTurns;
+  readonly #turns = new Map<string, RunningTurn>();
+  readonly #slots = new Map<string, AgentSlots>();
+  readonly #counts = new Map<string, AgentTurnCounts>();
+  #accepting = true;
+
+  constructor(options: {
+    roster: Roster;
+    sink: EventSink;
+    logger: Logger;
+    settings?: Partial<HubSettings>;
+  }) {
+    this.#roster = options.roster;
+    this.#sink = options.sink;
+    this.#logger = options.logger;
+    this.#settings = { ...DEFAULT_HUB_SETTINGS, ...options.settings };
+    this.#accepted = new AcceptedTurns(this.#settings.acceptedTurnsCapacity);
+  }
+
+  /** Turns accepted and not yet ended (running or queued). */
+  get activeTurns(): number {
+    return this.#turns.size;
+  }
+
+  countsFor(localAgentId: string): AgentTurnCounts {
+    let counts = this.#counts.get(localAgentId);
+    if (!counts) {
+      counts = { running: 0, queued: 0, completed: 0, failed: 0, inputRequired: 0 };
+      this.#counts.set(localAgentId, counts);
+    }
+    return counts;
+  }
+
+  /** Routes one command object from the relay's stream. Never throws. */
+  handleCommand(raw: Record<string, unknown>): void {
+    const classified = classifyCommand(raw);
+    switch (classified.kind) {
+      case "connection_ready":
+      case "heartbeat":
+        return; // the relay link handles both
+      case "user_message":
+      case "user_reply":
+        this.#acceptTurn(classified.command);
+        return;
+      case "cancel_task":
+        this.#cancel(classified.command);
+        return;
+      case "invalid": {
+        this.#logger.warn(
+          { type: classified.type, agentMessageId: classified.agentMessageId },
+          `relay sent an invalid ${classified.type}: ${classified.reason}`,
+        );
+        if (classified.roomId && classified.agentMessageId) {
+          this.#sink.publish(
+            classified.roomId,
+            failureGroup(
+              classified.agentMessageId,
+              classified.userMessageId,
+              "InvalidEvent",
+              `Invalid ${classified.type} event: ${classified.reason}`,
+            ),
+          );
+        }
+        return;
+      }
+      case "unknown":
+        this.#logger.debug({ type: classified.type }, "ignoring unknown relay command type");
+        return;
+    }
+  }
+
+  #acceptTurn(command: UserMessageCommand | UserReplyCommand): void {
+    const { room_id: roomId, agent_message_id: agentMessageId, local_agent_id: agentId } = command;
+    const userMessageId = command.type === "user_reply" ? null : (command.user_message_id ?? null);
+    if (!this.#accepted.accept(agentMessageId)) {
+      this.#logger.info(
+        { agentMessageId },
+        "duplicate turn from the relay ignored (already accepted)",
+      );
+      return;
+    }
+    const reject = (errorType: string, message: string) => {
+      this.#sink.publish(roomId, failureGroup(agentMessageId, userMessageId, errorType, message));
+    };
+    if (!this.#accepting) {
+      reject("HubShutdown", "The hub is shutting down; send the message again in a moment.");
+      return;
+    }
+    const agent = this.#roster.get(agentId);
+    if (!agent) {
+      this.#logger.warn({ agentMessageId, localAgentId: agentId }, "turn for an unknown agent");
+      reject("AgentNotFound", `Agent ${agentId} is no longer available on this hub.`);
+      return;
+    }
+    const message = command.type === "user_reply" ? replyMessage(command) : command.message;
+    const turn: RunningTurn = {
+      agentMessageId,
+      roomId,
+      localAgentId: agentId,
+      userMessageId,
+      controller: new AbortController(),
+      taskId: command.type === "user_reply" ? (command.task_id ?? null) : null,
+      started: false,
+      done: Promise.resolve(),
+    };
+    this.#turns.set(agentMessageId, turn);
+    turn.done = this.#runQueued(turn, agent, message).finally(() => {
+      this.#turns.delete(agentMessageId);
+    });
+  }
+
+  async #runQueued(turn: RunningTurn, agent: RosterAgent, message: Record<string, unknown>) {
+    const counts = this.countsFor(agent.localAgentId);
+    const slots = this.#slotsFor(agent);
+    counts.queued++;
+    let release: () => void;
+    try {
+      release = await slots.acquire(turn.controller.signal);
+    } catch (reason) {
+      counts.queued--;
+      counts.failed++;
+      const abort = reason instanceof TurnAbort ? reason : new TurnAbort("shutdown");
+      const [errorType, text] =
+        abort.kind === "cancel"
+          ? ["Canceled", "The turn was canceled before it started."]
+          : ["HubShutdown", "The hub shut down before this turn could start."];
+      this.#sink.publish(
+        turn.roomId,
+        failureGroup(turn.agentMessageId, turn.userMessageId, errorType, text),
+      );
+      return;
+    }
+    counts.queued--;
+    counts.running++;
+    turn.started = true;
+    let outcome: TurnOutcome | undefined;
+    try {
+      outcome = await runTurn(
+        {
+          agentMessageId: turn.agentMessageId,
+          localAgentId: agent.localAgentId,
+          agentName: agent.name,
+          userMessageId: turn.userMessageId,
+          message,
+          streaming: agent.streaming,
+        },
+        agent.client,
+        (events) => {
+          turn.taskId ??= taskIdIn(events);
+          this.#sink.publish(turn.roomId, events);
+        },
+        {
+          signal: turn.controller.signal,
+          settings: {
+            ...this.#settings.turn,
+            turnDeadlineMs: agent.timeoutMs ?? this.#settings.turnDeadlineMs,
+          },
+          logger: this.#logger.child({ agent: agent.name, agentMessageId: turn.agentMessageId }),
+        },
+      );
+    } finally {
+      counts.running--;
+      release();
+    }
+    if (outcome.status === "completed") counts.completed++;
+    else if (outcome.status === "input_required") counts.inputRequired++;
+    else counts.failed++;
+    if (outcome.agentUnreachable) this.#roster.reportUnreachable(agent.localAgentId);
+  }
+
+  #slotsFor(agent: RosterAgent): AgentSlots {
+    let slots = this.#slots.get(agent.localAgentId);
+    if (!slots) {
+      slots = new AgentSlots(agent.maxConcurrency);
+      this.#slots.set(agent.localAgentId, slots);
+    } else {
+      slots.setLimit(agent.maxConcurrency);
+    }
+    return slots;
+  }
+
+  #cancel(command: CancelTaskCommand): void {
+    const byMessage = command.agent_message_id
+      ? this.#turns.get(command.agent_message_id)
+      : undefined;
+    const turn =
+      byMessage ??
+      [...this.#turns.values()].find(
+        (t) =>
+          t.localAgentId === command.local_agent_id &&
+          command.task_id &&
+          t.taskId === command.task_id,
+      );
+    if (turn) {
+      this.#logger.info(
+        { agentMessageId: turn.agentMessageId },
+        "cancelling turn at the relay's request",
+      );
+      turn.controller.abort(new TurnAbort("cancel", "canceled at the relay's request"));
+      return;
+    }
+    // No running turn: the task may still live on the agent (e.g. waiting for input).
+    const agent = this.#roster.get(command.local_agent_id);
+    if (!agent || !command.task_id) {
+      this.#logger.info(
+        { localAgentId: command.local_agent_id, taskId: command.task_id },
+        "cancel_task for no running turn; nothing to cancel",
+      );
+      return;
+    }
+    agent.client
+      .cancelTask(command.task_id, { signal: AbortSignal.timeout(10_000) })
+      .catch((error: unknown) =>
+        this.#logger.info(
+          { taskId: command.task_id, err: String(error) },
+          "agent did not cancel the task (it may have ended already)",
+        ),
+      );
+  }
+
+  /**
+   * Stops taking turns, lets running ones finish within the grace period, then cancels the
+   * rest (each still publishes its terminal group). Resolves when every turn has ended.
+   */
+  async drain(graceMs = this.#settings.shutdownGraceMs): Promise<{ cancelled: number }> {
+    this.#accepting = false;
+    const all = () => Promise.allSettled([...this.#turns.values()].map((t) => t.done));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<"grace">((resolve) => {
+      timer = setTimeout(() => resolve("grace"), graceMs);
+    });
+    const first = await Promise.race([all().then(() => "done" as const), graceOver]);
+    clearTimeout(timer);
+    let cancelled = 0;
+    if (first === "grace") {
+      for (const turn of this.#turns.values()) {
+        cancelled++;
+        turn.controller.abort(new TurnAbort("shutdown", "the hub is shutting down"));
+      }
+      await all();
+    }
+    return { cancelled };
+  }
+}
+
+/** `agent_error` + `processing_status(failed)`: the group that never leaves a room waiting. */
+export function failureGroup(
+  agentMessageId: string,
+  userMessageId: string | null,
+  errorType: string,
+  message: string,
+): [AgentErrorEvent, ProcessingStatusEvent] {
+  return [
+    {
+      type: "agent_error",
+      agent_message_id: agentMessageId,
+      data: { error: message, error_type: errorType },
+    },
+    {
+      type: "processing_status",
+      agent_message_id: agentMessageId,
+      data: { status: "failed", user_message_id: userMessageId },
+    },
+  ];
+}
+
+function taskIdIn(events: PublishedEvent[]): string | null {
+  for (const event of events) {
+    if (event.type === "task_status" || event.type === "task_interactive") {
+      if (event.data.task_id) return event.data.task_id;
+    }
+    if (event.type === "artifact_update") {
+      const raw = event.data.raw as { taskId?: unknown } | null;
+      if (raw && typeof raw.taskId === "string" && raw.taskId) return raw.taskId;
+    }
+  }
+  return null;
+}
