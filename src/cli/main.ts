@@ -1,6 +1,22 @@
 #!/usr/bin/env node
 // hybro-hub command line. Each command lives in its own file and registers itself here.
 import { Command } from "commander";
+import { registerAgentsCommand } from "./agents.ts";
+import { registerConfigCommand } from "./config.ts";
+import { registerDevCommand } from "./dev.ts";
+import { registerDoctorCommand } from "./doctor.ts";
+import {
+  registerChatCommand,
+  registerDiscoverCommand,
+  registerSendCommand,
+} from "./gateway-commands.ts";
+import { registerLogsCommand } from "./logs.ts";
+import { registerRelayCommand } from "./relay.ts";
+import { registerRestartCommand } from "./restart.ts";
+import { registerServiceCommand } from "./service.ts";
+import { registerStartCommand } from "./start.ts";
+import { registerStatusCommand } from "./status.ts";
+import { registerStopCommand } from "./stop.ts";
 import { packageVersion } from "./version.ts";
 
 export function buildProgram(): Command {
@@ -10,6 +26,20 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions();
   // Commands register here, one line each:
+  registerStartCommand(program);
+  registerStopCommand(program);
+  registerRestartCommand(program);
+  registerStatusCommand(program);
+  registerAgentsCommand(program);
+  registerLogsCommand(program);
+  registerDoctorCommand(program);
+  registerConfigCommand(program);
+  registerServiceCommand(program);
+  registerDevCommand(program);
+  registerRelayCommand(program);
+  registerDiscoverCommand(program);
+  registerSendCommand(program);
+  registerChatCommand(program);
   return program;
 }
 

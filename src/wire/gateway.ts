@@ -83,3 +83,30 @@ export interface VerifyResponse {
   scopes: string[];
   expires_at: string | null;
 }
+
+export interface ListApiKeysResponse {
+  keys: ApiKeyInfo[];
+  count: number;
+}
+/** PATCH `/api/v1/api-keys/{id}`: any of these; `expires_at: null` removes the expiry. */
+export interface UpdateApiKeyRequest {
+  name?: string;
+  scopes?: string[];
+  expires_at?: string | null;
+}
+
+/**
+ * `message/stream` (development relay): every `data:` is one relay event of the turn (the
+ * `PublishedEvent` JSON), then this one with the finished turn as in `message/send`.
+ */
+export interface GatewayStreamResultEvent {
+  type: "task_result";
+  result: GatewaySendResponse["result"];
+}
+/** Ends a `message/stream` that got no terminal event in time (`error: "agent_timeout"`). */
+export interface GatewayStreamErrorEvent {
+  type: "error";
+  error: string;
+  message: string;
+  [extra: string]: unknown;
+}

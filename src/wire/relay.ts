@@ -219,7 +219,13 @@ export type RelayErrorCode =
   | "agent_unavailable"
   | "agent_timeout"
   | "hub_offline"
-  | "internal_error";
+  | "internal_error"
+  // development relay: register of another user's hub_id (409), bad path (400), long path (414),
+  // unreadable request (400)
+  | "hub_id_conflict"
+  | "invalid_path"
+  | "uri_too_long"
+  | "invalid_request";
 
 export interface RelayErrorDetail {
   error: RelayErrorCode | string;

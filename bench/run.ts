@@ -1,0 +1,267 @@
+// Benchmark: development relay + the real hub (a child process, production settings) + echo
+// agents built on @a2a-js/sdk, all on loopback. Prints one JSON object; figures are medians and
+// percentiles of one run (these machines are shared: compare ratios, not absolutes).
+//
+//   npm run bench            # full run
+//   BENCH_QUICK=1 npm run bench
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Agent, fetch } from "undici";
+import { startDevRelay } from "../src/devrelay/index.ts";
+import { silentLogger } from "../src/log/logger.ts";
+import type { PublishedEvent } from "../src/wire/relay.ts";
+import { connectTestClient, startTestAgent } from "../test/support/a2a-agents.ts";
+
+const quick = process.env.BENCH_QUICK === "1";
+const SEQUENTIAL_TURNS = quick ? 100 : 500;
+const CONCURRENT_TURNS = quick ? 640 : 3_200;
+const CONCURRENCY = 64;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const at = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[at]!;
+}
+const round = (n: number, digits = 3) => Number(n.toFixed(digits));
+function summary(samples: number[]) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    p50: round(percentile(sorted, 50)),
+    p99: round(percentile(sorted, 99)),
+    n: sorted.length,
+  };
+}
+
+function userMessage(text: string) {
+  return {
+    kind: "message",
+    role: "user",
+    messageId: randomBytes(8).toString("hex"),
+    parts: [{ kind: "text", text }],
+  };
+}
+
+async function main() {
+  const logger = silentLogger();
+  const relay = await startDevRelay({
+    port: 0,
+    memory: true,
+    logger,
+    gatewayPerKeyPerHour: 10_000_000,
+    gatewayGlobalPerHour: 10_000_000,
+    discoveryPerKeyPerHour: 10_000_000,
+    hubPerKeyPerHour: 100_000_000,
+    hubGlobalPerHour: 100_000_000,
+  });
+  const { key } = relay.createKey({ userId: "bench", name: "bench", scopes: ["*"] });
+  const echo = await startTestAgent({
+    dialect: "1.0",
+    streaming: false,
+    behaviour: "echo",
+    name: "BenchEcho",
+  });
+  const slow = await startTestAgent({
+    dialect: "1.0",
+    streaming: false,
+    behaviour: "slow",
+    name: "Bench200",
+    delayMs: 200,
+  });
+  const chunks = await startTestAgent({
+    dialect: "1.0",
+    streaming: true,
+    behaviour: "chunks",
+    name: "Bench1000",
+    chunkCount: 1_000,
+  });
+
+  const home = mkdtempSync(join(tmpdir(), "hybro-bench-"));
+  const agentsFile = join(home, "agents.json");
+  writeFileSync(
+    agentsFile,
+    JSON.stringify({
+      agents: [
+        { name: "BenchEcho", url: echo.url, maxConcurrency: CONCURRENCY },
+        { name: "Bench200", url: slow.url, maxConcurrency: CONCURRENCY },
+        { name: "Bench1000", url: chunks.url },
+      ],
+    }),
+  );
+  mkdirSync(join(home, "config"), { recursive: true });
+  const hub = spawn(
+    process.execPath,
+    [
+      join(import.meta.dirname, "../src/cli/main.ts"),
+      "start",
+      "--foreground",
+      "--agents",
+      agentsFile,
+      "--gateway-url",
+      relay.url,
+      "--log-level",
+      "warn",
+    ],
+    {
+      env: { ...process.env, HYBRO_HUB_HOME: home, HYBRO_API_KEY: key },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    hub.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes("hub ready")) resolve();
+    });
+    hub.once("exit", (code) => reject(new Error(`hub exited early with ${code}`)));
+  });
+
+  const dispatcher = new Agent({ connections: 256, headersTimeout: 0, bodyTimeout: 0 });
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${relay.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": key },
+      body: JSON.stringify(body),
+      dispatcher,
+    });
+    return (await response.json()) as Record<string, unknown>;
+  };
+  const agentIdOf = async (name: string) => {
+    for (;;) {
+      const found = (await post("/api/v1/gateway/agents/discover", { query: name, limit: 50 })) as {
+        agents: Array<{ agent_id: string; agent_card: { name: string } }>;
+      };
+      const agent = found.agents.find((a) => a.agent_card.name === name);
+      if (agent) return agent.agent_id;
+      await sleep(50);
+    }
+  };
+  const gatewaySend = (agentId: string, text: string) =>
+    post(`/api/v1/gateway/agents/${agentId}/message/send`, { message: userMessage(text) });
+
+  const echoId = await agentIdOf("BenchEcho");
+  const slowId = await agentIdOf("Bench200");
+  const chunksId = await agentIdOf("Bench1000");
+  const hubId = readFileSync(join(home, "data", "hub_id"), "utf8").trim();
+  const localIdOf = (name: string) =>
+    relay
+      .hubs()
+      .find((h) => h.hubId === hubId)!
+      .agents.find((a) => a.name === name)!.local_agent_id;
+
+  // Warm up every path (JIT, connection pools).
+  for (let i = 0; i < 50; i++) await gatewaySend(echoId, `warm ${i}`);
+
+  // 1. Direct: the same A2A client code the hub uses, straight to the agent.
+  const { client } = await connectTestClient(echo);
+  const direct: number[] = [];
+  for (let i = 0; i < SEQUENTIAL_TURNS; i++) {
+    const started = performance.now();
+    await client.send(userMessage(`direct ${i}`), { signal: AbortSignal.timeout(10_000) });
+    direct.push(performance.now() - started);
+  }
+
+  // 2. Through the hub: a relay command on the hub's stream until the turn's terminal event is
+  //    published back (SSE delivery + hub + agent + publish POST), no gateway HTTP in between.
+  const viaHub: number[] = [];
+  const echoLocalId = localIdOf("BenchEcho");
+  for (let i = 0; i < SEQUENTIAL_TURNS; i++) {
+    const agentMessageId = `bench-${i}-${randomBytes(4).toString("hex")}`;
+    const started = performance.now();
+    const done = relay.waitForTurn(agentMessageId, 30_000);
+    relay.sendCommand(hubId, {
+      type: "user_message",
+      room_id: `bench-room-${i}`,
+      local_agent_id: echoLocalId,
+      agent_message_id: agentMessageId,
+      user_message_id: `u-${i}`,
+      message: userMessage(`via hub ${i}`),
+    });
+    await done;
+    viaHub.push(performance.now() - started);
+  }
+
+  // 3. Turns/s through the whole gateway path at concurrency 1 and 64.
+  const throughput = async (concurrency: number, total: number) => {
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < total) {
+          const i = next++;
+          const reply = (await gatewaySend(echoId, `t ${i}`)) as {
+            result?: { status?: { state?: string } };
+          };
+          if (reply.result?.status?.state !== "completed")
+            throw new Error(`turn ${i} did not complete`);
+        }
+      }),
+    );
+    return round(total / ((performance.now() - started) / 1000), 1);
+  };
+  const turnsPerS1 = await throughput(1, SEQUENTIAL_TURNS);
+  const turnsPerS64 = await throughput(CONCURRENCY, CONCURRENT_TURNS);
+
+  // 4. 64 concurrent turns to an agent that takes 200 ms.
+  const slowStarted = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, (_, i) => gatewaySend(slowId, `slow ${i}`)),
+  );
+  const slow64Ms = round(performance.now() - slowStarted, 1);
+
+  // 5. POSTs for one 1,000-chunk stream.
+  const postsBefore = relay.publishStats().posts;
+  const streamed = (await gatewaySend(chunksId, "stream 1000")) as {
+    result?: { metadata?: { agent_message_id?: string } };
+  };
+  const postsPerStream = relay.publishStats().posts - postsBefore;
+  const streamEvents: PublishedEvent[] = relay.eventsFor(
+    String(streamed.result?.metadata?.agent_message_id),
+  );
+
+  // 6. The hub's memory.
+  const status = readFileSync(`/proc/${hub.pid}/status`, "utf8");
+  const kb = (field: string) =>
+    Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+
+  const d = summary(direct);
+  const h = summary(viaHub);
+  const result = {
+    date: new Date().toISOString(),
+    node: process.version,
+    quick,
+    direct_ms: d,
+    through_hub_ms: h,
+    hub_added_latency_ms: { p50: round(h.p50 - d.p50), p99: round(h.p99 - d.p99) },
+    turns_per_s: { concurrency_1: turnsPerS1, concurrency_64: turnsPerS64 },
+    slow_agent_64_concurrent_200ms_total_ms: slow64Ms,
+    posts_per_1000_chunk_stream: postsPerStream,
+    events_in_1000_chunk_stream: streamEvents.length,
+    hub_rss_mb: { current: round(kb("VmRSS") / 1024, 1), peak: round(kb("VmHWM") / 1024, 1) },
+    targets: {
+      added_latency_p50_under_2ms: h.p50 - d.p50 < 2,
+      added_latency_p99_under_10ms: h.p99 - d.p99 < 10,
+      slow_64_under_500ms: slow64Ms < 500,
+      posts_per_stream_at_most_50: postsPerStream <= 50,
+    },
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  mkdirSync(join(import.meta.dirname, "results"), { recursive: true });
+  writeFileSync(
+    join(import.meta.dirname, "results", "latest.json"),
+    `${JSON.stringify(result, null, 2)}\n`,
+  );
+
+  hub.kill("SIGTERM");
+  await new Promise((resolve) => hub.once("exit", resolve));
+  await dispatcher.close();
+  await Promise.all([echo.close(), slow.close(), chunks.close()]);
+  await relay.close();
+  rmSync(home, { recursive: true, force: true });
+}
+
+await main();

@@ -1,0 +1,87 @@
+// `hybro-hub config set-key`: replace the saved key (never from argv: stdin, a hidden prompt or a
+// file), and have a running hub switch to it without a restart.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { Command } from "commander";
+import { checkKeyFormat } from "../config/api-key.ts";
+import { saveApiKey } from "../config/config-file.ts";
+import { configFilePath, hubPaths } from "../config/paths.ts";
+import { controlSocketPath, serviceKeyFilePath } from "../config/runtime-files.ts";
+import { askDaemon, DaemonNotRunningError } from "../control/client.ts";
+import { ExitCode } from "./exit-codes.ts";
+import { promptHidden, readAllStdin } from "./hidden-input.ts";
+
+export function registerConfigCommand(program: Command): void {
+  const config = program.command("config").description("the hub's saved settings");
+  config
+    .command("set-key")
+    .description(
+      "save a new API key (typed without echo, piped on stdin, or --from-file) and hand it to the running hub",
+    )
+    .option("--from-file <file>", "read the key from this file")
+    .action(async (options: { fromFile?: string }) => {
+      process.exitCode = await setKey(options);
+    });
+  config
+    .command("path")
+    .description("print where the hub keeps its files")
+    .action(() => {
+      const paths = hubPaths();
+      process.stdout.write(
+        `config   ${configFilePath(paths)}\ndata     ${paths.data}\nlogs     ${paths.log}\nruntime  ${paths.runtime}\n`,
+      );
+    });
+}
+
+async function setKey(options: { fromFile?: string }): Promise<number> {
+  let key: string;
+  let source: string;
+  try {
+    if (options.fromFile) {
+      key = readFileSync(options.fromFile, "utf8");
+      source = options.fromFile;
+    } else if (process.stdin.isTTY) {
+      key = await promptHidden("Hybro API key (input hidden): ");
+      source = "the prompt";
+    } else {
+      key = await readAllStdin();
+      source = "stdin";
+    }
+  } catch (error) {
+    process.stderr.write(`error: cannot read the key: ${(error as Error).message}\n`);
+    return ExitCode.usage;
+  }
+  key = key.trim();
+  const problem = key ? checkKeyFormat(key, source) : `no key on ${source}`;
+  if (problem) {
+    process.stderr.write(`error: ${problem}\n`);
+    return ExitCode.usage;
+  }
+  const paths = hubPaths();
+  const configFile = configFilePath(paths);
+  saveApiKey(configFile, key);
+  const keyFile = serviceKeyFilePath(paths);
+  if (existsSync(keyFile)) writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+  process.stdout.write(`saved the key to ${configFile} (mode 0600)\n`);
+  try {
+    const reloaded = await askDaemon(controlSocketPath(paths), "reload-key");
+    if (reloaded.changed) {
+      process.stdout.write("the running hub now uses the new key\n");
+    } else if (!reloaded.source.includes(configFile)) {
+      process.stderr.write(
+        `warning: the running hub reads its key from ${reloaded.source}; put the new key there too\n`,
+      );
+    } else {
+      process.stdout.write("the running hub already used this key\n");
+    }
+  } catch (error) {
+    if (error instanceof DaemonNotRunningError) {
+      process.stdout.write("hybro-hub is not running; it uses the new key when it starts\n");
+    } else {
+      process.stderr.write(
+        `warning: could not tell the running hub: ${(error as Error).message}\n`,
+      );
+      return ExitCode.error;
+    }
+  }
+  return ExitCode.ok;
+}

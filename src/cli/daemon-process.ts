@@ -1,0 +1,327 @@
+// The daemon process itself, however it was started (`start --foreground` in a terminal, the
+// background child of `start`, systemd or launchd): single-instance guard, control socket,
+// signals, key reload, metrics and the readiness report around one HubDaemon.
+import { unwatchFile, watchFile } from "node:fs";
+import { resolveApiKey } from "../config/api-key.ts";
+import { loadOrCreateHubId } from "../config/hub-id.ts";
+import type { HubPaths } from "../config/paths.ts";
+import { claimPidFile, isProcessAlive, looksLikeHubProcess } from "../config/pid-file.ts";
+import { controlSocketPath, pidFilePath } from "../config/runtime-files.ts";
+import { isSocketLive } from "../control/client.ts";
+import type { DaemonStatus, ReloadKeyResult } from "../control/protocol.ts";
+import { ControlServer, ControlSocketInUseError } from "../control/server.ts";
+import type { HubDaemon } from "../hub/daemon.ts";
+import type { Logger } from "../log/logger.ts";
+import type { PublishCounters } from "../metrics/hub-metrics.ts";
+import { ExitCode } from "./exit-codes.ts";
+import type { StartupReport } from "./startup-report.ts";
+import { packageVersion } from "./version.ts";
+
+export interface DaemonProcessSettings {
+  /** How often config.json (or --api-key-file) is checked for a replaced key. */
+  keyWatchIntervalMs: number;
+  /** How long a stop waits for the relay to take queued events. */
+  stopFlushTimeoutMs: number;
+}
+export const DEFAULT_DAEMON_PROCESS_SETTINGS: DaemonProcessSettings = {
+  keyWatchIntervalMs: 1_000,
+  stopFlushTimeoutMs: 5_000,
+};
+
+export interface DaemonProcessOptions {
+  paths: HubPaths;
+  configFile: string;
+  /** The key to start with; replaced on SIGHUP / `reload-key` / a change of the watched file. */
+  apiKey: string;
+  keySource: string;
+  /** When the key came from a file the user named, reloads read that file; else config.json. */
+  apiKeyFile?: string | undefined;
+  gatewayUrl: string;
+  agentsFile: string;
+  shutdownGraceMs: number;
+  logger: Logger;
+  /** Every key value this process has held, for the logger's mask (filled here). */
+  secrets: Set<string>;
+  logFile: string | null;
+  metrics?: string | undefined;
+  report: StartupReport;
+  /** The non-secret `start` arguments, for `restart`. */
+  launch: string[];
+  /** Called once this process holds the pid file (it is the hub that runs). */
+  onClaimed?: () => void;
+  settings?: Partial<DaemonProcessSettings>;
+}
+
+type Phase = DaemonStatus["state"];
+
+/** Runs the hub until it is stopped; resolves to the process's exit code. */
+export async function runDaemonProcess(options: DaemonProcessOptions): Promise<number> {
+  const settings = { ...DEFAULT_DAEMON_PROCESS_SETTINGS, ...options.settings };
+  const { logger, paths, report } = options;
+  const socketPath = controlSocketPath(paths);
+  const pidFile = pidFilePath(paths);
+  let apiKey = options.apiKey;
+  options.secrets.add(apiKey);
+
+  // 1. One daemon per user: pid file first, then the socket (see pid-file.ts for why both).
+  const claim = await claimPidFile(
+    pidFile,
+    async (pid) =>
+      isProcessAlive(pid) && ((await isSocketLive(socketPath)) || looksLikeHubProcess(pid)),
+  );
+  if (!claim.ok) {
+    const message = `hybro-hub is already running (pid ${claim.pid}); use \`hybro-hub restart\` or \`hybro-hub stop\``;
+    report.failed(message, ExitCode.error);
+    return ExitCode.error;
+  }
+  options.onClaimed?.();
+
+  let phase: Phase = "starting";
+  let daemon: HubDaemon | null = null;
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => {
+    resolveExit = resolve;
+  });
+  let exitCode: number = ExitCode.ok;
+  let stopping: Promise<void> | null = null;
+  const shutdown = (code: number, fast = false): Promise<void> => {
+    exitCode = code === ExitCode.ok ? exitCode : code;
+    stopping ??= (async () => {
+      phase = "stopping";
+      try {
+        await daemon?.stop(
+          fast
+            ? { graceMs: 0, flushTimeoutMs: 0 }
+            : { graceMs: options.shutdownGraceMs, flushTimeoutMs: settings.stopFlushTimeoutMs },
+        );
+      } catch (error) {
+        logger.error({ err: error }, "error while stopping; exiting anyway");
+        exitCode = exitCode === ExitCode.ok ? ExitCode.error : exitCode;
+      }
+      resolveExit(exitCode);
+    })();
+    return stopping;
+  };
+
+  const reloadKey = (why: string): ReloadKeyResult => {
+    // An empty environment: HYBRO_API_KEY was consumed at start, and systemd's credential is a
+    // copy made at start; a replacement can only come from the named file or config.json.
+    const again = resolveApiKey({
+      flagFile: options.apiKeyFile,
+      configFile: options.configFile,
+      env: {},
+    });
+    if (!again.ok) {
+      logger.error(`${why}: keeping the current API key: ${again.error}`);
+      throw new Error(again.error);
+    }
+    const changed = again.key !== apiKey;
+    options.secrets.add(again.key);
+    apiKey = again.key;
+    if (changed) logger.info(`${why}: now using the API key from ${again.source}`);
+    else logger.debug(`${why}: API key unchanged (${again.source})`);
+    return { changed, source: again.source };
+  };
+
+  const control = new ControlServer({
+    socketPath,
+    logger,
+    handlers: {
+      status: () => statusOf(),
+      agents: () => statusOf().agents,
+      stop: () => {
+        logger.info("stop requested over the control socket");
+        setImmediate(() => void shutdown(ExitCode.ok));
+        return { pid: process.pid, stopping: true };
+      },
+      "reload-key": () => reloadKey("reload requested"),
+    },
+  });
+  let metricsServer: { url: string; close(): Promise<void> } | null = null;
+  let closeMetrics = () => {};
+  const statusOf = (): DaemonStatus => {
+    if (!daemon) throw new Error("the hub is still starting");
+    return {
+      ...daemon.snapshot(),
+      state: phase,
+      pid: process.pid,
+      version: packageVersion(),
+      nodeVersion: process.version,
+      logFile: options.logFile,
+      managedBy: managedBy(),
+      metricsUrl: metricsServer ? `${metricsServer.url}/metrics` : null,
+      launch: options.launch,
+    };
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn(`second ${signal}: exiting now; events not yet sent go out on the next start`);
+      claim.release();
+      process.exit(ExitCode.forced);
+    }
+    logger.info(`${signal}: finishing running turns, then stopping (send again to exit now)`);
+    void shutdown(ExitCode.ok);
+  };
+  const onHangup = () => {
+    try {
+      reloadKey("SIGHUP");
+    } catch {
+      // logged in reloadKey
+    }
+  };
+  // A bug that escapes every handler still ends the process (Node's default); log it first so
+  // the reason is in hub.log, not only in the stderr file.
+  const onCrash = (error: Error, origin: string) => {
+    logger.fatal({ err: error, origin }, "hybro-hub crashed; this is a bug, please report it");
+  };
+  const watched = options.apiKeyFile ?? options.configFile;
+  const onWatchedChange = (now: { mtimeMs: number }, before: { mtimeMs: number }) => {
+    if (now.mtimeMs === before.mtimeMs || now.mtimeMs === 0) return;
+    try {
+      reloadKey(`${watched} changed`);
+    } catch {
+      // logged in reloadKey
+    }
+  };
+
+  try {
+    try {
+      await control.listen();
+    } catch (error) {
+      const message =
+        error instanceof ControlSocketInUseError
+          ? "hybro-hub is already running (its control socket answers); use `hybro-hub restart` or `hybro-hub stop`"
+          : `cannot open the control socket ${socketPath}: ${(error as Error).message}`;
+      report.failed(message, ExitCode.error);
+      return ExitCode.error;
+    }
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    process.on("SIGHUP", onHangup);
+    process.on("uncaughtExceptionMonitor", onCrash);
+    watchFile(
+      watched,
+      { interval: settings.keyWatchIntervalMs, persistent: false },
+      onWatchedChange,
+    );
+
+    const hubId = loadOrCreateHubId(paths.data, (message) => logger.warn(message));
+    // Loaded on demand so the CLI's other commands do not pay for the hub's modules.
+    const { HubDaemon } = await import("../hub/daemon.ts");
+    daemon = new HubDaemon({
+      hubId,
+      gatewayUrl: options.gatewayUrl,
+      apiKey: () => apiKey,
+      keySource: options.keySource,
+      agentsFile: options.agentsFile,
+      logger,
+      hub: { shutdownGraceMs: options.shutdownGraceMs },
+    });
+    const hub = daemon;
+
+    if (options.metrics) {
+      const { parseListenAddress, startMetricsServer } = await import("../metrics/server.ts");
+      const { createHubMetrics } = await import("../metrics/hub-metrics.ts");
+      const address = parseListenAddress(options.metrics);
+      if (!address) {
+        report.failed(
+          `--metrics ${options.metrics}: expected host:port, e.g. 127.0.0.1:9464`,
+          ExitCode.usage,
+        );
+        return ExitCode.usage;
+      }
+      const metrics = createHubMetrics({
+        snapshot: () => hub.snapshot(),
+        on: (event, listener) => hub.on(event, listener),
+        off: (event, listener) => hub.off(event, listener),
+        publishStats: () => publishStatsOf(hub),
+      });
+      closeMetrics = metrics.close;
+      try {
+        metricsServer = await startMetricsServer({
+          ...address,
+          registry: metrics.registry,
+          ready: () => {
+            const relay = hub.link.state();
+            return relay.ready && relay.connection === "open";
+          },
+        });
+      } catch (error) {
+        report.failed(
+          `--metrics ${options.metrics}: cannot listen: ${(error as Error).message}`,
+          ExitCode.error,
+        );
+        return ExitCode.error;
+      }
+      logger.info(`metrics on ${metricsServer.url}/metrics`);
+    }
+
+    let reported = false;
+    hub.on("ready", ({ agents }) => {
+      phase = stopping ? phase : "ready";
+      logger.info(`hub ready: ${agents} agent${agents === 1 ? "" : "s"} synced`);
+      if (!reported) {
+        reported = true;
+        report.ready({ pid: process.pid, agents });
+      }
+    });
+    hub.on("fatal", (error) => {
+      logger.error(error.message);
+      if (!reported) {
+        reported = true;
+        report.failed(error.message, ExitCode.auth);
+      }
+      void shutdown(ExitCode.auth, true);
+    });
+    hub.link.on("disconnected", (error) => {
+      if (reported) return;
+      report.progress(
+        error ? `relay not reachable yet (${error.message}); retrying` : "connecting to the relay",
+      );
+    });
+
+    logger.info(
+      {
+        hubId,
+        gatewayUrl: options.gatewayUrl,
+        agentsFile: options.agentsFile,
+        keySource: options.keySource,
+      },
+      "starting hub",
+    );
+    try {
+      await hub.start();
+    } catch (error) {
+      const message = `the hub failed to start: ${(error as Error).message}`;
+      logger.error({ err: error }, message);
+      if (!reported) {
+        reported = true;
+        report.failed(message, ExitCode.error);
+      }
+      void shutdown(ExitCode.error, true);
+    }
+    return await exited;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    process.off("SIGHUP", onHangup);
+    process.off("uncaughtExceptionMonitor", onCrash);
+    unwatchFile(watched, onWatchedChange);
+    closeMetrics();
+    await metricsServer?.close();
+    await control.close();
+    claim.release();
+  }
+}
+
+/** systemd and launchd set HYBRO_HUB_SERVICE in the files `service install` writes. */
+function managedBy(): DaemonStatus["managedBy"] {
+  const value = process.env.HYBRO_HUB_SERVICE;
+  return value === "systemd" || value === "launchd" ? value : null;
+}
+
+function publishStatsOf(hub: HubDaemon): PublishCounters {
+  const { batches, eventsSent, retries, dropped } = hub.link.state().publish;
+  return { batches, eventsSent, retries, dropped };
+}

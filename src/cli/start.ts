@@ -1,0 +1,278 @@
+// `hybro-hub start`: in the background by default (returns once the daemon is ready or has
+// failed), or `--foreground` for a terminal, systemd and launchd.
+import { resolve as resolvePath } from "node:path";
+import { type Command, Option } from "commander";
+import { resolveApiKey } from "../config/api-key.ts";
+import { readConfigFile, saveApiKey, writeConfigFile } from "../config/config-file.ts";
+import { configFilePath, defaultAgentsFilePath, type HubPaths, hubPaths } from "../config/paths.ts";
+import { logFilePath } from "../config/runtime-files.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import { RotatingFile } from "../log/rotating-file.ts";
+import { takeNotifySocket } from "../service/systemd-notify.ts";
+import { runDaemonProcess } from "./daemon-process.ts";
+import { ExitCode } from "./exit-codes.ts";
+import { launchInBackground } from "./start-background.ts";
+import {
+  consoleStartupReport,
+  pipeStartupReport,
+  type StartupReport,
+  withSystemdNotify,
+} from "./startup-report.ts";
+
+export const DEFAULT_GATEWAY_URL = "https://api.hybro.ai";
+export const DEFAULT_SHUTDOWN_GRACE_MS = "10000";
+/** How long a background `start` waits for "ready" before leaving the daemon to keep trying. */
+export const DEFAULT_READY_TIMEOUT_MS = "30000";
+
+export interface StartOptions {
+  apiKey?: string;
+  apiKeyFile?: string;
+  gatewayUrl?: string;
+  agents?: string;
+  foreground?: boolean;
+  logLevel: string;
+  logFile?: string;
+  metrics?: string;
+  shutdownGraceMs: string;
+  readyTimeoutMs: string;
+  /** Internal: this process is the background child of `start` (key on stdin, report on fd 3). */
+  daemonChild?: boolean;
+}
+
+/** The options of `start`, shared with `restart`. */
+export function addStartOptions(command: Command): Command {
+  return command
+    .option(
+      "--api-key <key>",
+      "your hybro_… key; saved to the config file (mode 0600) for next time",
+    )
+    .option("--api-key-file <file>", "read the key from a file instead")
+    .addOption(
+      new Option("--gateway-url <url>", `relay base URL (default ${DEFAULT_GATEWAY_URL})`).env(
+        "HYBRO_GATEWAY_URL",
+      ),
+    )
+    .option("--agents <file>", "agents file (default: agents.json in the config directory)")
+    .option("-f, --foreground", "stay in the foreground, logging to the terminal")
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .choices(["trace", "debug", "info", "warn", "error"])
+        .default("info"),
+    )
+    .option(
+      "--log-file <file>",
+      "foreground: write JSON logs to this file (rotated) instead of stderr",
+    )
+    .option("--metrics <host:port>", "serve Prometheus metrics and /ready, e.g. 127.0.0.1:9464")
+    .option(
+      "--shutdown-grace-ms <ms>",
+      "how long running turns may finish on stop",
+      DEFAULT_SHUTDOWN_GRACE_MS,
+    )
+    .option(
+      "--ready-timeout-ms <ms>",
+      "background: how long to wait for the relay before leaving the hub to keep retrying",
+      DEFAULT_READY_TIMEOUT_MS,
+    )
+    .addOption(new Option("--daemon-child").hideHelp());
+}
+
+export function registerStartCommand(program: Command): void {
+  addStartOptions(
+    program
+      .command("start")
+      .description("connect to the relay and serve the agents in agents.json (in the background)"),
+  ).action(async (options: StartOptions) => {
+    const code = await runStart(options);
+    // The daemon's own modes end the process: nothing may keep a stopped hub alive.
+    if (options.foreground || options.daemonChild) process.exit(code);
+    process.exitCode = code;
+  });
+}
+
+export function runStart(options: StartOptions): Promise<number> {
+  if (options.daemonChild) return runBackgroundChild(options);
+  if (options.foreground) return runForeground(options);
+  return runLauncher(options);
+}
+
+/** The non-secret start options, as arguments (paths made absolute): the child's and restart's. */
+export function launchArguments(options: StartOptions): string[] {
+  const args: string[] = [];
+  if (options.apiKeyFile) args.push("--api-key-file", resolvePath(options.apiKeyFile));
+  if (options.gatewayUrl) args.push("--gateway-url", options.gatewayUrl);
+  if (options.agents) args.push("--agents", resolvePath(options.agents));
+  args.push("--log-level", options.logLevel);
+  if (options.metrics) args.push("--metrics", options.metrics);
+  if (options.shutdownGraceMs !== DEFAULT_SHUTDOWN_GRACE_MS)
+    args.push("--shutdown-grace-ms", options.shutdownGraceMs);
+  return args;
+}
+
+interface Resolved {
+  paths: HubPaths;
+  configFile: string;
+  gatewayUrl: string;
+  agentsFile: string;
+  configWarnings: string[];
+}
+
+function resolveCommon(options: StartOptions): Resolved {
+  const paths = hubPaths();
+  const configFile = configFilePath(paths);
+  const config = readConfigFile(configFile);
+  const gatewayUrl = (
+    options.gatewayUrl ??
+    (config.ok ? config.config.gatewayUrl : undefined) ??
+    DEFAULT_GATEWAY_URL
+  ).replace(/\/+$/, "");
+  const agentsFile = resolvePath(options.agents ?? defaultAgentsFilePath(paths));
+  return {
+    paths,
+    configFile,
+    gatewayUrl,
+    agentsFile,
+    configWarnings: config.ok ? config.warnings : [],
+  };
+}
+
+/** The key from flag, environment, file, credential or config. */
+function resolveKeyForStart(
+  options: StartOptions,
+  configFile: string,
+): { ok: true; key: string; source: string } | { ok: false; error: string } {
+  const resolved = resolveApiKey({
+    flag: options.apiKey,
+    flagFile: options.apiKeyFile,
+    configFile,
+  });
+  // Keep the key out of the environment any child process could inherit.
+  delete process.env.HYBRO_API_KEY;
+  return resolved;
+}
+
+/**
+ * Saves an `--api-key` to config.json (mode 0600) once this start is the one that runs (a refused
+ * second start must not replace the running hub's key), and puts the previous config back if
+ * the relay refuses the new key, so a typo does not replace a working saved key.
+ */
+function saveGivenKey(key: { key: string; source: string }, configFile: string): { undo(): void } {
+  if (key.source !== "--api-key") return { undo: () => {} };
+  const before = readConfigFile(configFile);
+  saveApiKey(configFile, key.key);
+  return {
+    undo: () => {
+      if (before.ok) writeConfigFile(configFile, before.config);
+    },
+  };
+}
+
+function daemonLogger(options: StartOptions, logFile: string | null, secrets: Set<string>): Logger {
+  return createLogger({
+    level: options.logLevel,
+    pretty: !logFile && process.stderr.isTTY === true,
+    secrets: () => secrets,
+    ...(logFile ? { destination: new RotatingFile(logFile) } : {}),
+  });
+}
+
+async function runForeground(options: StartOptions): Promise<number> {
+  const common = resolveCommon(options);
+  const key = resolveKeyForStart(options, common.configFile);
+  if (!key.ok) {
+    process.stderr.write(`error: ${key.error}\n`);
+    return ExitCode.usage;
+  }
+  const notifySocket = takeNotifySocket();
+  const secrets = new Set<string>([key.key]);
+  const logFile = options.logFile ? resolvePath(options.logFile) : null;
+  const logger = daemonLogger(options, logFile, secrets);
+  for (const warning of common.configWarnings) logger.warn(warning);
+  let undoSave = () => {};
+  const inner = withSystemdNotify(consoleStartupReport(), notifySocket, logger);
+  const report: StartupReport = {
+    ...inner,
+    failed: (message, exitCode) => {
+      if (exitCode === ExitCode.auth) undoSave();
+      inner.failed(message, exitCode);
+    },
+  };
+  return runDaemonProcess({
+    ...common,
+    onClaimed: () => {
+      undoSave = saveGivenKey(key, common.configFile).undo;
+    },
+    apiKey: key.key,
+    keySource: key.source,
+    apiKeyFile: options.apiKeyFile ? resolvePath(options.apiKeyFile) : undefined,
+    shutdownGraceMs: Number(options.shutdownGraceMs),
+    logger,
+    secrets,
+    logFile,
+    metrics: options.metrics,
+    report,
+    launch: launchArguments(options),
+  });
+}
+
+/** The background child: the key arrives on stdin (never argv or environment). */
+async function runBackgroundChild(options: StartOptions): Promise<number> {
+  const report = pipeStartupReport();
+  const common = resolveCommon(options);
+  let handoff: { apiKey?: unknown; keySource?: unknown };
+  try {
+    handoff = JSON.parse(await readStdin()) as typeof handoff;
+  } catch {
+    handoff = {};
+  }
+  if (typeof handoff.apiKey !== "string" || !handoff.apiKey) {
+    report.failed("internal: the background hub got no key from `start`", ExitCode.error);
+    return ExitCode.error;
+  }
+  const secrets = new Set<string>([handoff.apiKey]);
+  const logFile = resolvePath(options.logFile ?? logFilePath(common.paths));
+  const logger = daemonLogger(options, logFile, secrets);
+  for (const warning of common.configWarnings) logger.warn(warning);
+  return runDaemonProcess({
+    ...common,
+    apiKey: handoff.apiKey,
+    keySource: typeof handoff.keySource === "string" ? handoff.keySource : "hybro-hub start",
+    apiKeyFile: options.apiKeyFile ? resolvePath(options.apiKeyFile) : undefined,
+    shutdownGraceMs: Number(options.shutdownGraceMs),
+    logger,
+    secrets,
+    logFile,
+    metrics: options.metrics,
+    report,
+    launch: launchArguments(options),
+  });
+}
+
+async function runLauncher(options: StartOptions): Promise<number> {
+  const common = resolveCommon(options);
+  const key = resolveKeyForStart(options, common.configFile);
+  if (!key.ok) {
+    process.stderr.write(`error: ${key.error}\n`);
+    return ExitCode.usage;
+  }
+  for (const warning of common.configWarnings) process.stderr.write(`warning: ${warning}\n`);
+  let undoSave = () => {};
+  const code = await launchInBackground({
+    paths: common.paths,
+    apiKey: key.key,
+    keySource: key.source,
+    args: launchArguments(options),
+    readyTimeoutMs: Number(options.readyTimeoutMs),
+    beforeSpawn: () => {
+      undoSave = saveGivenKey(key, common.configFile).undo;
+    },
+  });
+  if (code === ExitCode.auth) undoSave();
+  return code;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}

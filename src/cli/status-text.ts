@@ -1,0 +1,53 @@
+// How `status` and `agents` print what the daemon said (pure; the commands do the I/O).
+import type { AgentStatus, DaemonStatus } from "../control/protocol.ts";
+
+export function formatDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  const days = Math.floor(seconds / 86_400);
+  const hours = Math.floor((seconds % 86_400) / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  const rest = seconds % 60;
+  if (days > 0) return `${days}d ${hours}h`;
+  if (hours > 0) return `${hours}h ${minutes}m`;
+  if (minutes > 0) return `${minutes}m ${rest}s`;
+  return `${rest}s`;
+}
+
+export function formatAgents(agents: AgentStatus[]): string {
+  if (agents.length === 0) return "no agents (add some to the agents file)\n";
+  const healthy = agents.filter((agent) => agent.healthy).length;
+  const width = Math.max(...agents.map((agent) => agent.name.length));
+  const lines = [`agents: ${agents.length} (${healthy} healthy)`];
+  for (const agent of agents) {
+    const { turns } = agent;
+    const mark = agent.healthy ? "✓" : "✗";
+    lines.push(
+      `  ${mark} ${agent.name.padEnd(width)}  ${agent.localAgentId}  ${agent.kind.padEnd(5)}  ` +
+        `running ${turns.running} · queued ${turns.queued} · completed ${turns.completed} · ` +
+        `failed ${turns.failed} · waiting for input ${turns.inputRequired}`,
+    );
+    if (agent.lastError) lines.push(`      last error: ${agent.lastError}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export function formatStatus(status: DaemonStatus): string {
+  const relay = status.relay;
+  const lines = [
+    `hybro-hub is running (pid ${status.pid}, up ${formatDuration(status.uptimeMs)}): ${status.state}`,
+    `  version   ${status.version} (node ${status.nodeVersion})${status.managedBy ? `, run by ${status.managedBy}` : ""}`,
+    `  hub id    ${status.hubId}`,
+    `  relay     ${relay.connection} · ${status.gatewayUrl} · ${relay.reconnects} reconnect${relay.reconnects === 1 ? "" : "s"}` +
+      (relay.lastEventId ? ` · last event ${relay.lastEventId}` : ""),
+  ];
+  if (relay.lastError && relay.connection !== "connected")
+    lines.push(`            last error: ${relay.lastError}`);
+  lines.push(
+    `  outbox    ${status.outboxDepth} event${status.outboxDepth === 1 ? "" : "s"} waiting for the relay`,
+    `  turns     ${status.activeTurns} active`,
+    `  agents    ${status.agentsFile}`,
+    `  logs      ${status.logFile ?? (status.managedBy === "systemd" ? "the journal: journalctl --user -u hybro-hub" : "stderr of the terminal it runs in")}`,
+  );
+  if (status.metricsUrl) lines.push(`  metrics   ${status.metricsUrl}`);
+  return `${lines.join("\n")}\n${formatAgents(status.agents)}`;
+}

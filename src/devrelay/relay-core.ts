@@ -1,0 +1,187 @@
+// The development relay's state and domain operations, without HTTP: keys, the hub roster,
+// each hub's command channel, the turns' published events, gateway conversations, rate
+// limits. The HTTP layer (server.ts and the *-api.ts files) calls into this; tests reach it
+// through `DevRelay`.
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { Logger } from "../log/logger.ts";
+import type { PublishedEvent, RelayCommand, SyncAgent } from "../wire/relay.ts";
+import { Conversations } from "./conversations.ts";
+import { HubChannel, type QueuedCommand } from "./hub-channel.ts";
+import { KeyRing } from "./key-ring.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import { Roster, toSyncAgent } from "./roster.ts";
+import type { DevRelaySettings } from "./settings.ts";
+import type { RelayStore } from "./store.ts";
+import { TurnLog } from "./turn-log.ts";
+
+export interface PublishContext {
+  hubId: string;
+  roomId: string;
+}
+
+/** What `DevRelay` emits, for tests and tools that want to await relay-side facts. */
+export interface DevRelayEvents {
+  hubRegistered: [{ hubId: string; userId: string; created: boolean }];
+  agentsSynced: [{ hubId: string; agents: SyncAgent[]; pruned: string[] }];
+  hubConnected: [{ hubId: string; lastEventId: string | null; replayed: number; queued: number }];
+  hubDisconnected: [{ hubId: string }];
+  heartbeat: [{ hubId: string }];
+  commandDelivered: [{ hubId: string; id: string; command: RelayCommand }];
+  commandDropped: [
+    { hubId: string; id: string; command: RelayCommand; reason: "expired" | "overflow" },
+  ];
+  published: [PublishedEvent, PublishContext];
+  duplicate: [PublishedEvent, PublishContext];
+  /** The first `processing_status` of a turn was applied. */
+  turnFinished: [{ agentMessageId: string; events: PublishedEvent[] }];
+}
+
+export interface PublishStats {
+  posts: number;
+  events: number;
+  duplicatesDropped: number;
+}
+
+export interface HubView {
+  hubId: string;
+  userId: string;
+  online: boolean;
+  /** The hub's active agents as last synced. */
+  agents: SyncAgent[];
+}
+
+export class RelayCore extends EventEmitter<DevRelayEvents> {
+  readonly settings: DevRelaySettings;
+  readonly logger: Logger;
+  readonly store: RelayStore;
+  readonly keys: KeyRing;
+  readonly roster: Roster;
+  readonly turns: TurnLog;
+  readonly conversations: Conversations;
+  readonly limiter: RateLimiter;
+  /** Prefix of SSE ids of this relay run, so ids of an earlier run are never mistaken. */
+  readonly epoch = randomBytes(4).toString("hex");
+  protected readonly channels = new Map<string, HubChannel>();
+  protected readonly lastHeartbeatMs = new Map<string, number>();
+  protected posts = 0;
+  /** Base URL the relay serves on (set once listening); gateway URLs in cards point here. */
+  baseUrl = "";
+  /** Set while shutting down: no new commands are worth queueing. */
+  closing = false;
+
+  constructor(settings: DevRelaySettings, store: RelayStore, logger: Logger) {
+    super();
+    this.setMaxListeners(0);
+    this.settings = settings;
+    this.logger = logger;
+    this.store = store;
+    this.keys = new KeyRing(store, settings);
+    this.roster = new Roster(store);
+    this.turns = new TurnLog(settings.turnHistoryMax);
+    this.conversations = new Conversations(settings.conversationMemoryMax);
+    this.limiter = new RateLimiter(
+      {
+        hub: { perKey: settings.hubPerKeyPerHour, global: settings.hubGlobalPerHour },
+        gateway: { perKey: settings.gatewayPerKeyPerHour, global: settings.gatewayGlobalPerHour },
+        discovery: {
+          perKey: settings.discoveryPerKeyPerHour,
+          global: settings.discoveryGlobalPerHour,
+        },
+        keys: { perKey: settings.keysPerKeyPerHour, global: settings.keysGlobalPerHour },
+      },
+      settings.rateLimitWindowMs,
+    );
+  }
+
+  /** The command channel of a hub (made on first use; commands wait there until it connects). */
+  channel(hubId: string): HubChannel {
+    let channel = this.channels.get(hubId);
+    if (!channel) {
+      channel = new HubChannel(hubId, this.epoch, this.settings, {
+        connected: (info) => {
+          this.logger.info({ hubId, ...info }, "hub event stream connected");
+          this.emit("hubConnected", { hubId, ...info });
+        },
+        disconnected: () => {
+          this.logger.info({ hubId }, "hub event stream closed");
+          this.emit("hubDisconnected", { hubId });
+        },
+        delivered: (entry: QueuedCommand) =>
+          this.emit("commandDelivered", { hubId, id: entry.id, command: entry.command }),
+        dropped: (entry: QueuedCommand, reason) => {
+          this.logger.warn(
+            { hubId, id: entry.id, type: entry.command.type ?? "user_message", reason },
+            "dropped a command for an offline hub",
+          );
+          this.emit("commandDropped", { hubId, id: entry.id, command: entry.command, reason });
+        },
+      });
+      this.channels.set(hubId, channel);
+    }
+    return channel;
+  }
+
+  /** Sends a command to a hub: on its live stream now, or when it connects (bounded, TTL'd). */
+  sendCommand(hubId: string, command: RelayCommand): string {
+    return this.channel(hubId).enqueue(command).id;
+  }
+
+  isOnline(hubId: string): boolean {
+    return this.channels.get(hubId)?.online ?? false;
+  }
+
+  noteHeartbeat(hubId: string): void {
+    this.lastHeartbeatMs.set(hubId, Date.now());
+    this.emit("heartbeat", { hubId });
+  }
+
+  /** Applies one publish POST (already validated): events in order, duplicates dropped. */
+  applyPublish(hubId: string, roomId: string, events: PublishedEvent[]): void {
+    this.posts++;
+    const context: PublishContext = { hubId, roomId };
+    for (const event of events) {
+      const turn = this.turns.get(event.agent_message_id);
+      const hadTerminal = turn?.terminal != null;
+      if (this.turns.apply(hubId, roomId, event)) {
+        this.emit("published", event, context);
+        if (event.type === "processing_status" && !hadTerminal) {
+          this.emit("turnFinished", {
+            agentMessageId: event.agent_message_id,
+            events: this.turns.events(event.agent_message_id),
+          });
+        }
+      } else {
+        this.emit("duplicate", event, context);
+      }
+    }
+  }
+
+  eventsFor(agentMessageId: string): PublishedEvent[] {
+    return this.turns.events(agentMessageId);
+  }
+
+  publishStats(): PublishStats {
+    return {
+      posts: this.posts,
+      events: this.turns.appliedEvents,
+      duplicatesDropped: this.turns.duplicatesDropped,
+    };
+  }
+
+  hubs(): HubView[] {
+    return this.roster.allHubs().map((hub) => ({
+      hubId: hub.hubId,
+      userId: hub.userId,
+      online: this.isOnline(hub.hubId),
+      agents: this.roster
+        .agentsOfHub(hub.hubId)
+        .filter((agent) => agent.active)
+        .map(toSyncAgent),
+    }));
+  }
+
+  protected closeChannels(): void {
+    for (const channel of this.channels.values()) channel.close();
+  }
+}

@@ -1,0 +1,163 @@
+// Request bodies the relay accepts, as zod schemas, and the one way a schema failure becomes a
+// 422 `validation_error` naming the field.
+import { type ZodType, z } from "zod";
+import { RelayHttpError } from "./errors.ts";
+
+const text = (max: number) => z.string().max(max);
+const id = z.string().min(1).max(200);
+const jsonObject = z.record(z.string(), z.unknown());
+
+export const registerBody = z.object({
+  hub_id: z.string().regex(/^[0-9a-f]{32}$/, "must be 32 lowercase hex characters"),
+});
+
+export const syncAgent = z.strictObject({
+  local_agent_id: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, "must be 1–128 of A-Z a-z 0-9 _ . : -"),
+  name: text(500),
+  description: text(20_000),
+  capabilities: z.array(text(200)).max(1000),
+  agent_card: jsonObject,
+});
+
+export const syncBody = z.object({
+  agents: z
+    .array(syncAgent)
+    .max(1000)
+    .superRefine((agents, ctx) => {
+      const seen = new Set<string>();
+      agents.forEach((agent, index) => {
+        if (seen.has(agent.local_agent_id)) {
+          ctx.addIssue({
+            code: "custom",
+            path: [index, "local_agent_id"],
+            message: `duplicate local_agent_id "${agent.local_agent_id}"`,
+          });
+        }
+        seen.add(agent.local_agent_id);
+      });
+    }),
+  /** Optional here (the hub always sends true); missing means "do not prune". */
+  prune_missing: z.boolean().optional(),
+});
+
+const nullableText = z.string().nullable().optional();
+const envelope = <T extends string, D extends ZodType>(type: T, data: D) =>
+  z.looseObject({
+    type: z.literal(type),
+    agent_message_id: id,
+    event_id: id.optional(),
+    data,
+  });
+
+export const publishedEvent = z.discriminatedUnion("type", [
+  envelope("task_submitted", z.looseObject({ task_id: z.string(), agent_name: z.string() })),
+  envelope(
+    "task_status",
+    z.looseObject({
+      state: z.string(),
+      status_text: z.string().optional(),
+      final: z.boolean().optional(),
+      task_id: nullableText,
+      context_id: nullableText,
+    }),
+  ),
+  envelope(
+    "artifact_update",
+    z.looseObject({
+      text: z.string().optional(),
+      parts: z.array(z.unknown()).optional(),
+      append: z.boolean().optional(),
+      last_chunk: z.boolean().optional(),
+      artifact: z
+        .looseObject({ artifactId: z.string(), parts: z.array(z.unknown()).optional() })
+        .optional(),
+    }),
+  ),
+  envelope(
+    "agent_response",
+    z.looseObject({
+      content: z.string(),
+      agent_id: z.string().optional(),
+      parts: z.array(z.unknown()).optional(),
+    }),
+  ),
+  envelope(
+    "agent_error",
+    z.looseObject({ error: z.string(), error_type: z.string(), task_state: z.string().optional() }),
+  ),
+  envelope(
+    "task_interactive",
+    z.looseObject({
+      state: z.enum(["input-required", "auth-required"]),
+      task_id: nullableText,
+      context_id: nullableText,
+      status_text: z.string().optional(),
+    }),
+  ),
+  envelope(
+    "processing_status",
+    z.looseObject({
+      status: z.enum(["completed", "failed", "input_required"]),
+      user_message_id: nullableText,
+    }),
+  ),
+]);
+
+export const publishBody = z.object({
+  room_id: id,
+  events: z.array(publishedEvent).min(1).max(10_000),
+});
+
+export const discoverBody = z.object({
+  query: text(1000),
+  limit: z.int().min(1).max(100).optional(),
+});
+
+const messagePart = z.looseObject({});
+export const gatewayMessage = z.looseObject({
+  role: z.string().max(50).optional(),
+  parts: z.array(messagePart).min(1).max(1000),
+  messageId: id.optional(),
+  contextId: id.optional(),
+  taskId: id.optional(),
+});
+export const gatewaySendBody = z.object({ message: gatewayMessage });
+
+const expiresAt = z.string().max(64).nullable().optional();
+const scopes = z.array(z.string().max(64)).min(1).max(50);
+export const createKeyBody = z.object({
+  name: z.string().min(1).max(200),
+  scopes,
+  expires_at: expiresAt,
+  user_id: z.string().min(1).max(64).optional(),
+});
+export const patchKeyBody = z
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    scopes: scopes.optional(),
+    expires_at: expiresAt,
+  })
+  .refine((body) => Object.values(body).some((value) => value !== undefined), {
+    message: "give at least one of name, scopes, expires_at",
+  });
+
+/** Parses `value` with `schema`, or throws a 422 naming the first bad field. */
+export function parseBody<T extends ZodType>(schema: T, value: unknown): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const errors = result.error.issues.slice(0, 10).map((issue) => ({
+    field: issue.path.length > 0 ? issue.path.join(".") : "body",
+    message: issue.message,
+  }));
+  const first = errors[0] ?? { field: "body", message: "invalid" };
+  return fail(first, errors);
+}
+
+function fail(first: { field: string; message: string }, errors: unknown[]): never {
+  throw new RelayHttpError(422, "validation_error", `${first.field}: ${first.message}`, {
+    field: first.field,
+    errors,
+  });
+}

@@ -1,0 +1,135 @@
+// What the relay applied for each turn (keyed by `agent_message_id`): the events in arrival
+// order with duplicates (same `event_id`) dropped, who waits for them, and how the turn ended.
+// Bounded: the oldest idle turns are forgotten first.
+import type { ProcessingStatusEvent, PublishedEvent } from "../wire/relay.ts";
+
+export type TurnListener = (event: PublishedEvent) => void;
+
+export interface TurnRecord {
+  agentMessageId: string;
+  roomId: string | null;
+  hubId: string | null;
+  events: PublishedEvent[];
+  eventIds: Set<string>;
+  /** The first `processing_status` applied, if any. */
+  terminal: ProcessingStatusEvent | null;
+  /** The agent's own task id, learned from `task_status` / `task_interactive`. */
+  agentTaskId: string | null;
+  agentContextId: string | null;
+  listeners: Set<TurnListener>;
+}
+
+export type WaitOutcome = "terminal" | "timeout" | "aborted";
+
+export class TurnLog {
+  private readonly maxTurns: number;
+  private readonly turns = new Map<string, TurnRecord>();
+  appliedEvents = 0;
+  duplicatesDropped = 0;
+
+  constructor(maxTurns: number) {
+    this.maxTurns = Math.max(1, maxTurns);
+  }
+
+  get(agentMessageId: string): TurnRecord | undefined {
+    return this.turns.get(agentMessageId);
+  }
+
+  /** The turn's record, made if new (a gateway opens it before the hub sees the command). */
+  open(agentMessageId: string, roomId: string | null, hubId: string | null): TurnRecord {
+    let turn = this.turns.get(agentMessageId);
+    if (!turn) {
+      turn = {
+        agentMessageId,
+        roomId,
+        hubId,
+        events: [],
+        eventIds: new Set(),
+        terminal: null,
+        agentTaskId: null,
+        agentContextId: null,
+        listeners: new Set(),
+      };
+      this.turns.set(agentMessageId, turn);
+      this.evict();
+    }
+    return turn;
+  }
+
+  /** Applies one published event unless its `event_id` was already applied for that turn. */
+  apply(hubId: string, roomId: string, event: PublishedEvent): boolean {
+    const turn = this.open(event.agent_message_id, roomId, hubId);
+    turn.roomId ??= roomId;
+    turn.hubId ??= hubId;
+    if (typeof event.event_id === "string") {
+      if (turn.eventIds.has(event.event_id)) {
+        this.duplicatesDropped++;
+        return false;
+      }
+      turn.eventIds.add(event.event_id);
+    }
+    turn.events.push(event);
+    this.appliedEvents++;
+    learnFrom(turn, event);
+    for (const listener of turn.listeners) listener(event);
+    return true;
+  }
+
+  events(agentMessageId: string): PublishedEvent[] {
+    return [...(this.turns.get(agentMessageId)?.events ?? [])];
+  }
+
+  /** Calls `listener` for each event applied from now on; returns the unsubscribe function. */
+  subscribe(turn: TurnRecord, listener: TurnListener): () => void {
+    turn.listeners.add(listener);
+    return () => turn.listeners.delete(listener);
+  }
+
+  /** Resolves when the turn has its `processing_status`, the time is up, or `signal` aborts. */
+  waitForTerminal(turn: TurnRecord, timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
+    if (turn.terminal) return Promise.resolve("terminal");
+    if (signal?.aborted) return Promise.resolve("aborted");
+    return new Promise((resolve) => {
+      const finish = (outcome: WaitOutcome) => {
+        clearTimeout(timer);
+        unsubscribe();
+        signal?.removeEventListener("abort", onAbort);
+        resolve(outcome);
+      };
+      const onAbort = () => finish("aborted");
+      const timer = setTimeout(() => finish("timeout"), timeoutMs);
+      timer.unref();
+      const unsubscribe = this.subscribe(turn, (event) => {
+        if (event.type === "processing_status") finish("terminal");
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  private evict(): void {
+    if (this.turns.size <= this.maxTurns) return;
+    for (const [id, turn] of this.turns) {
+      if (this.turns.size <= this.maxTurns) break;
+      if (turn.listeners.size === 0) this.turns.delete(id);
+    }
+  }
+}
+
+function learnFrom(turn: TurnRecord, event: PublishedEvent): void {
+  switch (event.type) {
+    case "task_status":
+    case "task_interactive":
+      if (typeof event.data.task_id === "string" && event.data.task_id) {
+        turn.agentTaskId = event.data.task_id;
+      }
+      if (typeof event.data.context_id === "string" && event.data.context_id) {
+        turn.agentContextId = event.data.context_id;
+      }
+      break;
+    case "processing_status":
+      turn.terminal ??= event;
+      break;
+    default:
+      break;
+  }
+}

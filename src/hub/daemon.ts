@@ -1,0 +1,163 @@
+// The running hub: the roster from agents.json, the relay link and the turn router, wired
+// together in the order that matters ("ready before register": agents are known before the
+// relay can send work for them) and taken apart in the reverse order on stop.
+import { EventEmitter } from "node:events";
+import { Registry, type RegistrySettings } from "../agents/registry.ts";
+import type { Logger } from "../log/logger.ts";
+import { RelayLink } from "../relay/relay-link.ts";
+import type { RelayLinkSettings } from "../relay/settings.ts";
+import { type AgentTurnCounts, Hub, type HubSettings } from "./hub.ts";
+
+export interface HubDaemonOptions {
+  hubId: string;
+  gatewayUrl: string;
+  /** Read on every call, so a replaced key is used without a restart. */
+  apiKey: () => string;
+  /** Where the key came from, for messages ("--api-key", "HYBRO_API_KEY", …); never the key. */
+  keySource: string;
+  agentsFile: string;
+  logger: Logger;
+  hub?: Partial<HubSettings>;
+  relay?: Partial<RelayLinkSettings>;
+  registry?: Partial<RegistrySettings>;
+}
+
+/** One finished turn, for metrics (reported by the Hub's `onTurnEnd` hook). */
+export interface TurnEnd {
+  localAgentId: string;
+  agentName: string;
+  outcome: "completed" | "failed" | "input_required";
+  durationMs: number;
+}
+
+export interface HubDaemonEvents {
+  ready: [{ agents: number }];
+  fatal: [Error];
+  turnEnd: [TurnEnd];
+}
+
+/** What `hybro-hub status` shows about the hub itself (JSON-safe; never the key). */
+export interface HubSnapshot {
+  hubId: string;
+  gatewayUrl: string;
+  agentsFile: string;
+  startedAt: string;
+  uptimeMs: number;
+  relay: {
+    connection: string;
+    lastEventId: string | null;
+    reconnects: number;
+    lastError: string | null;
+  };
+  /** Events accepted for publishing and not yet acknowledged by the relay. */
+  outboxDepth: number;
+  activeTurns: number;
+  agents: Array<{
+    localAgentId: string;
+    name: string;
+    kind: string;
+    healthy: boolean;
+    lastError: string | null;
+    turns: AgentTurnCounts;
+  }>;
+}
+
+export class HubDaemon extends EventEmitter<HubDaemonEvents> {
+  readonly registry: Registry;
+  readonly link: RelayLink;
+  readonly hub: Hub;
+  readonly startedAt = Date.now();
+  readonly #options: HubDaemonOptions;
+  readonly #abort = new AbortController();
+  #stopping: Promise<void> | null = null;
+
+  constructor(options: HubDaemonOptions) {
+    super();
+    this.#options = options;
+    const { logger } = options;
+    this.registry = new Registry({
+      agentsFile: options.agentsFile,
+      logger: logger.child({ part: "registry" }),
+      settings: options.registry,
+    });
+    this.link = new RelayLink({
+      gatewayUrl: options.gatewayUrl,
+      apiKey: options.apiKey,
+      keySource: options.keySource,
+      hubId: options.hubId,
+      logger: logger.child({ part: "relay" }),
+      settings: options.relay,
+      roster: () => this.registry.syncPayload(),
+    });
+    // Passed as a variable: `onTurnEnd` is the metrics hook the Hub is asked to call per turn.
+    const hubOptions = {
+      roster: this.registry,
+      sink: this.link,
+      logger: logger.child({ part: "hub" }),
+      settings: options.hub,
+      onTurnEnd: (end: TurnEnd) => this.emit("turnEnd", end),
+    };
+    this.hub = new Hub(hubOptions);
+    this.registry.on("change", () => this.link.requestSync());
+    this.link.on("ready", () => {
+      const agents = this.registry.syncPayload().length;
+      this.emit("ready", { agents });
+    });
+    this.link.on("fatal", (error: Error) => this.emit("fatal", error));
+  }
+
+  /** Starts everything; resolves once the roster is loaded and the relay link is running. */
+  async start(): Promise<void> {
+    const signal = this.#abort.signal;
+    await this.registry.start(signal);
+    void this.link.start((command) => this.hub.handleCommand(command as never), signal);
+  }
+
+  /** The state `hybro-hub status` reports, read fresh on each call. */
+  snapshot(): HubSnapshot {
+    const options = this.#options;
+    const relay = this.link.state();
+    return {
+      hubId: options.hubId,
+      gatewayUrl: options.gatewayUrl,
+      agentsFile: options.agentsFile,
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeMs: Date.now() - this.startedAt,
+      relay: {
+        connection: String(relay.connection),
+        lastEventId: relay.lastEventId == null ? null : String(relay.lastEventId),
+        reconnects: relay.reconnects,
+        lastError: relay.lastError == null ? null : String(relay.lastError),
+      },
+      outboxDepth: this.link.depth(),
+      activeTurns: this.hub.activeTurns,
+      agents: this.registry.list().map((agent) => ({
+        localAgentId: agent.localAgentId,
+        name: agent.name,
+        kind: String(agent.kind),
+        healthy: agent.healthy,
+        lastError: agent.lastError == null ? null : String(agent.lastError),
+        turns: { ...this.hub.countsFor(agent.localAgentId) },
+      })),
+    };
+  }
+
+  /**
+   * Graceful stop: no new turns, running ones get the grace period, the rest are cancelled and
+   * answered, the publish queue is flushed within `flushTimeoutMs`, then everything closes.
+   */
+  stop(options: { graceMs?: number; flushTimeoutMs?: number } = {}): Promise<void> {
+    this.#stopping ??= (async () => {
+      const { logger } = this.#options;
+      const { cancelled } = await this.hub.drain(options.graceMs);
+      if (cancelled > 0) logger.warn({ cancelled }, "cancelled turns still running at shutdown");
+      const flushed = await this.link.flush(options.flushTimeoutMs ?? 5_000);
+      if (!flushed)
+        logger.warn({ queued: this.link.depth() }, "shutdown before every event reached the relay");
+      this.#abort.abort();
+      await this.link.close();
+      await this.registry.close();
+    })();
+    return this.#stopping;
+  }
+}

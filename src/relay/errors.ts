@@ -1,0 +1,306 @@
+// Classification of every relay answer and failure (relay-wire.md section 4). Pure: the client
+// hands in the status, headers and body text; nothing here does I/O.
+import type { RelayErrorDetail } from "../wire/relay.ts";
+
+/** The relay call a failure belongs to. */
+export type RelayCall = "register" | "sync" | "heartbeat" | "publish" | "events" | "status";
+
+/**
+ * Stable kinds:
+ * - `auth`: the key is invalid/expired/revoked (401) or lacks a scope (403); stop, the user must act.
+ * - `not_registered`: 404 on a hub path; register again, then retry.
+ * - `retry_after`: 408/429; retry after `retryAfterMs` (from `Retry-After`) or the backoff.
+ * - `transient`: 5xx, network errors, a non-SSE answer to the stream; retry with backoff.
+ * - `permanent`: any other 4xx; the request is wrong (a hub bug), log and drop it.
+ */
+export type RelayErrorKind = "auth" | "not_registered" | "retry_after" | "transient" | "permanent";
+
+interface RelayErrorInit {
+  status?: number | null;
+  code?: string | null;
+  retryAfterMs?: number | null;
+  detail?: RelayErrorDetail | null;
+  cause?: unknown;
+}
+
+export class RelayError extends Error {
+  readonly kind: RelayErrorKind;
+  readonly call: RelayCall;
+  /** HTTP status, or null for a network failure. */
+  readonly status: number | null;
+  /** The relay's `detail.error`, or the network error's name (`ConnectError`, `ReadTimeout`, …). */
+  readonly code: string | null;
+  /** How long the relay asked us to wait (`Retry-After`, capped), if it said. */
+  readonly retryAfterMs: number | null;
+  readonly detail: RelayErrorDetail | null;
+
+  constructor(kind: RelayErrorKind, call: RelayCall, message: string, init: RelayErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = "RelayError";
+    this.kind = kind;
+    this.call = call;
+    this.status = init.status ?? null;
+    this.code = init.code ?? null;
+    this.retryAfterMs = init.retryAfterMs ?? null;
+    this.detail = init.detail ?? null;
+  }
+
+  /** True when trying the same call again later can succeed. */
+  get retryable(): boolean {
+    return this.kind === "retry_after" || this.kind === "transient";
+  }
+}
+
+/** 401/403: the daemon stops; the message names where the key came from, never the key. */
+export class RelayAuthError extends RelayError {
+  /** Where the key came from: "--api-key", "HYBRO_API_KEY", "config file", … */
+  readonly keySource: string;
+  /** For 403: the scope the relay wants (`detail.required_scope`). */
+  readonly requiredScope: string | null;
+
+  constructor(
+    call: RelayCall,
+    message: string,
+    keySource: string,
+    requiredScope: string | null,
+    init: RelayErrorInit,
+  ) {
+    super("auth", call, message, init);
+    this.name = "RelayAuthError";
+    this.keySource = keySource;
+    this.requiredScope = requiredScope;
+  }
+}
+
+/** Calls that name the hub in their path: a 404 there means the relay forgot the hub. */
+const HUB_SCOPED_CALLS: ReadonlySet<RelayCall> = new Set([
+  "sync",
+  "heartbeat",
+  "publish",
+  "events",
+]);
+
+const MAX_DETAIL_CHARS = 300;
+
+export interface RelayAnswer {
+  call: RelayCall;
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body as text (already stripped of any secret by the caller). */
+  bodyText: string;
+  /** Where the API key came from, for auth messages. */
+  keySource: string;
+  /** Cap of `Retry-After`. */
+  maxRetryAfterMs: number;
+  /** Clock for HTTP-date `Retry-After` values. */
+  nowMs?: number;
+}
+
+/** Null for a 2xx answer, else the classified error. */
+export function classifyResponse(answer: RelayAnswer): RelayError | null {
+  const { call, status } = answer;
+  if (status >= 200 && status < 300) return null;
+  const detail = parseErrorDetail(answer.bodyText);
+  const code = detail?.error ? detail.error : null;
+  const said = describeDetail(detail, answer.bodyText);
+  const init: RelayErrorInit = { status, code, detail };
+
+  if (status === 401) {
+    return new RelayAuthError(
+      call,
+      authMessage(code, answer.keySource, said),
+      answer.keySource,
+      null,
+      init,
+    );
+  }
+  if (status === 403) {
+    const scope = typeof detail?.required_scope === "string" ? detail.required_scope : null;
+    const what = scope ? `lacks the scope '${scope}' needed for ${call}` : `may not ${call}`;
+    return new RelayAuthError(
+      call,
+      `the API key from ${answer.keySource} ${what} (relay said 403${said}); use a key that has it`,
+      answer.keySource,
+      scope,
+      init,
+    );
+  }
+  if (status === 404 && HUB_SCOPED_CALLS.has(call)) {
+    return new RelayError(
+      "not_registered",
+      call,
+      `relay does not know this hub (404 on ${call}${said}); registering again`,
+      init,
+    );
+  }
+  if (status === 408 || status === 429) {
+    const retryAfterMs = parseRetryAfterMs(
+      headerValue(answer.headers, "retry-after"),
+      answer.nowMs ?? Date.now(),
+      answer.maxRetryAfterMs,
+    );
+    const wait = retryAfterMs === null ? "with backoff" : `in ${retryAfterMs} ms`;
+    return new RelayError(
+      "retry_after",
+      call,
+      `relay answered ${call} with ${status}${said}; retrying ${wait}`,
+      { ...init, retryAfterMs },
+    );
+  }
+  if (status >= 500 || status < 200 || (status >= 300 && status < 400)) {
+    // 5xx, and the odd 1xx/3xx a proxy may produce: the relay side is unwell, try again later.
+    const retryAfterMs = parseRetryAfterMs(
+      headerValue(answer.headers, "retry-after"),
+      answer.nowMs ?? Date.now(),
+      answer.maxRetryAfterMs,
+    );
+    return new RelayError(
+      "transient",
+      call,
+      `relay answered ${call} with ${status}${said}; retrying with backoff`,
+      { ...init, retryAfterMs },
+    );
+  }
+  return new RelayError(
+    "permanent",
+    call,
+    `relay refused ${call} with ${status}${said}; the request is malformed (a hub bug) and was dropped`,
+    init,
+  );
+}
+
+function authMessage(code: string | null, keySource: string, said: string): string {
+  const problem =
+    code === "expired_api_key"
+      ? "has expired"
+      : code === "revoked_api_key"
+        ? "was revoked"
+        : code === "missing_api_key"
+          ? "was not sent (it is empty)"
+          : "was rejected as invalid";
+  return (
+    `the API key from ${keySource} ${problem} (relay said 401${said}); ` +
+    "create a valid key and pass it with --api-key or HYBRO_API_KEY"
+  );
+}
+
+/** A non-`text/event-stream` 200 on the command stream (a proxy's page, a wrong URL). */
+export function wrongContentTypeError(contentType: string | null): RelayError {
+  return new RelayError(
+    "transient",
+    "events",
+    `relay answered the event stream with content type '${contentType ?? "none"}' instead of ` +
+      "text/event-stream (a proxy or a wrong --gateway-url?); retrying with backoff",
+    { status: 200, code: "WrongContentType" },
+  );
+}
+
+/** A failure with no HTTP answer (refused, reset, DNS, timeouts): always transient. */
+export function classifyNetworkError(call: RelayCall, error: unknown): RelayError {
+  const code = networkErrorName(error);
+  const text = error instanceof Error && error.message ? `: ${truncate(error.message)}` : "";
+  return new RelayError(
+    "transient",
+    call,
+    `relay ${call} failed (${code}${text}); retrying with backoff`,
+    { code, cause: error },
+  );
+}
+
+/** A short stable name for a transport failure, in the relay's `error_type` vocabulary. */
+export function networkErrorName(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  switch (code) {
+    case "ECONNREFUSED":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return "ConnectError";
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return "ConnectTimeout";
+    case "UND_ERR_HEADERS_TIMEOUT":
+    case "UND_ERR_BODY_TIMEOUT":
+      return "ReadTimeout";
+    case "ECONNRESET":
+    case "EPIPE":
+    case "UND_ERR_SOCKET":
+    case "UND_ERR_CLOSED":
+      return "ReadError";
+    default:
+      if (error instanceof Error && error.name === "RelayReadTimeout") return "ReadTimeout";
+      return typeof code === "string" ? code : "NetworkError";
+  }
+}
+
+/**
+ * `Retry-After` as milliseconds from now: delta-seconds (`"120"`, also decimals) or an
+ * HTTP-date. Null when absent or unreadable; never negative; at most `capMs`.
+ */
+export function parseRetryAfterMs(
+  value: string | null | undefined,
+  nowMs: number,
+  capMs: number,
+): number | null {
+  if (value === undefined || value === null) return null;
+  const text = value.trim();
+  if (text === "") return null;
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    ms = Math.ceil(Number(text) * 1000);
+  } else {
+    // HTTP-dates always name a weekday/month; this keeps "-5" from parsing as a year.
+    if (!/[a-z]/i.test(text)) return null;
+    const at = Date.parse(text);
+    if (Number.isNaN(at)) return null;
+    ms = at - nowMs;
+  }
+  return Math.min(Math.max(0, ms), capMs);
+}
+
+/** The `detail` of an error body (`{"detail": {...}}`; also FastAPI's string/list forms). */
+export function parseErrorDetail(bodyText: string): RelayErrorDetail | null {
+  if (!bodyText) return null;
+  let body: unknown;
+  try {
+    body = JSON.parse(bodyText);
+  } catch {
+    return null;
+  }
+  if (typeof body !== "object" || body === null) return null;
+  const detail = (body as { detail?: unknown }).detail;
+  if (typeof detail === "string") return { error: "", message: detail };
+  if (Array.isArray(detail)) return { error: "validation_error", message: JSON.stringify(detail) };
+  if (typeof detail === "object" && detail !== null) {
+    const record = detail as Record<string, unknown>;
+    return {
+      ...record,
+      error: typeof record.error === "string" ? record.error : "",
+      message: typeof record.message === "string" ? record.message : "",
+    };
+  }
+  return null;
+}
+
+function describeDetail(detail: RelayErrorDetail | null, bodyText: string): string {
+  if (detail) {
+    const parts = [detail.error, detail.message].filter((part) => part);
+    return parts.length > 0 ? `: ${truncate(parts.join(": "))}` : "";
+  }
+  const text = bodyText.trim();
+  return text ? `: ${truncate(text)}` : "";
+}
+
+function truncate(text: string): string {
+  const oneLine = text.replace(/\s+/g, " ");
+  return oneLine.length > MAX_DETAIL_CHARS ? `${oneLine.slice(0, MAX_DETAIL_CHARS)}…` : oneLine;
+}
+
+function headerValue(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+): string | null {
+  const value = headers[name] ?? headers[name.toLowerCase()];
+  if (Array.isArray(value)) return value[0] ?? null;
+  return value ?? null;
+}

@@ -1,0 +1,535 @@
+// The relay link: every call from the hub to the relay, kept alive on its own.
+//
+// Start order (the Python hub's "ready before register" lesson): the hub has discovered its
+// agents before it calls start(); then register, agents/sync, and the command stream. After
+// that: a forced re-sync on every `connection_ready` and every `resyncIntervalMs`, debounced
+// syncs on roster changes, heartbeats with backoff, re-registration on any 404 of a hub path,
+// and publishing through the Publisher. Only a refused key (401/403) stops the link (`fatal`).
+import { EventEmitter } from "node:events";
+import type { Logger } from "../log/logger.ts";
+import type { PublishedEvent, RelayCommand, SyncAgent } from "../wire/relay.ts";
+import {
+  equalJitterMs,
+  fullJitterDelayMs,
+  nextHeartbeatIntervalMs,
+  type Random,
+} from "./backoff.ts";
+import { RelayClient } from "./client.ts";
+import { delay } from "./delay.ts";
+import { RelayAuthError, RelayError } from "./errors.ts";
+import { CommandStream, type StreamConnection } from "./event-stream.ts";
+import type { PublishQueue } from "./publish-queue.ts";
+import { Publisher, type PublisherStats } from "./publisher.ts";
+import { type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
+
+export interface RelayLinkOptions {
+  /** Relay base URL; default `https://api.hybro.ai`. */
+  gatewayUrl?: string;
+  /** Read on every call (a rotated key is used without restart). */
+  apiKey: () => string;
+  /** Where the key came from, named in auth errors: "--api-key", "HYBRO_API_KEY", "config file". */
+  keySource: string;
+  hubId: string;
+  logger: Logger;
+  settings?: Partial<RelayLinkSettings>;
+  /** The whole roster as synced to the relay; called for every sync. */
+  roster: () => SyncAgent[];
+  /** Default `hybro-hub/<version>`. */
+  userAgent?: string;
+  /** Where unsent events live; default in memory. */
+  queue?: PublishQueue;
+  /** Proxy variables source; default `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Randomness for jitter (tests seed it). */
+  random?: Random;
+}
+
+export interface RelayLinkReady {
+  hubId: string;
+  userId: string | null;
+  /** Agents the relay confirmed in the last sync. */
+  agentsSynced: number;
+}
+
+export interface RelayLinkEvents {
+  /** First time registered + synced + stream open with `connection_ready`. */
+  ready: [RelayLinkReady];
+  /** The command stream opened (200 text/event-stream). */
+  connected: [];
+  /** The command stream ended; `error` null for a clean close by the relay. */
+  disconnected: [RelayError | null];
+  /** The key was refused (401/403): the link has stopped; the daemon should exit. */
+  fatal: [RelayAuthError];
+  /** A sync was acknowledged. */
+  synced: [number];
+}
+
+export interface RelayLinkState {
+  connection: StreamConnection;
+  lastEventId: string | null;
+  reconnects: number;
+  lastError: string | null;
+  registered: boolean;
+  ready: boolean;
+  userId: string | null;
+  agentsSynced: number;
+  lastSyncAt: number | null;
+  /** Current nominal heartbeat period (grows while heartbeats fail). */
+  heartbeatIntervalMs: number;
+  heartbeatFailures: number;
+  publish: PublisherStats;
+}
+
+export class RelayLink extends EventEmitter<RelayLinkEvents> {
+  readonly client: RelayClient;
+  readonly hubId: string;
+  readonly settings: RelayLinkSettings;
+  private readonly options: RelayLinkOptions;
+  private readonly logger: Logger;
+  private readonly random: Random;
+  private readonly controller = new AbortController();
+  private readonly publisher: Publisher;
+  private readonly stream: CommandStream;
+  private onCommand: (command: RelayCommand) => void = () => undefined;
+  private started = false;
+  private closing: Promise<void> | null = null;
+  private fatalError: RelayAuthError | null = null;
+  private lastError: string | null = null;
+  private registered = false;
+  private userId: string | null = null;
+  private registering: Promise<void> | null = null;
+  private isReady = false;
+  private readyWaiter: (() => void) | null = null;
+  private agentsSynced = 0;
+  private lastSyncAt: number | null = null;
+  /** The roster the relay holds as far as we know (cleared when it may have forgotten it). */
+  private lastSyncedPayload: string | null = null;
+  /** The roster last acknowledged, kept for logging changes only. */
+  private lastSentPayload: string | null = null;
+  private syncLoop: Promise<void> | null = null;
+  private syncPending = false;
+  private syncPendingForce = false;
+  private syncDebounce: NodeJS.Timeout | null = null;
+  private resyncTimer: NodeJS.Timeout | null = null;
+  private heartbeatIntervalMs: number;
+  private heartbeatFailures = 0;
+  private readonly loops: Promise<void>[] = [];
+
+  constructor(options: RelayLinkOptions) {
+    super();
+    this.options = options;
+    this.hubId = options.hubId;
+    this.logger = options.logger;
+    this.random = options.random ?? Math.random;
+    this.settings = relayLinkSettings(options.settings);
+    this.heartbeatIntervalMs = this.settings.heartbeatIntervalMs;
+    this.client = new RelayClient({
+      gatewayUrl: options.gatewayUrl,
+      apiKey: options.apiKey,
+      keySource: options.keySource,
+      settings: this.settings,
+      userAgent: options.userAgent,
+      env: options.env,
+    });
+    this.publisher = new Publisher({
+      send: (roomId, events, signal) => this.client.publish(this.hubId, roomId, events, signal),
+      reregister: (signal) => this.reregister(signal),
+      onAuthError: (error) => this.fail(error),
+      settings: this.settings,
+      logger: this.logger,
+      queue: options.queue,
+      random: this.random,
+    });
+    this.stream = new CommandStream({
+      client: this.client,
+      hubId: this.hubId,
+      settings: this.settings,
+      logger: this.logger,
+      random: this.random,
+      onCommand: (command) => this.handleCommand(command),
+      onNotRegistered: (signal) => this.reregister(signal),
+      onAuthError: (error) => this.fail(error),
+      onOpen: () => this.emit("connected"),
+      onClose: (error) => {
+        if (error) this.lastError = error.message;
+        this.emit("disconnected", error);
+      },
+    });
+  }
+
+  /**
+   * Registers, syncs the roster, opens the command stream and keeps all of it alive until
+   * `signal` aborts or close(). Resolves when the link is ready the first time, or when it stops
+   * before that (abort, or a refused key). Never rejects, so `void link.start(…)` is safe: a
+   * refused key is reported by the `fatal` event, at any time. Network errors are retried
+   * forever: a hub that boots without network keeps trying.
+   */
+  async start(onCommand: (command: RelayCommand) => void, signal: AbortSignal): Promise<void> {
+    if (this.started) throw new Error("RelayLink.start() may be called once");
+    this.started = true;
+    this.onCommand = onCommand;
+    if (signal.aborted) {
+      await this.close();
+      return;
+    }
+    signal.addEventListener("abort", () => void this.close(), { once: true });
+    const ready = new Promise<void>((resolve) => {
+      this.readyWaiter = resolve;
+    });
+    this.loops.push(this.boot());
+    await ready;
+  }
+
+  /** Roster changed: sync after `syncDebounceMs` (skipped when identical unless `force`). */
+  requestSync(force = false): void {
+    if (this.stopped) return;
+    if (force) this.syncPendingForce = true;
+    if (this.syncDebounce) clearTimeout(this.syncDebounce);
+    this.syncDebounce = setTimeout(() => {
+      this.syncDebounce = null;
+      // Not registered yet: the sync that follows registration takes the new roster.
+      if (!this.registered) this.syncPending = true;
+      else void this.runSync(false);
+    }, this.settings.syncDebounceMs);
+    this.syncDebounce.unref();
+  }
+
+  /** Queues events of a room for the relay (never blocks, never throws). */
+  publish(roomId: string, events: readonly PublishedEvent[]): void {
+    this.publisher.publish(roomId, events);
+  }
+
+  /** Events not yet acknowledged by the relay. */
+  depth(): number {
+    return this.publisher.depth();
+  }
+
+  /** Waits until every queued event is acknowledged (true) or `timeoutMs` passes (false). */
+  flush(timeoutMs: number): Promise<boolean> {
+    return this.publisher.flush(timeoutMs);
+  }
+
+  state(): RelayLinkState {
+    const stream = this.stream.state();
+    return {
+      connection:
+        this.closing || this.fatalError || !this.started
+          ? "stopped"
+          : stream.connection === "stopped"
+            ? "connecting" // registering and syncing before the stream opens
+            : stream.connection,
+      lastEventId: stream.lastEventId,
+      reconnects: stream.reconnects,
+      lastError: this.fatalError?.message ?? this.lastError,
+      registered: this.registered,
+      ready: this.isReady,
+      userId: this.userId,
+      agentsSynced: this.agentsSynced,
+      lastSyncAt: this.lastSyncAt,
+      heartbeatIntervalMs: this.heartbeatIntervalMs,
+      heartbeatFailures: this.heartbeatFailures,
+      publish: this.publisher.stats(),
+    };
+  }
+
+  /** Stops everything: stream, timers, in-flight calls (flush first if events matter). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.controller.abort();
+      this.clearTimers();
+      this.readyWaiter?.();
+      this.readyWaiter = null;
+      await this.publisher.close();
+      await Promise.allSettled([...this.loops, this.syncLoop, this.registering]);
+      await this.client.close();
+    })();
+    return this.closing;
+  }
+
+  private get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  private get stopped(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  private async boot(): Promise<void> {
+    try {
+      await this.reregister(this.signal);
+      await this.runSync(true);
+    } catch {
+      return; // abort, or the auth failure already reported by fail()
+    }
+    if (this.stopped) return;
+    this.loops.push(this.heartbeatLoop());
+    this.resyncTimer = setInterval(() => void this.runSync(true), this.settings.resyncIntervalMs);
+    this.resyncTimer.unref();
+    await this.stream.run(this.signal);
+  }
+
+  private handleCommand(command: RelayCommand): void {
+    if (command.type === "connection_ready") {
+      // The relay may have lost our roster while we were away: sync even if unchanged.
+      this.lastSyncedPayload = null;
+      void this.runSync(true);
+      if (!this.isReady) {
+        this.isReady = true;
+        this.readyWaiter?.();
+        this.readyWaiter = null;
+        this.emit("ready", {
+          hubId: this.hubId,
+          userId: this.userId,
+          agentsSynced: this.agentsSynced,
+        });
+      }
+    }
+    this.onCommand(command);
+  }
+
+  /**
+   * Registers (again), retrying network/5xx/429 failures forever with backoff; shared by every
+   * caller that saw a 404. Afterwards the roster is synced again (the relay forgot it).
+   */
+  private reregister(signal: AbortSignal): Promise<void> {
+    if (this.fatalError) return Promise.reject(this.fatalError);
+    this.registering ??= this.registerUntilDone().finally(() => {
+      this.registering = null;
+    });
+    const registering = this.registering;
+    // Each caller stops waiting on its own abort.
+    return signal === this.signal ? registering : raceAbort(registering, signal);
+  }
+
+  private async registerUntilDone(): Promise<void> {
+    const wasRegistered = this.registered;
+    this.registered = false;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const answer = await this.client.register(this.hubId, this.signal);
+        this.registered = true;
+        this.userId = answer.user_id;
+        this.logger.info(
+          { hubId: this.hubId, userId: answer.user_id },
+          wasRegistered
+            ? "registered with the relay again"
+            : `registered with the relay at ${this.client.gatewayUrl}`,
+        );
+        if (wasRegistered) {
+          this.lastSyncedPayload = null;
+          void this.runSync(true);
+        }
+        return;
+      } catch (error) {
+        if (this.stopped) throw abortError();
+        const failure = asRelayError(error, "register");
+        if (failure instanceof RelayAuthError) {
+          this.fail(failure);
+          throw failure;
+        }
+        const waitMs = this.retryDelay(attempt, failure);
+        this.lastError = failure.message;
+        const level =
+          failure.kind === "permanent"
+            ? "error"
+            : attempt === 0 || attempt % 10 === 0
+              ? "warn"
+              : "debug";
+        this.logger[level](
+          { call: "register", attempt: attempt + 1 },
+          `cannot register with the relay at ${this.client.gatewayUrl}: ${failure.message} (next try in ${waitMs} ms)`,
+        );
+        await delay(waitMs, this.signal);
+        if (this.stopped) throw abortError();
+      }
+    }
+  }
+
+  /** Runs the (single) sync loop; `force` posts even an unchanged roster. */
+  private runSync(force: boolean): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.syncPending = true;
+    if (force) this.syncPendingForce = true;
+    this.syncLoop ??= this.syncUntilIdle().finally(() => {
+      this.syncLoop = null;
+    });
+    return this.syncLoop;
+  }
+
+  private async syncUntilIdle(): Promise<void> {
+    let attempt = 0;
+    while (this.syncPending && !this.stopped) {
+      const force = this.syncPendingForce;
+      this.syncPending = false;
+      this.syncPendingForce = false;
+      let roster: SyncAgent[];
+      try {
+        roster = this.options.roster();
+      } catch (error) {
+        this.logger.error(
+          { err: error instanceof Error ? error.message : String(error) },
+          "could not read the agent roster; sync skipped",
+        );
+        continue;
+      }
+      const payload = JSON.stringify(roster);
+      if (!force && payload === this.lastSyncedPayload) continue;
+      try {
+        const answer = await this.client.syncAgents(this.hubId, roster, this.signal);
+        const changed = payload !== this.lastSentPayload;
+        this.lastSentPayload = payload;
+        this.lastSyncedPayload = payload;
+        this.agentsSynced = answer.synced.length;
+        this.lastSyncAt = Date.now();
+        attempt = 0;
+        // Periodic keep-alive syncs of an unchanged roster stay out of the info log.
+        this.logger[changed ? "info" : "debug"](
+          { agents: roster.length, synced: answer.synced.length },
+          "agents synced with the relay",
+        );
+        this.emit("synced", answer.synced.length);
+      } catch (error) {
+        if (this.stopped) return;
+        const failure = asRelayError(error, "sync");
+        if (failure instanceof RelayAuthError) {
+          this.fail(failure);
+          return;
+        }
+        this.lastError = failure.message;
+        if (failure.kind === "permanent") {
+          this.logger.error({ call: "sync", agents: roster.length }, failure.message);
+          this.lastSyncedPayload = null;
+          continue;
+        }
+        // Try again (forced: the relay's view is unknown), after re-registering on a 404.
+        this.syncPending = true;
+        this.syncPendingForce = true;
+        if (failure.kind === "not_registered") {
+          this.logger.warn({ call: "sync" }, failure.message);
+          try {
+            await this.reregister(this.signal);
+          } catch {
+            return;
+          }
+        }
+        const waitMs = this.retryDelay(attempt, failure);
+        attempt += 1;
+        if (failure.kind !== "not_registered") {
+          this.logger.warn(
+            { call: "sync" },
+            `agent sync failed: ${failure.message} (next try in ${waitMs} ms)`,
+          );
+        }
+        await delay(waitMs, this.signal, { unref: true });
+      }
+    }
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    const base = this.settings.heartbeatIntervalMs;
+    while (!this.stopped) {
+      const waitMs =
+        this.heartbeatFailures === 0 ? base : equalJitterMs(this.heartbeatIntervalMs, this.random);
+      await delay(waitMs, this.signal, { unref: true });
+      if (this.stopped) return;
+      try {
+        await this.client.heartbeat(this.hubId, this.signal);
+        if (this.heartbeatFailures > 0) this.logger.info("heartbeats reach the relay again");
+        this.heartbeatFailures = 0;
+        this.heartbeatIntervalMs = base;
+      } catch (error) {
+        if (this.stopped) return;
+        const failure = asRelayError(error, "heartbeat");
+        if (failure instanceof RelayAuthError) {
+          this.fail(failure);
+          return;
+        }
+        this.lastError = failure.message;
+        this.heartbeatFailures += 1;
+        this.heartbeatIntervalMs = Math.max(
+          nextHeartbeatIntervalMs(this.heartbeatIntervalMs, this.settings.maxHeartbeatIntervalMs),
+          failure.retryAfterMs ?? 0,
+        );
+        this.logger.warn(
+          { call: "heartbeat", failures: this.heartbeatFailures },
+          `heartbeat failed: ${failure.message} (next in about ${this.heartbeatIntervalMs} ms)`,
+        );
+        if (failure.kind === "not_registered") {
+          try {
+            await this.reregister(this.signal);
+          } catch {
+            return;
+          }
+        }
+      }
+    }
+  }
+
+  private retryDelay(attempt: number, failure: RelayError): number {
+    return Math.max(
+      failure.retryAfterMs ?? 0,
+      fullJitterDelayMs(
+        attempt,
+        this.settings.reconnectBaseDelayMs,
+        this.settings.reconnectMaxDelayMs,
+        this.random,
+      ),
+    );
+  }
+
+  /** The key was refused: report once, stop the loops; queued events stay queued. */
+  private fail(error: RelayAuthError): void {
+    if (this.fatalError) return;
+    this.fatalError = error;
+    this.lastError = error.message;
+    this.logger.error({ call: error.call, status: error.status }, error.message);
+    this.controller.abort();
+    this.clearTimers();
+    this.publisher.halt(error);
+    this.readyWaiter?.();
+    this.readyWaiter = null;
+    this.emit("fatal", error);
+  }
+
+  private clearTimers(): void {
+    if (this.syncDebounce) clearTimeout(this.syncDebounce);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.syncDebounce = null;
+    this.resyncTimer = null;
+  }
+}
+
+function asRelayError(error: unknown, call: "register" | "sync" | "heartbeat"): RelayError {
+  if (error instanceof RelayError) return error;
+  return new RelayError(
+    "transient",
+    call,
+    `${call} failed: ${error instanceof Error ? error.message : String(error)}`,
+    {
+      cause: error,
+    },
+  );
+}
+
+function abortError(): Error {
+  return new DOMException("The relay link was stopped", "AbortError");
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortError());
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}

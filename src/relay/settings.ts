@@ -1,0 +1,71 @@
+// Every timer and limit of the relay link, with its unit in the name, so tests shorten them
+// instead of waiting.
+
+export interface RelayLinkSettings {
+  /** Headers and body deadline of one short call (register, sync, heartbeat, publish, status). */
+  requestTimeoutMs: number;
+  /** TCP/TLS connect deadline. */
+  connectTimeoutMs: number;
+  /** Nominal heartbeat period. */
+  heartbeatIntervalMs: number;
+  /** Ceiling of the heartbeat period while heartbeats fail (doubles per failure). */
+  maxHeartbeatIntervalMs: number;
+  /** Silence on the command stream after which it counts as dead (≈ 3 relay heartbeats). */
+  streamReadTimeoutMs: number;
+  /** A stream session open this long counts as healthy: the reconnect backoff starts over. */
+  streamHealthyAfterMs: number;
+  /** Largest SSE event the parser buffers before giving up on the connection. */
+  streamMaxEventChars: number;
+  /** First reconnect/retry delay ceiling (full jitter below it), doubled per failure. */
+  reconnectBaseDelayMs: number;
+  /** Cap of the reconnect/retry delay. */
+  reconnectMaxDelayMs: number;
+  /** Forced agents/sync period (a keep-alive of the relay's roster state). */
+  resyncIntervalMs: number;
+  /** Quiet time after a roster change before the sync is sent (several changes share one). */
+  syncDebounceMs: number;
+  /** Window over which streamed chunks of one room share a POST. */
+  publishCoalesceMs: number;
+  /** Most events in one publish POST. */
+  publishMaxBatchEvents: number;
+  /** In-memory bound of queued events; beyond it new events are dropped (and counted). */
+  publishMaxQueuedEvents: number;
+  /** First publish retry delay ceiling, doubled per failed attempt of a room. */
+  publishRetryBaseDelayMs: number;
+  /** Cap of the publish retry delay. */
+  publishRetryMaxDelayMs: number;
+  /** Cap of any relay-given `Retry-After`. */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.freeze({
+  requestTimeoutMs: 30_000,
+  connectTimeoutMs: 10_000,
+  heartbeatIntervalMs: 30_000,
+  maxHeartbeatIntervalMs: 300_000,
+  streamReadTimeoutMs: 90_000,
+  streamHealthyAfterMs: 30_000,
+  streamMaxEventChars: 16 * 1024 * 1024,
+  reconnectBaseDelayMs: 1_000,
+  reconnectMaxDelayMs: 60_000,
+  resyncIntervalMs: 120_000,
+  syncDebounceMs: 250,
+  publishCoalesceMs: 25,
+  publishMaxBatchEvents: 500,
+  publishMaxQueuedEvents: 200_000,
+  publishRetryBaseDelayMs: 500,
+  publishRetryMaxDelayMs: 30_000,
+  maxRetryAfterMs: 300_000,
+});
+
+/** Defaults overlaid with the given values (undefined entries ignored). */
+export function relayLinkSettings(overrides: Partial<RelayLinkSettings> = {}): RelayLinkSettings {
+  const settings: RelayLinkSettings = { ...DEFAULT_RELAY_LINK_SETTINGS };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined) (settings as unknown as Record<string, number>)[key] = value;
+  }
+  return settings;
+}
+
+/** The relay base URL used when none is configured. */
+export const DEFAULT_GATEWAY_URL = "https://api.hybro.ai";

@@ -1,0 +1,329 @@
+// The operations pieces in-process: pid file, control socket, log rotation, metrics, formatting.
+import { EventEmitter } from "node:events";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { curlLine, devBanner } from "../../src/cli/dev.ts";
+import { tail } from "../../src/cli/logs.ts";
+import { formatDuration, formatStatus } from "../../src/cli/status-text.ts";
+import { claimPidFile, isProcessAlive, readPidFile } from "../../src/config/pid-file.ts";
+import {
+  askDaemon,
+  ControlRequestError,
+  DaemonNotRunningError,
+  isSocketLive,
+} from "../../src/control/client.ts";
+import type { DaemonStatus } from "../../src/control/protocol.ts";
+import {
+  type ControlHandlers,
+  ControlServer,
+  ControlSocketInUseError,
+} from "../../src/control/server.ts";
+import type { HubSnapshot, TurnEnd } from "../../src/hub/daemon.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { RotatingFile } from "../../src/log/rotating-file.ts";
+import { createHubMetrics } from "../../src/metrics/hub-metrics.ts";
+import { parseListenAddress } from "../../src/metrics/server.ts";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "hybro-parts-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function snapshot(overrides: Partial<HubSnapshot> = {}): HubSnapshot {
+  return {
+    hubId: "0123456789abcdef0123456789abcdef",
+    gatewayUrl: "http://127.0.0.1:8787",
+    agentsFile: "/tmp/agents.json",
+    startedAt: new Date(0).toISOString(),
+    uptimeMs: 65_000,
+    relay: { connection: "open", lastEventId: "r-7", reconnects: 2, lastError: null },
+    outboxDepth: 3,
+    activeTurns: 1,
+    agents: [
+      {
+        localAgentId: "aaaaaaaaaaaa",
+        name: "Echo",
+        kind: "http",
+        healthy: true,
+        lastError: null,
+        turns: { running: 1, queued: 0, completed: 5, failed: 2, inputRequired: 1 },
+      },
+      {
+        localAgentId: "bbbbbbbbbbbb",
+        name: "Down",
+        kind: "stdio",
+        healthy: false,
+        lastError: "the agent is down (exit 1)",
+        turns: { running: 0, queued: 0, completed: 0, failed: 0, inputRequired: 0 },
+      },
+    ],
+    ...overrides,
+  };
+}
+
+describe("pid file", () => {
+  it("lets one process claim it, refuses a live holder and replaces a dead one", async () => {
+    const file = join(dir, "run", "hub.pid");
+    const first = await claimPidFile(file, () => true);
+    expect(first.ok).toBe(true);
+    expect(readPidFile(file)).toBe(process.pid);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    // Another holder that is alive wins.
+    writeFileSync(file, "999999\n");
+    const refused = await claimPidFile(file, () => true);
+    expect(refused).toEqual({ ok: false, pid: 999999 });
+
+    // A dead holder (or a file with garbage) is a leftover: replaced.
+    const stale = await claimPidFile(file, () => false);
+    expect(stale.ok).toBe(true);
+    expect(readPidFile(file)).toBe(process.pid);
+    writeFileSync(file, "not a pid");
+    expect((await claimPidFile(file, () => true)).ok).toBe(true);
+
+    if (stale.ok) stale.release();
+    expect(existsSync(file)).toBe(false);
+    expect(readdirSync(join(dir, "run"))).toEqual([]); // no temporary files left
+  });
+
+  it("release leaves a file that names another process alone", async () => {
+    const file = join(dir, "hub.pid");
+    const claim = await claimPidFile(file, () => false);
+    writeFileSync(file, "4242\n");
+    if (claim.ok) claim.release();
+    expect(readPidFile(file)).toBe(4242);
+  });
+
+  it("tells live processes from gone ones", () => {
+    expect(isProcessAlive(process.pid)).toBe(true);
+    expect(isProcessAlive(2 ** 22 + 12_345)).toBe(false);
+  });
+});
+
+describe("control socket", () => {
+  const status = (): DaemonStatus => ({
+    ...snapshot(),
+    state: "ready",
+    pid: process.pid,
+    version: "0.0.0",
+    nodeVersion: process.version,
+    logFile: null,
+    managedBy: null,
+    metricsUrl: null,
+    launch: [],
+  });
+
+  it("answers status, agents, stop and reload-key; the socket is private; bad requests get errors", async () => {
+    const socketPath = join(dir, "run", "control.sock");
+    let stops = 0;
+    const handlers: ControlHandlers = {
+      status,
+      agents: () => status().agents,
+      stop: () => {
+        stops++;
+        return { pid: process.pid, stopping: true };
+      },
+      "reload-key": () => {
+        throw new Error("no key in config.json");
+      },
+    };
+    const server = new ControlServer({ socketPath, logger: silentLogger(), handlers });
+    await expect(askDaemon(socketPath, "status")).rejects.toBeInstanceOf(DaemonNotRunningError);
+    await server.listen();
+    try {
+      expect(statSync(socketPath).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, "run")).mode & 0o777).toBe(0o700);
+      expect((await askDaemon(socketPath, "status")).agents[0]?.name).toBe("Echo");
+      expect(await askDaemon(socketPath, "agents")).toHaveLength(2);
+      expect(await askDaemon(socketPath, "stop")).toEqual({ pid: process.pid, stopping: true });
+      expect(stops).toBe(1);
+      const failure = await askDaemon(socketPath, "reload-key").catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(ControlRequestError);
+      expect((failure as ControlRequestError).kind).toBe("failed");
+
+      const { connect } = await import("node:net");
+      const raw = (line: string) =>
+        new Promise<string>((resolve) => {
+          const socket = connect(socketPath, () => socket.write(line));
+          socket.setEncoding("utf8");
+          socket.once("data", (data: string) => {
+            socket.destroy();
+            resolve(data);
+          });
+        });
+      expect(JSON.parse(await raw("not json\n"))).toMatchObject({
+        ok: false,
+        error: { kind: "bad-request" },
+      });
+      expect(JSON.parse(await raw('{"command":"rm -rf"}\n'))).toMatchObject({
+        ok: false,
+        error: { kind: "unknown-command" },
+      });
+
+      // A second server on the same path is refused while the first answers.
+      const second = new ControlServer({ socketPath, logger: silentLogger(), handlers });
+      await expect(second.listen()).rejects.toBeInstanceOf(ControlSocketInUseError);
+    } finally {
+      await server.close();
+    }
+    expect(existsSync(socketPath)).toBe(false);
+    expect(await isSocketLive(socketPath)).toBe(false);
+  });
+
+  it("replaces a socket file left by a killed daemon", async () => {
+    const socketPath = join(dir, "control.sock");
+    writeFileSync(socketPath, ""); // not a socket: nothing answers
+    const server = new ControlServer({
+      socketPath,
+      logger: silentLogger(),
+      handlers: {
+        status,
+        agents: () => [],
+        stop: () => ({ pid: 1, stopping: true }),
+        "reload-key": () => ({ changed: false, source: "x" }),
+      },
+    });
+    await server.listen();
+    expect((await askDaemon(socketPath, "status")).pid).toBe(process.pid);
+    await server.close();
+  });
+});
+
+describe("rotating log file", () => {
+  it("rotates by size into a bounded number of files and keeps the live path", () => {
+    const path = join(dir, "log", "hub.log");
+    const file = new RotatingFile(path, { maxFileBytes: 100, keepFiles: 2 });
+    for (let index = 0; index < 20; index++)
+      file.write(`${JSON.stringify({ n: index, pad: "x".repeat(20) })}\n`);
+    file.close();
+    expect(readdirSync(join(dir, "log")).sort()).toEqual(["hub.log", "hub.log.1", "hub.log.2"]);
+    for (const name of ["hub.log", "hub.log.1", "hub.log.2"]) {
+      expect(statSync(join(dir, "log", name)).size).toBeLessThanOrEqual(100);
+      expect(statSync(join(dir, "log", name)).mode & 0o777).toBe(0o600);
+    }
+    const last = readFileSync(path, "utf8").trim().split("\n").at(-1) ?? "";
+    expect(JSON.parse(last).n).toBe(19);
+    expect(tail(path, 1).text).toEqual([last]);
+  });
+});
+
+describe("tail", () => {
+  it("returns the last lines of a file larger than one read block", () => {
+    const path = join(dir, "big.log");
+    const lines = Array.from({ length: 5000 }, (_, index) => `line ${index} ${"y".repeat(40)}`);
+    writeFileSync(path, `${lines.join("\n")}\n`);
+    expect(tail(path, 3).text).toEqual(lines.slice(-3));
+    expect(tail(path, 0).text).toEqual([]);
+    expect(tail(path, 10_000).text).toHaveLength(5000);
+  });
+});
+
+describe("metrics", () => {
+  it("exposes turns, durations, relay state, reconnects, outbox depth and publish batches", async () => {
+    const events = new EventEmitter<{ turnEnd: [TurnEnd] }>();
+    let current = snapshot();
+    const metrics = createHubMetrics({
+      snapshot: () => current,
+      on: (event, listener) => events.on(event, listener),
+      off: (event, listener) => events.off(event, listener),
+      publishStats: () => ({ batches: 12, eventsSent: 40, retries: 1, dropped: 0 }),
+    });
+    events.emit("turnEnd", {
+      localAgentId: "aaaaaaaaaaaa",
+      agentName: "Echo",
+      outcome: "completed",
+      durationMs: 300,
+    });
+    let text = await metrics.registry.metrics();
+    const labels = 'agent="Echo",local_agent_id="aaaaaaaaaaaa"';
+    expect(text).toContain(`hybro_hub_turns_total{${labels},outcome="completed"} 5`);
+    expect(text).toContain(`hybro_hub_turns_total{${labels},outcome="failed"} 2`);
+    expect(text).toContain(`hybro_hub_turns_active{${labels},state="running"} 1`);
+    expect(text).toContain(
+      `hybro_hub_turn_duration_seconds_bucket{le="0.5",${labels},outcome="completed"} 1`,
+    );
+    expect(text).toContain(
+      `hybro_hub_turn_duration_seconds_bucket{le="0.25",${labels},outcome="completed"} 0`,
+    );
+    expect(text).toContain('hybro_hub_relay_connection_state{state="open"} 1');
+    expect(text).toContain('hybro_hub_relay_connection_state{state="backoff"} 0');
+    expect(text).toContain("hybro_hub_relay_reconnects_total 2");
+    expect(text).toContain("hybro_hub_outbox_depth 3");
+    expect(text).toContain("hybro_hub_publish_batches_total 12");
+    expect(text).toContain('hybro_hub_agents{health="unhealthy"} 1');
+    expect(text).toContain("hybro_hub_process_resident_memory_bytes");
+
+    current = snapshot({
+      relay: { connection: "backoff", lastEventId: null, reconnects: 3, lastError: "x" },
+    });
+    text = await metrics.registry.metrics();
+    expect(text).toContain('hybro_hub_relay_connection_state{state="open"} 0');
+    expect(text).toContain('hybro_hub_relay_connection_state{state="backoff"} 1');
+    expect(text).toContain("hybro_hub_relay_reconnects_total 3");
+    metrics.close();
+    expect(events.listenerCount("turnEnd")).toBe(0);
+  });
+
+  it("parses listen addresses", () => {
+    expect(parseListenAddress("127.0.0.1:9464")).toEqual({ host: "127.0.0.1", port: 9464 });
+    expect(parseListenAddress("[::1]:9464")).toEqual({ host: "::1", port: 9464 });
+    expect(parseListenAddress(":9464")).toEqual({ host: "127.0.0.1", port: 9464 });
+    expect(parseListenAddress("9464")).toEqual({ host: "127.0.0.1", port: 9464 });
+    expect(parseListenAddress("localhost")).toBeNull();
+    expect(parseListenAddress("1.2.3.4:70000")).toBeNull();
+  });
+});
+
+describe("printed text", () => {
+  it("status shows state, relay, outbox and each agent with its counts", () => {
+    const text = formatStatus({
+      ...snapshot(),
+      state: "ready",
+      pid: 42,
+      version: "1.2.3",
+      nodeVersion: "v24.0.0",
+      logFile: "/l/hub.log",
+      managedBy: "systemd",
+      metricsUrl: "http://127.0.0.1:9464/metrics",
+      launch: [],
+    });
+    expect(text).toContain("hybro-hub is running (pid 42, up 1m 5s): ready");
+    expect(text).toContain(
+      "relay     open · http://127.0.0.1:8787 · 2 reconnects · last event r-7",
+    );
+    expect(text).toContain("outbox    3 events waiting for the relay");
+    expect(text).toContain("run by systemd");
+    expect(text).toMatch(
+      /✓ Echo {2}aaaaaaaaaaaa {2}http {3}running 1 · queued 0 · completed 5 · failed 2/,
+    );
+    expect(text).toContain("✗ Down");
+    expect(text).toContain("last error: the agent is down (exit 1)");
+    expect(formatDuration(90_061_000)).toBe("1d 1h");
+  });
+
+  it("dev prints a shell-safe curl line per agent", () => {
+    const line = curlLine("http://127.0.0.1:8787", "agent-1", "hybro_abc", "it's");
+    expect(line).toBe(
+      "curl -s http://127.0.0.1:8787/api/v1/gateway/agents/agent-1/message/send \\\n" +
+        "  -H 'X-API-Key: hybro_abc' -H 'Content-Type: application/json' \\\n" +
+        `  -d '{"message":{"role":"user","parts":[{"kind":"text","text":"it'\\''s"}]}}'`,
+    );
+    const banner = devBanner("http://r", "hybro_k", "/a.json", "hi", [
+      { name: "Echo", id: "e1", healthy: true, kind: "http" },
+    ]);
+    expect(banner).toContain(
+      "# Echo (http)\ncurl -s http://r/api/v1/gateway/agents/e1/message/send",
+    );
+  });
+});

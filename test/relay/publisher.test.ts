@@ -1,0 +1,404 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { RelayAuthError, RelayError } from "../../src/relay/errors.ts";
+import { InMemoryPublishQueue } from "../../src/relay/publish-queue.ts";
+import { Publisher, type PublisherOptions } from "../../src/relay/publisher.ts";
+import { type RelayLinkSettings, relayLinkSettings } from "../../src/relay/settings.ts";
+import type { PublishedEvent } from "../../src/wire/relay.ts";
+import { capturingLogger, seededRandom, waitUntil } from "./scripted-server.ts";
+
+type Send = PublisherOptions["send"];
+
+const chunk = (turn: string, n: number): PublishedEvent => ({
+  type: "artifact_update",
+  agent_message_id: turn,
+  data: { raw: null, text: `t${n}`, parts: [], append: true, last_chunk: false },
+});
+const submitted = (turn: string): PublishedEvent => ({
+  type: "task_submitted",
+  agent_message_id: turn,
+  data: { task_id: `task-${turn}`, agent_name: "echo" },
+});
+const done = (turn: string): PublishedEvent => ({
+  type: "processing_status",
+  agent_message_id: turn,
+  data: { status: "completed", user_message_id: null },
+});
+
+let publisher: Publisher | null = null;
+afterEach(async () => {
+  vi.useRealTimers();
+  await publisher?.close();
+  publisher = null;
+});
+
+function make(
+  send: Send,
+  settings: Partial<RelayLinkSettings> = {},
+  extra: Partial<PublisherOptions> = {},
+) {
+  const logs = capturingLogger();
+  const authErrors: RelayAuthError[] = [];
+  let reregisters = 0;
+  publisher = new Publisher({
+    send,
+    reregister: async () => {
+      reregisters += 1;
+    },
+    onAuthError: (error) => authErrors.push(error),
+    settings: relayLinkSettings({
+      publishCoalesceMs: 5,
+      publishRetryBaseDelayMs: 2,
+      publishRetryMaxDelayMs: 10,
+      ...settings,
+    }),
+    logger: logs.logger,
+    random: seededRandom(1),
+    ...extra,
+  });
+  return { publisher, logs, authErrors, reregisters: () => reregisters };
+}
+
+const transient = () =>
+  new RelayError("transient", "publish", "relay answered publish with 503; retrying", {
+    status: 503,
+  });
+
+describe("Publisher", () => {
+  it("keeps per-room order under concurrent rooms and injected failures, never two POSTs per room at once", async () => {
+    const random = seededRandom(99);
+    const delivered = new Map<string, string[]>();
+    const inFlight = new Set<string>();
+    let overlap = false;
+    const send: Send = async (roomId, events) => {
+      if (inFlight.has(roomId)) overlap = true;
+      inFlight.add(roomId);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 4)));
+        if (random() < 0.3) throw transient();
+        const list = delivered.get(roomId) ?? [];
+        for (const event of events) list.push((event.data as { text: string }).text);
+        delivered.set(roomId, list);
+      } finally {
+        inFlight.delete(roomId);
+      }
+    };
+    const { publisher: p } = make(send);
+    const rooms = ["r0", "r1", "r2", "r3", "r4"];
+    const expected = new Map<string, string[]>(rooms.map((room) => [room, []]));
+    const counters = new Map<string, number>(rooms.map((room) => [room, 0]));
+    for (let round = 0; round < 60; round += 1) {
+      const room = rooms[Math.floor(random() * rooms.length)]!;
+      const size = 1 + Math.floor(random() * 6);
+      const events: PublishedEvent[] = [];
+      for (let i = 0; i < size; i += 1) {
+        const n = counters.get(room)!;
+        counters.set(room, n + 1);
+        events.push(chunk(room, n));
+        expected.get(room)!.push(`t${n}`);
+      }
+      p.publish(room, events);
+      if (round % 7 === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(await p.flush(10_000)).toBe(true);
+    expect(overlap).toBe(false);
+    for (const room of rooms) expect(delivered.get(room) ?? []).toEqual(expected.get(room));
+    const stats = p.stats();
+    expect(stats.retries).toBeGreaterThan(0);
+    expect(stats.dropped).toBe(0);
+    expect(stats.queued).toBe(0);
+    expect(stats.eventsSent).toBe([...counters.values()].reduce((a, b) => a + b, 0));
+  });
+
+  it("gives each event one event_id, kept across retries", async () => {
+    const attempts: string[][] = [];
+    const send: Send = async (_roomId, events) => {
+      attempts.push(events.map((event) => event.event_id!));
+      if (attempts.length < 3) throw transient();
+    };
+    const { publisher: p } = make(send);
+    const original = submitted("m1");
+    p.publish("room", [original, done("m1")]);
+    expect(await p.flush(5000)).toBe(true);
+    expect(attempts).toHaveLength(3);
+    expect(attempts[0]).toHaveLength(2);
+    expect(new Set(attempts[0]).size).toBe(2);
+    expect(attempts[1]).toEqual(attempts[0]);
+    expect(attempts[2]).toEqual(attempts[0]);
+    expect(attempts[0]![0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(original.event_id).toBeUndefined(); // the caller's object is not changed
+  });
+
+  it("a burst of 1,000 chunks goes out in a few full batches, in order", async () => {
+    const posts: number[] = [];
+    const texts: string[] = [];
+    const send: Send = async (_roomId, events) => {
+      posts.push(events.length);
+      for (const event of events) if (event.type === "artifact_update") texts.push(event.data.text);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    };
+    const { publisher: p } = make(send, { publishCoalesceMs: 25 });
+    p.publish("room", [submitted("m1")]);
+    for (let i = 0; i < 1000; i += 1) {
+      p.publish("room", [chunk("m1", i)]);
+      if (i % 20 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    p.publish("room", [done("m1")]);
+    expect(await p.flush(10_000)).toBe(true);
+    expect(posts.reduce((a, b) => a + b, 0)).toBe(1002);
+    expect(posts.length).toBeLessThanOrEqual(50);
+    expect(texts).toEqual(Array.from({ length: 1000 }, (_, i) => `t${i}`));
+  });
+
+  it("a 1,000-chunk stream at one chunk per ms makes at most ~50 POSTs (fake clock)", async () => {
+    vi.useFakeTimers();
+    const posts: number[] = [];
+    const send: Send = async (_roomId, events) => {
+      posts.push(events.length);
+      await new Promise((resolve) => setTimeout(resolve, 2)); // the relay's round trip
+    };
+    const { publisher: p } = make(send, { publishCoalesceMs: 25 });
+    p.publish("room", [submitted("m1")]);
+    for (let i = 0; i < 1000; i += 1) {
+      p.publish("room", [chunk("m1", i)]);
+      await vi.advanceTimersByTimeAsync(1);
+    }
+    p.publish("room", [done("m1")]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(p.depth()).toBe(0);
+    expect(posts.reduce((a, b) => a + b, 0)).toBe(1002);
+    expect(posts.length).toBeLessThanOrEqual(50);
+    expect(posts.length).toBeGreaterThan(30); // one per window: the window is what bounds it
+  });
+
+  it("respects publishMaxBatchEvents", async () => {
+    const sizes: number[] = [];
+    const { publisher: p } = make(
+      async (_roomId, events) => {
+        sizes.push(events.length);
+      },
+      { publishMaxBatchEvents: 10 },
+    );
+    p.publish(
+      "room",
+      Array.from({ length: 35 }, (_, i) => chunk("m", i)),
+    );
+    expect(await p.flush(5000)).toBe(true);
+    expect(sizes).toEqual([10, 10, 10, 5]);
+  });
+
+  it("sends non-chunk events at once, taking the waiting chunks with them", async () => {
+    const posts: string[][] = [];
+    const { publisher: p } = make(
+      async (_roomId, events) => {
+        posts.push(events.map((event) => event.type));
+      },
+      { publishCoalesceMs: 600_000 },
+    );
+    p.publish("room", [submitted("m1")]);
+    await waitUntil(
+      () => posts.length === 1,
+      5000,
+      "task_submitted without waiting for the window",
+    );
+    p.publish("room", [chunk("m1", 0)]);
+    p.publish("room", [chunk("m1", 1)]);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(posts).toHaveLength(1); // chunks wait for the (long) window
+    p.publish("room", [done("m1")]);
+    await waitUntil(() => posts.length === 2, 5000, "terminal group");
+    expect(posts[1]).toEqual(["artifact_update", "artifact_update", "processing_status"]);
+  });
+
+  it("flush sends chunks without waiting for the window", async () => {
+    let sent = 0;
+    const { publisher: p } = make(
+      async (_roomId, events) => {
+        sent += events.length;
+      },
+      { publishCoalesceMs: 600_000 },
+    );
+    p.publish("room", [chunk("m", 0), chunk("m", 1)]);
+    expect(await p.flush(5000)).toBe(true);
+    expect(sent).toBe(2);
+  });
+
+  it("a 404 re-registers, then retries the same batch", async () => {
+    const calls: number[] = [];
+    const send: Send = async (_roomId, events) => {
+      calls.push(events.length);
+      if (calls.length === 1)
+        throw new RelayError("not_registered", "publish", "relay does not know this hub", {
+          status: 404,
+        });
+    };
+    const h = make(send);
+    h.publisher.publish("room", [submitted("m1"), done("m1")]);
+    expect(await h.publisher.flush(5000)).toBe(true);
+    expect(h.reregisters()).toBe(1);
+    expect(calls).toEqual([2, 2]);
+  });
+
+  it("a permanent 4xx drops the batch with one error line naming room and types", async () => {
+    const seen: string[] = [];
+    const send: Send = async (roomId) => {
+      seen.push(roomId);
+      if (roomId === "bad") {
+        throw new RelayError(
+          "permanent",
+          "publish",
+          "relay refused publish with 422: validation_error",
+          { status: 422 },
+        );
+      }
+    };
+    const h = make(send);
+    h.publisher.publish("bad", [submitted("m1"), done("m1")]);
+    h.publisher.publish("good", [submitted("m2")]);
+    expect(await h.publisher.flush(5000)).toBe(true);
+    expect(h.publisher.stats()).toMatchObject({ dropped: 2, retries: 0, eventsSent: 1 });
+    const errors = h.logs.lines().filter((line) => line.level === 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({
+      roomId: "bad",
+      status: 422,
+      types: ["task_submitted", "processing_status"],
+    });
+    expect(String(errors[0]?.msg)).toContain("room bad");
+  });
+
+  it("413 splits the batch instead of dropping it", async () => {
+    const sizes: number[] = [];
+    const send: Send = async (_roomId, events) => {
+      sizes.push(events.length);
+      if (events.length > 3)
+        throw new RelayError("permanent", "publish", "too large", { status: 413 });
+    };
+    const h = make(send);
+    h.publisher.publish(
+      "room",
+      Array.from({ length: 8 }, (_, i) => chunk("m", i)),
+    );
+    expect(await h.publisher.flush(5000)).toBe(true);
+    expect(sizes).toEqual([8, 4, 2, 2, 2, 2]);
+    expect(h.publisher.stats().dropped).toBe(0);
+  });
+
+  it("401/403 stop publishing, keep the events and report the auth error once", async () => {
+    let calls = 0;
+    const auth = new RelayAuthError(
+      "publish",
+      "the API key from --api-key has expired",
+      "--api-key",
+      null,
+      { status: 401 },
+    );
+    const h = make(async () => {
+      calls += 1;
+      throw auth;
+    });
+    h.publisher.publish("a", [submitted("m1")]);
+    h.publisher.publish("b", [submitted("m2")]);
+    await waitUntil(() => h.authErrors.length === 1, 5000, "auth error");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(h.authErrors).toEqual([auth]);
+    expect(h.publisher.depth()).toBe(2);
+    expect(h.publisher.stoppedBy()).toBe(auth);
+    expect(await h.publisher.flush(1000)).toBe(false);
+    h.publisher.publish("a", [done("m1")]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(calls).toBeLessThanOrEqual(2);
+    expect(h.publisher.depth()).toBe(3);
+  });
+
+  it("waits Retry-After before retrying (fake clock)", async () => {
+    vi.useFakeTimers();
+    let calls = 0;
+    const h = make(async () => {
+      calls += 1;
+      if (calls === 1) {
+        throw new RelayError("retry_after", "publish", "429", { status: 429, retryAfterMs: 5000 });
+      }
+    });
+    h.publisher.publish("room", [submitted("m1")]);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(calls).toBe(1);
+    await vi.advanceTimersByTimeAsync(4900);
+    expect(calls).toBe(1);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(calls).toBe(2);
+    expect(h.publisher.depth()).toBe(0);
+  });
+
+  it("never throws on bad input and bounds its memory", async () => {
+    const h = make(async () => undefined, {
+      publishMaxQueuedEvents: 3,
+      publishCoalesceMs: 600_000,
+    });
+    expect(() => h.publisher.publish("", [submitted("x")])).not.toThrow();
+    expect(() => h.publisher.publish("room", null as unknown as PublishedEvent[])).not.toThrow();
+    h.publisher.publish("room", [chunk("m", 0), chunk("m", 1)]);
+    h.publisher.publish("room", [chunk("m", 2), chunk("m", 3)]);
+    expect(h.publisher.stats()).toMatchObject({ dropped: 2, queued: 2 });
+    expect(h.logs.text()).toContain("publish queue is full");
+  });
+
+  it("resumes what a (durable) queue already holds", async () => {
+    const queue = new InMemoryPublishQueue();
+    queue.append("room", [{ ...submitted("old"), event_id: "kept-id" }]);
+    const ids: string[] = [];
+    const h = make(
+      async (_roomId, events) => {
+        ids.push(...events.map((event) => event.event_id!));
+      },
+      {},
+      { queue },
+    );
+    expect(await h.publisher.flush(5000)).toBe(true);
+    expect(ids).toEqual(["kept-id"]);
+  });
+
+  it("close aborts in-flight POSTs and keeps their events", async () => {
+    let aborted = false;
+    const h = make(
+      (_roomId, _events, signal) =>
+        new Promise<void>((_resolve, reject) => {
+          signal.addEventListener("abort", () => {
+            aborted = true;
+            reject(signal.reason);
+          });
+        }),
+    );
+    h.publisher.publish("room", [submitted("m1")]);
+    await waitUntil(() => h.publisher.stats().posts === 1, 5000, "a POST in flight");
+    await h.publisher.close();
+    expect(aborted).toBe(true);
+    expect(h.publisher.depth()).toBe(1);
+    expect(await h.publisher.flush(10)).toBe(false);
+  });
+});
+
+describe("InMemoryPublishQueue", () => {
+  it("hands out one batch per room and puts a released batch back at the head", () => {
+    const queue = new InMemoryPublishQueue();
+    queue.append("a", [chunk("m", 0), chunk("m", 1), chunk("m", 2)]);
+    queue.append("b", [chunk("n", 0)]);
+    const first = queue.take("a", 2)!;
+    expect(first.events.map((e) => (e.data as { text: string }).text)).toEqual(["t0", "t1"]);
+    expect(queue.take("a", 2)).toBeNull(); // one batch out per room
+    expect(queue.take("b", 5)?.events).toHaveLength(1);
+    queue.append("a", [chunk("m", 3)]);
+    queue.release(first);
+    expect(queue.roomDepth("a")).toBe(4);
+    const again = queue.take("a", 10)!;
+    expect(again.events.map((e) => (e.data as { text: string }).text)).toEqual([
+      "t0",
+      "t1",
+      "t2",
+      "t3",
+    ]);
+    queue.ack(again);
+    expect(queue.roomDepth("a")).toBe(0);
+    expect(queue.depth()).toBe(1);
+    expect(queue.rooms()).toEqual(["b"]);
+  });
+});

@@ -1,0 +1,441 @@
+import type { ServerResponse } from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import type { RelayAuthError } from "../../src/relay/errors.ts";
+import { RelayLink, type RelayLinkReady } from "../../src/relay/relay-link.ts";
+import type { RelayLinkSettings } from "../../src/relay/settings.ts";
+import type { PublishedEvent, RelayCommand, SyncAgent } from "../../src/wire/relay.ts";
+import {
+  capturingLogger,
+  errorBody,
+  json,
+  type RecordedRequest,
+  type ScriptedServer,
+  sse,
+  startScriptedServer,
+  waitUntil,
+} from "./scripted-server.ts";
+
+const KEY = "hybro_link_test_key_0123456789abcdefgh";
+const HUB = "11112222333344445555666677778888";
+
+/** A relay scripted per call kind; each override answers instead of the default when it returns true. */
+interface Script {
+  register?: (n: number, res: ServerResponse) => boolean;
+  sync?: (n: number, res: ServerResponse) => boolean;
+  heartbeat?: (n: number, res: ServerResponse) => boolean;
+  publish?: (
+    n: number,
+    res: ServerResponse,
+    body: { room_id: string; events: PublishedEvent[] },
+  ) => boolean;
+  events?: (n: number, res: ServerResponse) => boolean;
+}
+
+let server: ScriptedServer | null = null;
+let link: RelayLink | null = null;
+const streams = new Set<ServerResponse>();
+
+afterEach(async () => {
+  await link?.close();
+  for (const res of streams) res.destroy();
+  streams.clear();
+  await server?.close();
+  link = null;
+  server = null;
+});
+
+function kindOf(request: RecordedRequest): keyof Script | "status" {
+  if (request.path.endsWith("/register")) return "register";
+  if (request.path.endsWith("/agents/sync")) return "sync";
+  if (request.path.endsWith("/heartbeat")) return "heartbeat";
+  if (request.path.endsWith("/publish")) return "publish";
+  if (request.path.endsWith("/events")) return "events";
+  return "status";
+}
+
+async function startRelay(script: Script = {}): Promise<ScriptedServer> {
+  const counts = new Map<string, number>();
+  server = await startScriptedServer((request, res) => {
+    const kind = kindOf(request);
+    const n = (counts.get(kind) ?? 0) + 1;
+    counts.set(kind, n);
+    switch (kind) {
+      case "register":
+        if (script.register?.(n, res)) return;
+        return json(res, 200, { hub_id: HUB, user_id: "usr_1" });
+      case "sync": {
+        if (script.sync?.(n, res)) return;
+        const agents = (request.body as { agents: SyncAgent[] }).agents;
+        return json(res, 200, {
+          synced: agents.map((agent) => ({
+            agent_id: `agt_${agent.local_agent_id}`,
+            local_agent_id: agent.local_agent_id,
+          })),
+        });
+      }
+      case "heartbeat":
+        if (script.heartbeat?.(n, res)) return;
+        res.writeHead(204).end();
+        return;
+      case "publish":
+        if (script.publish?.(n, res, request.body as { room_id: string; events: PublishedEvent[] }))
+          return;
+        res.writeHead(204).end();
+        return;
+      case "events": {
+        if (script.events?.(n, res)) return;
+        streams.add(res);
+        res.on("close", () => streams.delete(res));
+        sse(res)('data: {"type":"connection_ready"}\n\n');
+        return;
+      }
+      default:
+        json(res, 404, errorBody("not_found", "no"));
+    }
+  });
+  return server;
+}
+
+const agent = (id: string, name = `Agent ${id}`): SyncAgent => ({
+  local_agent_id: id,
+  name,
+  description: "test agent",
+  capabilities: [],
+  agent_card: { name },
+});
+
+function makeLink(
+  url: string,
+  options: {
+    roster?: () => SyncAgent[];
+    settings?: Partial<RelayLinkSettings>;
+    keySource?: string;
+  } = {},
+) {
+  const logs = capturingLogger();
+  link = new RelayLink({
+    gatewayUrl: url,
+    apiKey: () => KEY,
+    keySource: options.keySource ?? "HYBRO_API_KEY",
+    hubId: HUB,
+    logger: logs.logger,
+    roster: options.roster ?? (() => [agent("aaaaaaaaaaaa"), agent("bbbbbbbbbbbb")]),
+    env: {},
+    random: () => 0.5,
+    settings: {
+      reconnectBaseDelayMs: 10,
+      reconnectMaxDelayMs: 40,
+      heartbeatIntervalMs: 60_000,
+      resyncIntervalMs: 600_000,
+      syncDebounceMs: 10,
+      publishCoalesceMs: 5,
+      publishRetryBaseDelayMs: 5,
+      publishRetryMaxDelayMs: 20,
+      ...options.settings,
+    },
+  });
+  return { link, logs };
+}
+
+const calls = (s: ScriptedServer, kind: string) => s.requests.filter((r) => kindOf(r) === kind);
+const order = (s: ScriptedServer) => s.requests.map(kindOf);
+
+describe("RelayLink", () => {
+  it("registers, syncs, opens the stream, then is ready; re-syncs on connection_ready", async () => {
+    const relay = await startRelay();
+    const { link: l } = makeLink(relay.url);
+    const commands: RelayCommand[] = [];
+    const readies: RelayLinkReady[] = [];
+    let connected = 0;
+    l.on("ready", (info) => readies.push(info));
+    l.on("connected", () => {
+      connected += 1;
+    });
+    await l.start((command) => commands.push(command), new AbortController().signal);
+    expect(readies).toEqual([{ hubId: HUB, userId: "usr_1", agentsSynced: 2 }]);
+    expect(order(relay).slice(0, 3)).toEqual(["register", "sync", "events"]);
+    await waitUntil(
+      () => calls(relay, "sync").length === 2,
+      5000,
+      "forced re-sync on connection_ready",
+    );
+    expect(calls(relay, "sync")[1]?.body).toEqual(calls(relay, "sync")[0]?.body);
+    expect(commands.map((c) => c.type)).toEqual(["connection_ready"]);
+    expect(connected).toBe(1);
+    expect(l.state()).toMatchObject({
+      connection: "open",
+      registered: true,
+      ready: true,
+      agentsSynced: 2,
+    });
+  });
+
+  it("requestSync skips an unchanged roster, sends a changed one, and force always sends", async () => {
+    const relay = await startRelay();
+    let roster = [agent("aaaaaaaaaaaa")];
+    const { link: l } = makeLink(relay.url, { roster: () => roster });
+    await l.start(() => undefined, new AbortController().signal);
+    await waitUntil(() => calls(relay, "sync").length === 2, 5000, "startup syncs");
+    l.requestSync();
+    l.requestSync();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(calls(relay, "sync")).toHaveLength(2);
+    roster = [agent("aaaaaaaaaaaa"), agent("cccccccccccc")];
+    l.requestSync();
+    l.requestSync();
+    await waitUntil(() => calls(relay, "sync").length === 3, 5000, "changed roster synced");
+    expect((calls(relay, "sync")[2]!.body as { agents: SyncAgent[] }).agents).toHaveLength(2);
+    l.requestSync(true);
+    await waitUntil(() => calls(relay, "sync").length === 4, 5000, "forced sync");
+  });
+
+  it("re-syncs (forced) every resyncIntervalMs", async () => {
+    const relay = await startRelay();
+    const { link: l } = makeLink(relay.url, { settings: { resyncIntervalMs: 40 } });
+    await l.start(() => undefined, new AbortController().signal);
+    await waitUntil(() => calls(relay, "sync").length >= 5, 5000, "periodic syncs");
+  });
+
+  it("boots without a reachable relay and keeps trying (network/5xx/429 are never fatal)", async () => {
+    const relay = await startRelay({
+      register: (n, res) => {
+        if (n === 1) {
+          res.destroy();
+          return true;
+        }
+        if (n === 2) {
+          json(res, 503, errorBody("internal_error", "starting"));
+          return true;
+        }
+        if (n === 3) {
+          json(res, 429, errorBody("rate_limit_exceeded", "slow"), { "retry-after": "0" });
+          return true;
+        }
+        return false;
+      },
+      sync: (n, res) => {
+        if (n === 1) {
+          json(res, 502, { detail: "bad gateway" });
+          return true;
+        }
+        return false;
+      },
+    });
+    const { link: l, logs } = makeLink(relay.url);
+    let fatal = 0;
+    l.on("fatal", () => {
+      fatal += 1;
+    });
+    await l.start(() => undefined, new AbortController().signal);
+    expect(l.state().ready).toBe(true);
+    expect(fatal).toBe(0);
+    expect(calls(relay, "register")).toHaveLength(4);
+    expect(logs.text()).toContain("cannot register with the relay");
+    expect(logs.text()).toContain("agent sync failed");
+  });
+
+  it("a refused key at register is fatal: message names the source, never the key", async () => {
+    const relay = await startRelay({
+      register: (_n, res) => {
+        json(res, 401, errorBody("invalid_api_key", "Invalid API key"));
+        return true;
+      },
+    });
+    const { link: l, logs } = makeLink(relay.url, { keySource: "config file" });
+    const fatals: RelayAuthError[] = [];
+    l.on("fatal", (error) => fatals.push(error));
+    await l.start(() => undefined, new AbortController().signal); // resolves, never rejects
+    expect(fatals).toHaveLength(1);
+    expect(fatals[0]?.message).toContain("config file");
+    expect(fatals[0]?.message).not.toContain(KEY);
+    expect(logs.text()).toContain("config file");
+    expect(logs.text()).not.toContain(KEY);
+    expect(l.state()).toMatchObject({ connection: "stopped", ready: false });
+    expect(l.state().lastError).toContain("rejected as invalid");
+    expect(calls(relay, "register")).toHaveLength(1);
+    expect(calls(relay, "events")).toHaveLength(0);
+  });
+
+  it("a key revoked while running stops the link via the stream (fatal)", async () => {
+    const relay = await startRelay({
+      events: (n, res) => {
+        if (n === 1) {
+          sse(res)('data: {"type":"connection_ready"}\n\n');
+          res.end();
+          return true;
+        }
+        json(res, 401, errorBody("revoked_api_key", "revoked"));
+        return true;
+      },
+    });
+    const { link: l } = makeLink(relay.url);
+    const fatals: RelayAuthError[] = [];
+    l.on("fatal", (error) => fatals.push(error));
+    await l.start(() => undefined, new AbortController().signal);
+    await waitUntil(() => fatals.length === 1, 5000, "fatal");
+    expect(fatals[0]?.message).toContain("was revoked");
+    expect(l.state().connection).toBe("stopped");
+  });
+
+  it("a 404 on the stream re-registers and syncs again before reconnecting", async () => {
+    const relay = await startRelay({
+      events: (n, res) => {
+        if (n === 1) {
+          json(res, 404, errorBody("not_found", "unknown hub"));
+          return true;
+        }
+        return false;
+      },
+    });
+    const { link: l } = makeLink(relay.url);
+    await l.start(() => undefined, new AbortController().signal);
+    expect(calls(relay, "register")).toHaveLength(2);
+    await waitUntil(() => calls(relay, "sync").length >= 3, 5000, "re-sync after re-register");
+    const seq = order(relay);
+    expect(seq.indexOf("register", 1)).toBeGreaterThan(seq.indexOf("events"));
+  });
+
+  it("heartbeats on a timer; failures double the period to its cap; success resets it; 404 re-registers", async () => {
+    let failing = true;
+    const relay = await startRelay({
+      heartbeat: (n, res) => {
+        if (n === 3) {
+          json(res, 404, errorBody("not_found", "unknown hub"));
+          return true;
+        }
+        if (failing) {
+          json(res, 503, errorBody("internal_error", "down"));
+          return true;
+        }
+        return false;
+      },
+    });
+    const { link: l, logs } = makeLink(relay.url, {
+      settings: { heartbeatIntervalMs: 10, maxHeartbeatIntervalMs: 40 },
+    });
+    const intervals: number[] = [];
+    await l.start(() => undefined, new AbortController().signal);
+    await waitUntil(
+      () => {
+        const state = l.state();
+        if (intervals.at(-1) !== state.heartbeatIntervalMs)
+          intervals.push(state.heartbeatIntervalMs);
+        return state.heartbeatFailures >= 5;
+      },
+      5000,
+      "five heartbeat failures",
+    );
+    expect(intervals).toEqual([10, 20, 40]);
+    expect(logs.text()).toContain("heartbeat failed");
+    await waitUntil(
+      () => calls(relay, "register").length === 2,
+      5000,
+      "re-register after heartbeat 404",
+    );
+    failing = false;
+    await waitUntil(() => l.state().heartbeatFailures === 0, 5000, "heartbeat recovers");
+    expect(l.state().heartbeatIntervalMs).toBe(10);
+    expect(logs.text()).toContain("heartbeats reach the relay again");
+  });
+
+  it("publishes through the link: 1,000 chunks in order in few POSTs, with event ids", async () => {
+    const received: PublishedEvent[] = [];
+    const relay = await startRelay({
+      publish: (_n, _res, body) => {
+        received.push(...body.events);
+        return false;
+      },
+    });
+    const { link: l } = makeLink(relay.url, { settings: { publishCoalesceMs: 25 } });
+    await l.start(() => undefined, new AbortController().signal);
+    for (let i = 0; i < 1000; i += 1) {
+      l.publish("room_1", [
+        {
+          type: "artifact_update",
+          agent_message_id: "am_1",
+          data: { raw: null, text: `c${i}`, parts: [], append: true, last_chunk: i === 999 },
+        },
+      ]);
+      if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    l.publish("room_1", [
+      {
+        type: "processing_status",
+        agent_message_id: "am_1",
+        data: { status: "completed", user_message_id: null },
+      },
+    ]);
+    expect(await l.flush(10_000)).toBe(true);
+    expect(l.depth()).toBe(0);
+    const posts = calls(relay, "publish");
+    expect(posts.length).toBeLessThanOrEqual(50);
+    expect(received.map((e) => (e.type === "artifact_update" ? e.data.text : e.type))).toEqual([
+      ...Array.from({ length: 1000 }, (_, i) => `c${i}`),
+      "processing_status",
+    ]);
+    expect(new Set(received.map((e) => e.event_id)).size).toBe(1001);
+    expect(l.state().publish).toMatchObject({ eventsSent: 1001, dropped: 0, queued: 0 });
+  });
+
+  it("a 401 on publish is fatal and keeps the events queued", async () => {
+    const relay = await startRelay({
+      publish: (_n, res) => {
+        json(res, 401, errorBody("expired_api_key", "expired"));
+        return true;
+      },
+    });
+    const { link: l } = makeLink(relay.url, { keySource: "--api-key" });
+    const fatals: RelayAuthError[] = [];
+    l.on("fatal", (error) => fatals.push(error));
+    await l.start(() => undefined, new AbortController().signal);
+    l.publish("room", [
+      {
+        type: "processing_status",
+        agent_message_id: "am",
+        data: { status: "failed", user_message_id: null },
+      },
+    ]);
+    await waitUntil(() => fatals.length === 1, 5000, "fatal");
+    expect(fatals[0]?.message).toContain("--api-key");
+    expect(l.depth()).toBe(1);
+    expect(await l.flush(50)).toBe(false);
+  });
+
+  it("aborting the start signal stops everything and leaves nothing running", async () => {
+    const relay = await startRelay();
+    const before = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const { link: l } = makeLink(relay.url, {
+      settings: { heartbeatIntervalMs: 20, resyncIntervalMs: 30 },
+    });
+    const controller = new AbortController();
+    await l.start(() => undefined, controller.signal);
+    await waitUntil(() => calls(relay, "heartbeat").length >= 1, 5000, "a heartbeat");
+    controller.abort();
+    await l.close();
+    expect(l.state().connection).toBe("stopped");
+    const seen = relay.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(relay.requests.length).toBe(seen);
+    const after = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    expect(after).toBeLessThanOrEqual(before);
+  });
+
+  it("start resolves when aborted before ready (relay unreachable)", async () => {
+    const relay = await startRelay({
+      register: (_n, res) => {
+        res.destroy();
+        return true;
+      },
+    });
+    const { link: l } = makeLink(relay.url);
+    const controller = new AbortController();
+    const started = l.start(() => undefined, controller.signal);
+    await waitUntil(() => calls(relay, "register").length >= 2, 5000, "register retries");
+    expect(l.state()).toMatchObject({ connection: "connecting", registered: false });
+    expect(l.state().lastError).toContain("register");
+    controller.abort();
+    await started;
+    await l.close();
+    expect(l.state()).toMatchObject({ connection: "stopped", ready: false, registered: false });
+  });
+});
