@@ -96,7 +96,7 @@ async function main() {
   const hub = spawn(
     process.execPath,
     [
-      join(import.meta.dirname, "../src/cli/main.ts"),
+      join(import.meta.dirname, "../dist/cli/main.js"),
       "start",
       "--foreground",
       "--agents",
@@ -119,6 +119,16 @@ async function main() {
     });
     hub.once("exit", (code) => reject(new Error(`hub exited early with ${code}`)));
   });
+
+  const procStatus = () => readFileSync(`/proc/${hub.pid}/status`, "utf8");
+  const kbIn = (status: string, field: string) =>
+    Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+  const idleRssMb = round(kbIn(procStatus(), "VmRSS") / 1024, 1);
+  // utime + stime of the hub process, in seconds (clock ticks of 100 Hz on Linux).
+  const hubCpuS = () => {
+    const fields = readFileSync(`/proc/${hub.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  };
 
   const dispatcher = new Agent({ connections: 256, headersTimeout: 0, bodyTimeout: 0 });
   const post = async (path: string, body: unknown) => {
@@ -204,7 +214,35 @@ async function main() {
     return round(total / ((performance.now() - started) / 1000), 1);
   };
   const turnsPerS1 = await throughput(1, SEQUENTIAL_TURNS);
+  const cpuBefore = hubCpuS();
   const turnsPerS64 = await throughput(CONCURRENCY, CONCURRENT_TURNS);
+  const hubCpuMsPerTurn = round(((hubCpuS() - cpuBefore) * 1000) / CONCURRENT_TURNS);
+
+  // 3b. The hub's own path at concurrency 64 (relay commands, no gateway HTTP per turn).
+  const hubPathThroughput = async (concurrency: number, total: number) => {
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < total) {
+          const i = next++;
+          const agentMessageId = `tp-${i}-${randomBytes(4).toString("hex")}`;
+          const done = relay.waitForTurn(agentMessageId, 60_000);
+          relay.sendCommand(hubId, {
+            type: "user_message",
+            room_id: `tp-room-${i}`,
+            local_agent_id: echoLocalId,
+            agent_message_id: agentMessageId,
+            user_message_id: `u-${i}`,
+            message: userMessage(`tp ${i}`),
+          });
+          await done;
+        }
+      }),
+    );
+    return round(total / ((performance.now() - started) / 1000), 1);
+  };
+  const hubPathTurnsPerS64 = await hubPathThroughput(CONCURRENCY, CONCURRENT_TURNS);
 
   // 4. 64 concurrent turns to an agent that takes 200 ms.
   const slowStarted = performance.now();
@@ -224,9 +262,8 @@ async function main() {
   );
 
   // 6. The hub's memory.
-  const status = readFileSync(`/proc/${hub.pid}/status`, "utf8");
-  const kb = (field: string) =>
-    Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+  const status = procStatus();
+  const kb = (field: string) => kbIn(status, field);
 
   const d = summary(direct);
   const h = summary(viaHub);
@@ -237,11 +274,20 @@ async function main() {
     direct_ms: d,
     through_hub_ms: h,
     hub_added_latency_ms: { p50: round(h.p50 - d.p50), p99: round(h.p99 - d.p99) },
-    turns_per_s: { concurrency_1: turnsPerS1, concurrency_64: turnsPerS64 },
+    turns_per_s: {
+      gateway_concurrency_1: turnsPerS1,
+      gateway_concurrency_64: turnsPerS64,
+      hub_path_concurrency_64: hubPathTurnsPerS64,
+    },
+    hub_cpu_ms_per_turn: hubCpuMsPerTurn,
     slow_agent_64_concurrent_200ms_total_ms: slow64Ms,
     posts_per_1000_chunk_stream: postsPerStream,
     events_in_1000_chunk_stream: streamEvents.length,
-    hub_rss_mb: { current: round(kb("VmRSS") / 1024, 1), peak: round(kb("VmHWM") / 1024, 1) },
+    hub_rss_mb: {
+      idle: idleRssMb,
+      after_load: round(kb("VmRSS") / 1024, 1),
+      peak: round(kb("VmHWM") / 1024, 1),
+    },
     targets: {
       added_latency_p50_under_2ms: h.p50 - d.p50 < 2,
       added_latency_p99_under_10ms: h.p99 - d.p99 < 10,
