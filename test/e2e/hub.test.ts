@@ -1,5 +1,8 @@
 // End to end on loopback: gateway caller → development relay → real hub → real A2A agents
 // (@a2a-js/sdk, both dialects) → hub → relay → caller.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
@@ -303,5 +306,48 @@ describe("hub end to end: roster changes and outages", () => {
       () => s.daemon.registry.list().every((agent) => !agent.healthy),
       "the agent to be unhealthy",
     );
+  });
+
+  it("a relay restart mid-run: the hub reconnects and every turn still ends", async () => {
+    const worker = await startTestAgent({
+      dialect: "1.0",
+      streaming: true,
+      behaviour: "slow",
+      name: "Worker",
+      delayMs: 600,
+    });
+    agents.push(worker);
+    const relayDir = mkdtempSync(join(tmpdir(), "hybro-relay-"));
+    stack = await startStack({
+      agents: [{ name: "Worker", url: worker.url }],
+      relay: { memory: false, dataDir: relayDir },
+    });
+    const s = stack;
+    const localAgentId = s.daemon.registry.list()[0]!.localAgentId;
+    const ids = Array.from({ length: 5 }, (_, i) => `amsg-restart-${i}`);
+    ids.forEach((agentMessageId, i) =>
+      s.relay.sendCommand(s.hubId, {
+        type: "user_message",
+        room_id: `room-restart-${i}`,
+        local_agent_id: localAgentId,
+        agent_message_id: agentMessageId,
+        user_message_id: `u-${i}`,
+        message: userMessage(`work ${i}`),
+      }),
+    );
+    await until(() => worker.received.length === 5, "the agent to have all five turns");
+    const relay = await s.restartRelay();
+    // The turns finish while the relay is back; their terminal groups reach the new relay.
+    const finished = await Promise.all(ids.map((id) => relay.waitForTurn(id, 15_000)));
+    for (const events of finished) {
+      expect(events.at(-1)).toMatchObject({
+        type: "processing_status",
+        data: { status: "completed" },
+      });
+    }
+    await relay.waitForHubOnline(s.hubId);
+    const id = await s.agentId("Worker");
+    expect(textOf(await s.send(id, "after the restart"))).toContain("after the restart");
+    rmSync(relayDir, { recursive: true, force: true });
   });
 });

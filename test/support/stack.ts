@@ -49,6 +49,8 @@ export interface Stack {
   /** The gateway's id for the agent with this card/config name (waits until it is synced). */
   agentId(name: string, timeoutMs?: number): Promise<string>;
   send(agentId: string, message: string | Record<string, unknown>): Promise<GatewayReply>;
+  /** Stops the relay and starts a new one on the same port (same sqlite file when `dataDir` was set). */
+  restartRelay(): Promise<DevRelay>;
   close(): Promise<void>;
 }
 
@@ -87,15 +89,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const logger =
     options.logger ??
     (process.env.HYBRO_TEST_LOGS ? createLogger({ level: "debug" }) : silentLogger());
-  const relay = await startDevRelay({
+  const relaySettings: Partial<DevRelaySettings> = {
     port: 0,
     memory: true,
     sseHeartbeatMs: 1_000,
     gatewayPerKeyPerHour: 1_000_000,
     gatewayGlobalPerHour: 1_000_000,
     ...options.relay,
-    logger,
-  });
+  };
+  let relay = await startDevRelay({ ...relaySettings, logger });
   const { key } = relay.createKey({ userId: "alice", name: "hub", scopes: ["*"] });
   const agentsFile = join(dir, "agents.json");
   const writeAgents = (agents: Array<Record<string, unknown>>) =>
@@ -127,7 +129,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     return { status: response.status, body: (await response.json()) as GatewayReply["body"] };
   };
 
-  return {
+  const stack: Stack = {
     relay,
     daemon,
     key,
@@ -157,10 +159,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const body = typeof message === "string" ? userMessage(message) : message;
       return call(`/api/v1/gateway/agents/${agentId}/message/send`, { message: body });
     },
+    async restartRelay() {
+      const port = relay.port;
+      await relay.close();
+      relay = await startDevRelay({ ...relaySettings, port, logger });
+      stack.relay = relay;
+      return relay;
+    },
     async close() {
       await daemon.stop({ graceMs: 0, flushTimeoutMs: 1_000 });
       await relay.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return stack;
 }
