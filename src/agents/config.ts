@@ -1,3 +1,4 @@
+import { dirname, resolve } from "node:path";
 // agents.json: the local agents the hub serves (../shared/spec/local-agents.md §1). Parsing is
 // pure and total: any text gives either a config or one error line that names the file, the
 // line:column or the entry, and what is wrong. Unknown keys are errors, not silently ignored.
@@ -207,7 +208,7 @@ export function parseAgentsFile(
   });
 
   if (problems.length === 0 && result.success) {
-    const built = buildConfig(result.data, options.home, problems);
+    const built = buildConfig(result.data, options.home, dirname(resolve(fileName)), problems);
     if (problems.length === 0) {
       return { ok: true, config: built, warnings };
     }
@@ -321,8 +322,13 @@ function kindOfUrl(url: string): "http" | "ws" | "invalid" | "unsupported" {
   return "unsupported";
 }
 
-function buildConfig(data: RawFile, home: string | undefined, problems: Problem[]): AgentsConfig {
-  const agents = (data.agents ?? []).map((raw, index) => buildEntry(raw, index, home));
+function buildConfig(
+  data: RawFile,
+  home: string | undefined,
+  baseDir: string,
+  problems: Problem[],
+): AgentsConfig {
+  const agents = (data.agents ?? []).map((raw, index) => buildEntry(raw, index, home, baseDir));
   const names = new Map<string, number>();
   const ids = new Map<string, number>();
   agents.forEach((entry, index) => {
@@ -371,7 +377,12 @@ function buildConfig(data: RawFile, home: string | undefined, problems: Problem[
   };
 }
 
-function buildEntry(raw: RawEntry, _index: number, home: string | undefined): AgentEntry {
+function buildEntry(
+  raw: RawEntry,
+  _index: number,
+  home: string | undefined,
+  baseDir: string,
+): AgentEntry {
   const base: Omit<AgentEntryBase, "localAgentId"> = {
     name: raw.name,
     headers: raw.headers ?? {},
@@ -396,7 +407,8 @@ function buildEntry(raw: RawEntry, _index: number, home: string | undefined): Ag
       args: raw.args ?? [],
       env,
     };
-    if (raw.cwd !== undefined) entry.cwd = expandHome(raw.cwd, home);
+    // Relative to the agents file, not to wherever the hub was started (a service runs in /).
+    entry.cwd = resolve(baseDir, expandHome(raw.cwd ?? ".", home));
     return entry;
   }
   const url = (raw.url as string).trim();

@@ -6,7 +6,7 @@ import { Registry, type RegistrySettings } from "../agents/registry.ts";
 import type { Logger } from "../log/logger.ts";
 import { RelayLink } from "../relay/relay-link.ts";
 import type { RelayLinkSettings } from "../relay/settings.ts";
-import { type AgentTurnCounts, Hub, type HubSettings } from "./hub.ts";
+import { type AgentTurnCounts, Hub, type HubSettings, type TurnEndReport } from "./hub.ts";
 
 export interface HubDaemonOptions {
   hubId: string;
@@ -23,12 +23,7 @@ export interface HubDaemonOptions {
 }
 
 /** One finished turn, for metrics (reported by the Hub's `onTurnEnd` hook). */
-export interface TurnEnd {
-  localAgentId: string;
-  agentName: string;
-  outcome: "completed" | "failed" | "input_required";
-  durationMs: number;
-}
+export type TurnEnd = TurnEndReport;
 
 export interface HubDaemonEvents {
   ready: [{ agents: number }];
@@ -89,15 +84,13 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       settings: options.relay,
       roster: () => this.registry.syncPayload(),
     });
-    // Passed as a variable: `onTurnEnd` is the metrics hook the Hub is asked to call per turn.
-    const hubOptions = {
+    this.hub = new Hub({
       roster: this.registry,
       sink: this.link,
       logger: logger.child({ part: "hub" }),
       settings: options.hub,
-      onTurnEnd: (end: TurnEnd) => this.emit("turnEnd", end),
-    };
-    this.hub = new Hub(hubOptions);
+      onTurnEnd: (end) => this.emit("turnEnd", end),
+    });
     this.registry.on("change", () => this.link.requestSync());
     this.link.on("ready", () => {
       const agents = this.registry.syncPayload().length;

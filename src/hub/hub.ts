@@ -51,6 +51,15 @@ export const DEFAULT_HUB_SETTINGS: HubSettings = {
   turn: {},
 };
 
+/** One accepted turn that has ended (its terminal group published): for metrics. */
+export interface TurnEndReport {
+  localAgentId: string;
+  agentName: string;
+  outcome: "completed" | "failed" | "input_required";
+  /** From acceptance (queueing included) to the terminal group. */
+  durationMs: number;
+}
+
 export interface AgentTurnCounts {
   running: number;
   queued: number;
@@ -81,13 +90,16 @@ export class Hub {
   readonly #slots = new Map<string, AgentSlots>();
   readonly #counts = new Map<string, AgentTurnCounts>();
   #accepting = true;
+  readonly #onTurnEnd: (report: TurnEndReport) => void;
 
   constructor(options: {
     roster: Roster;
     sink: EventSink;
     logger: Logger;
     settings?: Partial<HubSettings>;
+    onTurnEnd?: (report: TurnEndReport) => void;
   }) {
+    this.#onTurnEnd = options.onTurnEnd ?? (() => {});
     this.#roster = options.roster;
     this.#sink = options.sink;
     this.#logger = options.logger;
@@ -188,6 +200,14 @@ export class Hub {
   }
 
   async #runQueued(turn: RunningTurn, agent: RosterAgent, message: Record<string, unknown>) {
+    const acceptedAt = performance.now();
+    const report = (outcome: TurnEndReport["outcome"]) =>
+      this.#onTurnEnd({
+        localAgentId: agent.localAgentId,
+        agentName: agent.name,
+        outcome,
+        durationMs: performance.now() - acceptedAt,
+      });
     const counts = this.countsFor(agent.localAgentId);
     const slots = this.#slotsFor(agent);
     counts.queued++;
@@ -206,6 +226,7 @@ export class Hub {
         turn.roomId,
         failureGroup(turn.agentMessageId, turn.userMessageId, errorType, text),
       );
+      report("failed");
       return;
     }
     counts.queued--;
@@ -243,6 +264,7 @@ export class Hub {
     if (outcome.status === "completed") counts.completed++;
     else if (outcome.status === "input_required") counts.inputRequired++;
     else counts.failed++;
+    report(outcome.status);
     if (outcome.agentUnreachable) this.#roster.reportUnreachable(agent.localAgentId);
   }
 

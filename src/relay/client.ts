@@ -165,6 +165,7 @@ export class RelayClient {
     options: { lastEventId?: string | null; signal: AbortSignal },
   ): Promise<OpenEventStream> {
     const headers = this.headers(false);
+    const keyUsed = headers["x-api-key"]!;
     headers.accept = "text/event-stream";
     headers["cache-control"] = "no-store";
     if (options.lastEventId) headers["last-event-id"] = options.lastEventId;
@@ -176,7 +177,7 @@ export class RelayClient {
       // The stream's own watchdog (streamReadTimeoutMs) fires first; this is a backstop.
       bodyTimeout: this.settings.streamReadTimeoutMs * 2,
     });
-    await this.throwIfFailed("events", response);
+    await this.throwIfFailed("events", response, keyUsed);
     const contentType = headerText(response.headers["content-type"]);
     if (!contentType?.toLowerCase().startsWith("text/event-stream")) {
       discard(response.body);
@@ -197,14 +198,15 @@ export class RelayClient {
     body: unknown,
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
+    const headers = this.headers(body !== null);
     const response = await this.send(call, {
       method,
       path: `${this.basePath}${HUB_API_PREFIX}${path}`,
-      headers: this.headers(body !== null),
+      headers,
       body: body === null ? null : JSON.stringify(body),
       signal: signal ?? null,
     });
-    await this.throwIfFailed(call, response);
+    await this.throwIfFailed(call, response, headers["x-api-key"]!);
     if (response.statusCode === 204) {
       await response.body.dump().catch(() => undefined);
       return {};
@@ -231,8 +233,23 @@ export class RelayClient {
     }
   }
 
-  private async throwIfFailed(call: RelayCall, response: Dispatcher.ResponseData): Promise<void> {
+  private async throwIfFailed(
+    call: RelayCall,
+    response: Dispatcher.ResponseData,
+    keyUsed: string,
+  ): Promise<void> {
     if (response.statusCode >= 200 && response.statusCode < 300) return;
+    if ((response.statusCode === 401 || response.statusCode === 403) && keyUsed !== this.apiKey()) {
+      // The key was replaced while this call was in flight (rotation: new key saved, old one
+      // revoked): the refusal is about the old key, so try again at once with the new one.
+      await response.body.dump().catch(() => undefined);
+      throw new RelayError(
+        "transient",
+        call,
+        `relay refused the previous API key (${response.statusCode}) after it was replaced; retrying with the new key`,
+        { status: response.statusCode, retryAfterMs: 0 },
+      );
+    }
     const bodyText = await this.readText(call, response, MAX_ERROR_BODY_CHARS).catch(() => "");
     const error = classifyResponse({
       call,

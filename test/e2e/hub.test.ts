@@ -113,6 +113,8 @@ describe("hub end to end", () => {
 
   it("a pure v0.3 blocking agent answers with its own text", async () => {
     const id = await stack.agentId("Echo03");
+    const ended: Array<{ agentName: string; outcome: string }> = [];
+    stack.daemon.on("turnEnd", (end) => ended.push(end));
     const reply = await stack.send(id, "ping 0.3");
     expect(reply.body.result?.status.state).toBe("completed");
     expect(textOf(reply)).toContain("ping 0.3");
@@ -121,6 +123,10 @@ describe("hub end to end", () => {
     expect(events.find((event) => event.type === "agent_response")).toMatchObject({
       data: { agent_id: expect.any(String) },
     });
+    // The metrics hook saw the turn end, with its outcome.
+    expect(ended).toContainEqual(
+      expect.objectContaining({ agentName: "Echo03", outcome: "completed" }),
+    );
   });
 
   it("50 concurrent messages to one agent each get their own answer", async () => {
@@ -325,7 +331,7 @@ describe("hub end to end: roster changes and outages", () => {
     const s = stack;
     const localAgentId = s.daemon.registry.list()[0]!.localAgentId;
     const ids = Array.from({ length: 5 }, (_, i) => `amsg-restart-${i}`);
-    ids.forEach((agentMessageId, i) =>
+    for (const [i, agentMessageId] of ids.entries()) {
       s.relay.sendCommand(s.hubId, {
         type: "user_message",
         room_id: `room-restart-${i}`,
@@ -333,8 +339,8 @@ describe("hub end to end: roster changes and outages", () => {
         agent_message_id: agentMessageId,
         user_message_id: `u-${i}`,
         message: userMessage(`work ${i}`),
-      }),
-    );
+      });
+    }
     await until(() => worker.received.length === 5, "the agent to have all five turns");
     const relay = await s.restartRelay();
     // The turns finish while the relay is back; their terminal groups reach the new relay.

@@ -118,6 +118,26 @@ describe("RelayClient", () => {
     ]);
   });
 
+  it("a 401 for a key replaced while the call was in flight is retried, not fatal", async () => {
+    let key = "hybro_first_key_00000000000000000000";
+    server = await startScriptedServer((request, res) => {
+      // The rotation happens while the relay is answering: it refuses the old key.
+      key = "hybro_second_key_0000000000000000000";
+      if (request.headers["x-api-key"] === "hybro_first_key_00000000000000000000") {
+        return json(res, 401, errorBody("revoked_api_key", "API key revoked"));
+      }
+      res.writeHead(204).end();
+    });
+    makeClient(server.url, { apiKey: () => key });
+    const error = await client!.heartbeat(HUB).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RelayError);
+    expect(error).not.toBeInstanceOf(RelayAuthError);
+    expect((error as RelayError).retryable).toBe(true);
+    // The retry carries the new key and goes through (the unchanged-key 401 stays fatal: below).
+    await client!.heartbeat(HUB);
+    expect(server.requests.at(-1)?.headers["x-api-key"]).toBe(key);
+  });
+
   it("tolerates a register answer without user_id", async () => {
     server = await startScriptedServer((_request, res) => json(res, 200, { hub_id: HUB }));
     expect(await makeClient(server.url).register(HUB)).toEqual({ hub_id: HUB, user_id: null });
