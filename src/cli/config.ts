@@ -7,6 +7,7 @@ import { saveApiKey } from "../config/config-file.ts";
 import { configFilePath, hubPaths } from "../config/paths.ts";
 import { controlSocketPath, serviceKeyFilePath } from "../config/runtime-files.ts";
 import { askDaemon, DaemonNotRunningError } from "../control/client.ts";
+import { keyFingerprint } from "../control/protocol.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { promptHidden, readAllStdin } from "./hidden-input.ts";
 
@@ -63,15 +64,15 @@ async function setKey(options: { fromFile?: string }): Promise<number> {
   if (existsSync(keyFile)) writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
   process.stdout.write(`saved the key to ${configFile} (mode 0600)\n`);
   try {
+    // The hub may already have switched on its own (it watches the config file).
     const reloaded = await askDaemon(controlSocketPath(paths), "reload-key");
-    if (reloaded.changed) {
+    if (reloaded.fingerprint === keyFingerprint(key)) {
       process.stdout.write("the running hub now uses the new key\n");
-    } else if (!reloaded.source.includes(configFile)) {
+    } else {
       process.stderr.write(
         `warning: the running hub reads its key from ${reloaded.source}; put the new key there too\n`,
       );
-    } else {
-      process.stdout.write("the running hub already used this key\n");
+      return ExitCode.error;
     }
   } catch (error) {
     if (error instanceof DaemonNotRunningError) {

@@ -8,7 +8,7 @@ import type { HubPaths } from "../config/paths.ts";
 import { claimPidFile, isProcessAlive, looksLikeHubProcess } from "../config/pid-file.ts";
 import { controlSocketPath, pidFilePath } from "../config/runtime-files.ts";
 import { isSocketLive } from "../control/client.ts";
-import type { DaemonStatus, ReloadKeyResult } from "../control/protocol.ts";
+import { type DaemonStatus, keyFingerprint, type ReloadKeyResult } from "../control/protocol.ts";
 import { ControlServer, ControlSocketInUseError } from "../control/server.ts";
 import type { HubDaemon } from "../hub/daemon.ts";
 import type { Logger } from "../log/logger.ts";
@@ -120,7 +120,7 @@ export async function runDaemonProcess(options: DaemonProcessOptions): Promise<n
     apiKey = again.key;
     if (changed) logger.info(`${why}: now using the API key from ${again.source}`);
     else logger.debug(`${why}: API key unchanged (${again.source})`);
-    return { changed, source: again.source };
+    return { changed, source: again.source, fingerprint: keyFingerprint(apiKey) };
   };
 
   const control = new ControlServer({

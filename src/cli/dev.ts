@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { resolve as resolvePath } from "node:path";
+import { dirname, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Command, Option } from "commander";
 import { createLogger } from "../log/logger.ts";
@@ -70,6 +70,8 @@ async function runDev(options: DevOptions): Promise<number> {
     process.stderr.write(`error: no agents file at ${agentsFile}; pass --agents FILE\n`);
     return ExitCode.usage;
   }
+  // The example's commands are relative to its own folder (the package, when not in a checkout).
+  if (!options.agents) process.chdir(dirname(agentsFile));
   const { generateApiKey, startDevRelay } = await import("../devrelay/index.ts");
   const { HubDaemon } = await import("../hub/daemon.ts");
   const secrets = new Set<string>();

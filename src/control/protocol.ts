@@ -1,5 +1,6 @@
 // The control socket's language: one JSON object per line each way. A request names a command;
 // the answer is `{ok: true, result}` or `{ok: false, error: {kind, message}}`.
+import { createHash } from "node:crypto";
 import type { HubSnapshot } from "../hub/daemon.ts";
 
 export const CONTROL_COMMANDS = ["status", "agents", "stop", "reload-key"] as const;
@@ -43,8 +44,10 @@ export interface StopResult {
 }
 
 export interface ReloadKeyResult {
-  /** Whether the key in use changed (the key itself is never sent over the socket). */
+  /** Whether this reload changed the key in use (the key itself is never sent over the socket). */
   changed: boolean;
+  /** `keyFingerprint` of the key now in use, so a caller can tell it is the one it saved. */
+  fingerprint: string;
   /** Where it was read from, e.g. "the config file /…/config.json". */
   source: string;
 }
@@ -58,4 +61,9 @@ export interface ControlResults {
 
 export function isControlCommand(value: unknown): value is ControlCommand {
   return typeof value === "string" && (CONTROL_COMMANDS as readonly string[]).includes(value);
+}
+
+/** A short, one-way tag of a key (first 12 hex of its SHA-256): says which key, reveals nothing. */
+export function keyFingerprint(key: string): string {
+  return createHash("sha256").update(key).digest("hex").slice(0, 12);
 }

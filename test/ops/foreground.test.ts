@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { askDaemon } from "../../src/control/client.ts";
+import { keyFingerprint } from "../../src/control/protocol.ts";
 import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
 import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
 import { CLI, cliEnv, REPO_ROOT } from "./cli-runner.ts";
@@ -120,7 +121,7 @@ describe("start --foreground under systemd", () => {
     );
     relay.revokeKey(first.id);
     const reloaded = await askDaemon(socketPath, "reload-key");
-    expect(reloaded).toMatchObject({ changed: false });
+    expect(reloaded).toMatchObject({ changed: false, fingerprint: keyFingerprint(second.key) });
     expect(reloaded.source).toContain("config.json");
 
     child.kill("SIGTERM");

@@ -191,7 +191,7 @@ describe("control socket", () => {
         status,
         agents: () => [],
         stop: () => ({ pid: 1, stopping: true }),
-        "reload-key": () => ({ changed: false, source: "x" }),
+        "reload-key": () => ({ changed: false, source: "x", fingerprint: "0" }),
       },
     });
     await server.listen();
