@@ -89,6 +89,15 @@ async function main() {
         { name: "BenchEcho", url: echo.url, maxConcurrency: CONCURRENCY },
         { name: "Bench200", url: slow.url, maxConcurrency: CONCURRENCY },
         { name: "Bench1000", url: chunks.url },
+        // The stdio echo agent, blocking like BenchEcho so the two transports compare fairly.
+        {
+          name: "BenchStdio",
+          command: process.execPath,
+          args: [join(import.meta.dirname, "../examples/echo-stdio-agent.mjs")],
+          env: { ECHO_NAME: "BenchStdio" },
+          streaming: false,
+          maxConcurrency: CONCURRENCY,
+        },
       ],
     }),
   );
@@ -177,23 +186,33 @@ async function main() {
 
   // 2. Through the hub: a relay command on the hub's stream until the turn's terminal event is
   //    published back (SSE delivery + hub + agent + publish POST), no gateway HTTP in between.
-  const viaHub: number[] = [];
-  const echoLocalId = localIdOf("BenchEcho");
-  for (let i = 0; i < SEQUENTIAL_TURNS; i++) {
-    const agentMessageId = `bench-${i}-${randomBytes(4).toString("hex")}`;
-    const started = performance.now();
-    const done = relay.waitForTurn(agentMessageId, 30_000);
+  const hubTurn = async (localAgentId: string, text: string) => {
+    const agentMessageId = `bench-${randomBytes(6).toString("hex")}`;
+    const done = relay.waitForTurn(agentMessageId, 60_000);
     relay.sendCommand(hubId, {
       type: "user_message",
-      room_id: `bench-room-${i}`,
-      local_agent_id: echoLocalId,
+      room_id: `room-${agentMessageId}`,
+      local_agent_id: localAgentId,
       agent_message_id: agentMessageId,
-      user_message_id: `u-${i}`,
-      message: userMessage(`via hub ${i}`),
+      user_message_id: `u-${agentMessageId}`,
+      message: userMessage(text),
     });
-    await done;
-    viaHub.push(performance.now() - started);
-  }
+    const events = await done;
+    if (events.at(-1)?.type !== "processing_status") throw new Error("turn without terminal event");
+  };
+  const sequentialThroughHub = async (localAgentId: string) => {
+    const samples: number[] = [];
+    for (let i = 0; i < SEQUENTIAL_TURNS; i++) {
+      const started = performance.now();
+      await hubTurn(localAgentId, `via hub ${i}`);
+      samples.push(performance.now() - started);
+    }
+    return samples;
+  };
+  const echoLocalId = localIdOf("BenchEcho");
+  const stdioLocalId = localIdOf("BenchStdio");
+  const viaHub = await sequentialThroughHub(echoLocalId);
+  const viaHubStdio = await sequentialThroughHub(stdioLocalId);
 
   // 3. Turns/s through the whole gateway path at concurrency 1 and 64.
   const throughput = async (concurrency: number, total: number) => {
@@ -219,30 +238,21 @@ async function main() {
   const hubCpuMsPerTurn = round(((hubCpuS() - cpuBefore) * 1000) / CONCURRENT_TURNS);
 
   // 3b. The hub's own path at concurrency 64 (relay commands, no gateway HTTP per turn).
-  const hubPathThroughput = async (concurrency: number, total: number) => {
+  const hubPathThroughput = async (localAgentId: string, concurrency: number, total: number) => {
     let next = 0;
     const started = performance.now();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (next < total) {
           const i = next++;
-          const agentMessageId = `tp-${i}-${randomBytes(4).toString("hex")}`;
-          const done = relay.waitForTurn(agentMessageId, 60_000);
-          relay.sendCommand(hubId, {
-            type: "user_message",
-            room_id: `tp-room-${i}`,
-            local_agent_id: echoLocalId,
-            agent_message_id: agentMessageId,
-            user_message_id: `u-${i}`,
-            message: userMessage(`tp ${i}`),
-          });
-          await done;
+          await hubTurn(localAgentId, `tp ${i}`);
         }
       }),
     );
     return round(total / ((performance.now() - started) / 1000), 1);
   };
-  const hubPathTurnsPerS64 = await hubPathThroughput(CONCURRENCY, CONCURRENT_TURNS);
+  const hubPathTurnsPerS64 = await hubPathThroughput(echoLocalId, CONCURRENCY, CONCURRENT_TURNS);
+  const stdioTurnsPerS64 = await hubPathThroughput(stdioLocalId, CONCURRENCY, CONCURRENT_TURNS);
 
   // 4. 64 concurrent turns to an agent that takes 200 ms.
   const slowStarted = performance.now();
@@ -267,6 +277,7 @@ async function main() {
 
   const d = summary(direct);
   const h = summary(viaHub);
+  const hs = summary(viaHubStdio);
   const result = {
     date: new Date().toISOString(),
     node: process.version,
@@ -274,10 +285,14 @@ async function main() {
     direct_ms: d,
     through_hub_ms: h,
     hub_added_latency_ms: { p50: round(h.p50 - d.p50), p99: round(h.p99 - d.p99) },
+    // Same hub path, the stdio echo agent instead of the HTTP one (issue 5: stdio >= HTTP).
+    through_hub_stdio_agent_ms: hs,
+    stdio_minus_http_through_hub_ms: { p50: round(hs.p50 - h.p50), p99: round(hs.p99 - h.p99) },
     turns_per_s: {
       gateway_concurrency_1: turnsPerS1,
       gateway_concurrency_64: turnsPerS64,
       hub_path_concurrency_64: hubPathTurnsPerS64,
+      hub_path_concurrency_64_stdio_agent: stdioTurnsPerS64,
     },
     hub_cpu_ms_per_turn: hubCpuMsPerTurn,
     slow_agent_64_concurrent_200ms_total_ms: slow64Ms,
@@ -293,6 +308,7 @@ async function main() {
       added_latency_p99_under_10ms: h.p99 - d.p99 < 10,
       slow_64_under_500ms: slow64Ms < 500,
       posts_per_stream_at_most_50: postsPerStream <= 50,
+      stdio_at_least_as_fast_as_http: stdioTurnsPerS64 >= hubPathTurnsPerS64 && hs.p50 <= h.p50,
     },
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
