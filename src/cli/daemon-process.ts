@@ -217,6 +217,7 @@ export async function runDaemonProcess(options: DaemonProcessOptions): Promise<n
       agentsFile: options.agentsFile,
       logger,
       hub: { shutdownGraceMs: options.shutdownGraceMs },
+      dataDir: paths.data,
     });
     const hub = daemon;
 

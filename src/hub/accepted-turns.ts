@@ -1,9 +1,31 @@
+/** What the hub records about a turn it accepted (ids only: never the message content). */
+export interface AcceptedTurnRecord {
+  agentMessageId: string;
+  roomId: string;
+  localAgentId: string;
+  userMessageId: string | null;
+  /** The agent's task id when known up front (a `user_reply` names the task it answers). */
+  agentTaskId?: string | null;
+}
+
+/**
+ * Where the hub remembers accepted turns: duplicate detection, and (when durable, see
+ * src/outbox/accepted-turn-ledger.ts) what a restart needs to answer turns it never finished.
+ */
+export interface TurnLedger {
+  /** True if the turn is new (and is now remembered); false for a duplicate. */
+  accept(turn: AcceptedTurnRecord | string): boolean;
+  /** The agent's task id for an accepted turn, once learned (lets a restart resume it). */
+  noteTaskId(agentMessageId: string, taskId: string): void;
+  has(agentMessageId: string): boolean;
+}
+
 /**
  * The `agent_message_id`s this hub has accepted, so a redelivered `user_message` (relay replay
  * after a reconnect, or a relay retry) is not run twice. Bounded: the oldest ids fall out first.
- * Issue 6 backs this with the durable outbox so it also holds across restarts.
+ * In memory only; the durable outbox's ledger also holds across restarts.
  */
-export class AcceptedTurns {
+export class AcceptedTurns implements TurnLedger {
   readonly #ids = new Set<string>();
   readonly #capacity: number;
 
@@ -11,8 +33,8 @@ export class AcceptedTurns {
     this.#capacity = capacity;
   }
 
-  /** True if the id is new (and is now remembered); false for a duplicate. */
-  accept(agentMessageId: string): boolean {
+  accept(turn: AcceptedTurnRecord | string): boolean {
+    const agentMessageId = typeof turn === "string" ? turn : turn.agentMessageId;
     if (this.#ids.has(agentMessageId)) return false;
     this.#ids.add(agentMessageId);
     if (this.#ids.size > this.#capacity) {
@@ -20,6 +42,10 @@ export class AcceptedTurns {
       if (oldest !== undefined) this.#ids.delete(oldest);
     }
     return true;
+  }
+
+  noteTaskId(_agentMessageId: string, _taskId: string): void {
+    // Nothing survives a restart here, so there is nothing to resume later.
   }
 
   has(agentMessageId: string): boolean {

@@ -4,6 +4,8 @@
 import { EventEmitter } from "node:events";
 import { Registry, type RegistrySettings } from "../agents/registry.ts";
 import type { Logger } from "../log/logger.ts";
+import { type Outbox, openOutbox } from "../outbox/outbox.ts";
+import type { OutboxSettings, RecoverySettings } from "../outbox/settings.ts";
 import { RelayLink } from "../relay/relay-link.ts";
 import type { RelayLinkSettings } from "../relay/settings.ts";
 import { type AgentTurnCounts, Hub, type HubSettings, type TurnEndReport } from "./hub.ts";
@@ -20,6 +22,10 @@ export interface HubDaemonOptions {
   hub?: Partial<HubSettings>;
   relay?: Partial<RelayLinkSettings>;
   registry?: Partial<RegistrySettings>;
+  /** Folder of the durable outbox (`outbox.sqlite`, the data directory); absent: memory only. */
+  dataDir?: string;
+  outbox?: Partial<OutboxSettings>;
+  recovery?: Partial<RecoverySettings>;
 }
 
 /** One finished turn, for metrics (reported by the Hub's `onTurnEnd` hook). */
@@ -61,6 +67,8 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
   readonly registry: Registry;
   readonly link: RelayLink;
   readonly hub: Hub;
+  /** Unsent events and accepted turns (durable with `dataDir`). */
+  readonly outbox: Outbox;
   readonly startedAt = Date.now();
   readonly #options: HubDaemonOptions;
   readonly #abort = new AbortController();
@@ -75,6 +83,12 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       logger: logger.child({ part: "registry" }),
       settings: options.registry,
     });
+    this.outbox = openOutbox({
+      dir: options.dataDir ?? null,
+      logger: logger.child({ part: "outbox" }),
+      settings: options.outbox,
+      recovery: options.recovery,
+    });
     this.link = new RelayLink({
       gatewayUrl: options.gatewayUrl,
       apiKey: options.apiKey,
@@ -83,6 +97,8 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       logger: logger.child({ part: "relay" }),
       settings: options.relay,
       roster: () => this.registry.syncPayload(),
+      queue: this.outbox.queue,
+      eventIds: this.outbox.eventIds,
     });
     this.hub = new Hub({
       roster: this.registry,
@@ -90,6 +106,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       logger: logger.child({ part: "hub" }),
       settings: options.hub,
       onTurnEnd: (end) => this.emit("turnEnd", end),
+      acceptedTurns: this.outbox.acceptedTurns,
     });
     this.registry.on("change", () => this.link.requestSync());
     this.link.on("ready", () => {
@@ -103,6 +120,8 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
   async start(): Promise<void> {
     const signal = this.#abort.signal;
     await this.registry.start(signal);
+    // Turns an earlier run never answered: answered now, queued behind their earlier events.
+    void this.outbox.recover({ roster: this.registry, sink: this.link });
     void this.link.start((command) => this.hub.handleCommand(command as never), signal);
   }
 
@@ -142,6 +161,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
   stop(options: { graceMs?: number; flushTimeoutMs?: number } = {}): Promise<void> {
     this.#stopping ??= (async () => {
       const { logger } = this.#options;
+      await this.outbox.stopRecovery();
       const { cancelled } = await this.hub.drain(options.graceMs);
       if (cancelled > 0) logger.warn({ cancelled }, "cancelled turns still running at shutdown");
       const flushed = await this.link.flush(options.flushTimeoutMs ?? 5_000);
@@ -150,6 +170,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       this.#abort.abort();
       await this.link.close();
       await this.registry.close();
+      this.outbox.close();
     })();
     return this.#stopping;
   }

@@ -12,7 +12,7 @@ import type {
   UserMessageCommand,
   UserReplyCommand,
 } from "../wire/relay.ts";
-import { AcceptedTurns } from "./accepted-turns.ts";
+import { AcceptedTurns, type TurnLedger } from "./accepted-turns.ts";
 import { AgentSlots } from "./agent-slots.ts";
 import { classifyCommand } from "./commands.ts";
 import { replyMessage } from "./mapping.ts";
@@ -85,7 +85,7 @@ export class Hub {
   readonly #sink: EventSink;
   readonly #logger: Logger;
   readonly #settings: HubSettings;
-  readonly #accepted: AcceptedTurns;
+  readonly #accepted: TurnLedger;
   readonly #turns = new Map<string, RunningTurn>();
   readonly #slots = new Map<string, AgentSlots>();
   readonly #counts = new Map<string, AgentTurnCounts>();
@@ -98,13 +98,16 @@ export class Hub {
     logger: Logger;
     settings?: Partial<HubSettings>;
     onTurnEnd?: (report: TurnEndReport) => void;
+    /** Where accepted turns are remembered (the durable outbox's ledger); default in memory. */
+    acceptedTurns?: TurnLedger;
   }) {
     this.#onTurnEnd = options.onTurnEnd ?? (() => {});
     this.#roster = options.roster;
     this.#sink = options.sink;
     this.#logger = options.logger;
     this.#settings = { ...DEFAULT_HUB_SETTINGS, ...options.settings };
-    this.#accepted = new AcceptedTurns(this.#settings.acceptedTurnsCapacity);
+    this.#accepted =
+      options.acceptedTurns ?? new AcceptedTurns(this.#settings.acceptedTurnsCapacity);
   }
 
   /** Turns accepted and not yet ended (running or queued). */
@@ -162,7 +165,15 @@ export class Hub {
   #acceptTurn(command: UserMessageCommand | UserReplyCommand): void {
     const { room_id: roomId, agent_message_id: agentMessageId, local_agent_id: agentId } = command;
     const userMessageId = command.type === "user_reply" ? null : (command.user_message_id ?? null);
-    if (!this.#accepted.accept(agentMessageId)) {
+    const knownTaskId = command.type === "user_reply" ? (command.task_id ?? null) : null;
+    const accepted = this.#accepted.accept({
+      agentMessageId,
+      roomId,
+      localAgentId: agentId,
+      userMessageId,
+      agentTaskId: knownTaskId,
+    });
+    if (!accepted) {
       this.#logger.info(
         { agentMessageId },
         "duplicate turn from the relay ignored (already accepted)",
@@ -189,7 +200,7 @@ export class Hub {
       localAgentId: agentId,
       userMessageId,
       controller: new AbortController(),
-      taskId: command.type === "user_reply" ? (command.task_id ?? null) : null,
+      taskId: knownTaskId,
       started: false,
       done: Promise.resolve(),
     };
@@ -232,6 +243,12 @@ export class Hub {
     counts.queued--;
     counts.running++;
     turn.started = true;
+    // Recorded before the events that carry it are queued: a restart can then ask the agent.
+    const learnTaskId = (taskId: string | null) => {
+      if (turn.taskId || !taskId) return;
+      turn.taskId = taskId;
+      this.#accepted.noteTaskId(turn.agentMessageId, taskId);
+    };
     let outcome: TurnOutcome | undefined;
     try {
       outcome = await runTurn(
@@ -245,11 +262,12 @@ export class Hub {
         },
         agent.client,
         (events) => {
-          turn.taskId ??= taskIdIn(events);
+          learnTaskId(taskIdIn(events));
           this.#sink.publish(turn.roomId, events);
         },
         {
           signal: turn.controller.signal,
+          onTaskId: learnTaskId,
           settings: {
             ...this.#settings.turn,
             turnDeadlineMs: agent.timeoutMs ?? this.#settings.turnDeadlineMs,

@@ -74,6 +74,8 @@ export interface TurnOutcome {
 
 export interface TurnOptions {
   signal: AbortSignal;
+  /** The agent's task id, as soon as it is known (before the events carrying it are emitted). */
+  onTaskId?: (taskId: string) => void;
   settings?: Partial<TurnSettings>;
   logger?: Logger;
 }
@@ -102,9 +104,14 @@ export async function runTurn(
     localAgentId: input.localAgentId,
     userMessageId: input.userMessageId,
   });
+  let reportedTaskId: string | null = null;
   const publish = (events: PublishedEvent[]) => {
-    if (events.length === 0) return;
     try {
+      if (mapper.taskId !== null && mapper.taskId !== reportedTaskId) {
+        reportedTaskId = mapper.taskId;
+        options.onTaskId?.(reportedTaskId);
+      }
+      if (events.length === 0) return;
       emit(events);
     } catch (error) {
       logger.error({ err: error }, "could not hand turn events to the publisher");
@@ -223,6 +230,7 @@ class TurnSteps {
     taskId: string,
     mode: { immediately: boolean; lenient: boolean },
   ): Promise<void> {
+    this.#publish([]); // reports the task id (a restart can resume it) before waiting on it
     let interval = this.#settings.pollIntervalMs;
     let attempts = 0;
     let wait = !mode.immediately;

@@ -36,6 +36,8 @@ export interface CommandStreamOptions {
   hubId: string;
   settings: RelayLinkSettings;
   logger: Logger;
+  /** The id to resume after (`Last-Event-ID` of the first connection), e.g. kept from an earlier run. */
+  lastEventId?: string | null;
   /** Each command in stream order; a missing `type` arrives as `user_message`. */
   onCommand: (command: RelayCommand, eventId: string | null) => void;
   /** 404: register again (resolves when registered; rejects on auth failure or abort). */
@@ -78,6 +80,7 @@ export class CommandStream {
     this.options = options;
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
+    this.lastEventId = options.lastEventId ?? null;
   }
 
   state(): CommandStreamState {

@@ -1,5 +1,5 @@
-// The seam between the Publisher and where unsent events live. In memory for now; the durable
-// sqlite outbox (issue 6) implements the same interface.
+// The seam between the Publisher and where unsent events live: in memory here; the durable
+// sqlite outbox (src/outbox/durable-queue.ts) implements the same interface.
 import type { PublishedEvent } from "../wire/relay.ts";
 
 /** Events of one room taken for one POST; acknowledge or release it, exactly once. */
@@ -27,6 +27,8 @@ export interface PublishQueue {
   roomDepth(roomId: string): number;
   /** Unacknowledged events in all rooms. */
   depth(): number;
+  /** Events the queue itself dropped (its own bounds or age limit), if it has any. */
+  dropped?(): number;
 }
 
 interface RoomQueue {

@@ -37,7 +37,7 @@ export interface PublisherStats {
   batches: number;
   /** Failed attempts that will be (or were) tried again. */
   retries: number;
-  /** Events given up on (permanent 4xx, or the in-memory bound). */
+  /** Events given up on (permanent 4xx, the in-memory bound, or the queue's own bounds/TTL). */
   dropped: number;
   /** Events not yet acknowledged. */
   queued: number;
@@ -170,7 +170,8 @@ export class Publisher {
   }
 
   stats(): PublisherStats {
-    return { ...this.counters, queued: this.queue.depth() };
+    const dropped = this.counters.dropped + (this.queue.dropped?.() ?? 0);
+    return { ...this.counters, dropped, queued: this.queue.depth() };
   }
 
   /** The auth failure that stopped publishing, if any. */

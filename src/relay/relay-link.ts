@@ -38,10 +38,22 @@ export interface RelayLinkOptions {
   userAgent?: string;
   /** Where unsent events live; default in memory. */
   queue?: PublishQueue;
+  /** Keeps the command stream's last event id between runs (the durable outbox); default none. */
+  eventIds?: EventIdStore;
   /** Proxy variables source; default `process.env`. */
   env?: Record<string, string | undefined>;
   /** Randomness for jitter (tests seed it). */
   random?: Random;
+}
+
+/**
+ * Where the last SSE id of a handled command is kept, so a restarted hub sends it as
+ * `Last-Event-ID` and the relay replays what a killed hub received but never handled.
+ */
+export interface EventIdStore {
+  load(): string | null;
+  /** Called after the command with this id was handled (accepted turns are recorded by then). */
+  save(eventId: string): void;
 }
 
 export interface RelayLinkReady {
@@ -146,7 +158,8 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       settings: this.settings,
       logger: this.logger,
       random: this.random,
-      onCommand: (command) => this.handleCommand(command),
+      onCommand: (command, eventId) => this.handleCommand(command, eventId),
+      lastEventId: options.eventIds?.load() ?? null,
       onNotRegistered: (signal) => this.reregister(signal),
       onAuthError: (error) => this.fail(error),
       onOpen: () => this.emit("connected"),
@@ -268,7 +281,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     await this.stream.run(this.signal);
   }
 
-  private handleCommand(command: RelayCommand): void {
+  private handleCommand(command: RelayCommand, eventId: string | null = null): void {
     if (command.type === "connection_ready") {
       // The relay may have lost our roster while we were away: sync even if unchanged.
       this.lastSyncedPayload = null;
@@ -285,6 +298,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       }
     }
     this.onCommand(command);
+    if (eventId !== null) this.options.eventIds?.save(eventId);
   }
 
   /**

@@ -28,8 +28,9 @@ describe("stopping a daemon that does not answer", () => {
     expect(pid).toBeDefined();
     process.kill(pid as number, "SIGSTOP"); // hung: the socket accepts, nobody answers
     const result = await runCli(["stop", "--timeout-ms", "1000"], { env });
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain(`killed (pid ${pid})`);
+    const said = `stdout: ${result.stdout}\nstderr: ${result.stderr}`;
+    expect(result.code, said).toBe(0);
+    expect(result.stdout, said).toContain(`killed (pid ${pid})`);
     expect(daemonPidsFor(home)).toEqual([]);
     expect(() => statSync(join(home, "run", "hub.pid"))).toThrow();
     expect(() => statSync(join(home, "run", "control.sock"))).toThrow();

@@ -1,0 +1,302 @@
+// The outbox's sqlite file (`outbox.sqlite` in the hub's data directory). Only this file speaks
+// SQL. Three tables: unsent events (deleted the moment the relay acknowledges them), accepted
+// turns (ids only, never message content) and a small key/value table (the command stream's
+// last event id). WAL with synchronous=NORMAL: a commit survives a killed process; only a power
+// loss may cost the last few commits. secure_delete overwrites a deleted event's bytes, so
+// message content does not linger in free pages after it was delivered.
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+
+export const OUTBOX_DB_FILE = "outbox.sqlite";
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS outbox_events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  room_id TEXT NOT NULL,
+  agent_message_id TEXT NOT NULL,
+  event_json TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accepted_turns (
+  agent_message_id TEXT PRIMARY KEY,
+  room_id TEXT NOT NULL,
+  local_agent_id TEXT NOT NULL,
+  user_message_id TEXT,
+  agent_task_id TEXT,
+  terminal INTEGER NOT NULL DEFAULT 0,
+  accepted_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accepted_turns_age ON accepted_turns(accepted_at);
+CREATE TABLE IF NOT EXISTS outbox_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`;
+
+export interface StoredEventRow {
+  seq: number;
+  roomId: string;
+  agentMessageId: string;
+  json: string;
+  bytes: number;
+  createdAt: number;
+}
+
+export interface NewEventRow {
+  roomId: string;
+  agentMessageId: string;
+  json: string;
+  bytes: number;
+  createdAt: number;
+}
+
+export interface AcceptedTurnRow {
+  agentMessageId: string;
+  roomId: string;
+  localAgentId: string;
+  userMessageId: string | null;
+  agentTaskId: string | null;
+  /** The turn's terminal group is in the outbox (or was delivered). */
+  terminal: boolean;
+  acceptedAt: number;
+}
+
+export type OpenDatabaseResult =
+  | { ok: true; db: OutboxDatabase }
+  | { ok: false; file: string; error: string };
+
+type Row = Record<string, unknown>;
+
+/** Opens (creating if needed) the outbox database in `dir`; never throws. */
+export function openOutboxDatabase(dir: string): OpenDatabaseResult {
+  const file = join(dir, OUTBOX_DB_FILE);
+  let db: DatabaseSync | null = null;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const existed = existsSync(file);
+    db = new DatabaseSync(file, { timeout: 2_000 });
+    const mode = db.prepare("PRAGMA journal_mode = WAL").get() as Row | undefined;
+    if (String(mode?.journal_mode).toLowerCase() !== "wal") {
+      throw new Error(`cannot switch the journal to WAL (got ${String(mode?.journal_mode)})`);
+    }
+    db.exec("PRAGMA synchronous = NORMAL");
+    db.exec("PRAGMA secure_delete = ON");
+    const check = db.prepare("PRAGMA quick_check").all() as Row[];
+    const verdict = check.map((row) => String(Object.values(row)[0])).join("; ");
+    if (verdict !== "ok") throw new Error(`integrity check failed: ${verdict.slice(0, 200)}`);
+    const version = Number(
+      (db.prepare("PRAGMA user_version").get() as Row | undefined)?.user_version ?? 0,
+    );
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `written by a newer hybro-hub (schema ${version}, this one knows ${SCHEMA_VERSION})`,
+      );
+    }
+    db.exec(SCHEMA);
+    db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    // Message content lives here until delivered: only this user may read it.
+    if (!existed) chmodSync(file, 0o600);
+    return { ok: true, db: new OutboxDatabase(file, db) };
+  } catch (error) {
+    try {
+      db?.close();
+    } catch {
+      // already unusable
+    }
+    return { ok: false, file, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+export class OutboxDatabase {
+  readonly file: string;
+  readonly #db: DatabaseSync;
+  readonly #insertEvent: StatementSync;
+  readonly #deleteEvent: StatementSync;
+  readonly #markTerminal: StatementSync;
+  readonly #findTurn: StatementSync;
+  readonly #insertTurn: StatementSync;
+  readonly #setTaskId: StatementSync;
+  readonly #getMeta: StatementSync;
+  readonly #setMeta: StatementSync;
+  #closed = false;
+
+  constructor(file: string, db: DatabaseSync) {
+    this.file = file;
+    this.#db = db;
+    this.#insertEvent = db.prepare(
+      "INSERT INTO outbox_events (room_id, agent_message_id, event_json, bytes, created_at) VALUES (?, ?, ?, ?, ?)",
+    );
+    this.#deleteEvent = db.prepare("DELETE FROM outbox_events WHERE seq = ?");
+    this.#markTerminal = db.prepare(
+      "UPDATE accepted_turns SET terminal = 1 WHERE agent_message_id = ?",
+    );
+    this.#findTurn = db.prepare("SELECT 1 AS found FROM accepted_turns WHERE agent_message_id = ?");
+    this.#insertTurn = db.prepare(
+      `INSERT OR IGNORE INTO accepted_turns
+         (agent_message_id, room_id, local_agent_id, user_message_id, agent_task_id, terminal, accepted_at)
+       VALUES (?, ?, ?, ?, ?, 0, ?)`,
+    );
+    this.#setTaskId = db.prepare(
+      "UPDATE accepted_turns SET agent_task_id = ? WHERE agent_message_id = ?",
+    );
+    this.#getMeta = db.prepare("SELECT value FROM outbox_meta WHERE key = ?");
+    this.#setMeta = db.prepare(
+      "INSERT INTO outbox_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    );
+  }
+
+  /** Every unsent event, oldest first. */
+  loadEvents(): StoredEventRow[] {
+    const rows = this.#db
+      .prepare(
+        "SELECT seq, room_id, agent_message_id, event_json, bytes, created_at FROM outbox_events ORDER BY seq",
+      )
+      .all() as Row[];
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      roomId: String(row.room_id),
+      agentMessageId: String(row.agent_message_id),
+      json: String(row.event_json),
+      bytes: Number(row.bytes),
+      createdAt: Number(row.created_at),
+    }));
+  }
+
+  /**
+   * Writes events and, in the same transaction, marks the turns whose terminal group they carry:
+   * a crash can never leave a terminal group queued but its turn looking unfinished (which would
+   * earn it a second terminal group on the next start). Returns the events' sequence numbers.
+   */
+  insertEvents(rows: readonly NewEventRow[], terminalTurns: readonly string[]): number[] {
+    return this.#transaction(() => {
+      const seqs: number[] = [];
+      for (const row of rows) {
+        const result = this.#insertEvent.run(
+          row.roomId,
+          row.agentMessageId,
+          row.json,
+          row.bytes,
+          row.createdAt,
+        );
+        seqs.push(Number(result.lastInsertRowid));
+      }
+      for (const turn of terminalTurns) this.#markTerminal.run(turn);
+      return seqs;
+    });
+  }
+
+  deleteEvents(seqs: readonly number[]): void {
+    if (seqs.length === 0) return;
+    this.#transaction(() => {
+      for (const seq of seqs) this.#deleteEvent.run(seq);
+    });
+  }
+
+  hasTurn(agentMessageId: string): boolean {
+    return this.#findTurn.get(agentMessageId) !== undefined;
+  }
+
+  /** Records an accepted turn; false when it was already recorded. */
+  insertTurn(turn: Omit<AcceptedTurnRow, "terminal">): boolean {
+    const result = this.#insertTurn.run(
+      turn.agentMessageId,
+      turn.roomId,
+      turn.localAgentId,
+      turn.userMessageId,
+      turn.agentTaskId,
+      turn.acceptedAt,
+    );
+    return Number(result.changes) > 0;
+  }
+
+  setTaskId(agentMessageId: string, taskId: string): void {
+    this.#setTaskId.run(taskId, agentMessageId);
+  }
+
+  /** Accepted turns whose terminal group never reached the outbox, oldest first. */
+  unfinishedTurns(): AcceptedTurnRow[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT agent_message_id, room_id, local_agent_id, user_message_id, agent_task_id, terminal, accepted_at
+           FROM accepted_turns WHERE terminal = 0 ORDER BY accepted_at, rowid`,
+      )
+      .all() as Row[];
+    return rows.map((row) => ({
+      agentMessageId: String(row.agent_message_id),
+      roomId: String(row.room_id),
+      localAgentId: String(row.local_agent_id),
+      userMessageId: row.user_message_id == null ? null : String(row.user_message_id),
+      agentTaskId: row.agent_task_id == null ? null : String(row.agent_task_id),
+      terminal: Number(row.terminal) === 1,
+      acceptedAt: Number(row.accepted_at),
+    }));
+  }
+
+  /** Forgets finished turns accepted before `olderThan`, then the oldest finished beyond `keepMax`. */
+  pruneTurns(olderThan: number, keepMax: number): number {
+    return this.#transaction(() => {
+      let removed = Number(
+        this.#db
+          .prepare("DELETE FROM accepted_turns WHERE terminal = 1 AND accepted_at < ?")
+          .run(olderThan).changes,
+      );
+      const count = Number(
+        (this.#db.prepare("SELECT COUNT(*) AS n FROM accepted_turns").get() as Row).n,
+      );
+      if (count > keepMax) {
+        removed += Number(
+          this.#db
+            .prepare(
+              `DELETE FROM accepted_turns WHERE rowid IN (
+                 SELECT rowid FROM accepted_turns WHERE terminal = 1 ORDER BY accepted_at LIMIT ?)`,
+            )
+            .run(count - keepMax).changes,
+        );
+      }
+      return removed;
+    });
+  }
+
+  getMeta(key: string): string | null {
+    const row = this.#getMeta.get(key) as Row | undefined;
+    return row ? String(row.value) : null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#setMeta.run(key, value);
+  }
+
+  /** Moves the WAL into the database and truncates it (old event pages leave the WAL). */
+  checkpoint(): void {
+    this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.checkpoint();
+    } finally {
+      this.#db.close();
+    }
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const value = work();
+      this.#db.exec("COMMIT");
+      return value;
+    } catch (error) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // the transaction is already gone
+      }
+      throw error;
+    }
+  }
+}

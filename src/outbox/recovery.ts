@@ -1,0 +1,159 @@
+// After a crash or kill: every turn an earlier run accepted but never answered gets exactly one
+// terminal group now, so no room waits forever. If the agent's task id is known, the agent is
+// asked (`tasks/get`) and a finished task's real result is published; a task still working is
+// followed for a bounded time. Otherwise (or on any doubt) `agent_error` HubRestarted +
+// `processing_status(failed)`. The message content was never stored, so a turn that had not
+// reached its agent cannot be run again; the user is asked to resend.
+import { isTurnEndingState } from "../a2a/model.ts";
+import { type EventSink, failureGroup, type Roster, type RosterAgent } from "../hub/hub.ts";
+import { TurnMapper } from "../hub/mapping.ts";
+import type { Logger } from "../log/logger.ts";
+import type { PublishedEvent } from "../wire/relay.ts";
+import type { AcceptedTurnRow } from "./database.ts";
+import type { RecoverySettings } from "./settings.ts";
+
+export type UnfinishedTurn = Pick<
+  AcceptedTurnRow,
+  "agentMessageId" | "roomId" | "localAgentId" | "userMessageId" | "agentTaskId"
+>;
+
+export interface RecoveryOptions {
+  roster: Pick<Roster, "get">;
+  sink: EventSink;
+  logger: Logger;
+  settings: RecoverySettings;
+  /** Abort: turns not yet resolved are answered HubRestarted at once. */
+  signal: AbortSignal;
+}
+
+export interface RecoveryReport {
+  /** Turns whose finished agent task was published. */
+  resumed: number;
+  /** Turns answered HubRestarted. */
+  failed: number;
+}
+
+export const HUB_RESTARTED = "HubRestarted";
+
+export async function recoverTurns(
+  turns: readonly UnfinishedTurn[],
+  options: RecoveryOptions,
+): Promise<RecoveryReport> {
+  const report: RecoveryReport = { resumed: 0, failed: 0 };
+  if (turns.length === 0) return report;
+  let next = 0;
+  const worker = async () => {
+    while (next < turns.length) {
+      const turn = turns[next++] as UnfinishedTurn;
+      const outcome = await recoverOne(turn, options);
+      report[outcome]++;
+    }
+  };
+  const workers = Math.max(1, Math.min(options.settings.concurrency, turns.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  options.logger.info(
+    report,
+    `answered ${turns.length} turn(s) an earlier run left unfinished: ${report.resumed} with the agent's result, ${report.failed} with ${HUB_RESTARTED}`,
+  );
+  return report;
+}
+
+async function recoverOne(
+  turn: UnfinishedTurn,
+  options: RecoveryOptions,
+): Promise<"resumed" | "failed"> {
+  const { logger, sink } = options;
+  const publish = (events: PublishedEvent[]) => {
+    try {
+      sink.publish(turn.roomId, events);
+    } catch (error) {
+      logger.error(
+        { agentMessageId: turn.agentMessageId, err: String(error) },
+        "could not queue a recovered turn's answer",
+      );
+    }
+  };
+  const agent = turn.agentTaskId ? options.roster.get(turn.localAgentId) : undefined;
+  let reason =
+    "The hub restarted before the agent's answer was sent; please send your message again.";
+  if (agent && turn.agentTaskId) {
+    const resumed = await resume(turn, turn.agentTaskId, agent, options);
+    if (resumed.group) {
+      publish(resumed.group);
+      return "resumed";
+    }
+    reason = resumed.reason;
+  }
+  publish(failureGroup(turn.agentMessageId, turn.userMessageId, HUB_RESTARTED, reason));
+  return "failed";
+}
+
+/** Asks the agent about the task until it has ended (its terminal group) or time is up. */
+async function resume(
+  turn: UnfinishedTurn,
+  taskId: string,
+  agent: RosterAgent,
+  options: RecoveryOptions,
+): Promise<{ group: PublishedEvent[] | null; reason: string }> {
+  const { settings, signal, logger } = options;
+  const log = logger.child({ agentMessageId: turn.agentMessageId, taskId });
+  const deadline = Date.now() + settings.resumeMaxWaitMs;
+  let interval = settings.pollIntervalMs;
+  for (;;) {
+    try {
+      const task = await agent.client.getTask(taskId, {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(settings.callTimeoutMs)]),
+      });
+      if (isTurnEndingState(task.status.state)) {
+        const mapper = new TurnMapper({
+          agentMessageId: turn.agentMessageId,
+          localAgentId: turn.localAgentId,
+          userMessageId: turn.userMessageId,
+        });
+        mapper.onResult(task);
+        log.info({ state: task.status.state }, "resumed a turn from before the restart");
+        return { group: mapper.terminal(), reason: "" };
+      }
+    } catch (error) {
+      log.info(
+        { err: error instanceof Error ? error.message : String(error) },
+        "could not ask the agent about a task from before the restart",
+      );
+      return {
+        group: null,
+        reason:
+          "The hub restarted while the agent was working on this and could not get the result from the agent; please send your message again.",
+      };
+    }
+    if (signal.aborted || Date.now() + interval >= deadline) break;
+    const slept = await sleep(interval, signal);
+    if (!slept) break;
+    interval = Math.min(Math.round(interval * 1.5), settings.maxPollIntervalMs);
+  }
+  // Still working: stop it, so the agent does not work for nobody.
+  try {
+    await agent.client.cancelTask(taskId, { signal: AbortSignal.timeout(settings.callTimeoutMs) });
+  } catch {
+    // best effort: it may have just ended
+  }
+  return {
+    group: null,
+    reason:
+      "The hub restarted while the agent was still working on this; the task was canceled. Please send your message again.",
+  };
+}
+
+/** True after `ms`; false if `signal` aborted first. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const done = (value: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(value);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

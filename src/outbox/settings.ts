@@ -1,0 +1,58 @@
+// Every limit and timer of the durable outbox and of turn recovery, with its unit in the name,
+// so tests shorten them instead of waiting.
+
+export interface OutboxSettings {
+  /** Most unsent events kept; beyond it the oldest turns are dropped whole. */
+  maxEvents: number;
+  /** Most bytes of unsent event JSON kept; beyond it the oldest turns are dropped whole. */
+  maxBytes: number;
+  /** Unsent events older than this are dropped, with every queued event of their turn. */
+  eventTtlMs: number;
+  /** How often the TTL is applied while the hub runs (also once at open). */
+  ttlSweepIntervalMs: number;
+  /** Accepted-turn records (ids only, no content) are kept this long for duplicate detection. */
+  acceptedTurnRetentionMs: number;
+  /** Most accepted-turn records kept; the oldest finished ones go first. */
+  acceptedTurnsMax: number;
+  /** Quiet time after the queue empties before the WAL is checkpointed and truncated. */
+  checkpointDelayMs: number;
+}
+
+export const DEFAULT_OUTBOX_SETTINGS: Readonly<OutboxSettings> = Object.freeze({
+  maxEvents: 100_000,
+  maxBytes: 64 * 1024 * 1024,
+  eventTtlMs: 24 * 3_600_000,
+  ttlSweepIntervalMs: 60_000,
+  acceptedTurnRetentionMs: 7 * 24 * 3_600_000,
+  acceptedTurnsMax: 100_000,
+  checkpointDelayMs: 1_000,
+});
+
+export interface RecoverySettings {
+  /** How long recovery keeps polling an agent task that is still working before giving up. */
+  resumeMaxWaitMs: number;
+  /** First pause between `tasks/get` polls while resuming; grows by half up to the max. */
+  pollIntervalMs: number;
+  maxPollIntervalMs: number;
+  /** One `tasks/get` or `tasks/cancel` call to the agent. */
+  callTimeoutMs: number;
+  /** Unfinished turns recovered at once. */
+  concurrency: number;
+}
+
+export const DEFAULT_RECOVERY_SETTINGS: Readonly<RecoverySettings> = Object.freeze({
+  resumeMaxWaitMs: 30_000,
+  pollIntervalMs: 1_000,
+  maxPollIntervalMs: 5_000,
+  callTimeoutMs: 10_000,
+  concurrency: 8,
+});
+
+/** Defaults overlaid with the given values (undefined entries ignored). */
+export function withDefaults<T extends object>(defaults: Readonly<T>, overrides?: Partial<T>): T {
+  const out = { ...defaults } as T;
+  for (const [key, value] of Object.entries(overrides ?? {})) {
+    if (value !== undefined) (out as Record<string, unknown>)[key] = value;
+  }
+  return out;
+}

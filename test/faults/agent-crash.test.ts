@@ -1,0 +1,162 @@
+// Agents that die in the middle of a turn: a stdio agent process that exits mid-stream (the hub
+// restarts it), and an HTTP agent whose connections are cut mid-stream (as when it crashes and
+// its supervisor brings it back on the same port). Turns may fail, but each with a reason, once,
+// in order; none may be lost or doubled.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
+import type { HubDaemon } from "../../src/hub/daemon.ts";
+import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
+import { FaultProxy } from "./fault-proxy.ts";
+import {
+  budgetMs,
+  faultTurns,
+  judge,
+  RelayLedger,
+  report,
+  type ScenarioResult,
+  settle,
+  startHubInProcess,
+  turnCommand,
+  waitForTerminals,
+  writeAgentsFile,
+} from "./harness.ts";
+
+const TURNS = faultTurns(30);
+const PACING_MS = 30;
+const CRASHY = fileURLToPath(new URL("./fixtures/crashy-stdio-agent.mjs", import.meta.url));
+
+describe("fault suite: agents crash mid-stream", () => {
+  const results: ScenarioResult[] = [];
+  let dir: string;
+  let relay: DevRelay;
+  let key: string;
+  let daemon: HubDaemon | null = null;
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "hybro-faults-agent-"));
+    relay = await startDevRelay({ port: 0, memory: true, sseHeartbeatMs: 500 });
+    key = relay.createKey({ userId: "alice", name: "hub", scopes: ["*"] }).key;
+  });
+  afterEach(async () => {
+    await daemon?.stop({ graceMs: 0, flushTimeoutMs: 500 });
+    daemon = null;
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+  afterAll(async () => {
+    report(results);
+    await relay?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function run(
+    name: string,
+    agents: Array<Record<string, unknown>>,
+    options: {
+      text: (i: number) => string;
+      every?: { ms: number; run: () => void };
+      faults: () => string;
+    },
+  ): Promise<ScenarioResult> {
+    const ledger = new RelayLedger();
+    ledger.attach(relay);
+    const agentsFile = join(dir, `${name.replace(/\W+/g, "-")}.json`);
+    writeAgentsFile(agentsFile, agents);
+    daemon = await startHubInProcess({
+      gatewayUrl: relay.url,
+      agentsFile,
+      key,
+      dataDir: join(dir, name.replace(/\W+/g, "-")),
+    });
+    const hubId = daemon.link.hubId;
+    const localAgentId = relay.hubs().find((hub) => hub.hubId === hubId)?.agents[0]?.local_agent_id;
+    if (!localAgentId) throw new Error("the agent was not synced");
+    const startedAt = Date.now();
+    const timer = options.every ? setInterval(options.every.run, options.every.ms) : null;
+    const ids: string[] = [];
+    try {
+      for (let i = 0; i < TURNS; i++) {
+        const command = turnCommand(localAgentId, i, options.text(i));
+        ids.push(command.agent_message_id);
+        relay.sendCommand(hubId, command);
+        await sleep(PACING_MS);
+      }
+      await waitForTerminals(ledger, ids, budgetMs(TURNS));
+    } finally {
+      if (timer) clearInterval(timer);
+    }
+    await daemon.link.flush(5_000);
+    await settle(() => relay.publishStats().events);
+    const verdict = judge(name, ledger, ids, startedAt, relay, options.faults());
+    results.push(verdict.result);
+    expect(verdict.problems).toEqual([]);
+    expect(verdict.result).toMatchObject({ lost: 0, duplicated: 0, disordered: 0 });
+    return verdict.result;
+  }
+
+  it(
+    "a stdio agent that exits mid-stream",
+    async () => {
+      let crashes = 0;
+      const result = await run(
+        "stdio agent exits mid-stream",
+        [
+          {
+            name: "Crashy",
+            command: process.execPath,
+            args: [CRASHY],
+            maxConcurrency: 4,
+          },
+        ],
+        {
+          text: (i) => {
+            if (i % 10 !== 9) return `turn ${i}`;
+            crashes++;
+            return `turn ${i}: crash`;
+          },
+          faults: () => `${crashes} agent exits`,
+        },
+      );
+      // The turns that made it exit failed; the agent came back for the ones after.
+      expect(result.completed).toBeGreaterThan(0);
+      expect(Object.values(result.failed).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    },
+    budgetMs(TURNS) * 2,
+  );
+
+  it(
+    "an HTTP agent whose connections are cut mid-stream",
+    async () => {
+      const agent: TestAgent = await startTestAgent({
+        dialect: "1.0",
+        streaming: true,
+        behaviour: "chunks",
+        chunkCount: 5,
+        delayMs: 30,
+        name: "Chunks",
+      });
+      const proxy = await FaultProxy.start(agent.url, () => "agent");
+      cleanups.push(
+        () => proxy.close(),
+        () => agent.close(),
+      );
+      const result = await run(
+        "HTTP agent cut mid-stream",
+        [{ name: "Chunks", url: proxy.url, maxConcurrency: 64 }],
+        {
+          text: (i) => `turn ${i}`,
+          every: { ms: 350, run: () => proxy.dropAll() },
+          faults: () => `${proxy.counts.connectionsCut} agent connections cut`,
+        },
+      );
+      expect(proxy.counts.connectionsCut).toBeGreaterThan(0);
+      expect(result.completed).toBeGreaterThan(0);
+    },
+    budgetMs(TURNS) * 2,
+  );
+});

@@ -1,0 +1,272 @@
+// The durable publish queue on real sqlite files in temp dirs: order across a restart, delete on
+// acknowledge (and no content left on disk), the Publisher draining an earlier run's events,
+// bounds and TTL dropping whole turns with one warning, and the memory fallback when the
+// database is damaged, unwritable, or fails while running.
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/log/logger.ts";
+import { OUTBOX_DB_FILE, type OutboxDatabase } from "../../src/outbox/database.ts";
+import { DurablePublishQueue } from "../../src/outbox/durable-queue.ts";
+import { openOutbox } from "../../src/outbox/outbox.ts";
+import { DEFAULT_OUTBOX_SETTINGS, type OutboxSettings } from "../../src/outbox/settings.ts";
+import { OutboxStore } from "../../src/outbox/store.ts";
+import { RelayError } from "../../src/relay/errors.ts";
+import { Publisher } from "../../src/relay/publisher.ts";
+import { relayLinkSettings } from "../../src/relay/settings.ts";
+import type { PublishedEvent } from "../../src/wire/relay.ts";
+import { capturingLogger, chunk, finished, submitted, until } from "./support.ts";
+
+const dirs: string[] = [];
+const open: Array<{ close(): unknown }> = [];
+afterEach(async () => {
+  for (const item of open.splice(0).reverse()) await item.close();
+  for (const dir of dirs.splice(0)) {
+    chmodSync(dir, 0o700);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "hybro-outbox-"));
+  dirs.push(dir);
+  return dir;
+}
+
+function outbox(
+  dir: string | null,
+  settings: Partial<OutboxSettings> = {},
+  logger = silentLogger(),
+) {
+  const made = openOutbox({ dir, logger, settings });
+  open.push(made);
+  return made;
+}
+
+const ids = (events: readonly PublishedEvent[]) => events.map((event) => event.event_id);
+
+describe("durable publish queue", () => {
+  it("keeps each room's order across a restart, a batch that was out included", () => {
+    const dir = tempDir();
+    const first = outbox(dir);
+    first.queue.append("r1", [submitted("t1"), chunk("t1", 0)]);
+    first.queue.append("r2", [submitted("t2")]);
+    first.queue.append("r1", [chunk("t1", 1), finished("t1")]);
+    const out = first.queue.take("r1", 2);
+    expect(ids(out?.events ?? [])).toEqual(["t1-s", "t1-c0"]);
+    first.close(); // the batch was never acknowledged
+
+    const second = outbox(dir);
+    expect(second.queue.depth()).toBe(5);
+    expect(second.queue.rooms().sort()).toEqual(["r1", "r2"]);
+    const again = second.queue.take("r1", 10);
+    expect(ids(again?.events ?? [])).toEqual(["t1-s", "t1-c0", "t1-c1", "t1-p"]);
+    expect(second.queue.take("r1", 10)).toBeNull(); // one batch per room at a time
+    second.queue.ack(again as NonNullable<typeof again>);
+    second.close();
+
+    const third = outbox(dir);
+    expect(third.queue.depth()).toBe(1);
+    expect(ids(third.queue.take("r2", 10)?.events ?? [])).toEqual(["t2-s"]);
+  });
+
+  it("puts a released batch back at the head of its room, before later events", () => {
+    const dir = tempDir();
+    const box = outbox(dir);
+    box.queue.append("r", [chunk("t", 0), chunk("t", 1)]);
+    const batch = box.queue.take("r", 1);
+    box.queue.append("r", [chunk("t", 2)]);
+    box.queue.release(batch as NonNullable<typeof batch>);
+    expect(ids(box.queue.take("r", 10)?.events ?? [])).toEqual(["t-c0", "t-c1", "t-c2"]);
+  });
+
+  it("leaves no message content on disk once the relay has acknowledged it", () => {
+    const dir = tempDir();
+    const box = outbox(dir);
+    const secret = "the-secret-answer-4711";
+    box.queue.append("r", [chunk("t", 0, secret), finished("t")]);
+    const onDisk = () =>
+      [OUTBOX_DB_FILE, `${OUTBOX_DB_FILE}-wal`]
+        .map((name) => join(dir, name))
+        .filter((file) => existsSync(file))
+        .map((file) => readFileSync(file).toString("latin1"))
+        .join("");
+    expect(onDisk()).toContain(secret); // written before it may be sent
+    const batch = box.queue.take("r", 10);
+    box.queue.ack(batch as NonNullable<typeof batch>);
+    box.close();
+    expect(onDisk()).not.toContain(secret);
+  });
+
+  it("feeds a Publisher: events queued while the relay was down go out after a restart, in order, with the same ids", async () => {
+    const dir = tempDir();
+    const settings = relayLinkSettings({
+      publishCoalesceMs: 1,
+      publishRetryBaseDelayMs: 5,
+      publishRetryMaxDelayMs: 20,
+    });
+    const down = outbox(dir);
+    let attempts = 0;
+    const failing = new Publisher({
+      send: async () => {
+        attempts++;
+        throw new RelayError("transient", "publish", "relay down", { status: 503 });
+      },
+      reregister: async () => {},
+      onAuthError: () => {},
+      settings,
+      logger: silentLogger(),
+      queue: down.queue,
+    });
+    const published: PublishedEvent[] = [];
+    for (const turn of ["a", "b"]) {
+      const events = [submitted(turn), chunk(turn, 0), chunk(turn, 1), finished(turn)];
+      for (const event of events) failing.publish("room", [{ ...event, event_id: undefined }]);
+    }
+    await until(() => attempts >= 2, "a failed attempt");
+    await failing.close();
+    const stamped = down.queue.take("room", 100)?.events ?? [];
+    expect(stamped).toHaveLength(8);
+    expect(stamped.every((event) => typeof event.event_id === "string")).toBe(true);
+    down.close();
+
+    const up = outbox(dir);
+    const working = new Publisher({
+      send: async (_room, events) => {
+        published.push(...events);
+      },
+      reregister: async () => {},
+      onAuthError: () => {},
+      settings,
+      logger: silentLogger(),
+      queue: up.queue,
+    });
+    open.push(working);
+    expect(await working.flush(5_000)).toBe(true);
+    expect(ids(published)).toEqual(ids(stamped));
+    expect(up.queue.depth()).toBe(0);
+    up.close();
+    expect(outbox(dir).queue.depth()).toBe(0);
+  });
+
+  it("drops whole oldest turns at the count bound, says so once, and counts every drop", () => {
+    const { logger, at } = capturingLogger();
+    const box = outbox(tempDir(), { maxEvents: 6 }, logger);
+    box.queue.append("r", [submitted("old"), chunk("old", 0), chunk("old", 1)]);
+    box.queue.append("r", [submitted("mid"), chunk("mid", 0)]);
+    box.queue.append("r2", [submitted("new"), chunk("new", 0)]); // 7 > 6: "old" goes
+    expect(box.queue.depth()).toBe(4);
+    box.queue.append("r", [finished("old")]); // a dropped turn's tail is dropped too
+    box.queue.append("r", [chunk("mid", 1), finished("mid")]);
+    box.queue.append("r2", [finished("new")]); // 7 > 6 again: "mid" goes
+    expect(box.queue.dropped()).toBe(3 + 1 + 4);
+    expect(ids(box.queue.take("r2", 10)?.events ?? [])).toEqual(["new-s", "new-c0", "new-p"]);
+    expect(box.queue.take("r", 10)).toBeNull();
+    const warnings = at("warn");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/outbox is full .*dropped 3 unsent events of the 1 oldest turns/);
+  });
+
+  it("drops whole turns at the byte bound", () => {
+    const box = outbox(tempDir(), { maxBytes: 1_000 });
+    box.queue.append("r", [chunk("a", 0, "x".repeat(500))]);
+    box.queue.append("r", [chunk("b", 0, "y".repeat(500))]);
+    expect(ids(box.queue.take("r", 10)?.events ?? [])).toEqual(["b-c0"]);
+    expect(box.queue.stats()).toMatchObject({ dropped: 1, depth: 1 });
+  });
+
+  it("drops turns whose events outlived the TTL, with their younger events", () => {
+    const store = new OutboxStore(null, null, silentLogger());
+    let now = 0;
+    const settings = { ...DEFAULT_OUTBOX_SETTINGS, eventTtlMs: 500 };
+    const { logger, at } = capturingLogger();
+    const queue = new DurablePublishQueue({ store, settings, logger, now: () => now });
+    queue.append("r", [submitted("stale")]);
+    now = 400;
+    queue.append("r", [submitted("fresh"), chunk("stale", 0)]);
+    now = 600;
+    expect(queue.sweepExpired()).toBe(2);
+    expect(ids(queue.take("r", 10)?.events ?? [])).toEqual(["fresh-s"]);
+    expect(at("warn")[0]).toMatch(/dropped 2 unsent events of 1 turns older than/);
+  });
+
+  it("reports a damaged database in one line and keeps serving from memory", () => {
+    const dir = tempDir();
+    const file = join(dir, OUTBOX_DB_FILE);
+    const garbage = Buffer.from("this is not a sqlite database at all ".repeat(200));
+    writeFileSync(file, garbage);
+    const { logger, at } = capturingLogger();
+    const box = outbox(dir, {}, logger);
+    expect(box.durable).toBe(false);
+    expect(box.stats().failure).toMatch(/not a database/);
+    const errors = at("error");
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(file);
+    expect(errors[0]).toMatch(/in memory only.*move it aside/);
+    box.queue.append("r", [submitted("t"), finished("t")]);
+    expect(ids(box.queue.take("r", 10)?.events ?? [])).toEqual(["t-s", "t-p"]);
+    expect(
+      box.acceptedTurns.accept({
+        agentMessageId: "x",
+        roomId: "r",
+        localAgentId: "a",
+        userMessageId: null,
+      }),
+    ).toBe(true);
+    expect(box.acceptedTurns.accept("x")).toBe(false);
+    expect(readFileSync(file).equals(garbage)).toBe(true); // left for the user to inspect
+  });
+
+  it.each([
+    ["a read-only directory", readOnlyDirectory],
+    ["a path below a regular file", pathBelowAFile],
+  ])("reports %s in one line and keeps serving from memory", (_name, place) => {
+    const dir = place();
+    const { logger, at } = capturingLogger();
+    const box = outbox(dir, {}, logger);
+    expect(box.durable).toBe(false);
+    const errors = at("error");
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(join(dir, OUTBOX_DB_FILE));
+    expect(errors[0]).toMatch(/make it writable/);
+    box.queue.append("r", [submitted("t")]);
+    expect(box.queue.depth()).toBe(1);
+  });
+
+  it("goes on in memory when the database fails while running (one error line)", () => {
+    const { logger, at } = capturingLogger();
+    const failing = {
+      file: "/somewhere/outbox.sqlite",
+      loadEvents: () => [],
+      insertEvents: () => {
+        throw new Error("disk I/O error");
+      },
+      deleteEvents: () => {},
+      close: () => {},
+    } as unknown as OutboxDatabase;
+    const store = new OutboxStore(failing, failing.file, logger);
+    const queue = new DurablePublishQueue({ store, settings: DEFAULT_OUTBOX_SETTINGS, logger });
+    queue.append("r", [submitted("t")]);
+    queue.append("r", [finished("t")]);
+    expect(store.durable).toBe(false);
+    expect(ids(queue.take("r", 10)?.events ?? [])).toEqual(["t-s", "t-p"]);
+    const errors = at("error");
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/disk I\/O error.*in memory only/);
+  });
+});
+
+/** A directory the process cannot write: /proc when running as root (root ignores modes). */
+function readOnlyDirectory(): string {
+  if (process.getuid?.() === 0 && existsSync("/proc/self")) return "/proc";
+  const dir = tempDir();
+  chmodSync(dir, 0o555);
+  return dir;
+}
+
+function pathBelowAFile(): string {
+  const dir = tempDir();
+  writeFileSync(join(dir, "plain-file"), "");
+  return join(dir, "plain-file", "data");
+}

@@ -1,0 +1,60 @@
+// Small helpers for the outbox tests: a logger that keeps its lines, events, and polling.
+import { setTimeout as sleep } from "node:timers/promises";
+import { createLogger, type Logger } from "../../src/log/logger.ts";
+import type { PublishedEvent } from "../../src/wire/relay.ts";
+
+export function capturingLogger(): {
+  logger: Logger;
+  lines: () => Array<{ level: number; msg: string } & Record<string, unknown>>;
+  at: (level: "warn" | "error" | "info") => string[];
+} {
+  const raw: string[] = [];
+  const logger = createLogger({
+    level: "debug",
+    destination: { write: (l: string) => raw.push(l) },
+  });
+  const lines = () =>
+    raw
+      .join("")
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map((line) => JSON.parse(line) as { level: number; msg: string });
+  const levels = { info: 30, warn: 40, error: 50 };
+  return {
+    logger,
+    lines,
+    at: (level) =>
+      lines()
+        .filter((l) => l.level === levels[level])
+        .map((l) => l.msg),
+  };
+}
+
+export const chunk = (turn: string, n: number, text = `chunk ${n} `): PublishedEvent => ({
+  type: "artifact_update",
+  agent_message_id: turn,
+  event_id: `${turn}-c${n}`,
+  data: { raw: null, text, parts: [], append: n > 0, last_chunk: false },
+});
+
+export const submitted = (turn: string): PublishedEvent => ({
+  type: "task_submitted",
+  agent_message_id: turn,
+  event_id: `${turn}-s`,
+  data: { task_id: `task-${turn}`, agent_name: "echo" },
+});
+
+export const finished = (turn: string): PublishedEvent => ({
+  type: "processing_status",
+  agent_message_id: turn,
+  event_id: `${turn}-p`,
+  data: { status: "completed", user_message_id: null },
+});
+
+export async function until(probe: () => boolean, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
