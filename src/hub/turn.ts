@@ -194,6 +194,32 @@ class TurnSteps {
   }
 
   async stream(message: Record<string, unknown>): Promise<void> {
+    try {
+      await this.#readStream(message);
+    } catch (error) {
+      const taskId = this.#mapper.taskId;
+      if (!(error instanceof TransportError) || !taskId || this.#signal.aborted) throw error;
+      // The connection broke mid-stream, but the agent may well finish the task without us
+      // listening (a2a-js does): follow it with tasks/get before calling the turn failed.
+      this.#logger.info(
+        { taskId, errorType: error.errorType },
+        `stream broke (${error.message}); following the task with tasks/get`,
+      );
+      try {
+        await this.#followTask(taskId, { immediately: true, lenient: false });
+      } catch {
+        throw error;
+      }
+      return;
+    }
+    const mapper = this.#mapper;
+    if (mapper.taskId && (!isTurnEndingState(mapper.state) || !mapper.hasText)) {
+      // The stream closed early, or without the answer's text: ask the agent for the task.
+      await this.#followTask(mapper.taskId, { immediately: true, lenient: true });
+    }
+  }
+
+  async #readStream(message: Record<string, unknown>): Promise<void> {
     for await (const event of this.#client.stream(message, { signal: this.#signal })) {
       this.#publish(this.#mapper.onStreamEvent(event));
       // Stop at the end of the turn: a2a-js keeps streams open at auth-required, and a task
@@ -205,11 +231,6 @@ class TurnSteps {
         break;
       }
       if (event.kind === "task" && TERMINAL_STATES.has(event.status.state)) break;
-    }
-    const mapper = this.#mapper;
-    if (mapper.taskId && (!isTurnEndingState(mapper.state) || !mapper.hasText)) {
-      // The stream closed early, or without the answer's text: ask the agent for the task.
-      await this.#followTask(mapper.taskId, { immediately: true, lenient: true });
     }
   }
 
