@@ -2,18 +2,10 @@
 // parts, lower-case states and roles. Every object keeps `raw`, its normalised JSON (unknown
 // fields kept; what the relay receives as `raw`), and `wire`, the JSON exactly as it arrived.
 
+import type { TaskState } from "../wire/relay.ts";
+
 /** Lower-case task state (`input-required`, `canceled`, …); unknown values pass through. */
-export type A2ATaskState =
-  | "submitted"
-  | "working"
-  | "input-required"
-  | "auth-required"
-  | "completed"
-  | "canceled"
-  | "failed"
-  | "rejected"
-  | "unknown"
-  | (string & {});
+export type A2ATaskState = TaskState | (string & {});
 
 /**
  * A canonical part: exactly one of `text` | `url` | `raw` (base64) | `data`, plus optional

@@ -124,7 +124,12 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
 async function cleanUp(paths: HubPaths, pid: number | null): Promise<void> {
   removePidFileIf(pidFilePath(paths), pid);
   const socketPath = controlSocketPath(paths);
-  if (await isSocketLive(socketPath)) return;
+  // A killed multi-threaded process can show as gone (its main thread a zombie) while its other
+  // threads still hold the listening socket for a moment: give it up to a second to let go.
+  for (let attempt = 0; await isSocketLive(socketPath, 250); attempt++) {
+    if (attempt >= 10) return; // still answering: another daemon owns it now
+    await sleep(100);
+  }
   try {
     unlinkSync(socketPath);
   } catch {

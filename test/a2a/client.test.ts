@@ -1,34 +1,10 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { A2AClient, type A2AStreamEvent } from "../../src/a2a/client.ts";
 import { taskText, textOfParts } from "../../src/a2a/model.ts";
 import { JsonRpcError } from "../../src/agents/transport.ts";
-import { HttpTransport } from "../../src/agents/transports/http.ts";
-import {
-  type ConnectedClient,
-  connectTestClient,
-  startTestAgent,
-  type TestAgent,
-  type TestAgentOptions,
-} from "../support/a2a-agents.ts";
+import { agentsPerTest } from "../support/agents-per-test.ts";
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function agent(options: TestAgentOptions): Promise<TestAgent> {
-  const a = await startTestAgent(options);
-  cleanups.push(() => a.close());
-  return a;
-}
-
-async function connect(a: TestAgent, options?: { fallback?: boolean }): Promise<ConnectedClient> {
-  const c = await connectTestClient(a, options);
-  cleanups.push(() => c.transport.close());
-  return c;
-}
+const { agent, connect, httpTransport, rawAgent } = agentsPerTest();
 
 const signal = () => AbortSignal.timeout(10_000);
 const relayMessage = (text: string) => ({
@@ -193,8 +169,7 @@ describe("A2AClient dialect fallback", () => {
 
   it("moves from v0.3 to v1.0 when a v1-only server refuses v0.3", async () => {
     const a = await agent({ dialect: "1.0", streaming: false, behaviour: "echo" });
-    const transport = new HttpTransport({ baseUrl: a.rpcUrl });
-    cleanups.push(() => transport.close());
+    const transport = httpTransport(a.rpcUrl);
     const client = new A2AClient({ transport, primary: "0.3", fallback: "1.0" });
     const result = await client.send(relayMessage("up"), { signal: signal() });
     expect(result.kind === "task" && taskText(result)).toBe("echo: up");
@@ -233,30 +208,17 @@ describe("A2AClient dialect fallback", () => {
 describe("A2AClient tenant", () => {
   it("echoes the interface's tenant in v1.0 params only", async () => {
     const seen: Array<{ method: string; params: Record<string, unknown> }> = [];
-    const server = createServer((req, res) => {
-      let text = "";
-      req.on("data", (c) => {
-        text += c;
-      });
-      req.on("end", () => {
-        const body = JSON.parse(text);
-        seen.push({ method: body.method, params: body.params });
-        res.setHeader("content-type", "application/json");
-        res.end(
-          JSON.stringify({
-            jsonrpc: "2.0",
-            id: body.id,
-            result: { id: "t", contextId: "c", status: { state: "TASK_STATE_COMPLETED" } },
-          }),
-        );
-      });
+    const transport = await rawAgent((body, res) => {
+      seen.push({ method: body.method, params: body.params });
+      res.setHeader("content-type", "application/json");
+      res.end(
+        JSON.stringify({
+          jsonrpc: "2.0",
+          id: body.id,
+          result: { id: "t", contextId: "c", status: { state: "TASK_STATE_COMPLETED" } },
+        }),
+      );
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    const transport = new HttpTransport({
-      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    });
-    cleanups.push(() => transport.close());
     const v1 = new A2AClient({ transport, primary: "1.0", fallback: null, tenant: "acme" });
     await v1.getTask("t", { signal: signal() });
     const v03 = new A2AClient({ transport, primary: "0.3", fallback: null, tenant: "acme" });

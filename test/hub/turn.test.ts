@@ -1,8 +1,5 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { A2AClient } from "../../src/a2a/client.ts";
-import { HttpTransport } from "../../src/agents/transports/http.ts";
 import { replyMessage } from "../../src/hub/mapping.ts";
 import {
   runTurn,
@@ -12,28 +9,13 @@ import {
   type TurnSettings,
 } from "../../src/hub/turn.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
-import {
-  connectTestClient,
-  startTestAgent,
-  type TestAgent,
-  type TestAgentOptions,
-} from "../support/a2a-agents.ts";
+import type { TestAgent } from "../support/a2a-agents.ts";
+import { agentsPerTest } from "../support/agents-per-test.ts";
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function agent(options: TestAgentOptions): Promise<TestAgent> {
-  const a = await startTestAgent(options);
-  cleanups.push(() => a.close());
-  return a;
-}
+const { agent, connect, rawAgent } = agentsPerTest();
 
 async function clientFor(a: TestAgent, options?: { fallback?: boolean }): Promise<A2AClient> {
-  const c = await connectTestClient(a, options);
-  cleanups.push(() => c.transport.close());
-  return c.client;
+  return (await connect(a, options)).client;
 }
 
 let counter = 0;
@@ -218,43 +200,30 @@ describe("streamed turns", () => {
 
   it("fetches the task when the stream closes before the end", async () => {
     // A raw agent whose stream stops after "working"; tasks/get has the finished task.
-    const server: Server = createServer((req, res) => {
-      let text = "";
-      req.on("data", (c) => {
-        text += c;
-      });
-      req.on("end", () => {
-        const body = JSON.parse(text) as { id: string; method: string };
-        const reply = (result: unknown) =>
-          `${JSON.stringify({ jsonrpc: "2.0", id: body.id, result })}`;
-        if (body.method === "message/stream") {
-          res.setHeader("content-type", "text/event-stream");
-          res.write(
-            `data: ${reply({ kind: "task", id: "t-early", contextId: "c", status: { state: "submitted" } })}\n\n`,
-          );
-          res.end(
-            `data: ${reply({ kind: "status-update", taskId: "t-early", contextId: "c", status: { state: "working" }, final: false })}\n\n`,
-          );
-        } else {
-          res.setHeader("content-type", "application/json");
-          res.end(
-            reply({
-              kind: "task",
-              id: "t-early",
-              contextId: "c",
-              status: { state: "completed" },
-              artifacts: [{ artifactId: "a", parts: [{ kind: "text", text: "fetched answer" }] }],
-            }),
-          );
-        }
-      });
+    const transport = await rawAgent((body, res) => {
+      const reply = (result: unknown) =>
+        `${JSON.stringify({ jsonrpc: "2.0", id: body.id, result })}`;
+      if (body.method === "message/stream") {
+        res.setHeader("content-type", "text/event-stream");
+        res.write(
+          `data: ${reply({ kind: "task", id: "t-early", contextId: "c", status: { state: "submitted" } })}\n\n`,
+        );
+        res.end(
+          `data: ${reply({ kind: "status-update", taskId: "t-early", contextId: "c", status: { state: "working" }, final: false })}\n\n`,
+        );
+      } else {
+        res.setHeader("content-type", "application/json");
+        res.end(
+          reply({
+            kind: "task",
+            id: "t-early",
+            contextId: "c",
+            status: { state: "completed" },
+            artifacts: [{ artifactId: "a", parts: [{ kind: "text", text: "fetched answer" }] }],
+          }),
+        );
+      }
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    const transport = new HttpTransport({
-      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    });
-    cleanups.push(() => transport.close());
     const client = new A2AClient({ transport, primary: "0.3", fallback: null });
     const { outcome, events } = await turn(client, input("x", true));
     expect(outcome.status).toBe("completed");

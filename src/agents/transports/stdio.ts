@@ -1,7 +1,7 @@
 // An agent run as a child process and spoken to with NDJSON JSON-RPC over its stdin/stdout
 // (local-agents.md section 2). This file is the process side: spawn, framing, stderr,
 // supervision (restart with backoff, crash-loop detection) and the stop sequence. The
-// JSON-RPC side is RpcPeer.
+// JSON-RPC side is RpcPeer, wrapped as for WebSocket by PeerTransport.
 //
 // No orphans: the child is spawned without a shell and not detached, execa's `cleanup` kills
 // it when the hub exits normally or on SIGINT/SIGTERM, and when the hub is SIGKILLed (where
@@ -12,13 +12,12 @@
 import { existsSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
-import { type Logger, silentLogger } from "../../log/logger.ts";
-import { type AgentTransport, type RpcCallOptions, TransportError } from "../transport.ts";
+import { TransportError } from "../transport.ts";
 import { childEnv, expandHome } from "./child-env.ts";
 import { Deferred, untilSettled } from "./deferred.ts";
-import { agentLogger, fallbackCard, isCard } from "./local-card.ts";
 import { NdjsonLineReader, type OversizeLine, sniffRequestId } from "./ndjson-lines.ts";
-import { DEFAULT_RPC_PEER_SETTINGS, preview, RpcPeer, type RpcPeerSettings } from "./rpc-peer.ts";
+import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
+import { DEFAULT_RPC_PEER_SETTINGS, preview, type RpcPeerSettings } from "./rpc-peer.ts";
 import { backoffDelayMs, ExitWindow, type TransportHealth } from "./supervision.ts";
 
 export interface StdioSettings extends RpcPeerSettings {
@@ -65,21 +64,14 @@ export const DEFAULT_STDIO_SETTINGS: StdioSettings = {
   stderrLineMaxChars: 4_000,
 };
 
-export interface StdioTransportOptions {
-  name: string;
+export interface StdioTransportOptions extends PeerTransportOptions {
   command: string;
   args?: string[];
   /** Working directory; a leading `~` is the home directory. Default: the hub's. */
   cwd?: string;
   /** Added to the minimal environment (see child-env.ts). */
   env?: Record<string, string>;
-  /** The entry's inline card, used when the agent answers no `agent/getCard`. */
-  card?: Record<string, unknown>;
-  description?: string;
-  logger?: Logger;
   settings?: Partial<StdioSettings>;
-  /** Called whenever `health().healthy` changes (e.g. to update the roster). */
-  onHealthChange?: (health: TransportHealth) => void;
 }
 
 type Phase = "idle" | "starting" | "running" | "waiting" | "closed";
@@ -95,19 +87,13 @@ interface ChildRun {
   ended: Deferred<void>;
 }
 
-export class StdioTransport implements AgentTransport {
+export class StdioTransport extends PeerTransport {
   readonly kind = "stdio" as const;
-  readonly name: string;
   readonly #command: string;
   readonly #args: string[];
   readonly #cwd: string | undefined;
   readonly #env: Record<string, string> | undefined;
-  readonly #card: Record<string, unknown> | undefined;
-  readonly #description: string | undefined;
-  readonly #log: Logger;
   readonly #settings: StdioSettings;
-  readonly #onHealthChange: ((health: TransportHealth) => void) | undefined;
-  readonly #peer: RpcPeer;
   readonly #exits: ExitWindow;
 
   #phase: Phase = "idle";
@@ -121,90 +107,29 @@ export class StdioTransport implements AgentTransport {
   #lastExit: string | null = null;
   #crashLooping = false;
   #startFailed = false;
-  #lastHealthy = true;
-  #cardNoteLogged = false;
-  #closing: Promise<void> | null = null;
 
   constructor(options: StdioTransportOptions) {
-    this.name = options.name;
+    const settings = { ...DEFAULT_STDIO_SETTINGS, ...options.settings };
+    super(options, "stdio", settings);
     this.#command = expandHome(options.command);
     this.#args = options.args ?? [];
     this.#cwd = options.cwd === undefined ? undefined : expandHome(options.cwd);
     this.#env = options.env;
-    this.#card = options.card;
-    this.#description = options.description;
-    this.#log = agentLogger(options.logger ?? silentLogger(), options.name, "stdio");
-    this.#settings = { ...DEFAULT_STDIO_SETTINGS, ...options.settings };
-    this.#onHealthChange = options.onHealthChange;
-    this.#exits = new ExitWindow(this.#settings.crashLoopExits, this.#settings.crashLoopWindowMs);
-    this.#peer = new RpcPeer({
-      name: options.name,
-      logger: this.#log,
-      send: (message) => this.#write(message),
-      settings: this.#settings,
-    });
+    this.#settings = settings;
+    this.#exits = new ExitWindow(settings.crashLoopExits, settings.crashLoopWindowMs);
   }
 
-  /** Spawns the process if it is not running yet; resolves once it runs. */
-  async start(signal: AbortSignal = new AbortController().signal): Promise<void> {
-    await this.#ensureRunning(signal);
-  }
-
-  async call(method: string, params: unknown, options: RpcCallOptions): Promise<unknown> {
-    await this.#ensureRunning(options.signal);
-    return this.#peer.call(method, params, { signal: options.signal });
-  }
-
-  async *stream(method: string, params: unknown, options: RpcCallOptions): AsyncGenerator<unknown> {
-    await this.#ensureRunning(options.signal);
-    yield* this.#peer.stream(method, params, { signal: options.signal });
-  }
-
-  /**
-   * The card from `agent/getCard`; when the agent answers none within `cardTimeoutMs` (or an
-   * error), the entry's card, else one built from the name. Rejects only when the process
-   * cannot run (TransportError, connectionClass) or the signal aborts.
-   */
-  async fetchCard(signal: AbortSignal): Promise<Record<string, unknown>> {
-    await this.#ensureRunning(signal);
-    let why: string;
-    try {
-      const result = await this.#peer.call("agent/getCard", undefined, {
-        signal,
-        timeoutMs: this.#settings.cardTimeoutMs,
-      });
-      if (isCard(result)) return result;
-      why = "its agent/getCard result is not an object";
-    } catch (error) {
-      if (signal.aborted) throw error;
-      if (error instanceof TransportError && error.connectionClass) throw error;
-      why = error instanceof Error ? error.message : String(error);
-    }
-    if (!this.#cardNoteLogged) {
-      this.#cardNoteLogged = true;
-      this.#log.info(
-        `agent "${this.name}" serves no card (${why}); using ${this.#card ? "the card from agents.json" : "a card built from its name (not streaming)"}`,
-      );
-    }
-    return fallbackCard(this.name, this.#card, this.#description);
-  }
-
-  health(): TransportHealth {
+  override health(): TransportHealth {
     return {
-      healthy: this.#isHealthy(),
+      healthy: this.isHealthy(),
       restarts: this.#restarts,
       lastExit: this.#lastExit,
       pid: this.#phase === "running" ? (this.#run?.pid ?? null) : null,
     };
   }
 
-  /** Stops the process: close stdin, wait, SIGTERM, wait, SIGKILL. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= this.#stop();
-    return this.#closing;
-  }
-
-  async #ensureRunning(signal: AbortSignal): Promise<void> {
+  /** Spawns the process if it is not running yet; resolves once it runs. */
+  protected override async ensureReady(signal: AbortSignal): Promise<void> {
     while (true) {
       signal.throwIfAborted();
       // Taken before #spawn: a start that fails at once settles this one, not the next.
@@ -213,7 +138,7 @@ export class StdioTransport implements AgentTransport {
         case "running":
           return;
         case "closed":
-          throw this.#stoppedError();
+          throw this.stoppedError();
         case "idle":
           this.#spawn();
           break;
@@ -237,7 +162,7 @@ export class StdioTransport implements AgentTransport {
     this.#phase = "starting";
     const { env, refused } = childEnv(this.#env);
     if (refused.length > 0) {
-      this.#log.warn(
+      this.log.warn(
         `agent "${this.name}": env ${refused.join(", ")} would pass the hub's API key to the agent; left out`,
       );
     }
@@ -292,11 +217,11 @@ export class StdioTransport implements AgentTransport {
       run.startedAt = Date.now();
       this.#startFailed = false;
       if (this.#phase === "starting") this.#phase = "running";
-      this.#log.info({ pid: run.pid }, `agent "${this.name}" started (pid ${run.pid})`);
+      this.log.info({ pid: run.pid }, `agent "${this.name}" started (pid ${run.pid})`);
       this.#stableTimer = setTimeout(() => this.#onStableRun(), this.#settings.stableRunMs);
       this.#stableTimer.unref();
       this.#up.resolve();
-      this.#healthMaybeChanged();
+      this.healthMaybeChanged();
     });
     // A failed start shows as an "error" event (ENOENT, EACCES, bad cwd) or, when spawn()
     // throws (e.g. an empty command), only as a failed result; there is no exit event then.
@@ -311,7 +236,7 @@ export class StdioTransport implements AgentTransport {
       this.#afterEnd(this.#startFailure(error));
     };
     node.on("error", (error) => {
-      if (spawned) this.#log.warn({ err: error }, `agent "${this.name}" process error`);
+      if (spawned) this.log.warn({ err: error }, `agent "${this.name}" process error`);
       else failStart(error);
     });
     child.then(
@@ -329,7 +254,7 @@ export class StdioTransport implements AgentTransport {
 
     const reader = new NdjsonLineReader(
       this.#settings.maxLineBytes,
-      (line) => this.#peer.receive(line),
+      (line) => this.peer.receive(line),
       (line) => this.#onOversize(line),
     );
     stdout.on("data", (chunk: Buffer) => reader.push(chunk));
@@ -340,7 +265,7 @@ export class StdioTransport implements AgentTransport {
     });
     stdout.on("error", () => {});
 
-    const stderrLog = this.#log.child({ stream: "stderr" });
+    const stderrLog = this.log.child({ stream: "stderr" });
     const level = this.#settings.stderrLevel;
     const maxChars = this.#settings.stderrLineMaxChars;
     const stderrLines = new NdjsonLineReader(
@@ -356,11 +281,11 @@ export class StdioTransport implements AgentTransport {
     stderr.once("end", () => stderrLines.end());
     stderr.on("error", () => {});
     stdin.on("error", (error) => {
-      this.#log.debug({ err: error }, "agent stdin closed");
+      this.log.debug({ err: error }, "agent stdin closed");
     });
   }
 
-  #write(message: string): void {
+  protected override write(message: string): void {
     const stdin = this.#run?.stdin;
     if (this.#phase !== "running" || !stdin || !stdin.writable) {
       throw new TransportError("AgentExited", `agent "${this.name}" is not running`, {
@@ -377,8 +302,8 @@ export class StdioTransport implements AgentTransport {
       "InvalidAgentResponse",
       `agent "${this.name}" wrote a line of ${line.bytes} bytes, over the ${limit}-byte limit (maxLineBytes); answer dropped`,
     );
-    if (id !== null && this.#peer.fail(id, error)) return;
-    this.#log.warn(
+    if (id !== null && this.peer.fail(id, error)) return;
+    this.log.warn(
       { head: preview(line.head) },
       `agent "${this.name}" wrote a line of ${line.bytes} bytes, over the ${limit}-byte limit (maxLineBytes), for no known request; skipped`,
     );
@@ -391,7 +316,7 @@ export class StdioTransport implements AgentTransport {
     const lastStderr = run.lastStderr ? `; last stderr: ${preview(run.lastStderr)}` : "";
     this.#lastExit = `${words}${lastStderr}`;
     const stopping = this.#phase === "closed";
-    this.#peer.failAll(
+    this.peer.failAll(
       new TransportError(
         "AgentExited",
         stopping
@@ -401,7 +326,7 @@ export class StdioTransport implements AgentTransport {
       ),
     );
     if (stopping) {
-      this.#log.info(`agent "${this.name}" stopped (${words})`);
+      this.log.info(`agent "${this.name}" stopped (${words})`);
       return;
     }
     if (Date.now() - run.startedAt >= this.#settings.stableRunMs) this.#backoffAttempt = 0;
@@ -438,11 +363,11 @@ export class StdioTransport implements AgentTransport {
     if (loop && !this.#crashLooping) {
       this.#crashLooping = true;
       const windowS = Math.round(this.#settings.crashLoopWindowMs / 1000);
-      this.#log.error(
+      this.log.error(
         `agent "${this.name}" is crash-looping (${this.#exits.count} exits within ${windowS} s; last: ${this.#lastExit}); marked unhealthy, still retrying every ≤ ${Math.round(this.#settings.restartMaxDelayMs / 1000)} s; fix its entry in agents.json or its program`,
       );
     } else if (!this.#crashLooping) {
-      this.#log.warn(`${description}; restarting in ${delayMs} ms`);
+      this.log.warn(`${description}; restarting in ${delayMs} ms`);
     }
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
@@ -451,7 +376,7 @@ export class StdioTransport implements AgentTransport {
       this.#spawn();
     }, delayMs);
     this.#restartTimer.unref();
-    this.#healthMaybeChanged();
+    this.healthMaybeChanged();
   }
 
   #onStableRun(): void {
@@ -459,61 +384,45 @@ export class StdioTransport implements AgentTransport {
     this.#exits.clear();
     if (this.#crashLooping) {
       this.#crashLooping = false;
-      this.#log.info(`agent "${this.name}" runs stably again; marked healthy`);
-      this.#healthMaybeChanged();
+      this.log.info(`agent "${this.name}" runs stably again; marked healthy`);
+      this.healthMaybeChanged();
     }
   }
 
-  async #stop(): Promise<void> {
+  /** Stops the process: close stdin, wait, SIGTERM, wait, SIGKILL. */
+  protected override async stop(): Promise<void> {
     const wasPhase = this.#phase;
     this.#phase = "closed";
     clearTimeout(this.#restartTimer);
     clearTimeout(this.#stableTimer);
-    if (!this.#up.settled) this.#up.reject(this.#stoppedError());
+    if (!this.#up.settled) this.#up.reject(this.stoppedError());
     const run = this.#run;
     if (run && wasPhase !== "idle") {
       const { process: child, stdin } = run;
       const { stopGraceMs, killGraceMs } = this.#settings;
       if (stdin.writable) stdin.end();
       if (!(await settlesWithin(run.ended.promise, stopGraceMs))) {
-        this.#log.info(
+        this.log.info(
           `agent "${this.name}" did not exit on stdin EOF within ${stopGraceMs} ms; SIGTERM`,
         );
         child.kill("SIGTERM");
         if (!(await settlesWithin(run.ended.promise, killGraceMs))) {
-          this.#log.warn(`agent "${this.name}" ignored SIGTERM for ${killGraceMs} ms; SIGKILL`);
+          this.log.warn(`agent "${this.name}" ignored SIGTERM for ${killGraceMs} ms; SIGKILL`);
           child.kill("SIGKILL");
           if (!(await settlesWithin(run.ended.promise, killGraceMs))) {
-            this.#log.error(
+            this.log.error(
               `agent "${this.name}" (pid ${run.pid}) did not exit after SIGKILL; check it with ps`,
             );
           }
         }
       }
     }
-    this.#peer.failAll(this.#stoppedError());
-    this.#healthMaybeChanged();
+    this.peer.failAll(this.stoppedError());
+    this.healthMaybeChanged();
   }
 
-  #stoppedError(): TransportError {
-    return new TransportError("AgentExited", `agent "${this.name}" is stopped`, {
-      connectionClass: true,
-    });
-  }
-
-  #isHealthy(): boolean {
+  protected override isHealthy(): boolean {
     return this.#phase !== "closed" && !this.#crashLooping && !this.#startFailed;
-  }
-
-  #healthMaybeChanged(): void {
-    const healthy = this.#isHealthy();
-    if (healthy === this.#lastHealthy) return;
-    this.#lastHealthy = healthy;
-    try {
-      this.#onHealthChange?.(this.health());
-    } catch (error) {
-      this.#log.error({ err: error }, "onHealthChange listener threw");
-    }
   }
 }
 

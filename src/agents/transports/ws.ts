@@ -5,11 +5,11 @@
 
 import { Agent, request } from "undici";
 import WebSocket, { type RawData } from "ws";
-import { type Logger, silentLogger } from "../../log/logger.ts";
-import { type AgentTransport, type RpcCallOptions, TransportError } from "../transport.ts";
+import { TransportError } from "../transport.ts";
 import { Deferred, untilSettled } from "./deferred.ts";
-import { agentLogger, fallbackCard, isCard } from "./local-card.ts";
-import { DEFAULT_RPC_PEER_SETTINGS, RpcPeer, type RpcPeerSettings } from "./rpc-peer.ts";
+import { isCard } from "./local-card.ts";
+import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
+import { DEFAULT_RPC_PEER_SETTINGS, type RpcPeerSettings } from "./rpc-peer.ts";
 import { backoffDelayMs, type TransportHealth } from "./supervision.ts";
 
 export interface WsSettings extends RpcPeerSettings {
@@ -45,36 +45,24 @@ export const DEFAULT_WS_SETTINGS: WsSettings = {
   unhealthyAfterFailures: 3,
 };
 
-export interface WsTransportOptions {
-  name: string;
+export interface WsTransportOptions extends PeerTransportOptions {
   /** `ws://` or `wss://`. */
   url: string;
   /** Sent with the upgrade request (and the GET of `cardUrl`), e.g. the agent's own token. */
   headers?: Record<string, string>;
-  card?: Record<string, unknown>;
   /** An HTTP(S) URL serving the card; tried before `agent/getCard`. */
   cardUrl?: string;
-  description?: string;
-  logger?: Logger;
   settings?: Partial<WsSettings>;
-  /** Called whenever `health().healthy` changes. */
-  onHealthChange?: (health: TransportHealth) => void;
 }
 
 type Phase = "idle" | "connecting" | "open" | "waiting" | "closed";
 
-export class WsTransport implements AgentTransport {
+export class WsTransport extends PeerTransport {
   readonly kind = "ws" as const;
-  readonly name: string;
   readonly #url: string;
   readonly #headers: Record<string, string>;
-  readonly #card: Record<string, unknown> | undefined;
   readonly #cardUrl: string | undefined;
-  readonly #description: string | undefined;
-  readonly #log: Logger;
   readonly #settings: WsSettings;
-  readonly #onHealthChange: ((health: TransportHealth) => void) | undefined;
-  readonly #peer: RpcPeer;
 
   #phase: Phase = "idle";
   #socket: WebSocket | null = null;
@@ -88,49 +76,22 @@ export class WsTransport implements AgentTransport {
   #failures = 0;
   #reconnects = 0;
   #lastExit: string | null = null;
-  #lastHealthy = true;
-  #cardNoteLogged = false;
   #http: Agent | null = null;
-  #closing: Promise<void> | null = null;
 
   constructor(options: WsTransportOptions) {
-    this.name = options.name;
+    const settings = { ...DEFAULT_WS_SETTINGS, ...options.settings };
+    super(options, "ws", settings);
     this.#url = options.url;
     this.#headers = options.headers ?? {};
-    this.#card = options.card;
     this.#cardUrl = options.cardUrl;
-    this.#description = options.description;
-    this.#log = agentLogger(options.logger ?? silentLogger(), options.name, "ws");
-    this.#settings = { ...DEFAULT_WS_SETTINGS, ...options.settings };
-    this.#onHealthChange = options.onHealthChange;
-    this.#peer = new RpcPeer({
-      name: options.name,
-      logger: this.#log,
-      send: (message) => this.#write(message),
-      settings: this.#settings,
-    });
-  }
-
-  /** Connects if not connected yet; resolves once the socket is open. */
-  async start(signal: AbortSignal = new AbortController().signal): Promise<void> {
-    await this.#ensureOpen(signal);
-  }
-
-  async call(method: string, params: unknown, options: RpcCallOptions): Promise<unknown> {
-    await this.#ensureOpen(options.signal);
-    return this.#peer.call(method, params, { signal: options.signal });
-  }
-
-  async *stream(method: string, params: unknown, options: RpcCallOptions): AsyncGenerator<unknown> {
-    await this.#ensureOpen(options.signal);
-    yield* this.#peer.stream(method, params, { signal: options.signal });
+    this.#settings = settings;
   }
 
   /**
    * The card from `cardUrl`, else from `agent/getCard` over the socket, else the entry's card,
    * else one built from the name. Rejects when the agent cannot be reached at all.
    */
-  async fetchCard(signal: AbortSignal): Promise<Record<string, unknown>> {
+  override async fetchCard(signal: AbortSignal): Promise<Record<string, unknown>> {
     const why: string[] = [];
     if (this.#cardUrl) {
       try {
@@ -140,50 +101,27 @@ export class WsTransport implements AgentTransport {
         why.push(`${this.#cardUrl}: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    await this.#ensureOpen(signal);
-    try {
-      const result = await this.#peer.call("agent/getCard", undefined, {
-        signal,
-        timeoutMs: this.#settings.cardTimeoutMs,
-      });
-      if (isCard(result)) return result;
-      why.push("its agent/getCard result is not an object");
-    } catch (error) {
-      if (signal.aborted) throw error;
-      if (error instanceof TransportError && error.connectionClass) throw error;
-      why.push(error instanceof Error ? error.message : String(error));
-    }
-    if (!this.#cardNoteLogged) {
-      this.#cardNoteLogged = true;
-      this.#log.info(
-        `agent "${this.name}" serves no card (${why.join("; ")}); using ${this.#card ? "the card from agents.json" : "a card built from its name (not streaming)"}`,
-      );
-    }
-    return fallbackCard(this.name, this.#card, this.#description);
+    return this.cardOverRpc(signal, why);
   }
 
-  health(): TransportHealth {
+  override health(): TransportHealth {
     return {
-      healthy: this.#isHealthy(),
+      healthy: this.isHealthy(),
       restarts: this.#reconnects,
       lastExit: this.#lastExit,
       pid: null,
     };
   }
 
-  close(): Promise<void> {
-    this.#closing ??= this.#stop();
-    return this.#closing;
-  }
-
-  async #ensureOpen(signal: AbortSignal): Promise<void> {
+  /** Connects if not connected yet; resolves once the socket is open. */
+  protected override async ensureReady(signal: AbortSignal): Promise<void> {
     while (true) {
       signal.throwIfAborted();
       switch (this.#phase) {
         case "open":
           return;
         case "closed":
-          throw this.#stoppedError();
+          throw this.stoppedError();
         case "idle":
           this.#connect();
           break;
@@ -231,10 +169,10 @@ export class WsTransport implements AgentTransport {
       this.#openedAt = Date.now();
       this.#failures = 0;
       if (this.#phase === "connecting") this.#phase = "open";
-      this.#log.info(`connected to agent "${this.name}" at ${this.#url}`);
+      this.log.info(`connected to agent "${this.name}" at ${this.#url}`);
       this.#pingTimer = setInterval(() => {
         if (!alive) {
-          this.#log.warn(
+          this.log.warn(
             `agent "${this.name}" sent no pong within ${this.#settings.pingIntervalMs} ms (pingIntervalMs); dropping the connection`,
           );
           socket.terminate();
@@ -245,11 +183,11 @@ export class WsTransport implements AgentTransport {
       }, this.#settings.pingIntervalMs);
       this.#pingTimer.unref();
       this.#up.resolve();
-      this.#healthMaybeChanged();
+      this.healthMaybeChanged();
     });
     socket.on("message", (data: RawData) => {
       alive = true;
-      this.#peer.receive(rawText(data));
+      this.peer.receive(rawText(data));
     });
     socket.on("pong", () => {
       alive = true;
@@ -281,7 +219,7 @@ export class WsTransport implements AgentTransport {
       { connectionClass: true },
     );
     if (!this.#up.settled) this.#up.reject(failure);
-    this.#peer.failAll(failure);
+    this.peer.failAll(failure);
     if (stopping) return;
 
     let delayMs: number;
@@ -297,11 +235,11 @@ export class WsTransport implements AgentTransport {
       );
     }
     if (this.#failures === this.#settings.unhealthyAfterFailures) {
-      this.#log.error(
+      this.log.error(
         `agent "${this.name}" at ${this.#url} is unreachable (${this.#failures} failed connects; last: ${this.#lastExit}); marked unhealthy, still retrying every ≤ ${Math.round(this.#settings.reconnectMaxDelayMs / 1000)} s`,
       );
     } else if (this.#failures < this.#settings.unhealthyAfterFailures) {
-      this.#log.warn(`agent "${this.name}": ${this.#lastExit}; reconnecting in ${delayMs} ms`);
+      this.log.warn(`agent "${this.name}": ${this.#lastExit}; reconnecting in ${delayMs} ms`);
     }
     this.#phase = "waiting";
     this.#reconnectTimer = setTimeout(() => {
@@ -311,10 +249,10 @@ export class WsTransport implements AgentTransport {
       this.#connect();
     }, delayMs);
     this.#reconnectTimer.unref();
-    this.#healthMaybeChanged();
+    this.healthMaybeChanged();
   }
 
-  #write(message: string): void {
+  protected override write(message: string): void {
     const socket = this.#socket;
     if (this.#phase !== "open" || !socket || socket.readyState !== WebSocket.OPEN) {
       throw new TransportError("ConnectError", `agent "${this.name}" is not connected`, {
@@ -345,11 +283,11 @@ export class WsTransport implements AgentTransport {
     return body;
   }
 
-  async #stop(): Promise<void> {
+  protected override async stop(): Promise<void> {
     this.#phase = "closed";
     clearTimeout(this.#reconnectTimer);
     clearInterval(this.#pingTimer);
-    if (!this.#up.settled) this.#up.reject(this.#stoppedError());
+    if (!this.#up.settled) this.#up.reject(this.stoppedError());
     const socket = this.#socket;
     const closed = this.#socketClosed;
     if (socket && closed) {
@@ -364,30 +302,13 @@ export class WsTransport implements AgentTransport {
       if (!closed.settled) socket.terminate();
     }
     this.#socket = null;
-    this.#peer.failAll(this.#stoppedError());
+    this.peer.failAll(this.stoppedError());
     await this.#http?.close();
-    this.#healthMaybeChanged();
+    this.healthMaybeChanged();
   }
 
-  #stoppedError(): TransportError {
-    return new TransportError("AgentExited", `agent "${this.name}" is stopped`, {
-      connectionClass: true,
-    });
-  }
-
-  #isHealthy(): boolean {
+  protected override isHealthy(): boolean {
     return this.#phase !== "closed" && this.#failures < this.#settings.unhealthyAfterFailures;
-  }
-
-  #healthMaybeChanged(): void {
-    const healthy = this.#isHealthy();
-    if (healthy === this.#lastHealthy) return;
-    this.#lastHealthy = healthy;
-    try {
-      this.#onHealthChange?.(this.health());
-    } catch (error) {
-      this.#log.error({ err: error }, "onHealthChange listener threw");
-    }
   }
 }
 
