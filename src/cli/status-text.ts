@@ -43,7 +43,10 @@ export function formatStatus(status: DaemonStatus): string {
   if (relay.lastError && relay.connection !== "connected")
     lines.push(`            last error: ${relay.lastError}`);
   lines.push(
-    `  outbox    ${status.outboxDepth} event${status.outboxDepth === 1 ? "" : "s"} waiting for the relay`,
+    `  outbox    ${status.outboxDepth} event${status.outboxDepth === 1 ? "" : "s"} waiting for the relay` +
+      (status.outbox.durable ? ` · ${status.outbox.file}` : " · memory only") +
+      (status.outbox.dropped ? ` · ${status.outbox.dropped} dropped` : "") +
+      (status.outbox.failure ? ` · ${status.outbox.failure}` : ""),
     `  turns     ${status.activeTurns} active`,
     `  agents    ${status.agentsFile}`,
     `  logs      ${status.logFile ?? (status.managedBy === "systemd" ? "the journal: journalctl --user -u hybro-hub" : "stderr of the terminal it runs in")}`,

@@ -52,6 +52,8 @@ export interface HubSnapshot {
   };
   /** Events accepted for publishing and not yet acknowledged by the relay. */
   outboxDepth: number;
+  /** Where the outbox lives (null: memory only), and events it had to drop since start. */
+  outbox: { durable: boolean; file: string | null; dropped: number; failure: string | null };
   activeTurns: number;
   agents: Array<{
     localAgentId: string;
@@ -142,6 +144,9 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
         lastError: relay.lastError == null ? null : String(relay.lastError),
       },
       outboxDepth: this.link.depth(),
+      outbox: (({ durable, file, dropped, failure }) => ({ durable, file, dropped, failure }))(
+        this.outbox.stats(),
+      ),
       activeTurns: this.hub.activeTurns,
       agents: this.registry.list().map((agent) => ({
         localAgentId: agent.localAgentId,

@@ -49,6 +49,7 @@ function snapshot(overrides: Partial<HubSnapshot> = {}): HubSnapshot {
     uptimeMs: 65_000,
     relay: { connection: "open", lastEventId: "r-7", reconnects: 2, lastError: null },
     outboxDepth: 3,
+    outbox: { durable: true, file: "/tmp/data/outbox.sqlite", dropped: 2, failure: null },
     activeTurns: 1,
     agents: [
       {
@@ -302,7 +303,9 @@ describe("printed text", () => {
     expect(text).toContain(
       "relay     open · http://127.0.0.1:8787 · 2 reconnects · last event r-7",
     );
-    expect(text).toContain("outbox    3 events waiting for the relay");
+    expect(text).toContain(
+      "outbox    3 events waiting for the relay · /tmp/data/outbox.sqlite · 2 dropped",
+    );
     expect(text).toContain("run by systemd");
     expect(text).toMatch(
       /✓ Echo {2}aaaaaaaaaaaa {2}http {3}running 1 · queued 0 · completed 5 · failed 2/,
