@@ -176,6 +176,38 @@ function daemonLogger(options: StartOptions, logFile: string | null, secrets: Se
   });
 }
 
+/** What differs between a foreground hub and the background child; see `runHub`. */
+interface HubRun {
+  apiKey: string;
+  keySource: string;
+  logFile: string | null;
+  /** Made once the logger exists (a systemd report logs through it). */
+  report: (logger: Logger) => StartupReport;
+  onClaimed?: () => void;
+}
+
+/** Runs the daemon in this process, logging with the key masked; resolves to the exit code. */
+function runHub(options: StartOptions, common: Resolved, run: HubRun): Promise<number> {
+  const secrets = new Set<string>([run.apiKey]);
+  const logger = daemonLogger(options, run.logFile, secrets);
+  for (const warning of common.configWarnings) logger.warn(warning);
+  const report = run.report(logger);
+  return runDaemonProcess({
+    ...common,
+    onClaimed: run.onClaimed,
+    apiKey: run.apiKey,
+    keySource: run.keySource,
+    apiKeyFile: options.apiKeyFile ? resolvePath(options.apiKeyFile) : undefined,
+    shutdownGraceMs: Number(options.shutdownGraceMs),
+    logger,
+    secrets,
+    logFile: run.logFile,
+    metrics: options.metrics,
+    report,
+    launch: launchArguments(options),
+  });
+}
+
 async function runForeground(options: StartOptions): Promise<number> {
   const common = resolveCommon(options);
   const key = resolveKeyForStart(options, common.configFile);
@@ -184,34 +216,24 @@ async function runForeground(options: StartOptions): Promise<number> {
     return ExitCode.usage;
   }
   const notifySocket = takeNotifySocket();
-  const secrets = new Set<string>([key.key]);
-  const logFile = options.logFile ? resolvePath(options.logFile) : null;
-  const logger = daemonLogger(options, logFile, secrets);
-  for (const warning of common.configWarnings) logger.warn(warning);
   let undoSave = () => {};
-  const inner = withSystemdNotify(consoleStartupReport(), notifySocket, logger);
-  const report: StartupReport = {
-    ...inner,
-    failed: (message, exitCode) => {
-      if (exitCode === ExitCode.auth) undoSave();
-      inner.failed(message, exitCode);
+  return runHub(options, common, {
+    apiKey: key.key,
+    keySource: key.source,
+    logFile: options.logFile ? resolvePath(options.logFile) : null,
+    report: (logger) => {
+      const inner = withSystemdNotify(consoleStartupReport(), notifySocket, logger);
+      return {
+        ...inner,
+        failed: (message, exitCode) => {
+          if (exitCode === ExitCode.auth) undoSave();
+          inner.failed(message, exitCode);
+        },
+      };
     },
-  };
-  return runDaemonProcess({
-    ...common,
     onClaimed: () => {
       undoSave = saveGivenKey(key, common.configFile).undo;
     },
-    apiKey: key.key,
-    keySource: key.source,
-    apiKeyFile: options.apiKeyFile ? resolvePath(options.apiKeyFile) : undefined,
-    shutdownGraceMs: Number(options.shutdownGraceMs),
-    logger,
-    secrets,
-    logFile,
-    metrics: options.metrics,
-    report,
-    launch: launchArguments(options),
   });
 }
 
@@ -229,22 +251,11 @@ async function runBackgroundChild(options: StartOptions): Promise<number> {
     report.failed("internal: the background hub got no key from `start`", ExitCode.error);
     return ExitCode.error;
   }
-  const secrets = new Set<string>([handoff.apiKey]);
-  const logFile = resolvePath(options.logFile ?? logFilePath(common.paths));
-  const logger = daemonLogger(options, logFile, secrets);
-  for (const warning of common.configWarnings) logger.warn(warning);
-  return runDaemonProcess({
-    ...common,
+  return runHub(options, common, {
     apiKey: handoff.apiKey,
     keySource: typeof handoff.keySource === "string" ? handoff.keySource : "hybro-hub start",
-    apiKeyFile: options.apiKeyFile ? resolvePath(options.apiKeyFile) : undefined,
-    shutdownGraceMs: Number(options.shutdownGraceMs),
-    logger,
-    secrets,
-    logFile,
-    metrics: options.metrics,
-    report,
-    launch: launchArguments(options),
+    logFile: resolvePath(options.logFile ?? logFilePath(common.paths)),
+    report: () => report,
   });
 }
 

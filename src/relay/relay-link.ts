@@ -6,6 +6,7 @@
 // syncs on roster changes, heartbeats with backoff, re-registration on any 404 of a hub path,
 // and publishing through the Publisher. Only a refused key (401/403) stops the link (`fatal`).
 import { EventEmitter } from "node:events";
+import { untilSettled } from "../async/deferred.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent, RelayCommand, SyncAgent } from "../wire/relay.ts";
 import {
@@ -312,7 +313,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     });
     const registering = this.registering;
     // Each caller stops waiting on its own abort.
-    return signal === this.signal ? registering : raceAbort(registering, signal);
+    return signal === this.signal ? registering : untilSettled(registering, signal, abortError());
   }
 
   private async registerUntilDone(): Promise<void> {
@@ -527,23 +528,4 @@ function asRelayError(error: unknown, call: "register" | "sync" | "heartbeat"): 
 
 function abortError(): Error {
   return new DOMException("The relay link was stopped", "AbortError");
-}
-
-/** `promise`, or a rejection as soon as `signal` aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError());
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

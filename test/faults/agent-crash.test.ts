@@ -2,56 +2,50 @@
 // restarts it), and an HTTP agent whose connections are cut mid-stream (as when it crashes and
 // its supervisor brings it back on the same port). Turns may fail, but each with a reason, once,
 // in order; none may be lost or doubled.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { DevRelay } from "../../src/devrelay/index.ts";
 import type { HubDaemon } from "../../src/hub/daemon.ts";
-import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
+import type { TestAgent } from "../support/a2a-agents.ts";
 import { FaultProxy } from "./fault-proxy.ts";
 import {
   budgetMs,
+  faultSuite,
   faultTurns,
-  judge,
+  hubKey,
   RelayLedger,
-  report,
   type ScenarioResult,
+  sendPacedTurns,
   settle,
+  startChunksAgent,
   startHubInProcess,
-  turnCommand,
+  startRelay,
+  syncedAgentId,
   waitForTerminals,
-  writeAgentsFile,
 } from "./harness.ts";
 
 const TURNS = faultTurns(30);
-const PACING_MS = 30;
 const CRASHY = fileURLToPath(new URL("./fixtures/crashy-stdio-agent.mjs", import.meta.url));
 
 describe("fault suite: agents crash mid-stream", () => {
-  const results: ScenarioResult[] = [];
-  let dir: string;
+  const suite = faultSuite("hybro-faults-agent-");
   let relay: DevRelay;
   let key: string;
   let daemon: HubDaemon | null = null;
+  /** This test's agents and proxies, closed after it. */
   const cleanups: Array<() => Promise<unknown>> = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "hybro-faults-agent-"));
-    relay = await startDevRelay({ port: 0, memory: true, sseHeartbeatMs: 500 });
-    key = relay.createKey({ userId: "alice", name: "hub", scopes: ["*"] }).key;
+    // Each scenario records into its own ledger.
+    relay = await startRelay({ sseHeartbeatMs: 500 });
+    suite.defer(() => relay.close());
+    key = hubKey(relay);
   });
   afterEach(async () => {
     await daemon?.stop({ graceMs: 0, flushTimeoutMs: 500 });
     daemon = null;
     for (const cleanup of cleanups.splice(0)) await cleanup();
-  });
-  afterAll(async () => {
-    report(results);
-    await relay?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   async function run(
@@ -65,35 +59,27 @@ describe("fault suite: agents crash mid-stream", () => {
   ): Promise<ScenarioResult> {
     const ledger = new RelayLedger();
     ledger.attach(relay);
-    const agentsFile = join(dir, `${name.replace(/\W+/g, "-")}.json`);
-    writeAgentsFile(agentsFile, agents);
+    const agentsFile = suite.agentsFile(`${name.replace(/\W+/g, "-")}.json`, agents);
     daemon = await startHubInProcess({
       gatewayUrl: relay.url,
       agentsFile,
       key,
-      dataDir: join(dir, name.replace(/\W+/g, "-")),
+      dataDir: join(suite.dir, name.replace(/\W+/g, "-")),
     });
     const hubId = daemon.link.hubId;
-    const localAgentId = relay.hubs().find((hub) => hub.hubId === hubId)?.agents[0]?.local_agent_id;
-    if (!localAgentId) throw new Error("the agent was not synced");
+    const localAgentId = syncedAgentId(relay, hubId);
     const startedAt = Date.now();
     const timer = options.every ? setInterval(options.every.run, options.every.ms) : null;
-    const ids: string[] = [];
+    let ids: string[];
     try {
-      for (let i = 0; i < TURNS; i++) {
-        const command = turnCommand(localAgentId, i, options.text(i));
-        ids.push(command.agent_message_id);
-        relay.sendCommand(hubId, command);
-        await sleep(PACING_MS);
-      }
+      ids = await sendPacedTurns({ relay, hubId, localAgentId }, TURNS, options.text);
       await waitForTerminals(ledger, ids, budgetMs(TURNS));
     } finally {
       if (timer) clearInterval(timer);
     }
     await daemon.link.flush(5_000);
     await settle(() => relay.publishStats().events);
-    const verdict = judge(name, ledger, ids, startedAt, relay, options.faults());
-    results.push(verdict.result);
+    const verdict = suite.judge(name, ledger, ids, startedAt, relay, options.faults());
     expect(verdict.problems).toEqual([]);
     expect(verdict.result).toMatchObject({ lost: 0, duplicated: 0, disordered: 0 });
     return verdict.result;
@@ -132,14 +118,7 @@ describe("fault suite: agents crash mid-stream", () => {
   it(
     "an HTTP agent whose connections are cut mid-stream",
     async () => {
-      const agent: TestAgent = await startTestAgent({
-        dialect: "1.0",
-        streaming: true,
-        behaviour: "chunks",
-        chunkCount: 5,
-        delayMs: 30,
-        name: "Chunks",
-      });
+      const agent: TestAgent = await startChunksAgent("Chunks", 30);
       const proxy = await FaultProxy.start(agent.url, () => "agent");
       cleanups.push(
         () => proxy.close(),

@@ -1,27 +1,33 @@
 // The fault suite's shared parts: turns sent through the development relay, a ledger of what
 // every relay instance applied (it outlives relay restarts), the per-turn verdict (exactly one
 // terminal group, order, no doubles), hubs in-process or as real child processes, and the
-// summary table (stdout + bench/results/faults.json).
+// summary table (stdout + bench/results/faults.json), and the setup every scenario shares (a suite
+// file's scope, relays, agents, hubs).
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import {
   closeSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   unlinkSync,
   writeFileSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import type { DevRelay } from "../../src/devrelay/index.ts";
+import { afterAll } from "vitest";
+import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
 import { HubDaemon, type HubDaemonOptions } from "../../src/hub/daemon.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log/logger.ts";
 import type { RelayLinkSettings } from "../../src/relay/settings.ts";
 import type { PublishedEvent, UserMessageCommand } from "../../src/wire/relay.ts";
+import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const CLI = join(REPO_ROOT, "src/cli/main.ts");
@@ -41,6 +47,9 @@ export function budgetMs(turns: number, perTurnMs = 150, baseMs = 20_000): numbe
 export function testLogger(): Logger {
   return process.env.HYBRO_TEST_LOGS ? createLogger({ level: "debug" }) : silentLogger();
 }
+
+/** The pause between two turns a scenario sends. */
+export const TURN_PACING_MS = 30;
 
 /** A small seeded PRNG (mulberry32), so a scenario's faults are the same on every run. */
 export function seeded(seed: number): () => number {
@@ -66,6 +75,121 @@ export const FAST_LINK: Partial<RelayLinkSettings> = {
   requestTimeoutMs: 5_000,
   connectTimeoutMs: 2_000,
 };
+
+// ---------------------------------------------------------------------------------------------
+// A suite file's scope
+
+export interface FaultSuite {
+  /** The file's scenario rows, reported after its last test. */
+  readonly results: ScenarioResult[];
+  /** A fresh temp dir, removed after all. */
+  readonly dir: string;
+  /** Runs `cleanups` after all (after the report), the last deferred first. */
+  defer(...cleanups: Array<() => unknown>): void;
+  /** `judge`, and the result recorded among the file's rows. */
+  judge(...args: Parameters<typeof judge>): Verdict;
+  /** A relay in memory recording into a fresh ledger (closed after all), and a hub key for it. */
+  relay(sseHeartbeatMs: number): Promise<{ relay: DevRelay; ledger: RelayLedger; key: string }>;
+  /** Writes `agents` to the agents file `name` in `dir`; returns its path. */
+  agentsFile(name: string, agents: Array<Record<string, unknown>>): string;
+  /** A child hub (`hybro-hub start --foreground`), killed after all. */
+  launchHub(options: ConstructorParameters<typeof HubProcess>[0]): HubProcess;
+}
+
+/**
+ * The scope of one suite file (call it in its `describe`): after all, its results are reported
+ * (stdout + faults.json), then everything deferred is cleaned up and its temp dir removed.
+ */
+export function faultSuite(dirPrefix: string): FaultSuite {
+  const results: ScenarioResult[] = [];
+  const cleanups: Array<() => unknown> = [];
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  afterAll(async () => {
+    report(results);
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const defer = (...more: Array<() => unknown>) => {
+    cleanups.push(...more);
+  };
+  return {
+    results,
+    dir,
+    defer,
+    judge: (...args) => {
+      const verdict = judge(...args);
+      results.push(verdict.result);
+      return verdict;
+    },
+    relay: async (sseHeartbeatMs) => {
+      const ledger = new RelayLedger();
+      const relay = await startRelay({ sseHeartbeatMs, ledger });
+      defer(() => relay.close());
+      return { relay, ledger, key: hubKey(relay) };
+    },
+    agentsFile: (name, agents) => {
+      const file = join(dir, name);
+      writeAgentsFile(file, agents);
+      return file;
+    },
+    launchHub: (options) => {
+      const hub = new HubProcess(options);
+      defer(() => hub.kill());
+      return hub;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relays and agents
+
+/**
+ * The development relay on a free loopback port, in memory or (with `dataDir`) persisted there;
+ * with `ledger`, what it applies is recorded.
+ */
+export async function startRelay(options: {
+  sseHeartbeatMs: number;
+  dataDir?: string;
+  ledger?: RelayLedger;
+}): Promise<DevRelay> {
+  const { sseHeartbeatMs, dataDir } = options;
+  const relay = await startDevRelay(
+    dataDir === undefined
+      ? { port: 0, memory: true, sseHeartbeatMs }
+      : { port: 0, dataDir, sseHeartbeatMs },
+  );
+  options.ledger?.attach(relay);
+  return relay;
+}
+
+/** A new key (all scopes) for a hub of the user "alice". */
+export function hubKey(relay: DevRelay): string {
+  return relay.createKey({ userId: "alice", name: "hub", scopes: ["*"] }).key;
+}
+
+/** The local id of the (first) agent the hub `hubId` synced; throws if none yet. */
+export function syncedAgentId(relay: DevRelay, hubId: string): string {
+  const localAgentId = relay.hubs().find((hub) => hub.hubId === hubId)?.agents[0]?.local_agent_id;
+  if (!localAgentId) throw new Error("the agent was not synced");
+  return localAgentId;
+}
+
+/** A streaming v1.0 agent answering each turn in 5 chunks, `delayMs` apart. */
+export function startChunksAgent(name: string, delayMs: number): Promise<TestAgent> {
+  return startTestAgent({
+    dialect: "1.0",
+    streaming: true,
+    behaviour: "chunks",
+    chunkCount: 5,
+    delayMs,
+    name,
+  });
+}
+
+/** A streaming v1.0 agent that answers each turn after `delayMs` (cancellable meanwhile). */
+export function startSlowAgent(name: string, delayMs: number): Promise<TestAgent> {
+  return startTestAgent({ dialect: "1.0", streaming: true, behaviour: "slow", delayMs, name });
+}
 
 // ---------------------------------------------------------------------------------------------
 // What the relay applied
@@ -161,6 +285,22 @@ export function turnCommand(
       parts: [{ kind: "text", text }],
     },
   };
+}
+
+/** Sends `count` turns to the hub's agent, `TURN_PACING_MS` apart; resolves to their ids. */
+export async function sendPacedTurns(
+  to: { relay: DevRelay; hubId: string; localAgentId: string },
+  count: number,
+  text: (i: number) => string,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const command = turnCommand(to.localAgentId, i, text(i));
+    ids.push(command.agent_message_id);
+    to.relay.sendCommand(to.hubId, command);
+    await sleep(TURN_PACING_MS);
+  }
+  return ids;
 }
 
 /** Resolves once every turn has its `processing_status` at the ledger, or the time is up. */

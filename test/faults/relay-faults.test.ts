@@ -4,80 +4,57 @@
 // Last-Event-ID), 5xx, 429 with Retry-After, slow answers. A real in-process hub with a durable
 // outbox and a real streaming agent; N turns per scenario (HYBRO_FAULT_TURNS for the long form).
 // None of these faults may cost a turn, double one, or reorder its events.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { DevRelay } from "../../src/devrelay/index.ts";
 import type { HubDaemon } from "../../src/hub/daemon.ts";
-import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
 import { FaultProxy, type ProxyCounts, type ProxyScript } from "./fault-proxy.ts";
 import {
   budgetMs,
+  faultSuite,
   faultTurns,
-  judge,
-  RelayLedger,
-  report,
-  type ScenarioResult,
+  type RelayLedger,
   seeded,
+  sendPacedTurns,
   settle,
+  startChunksAgent,
   startHubInProcess,
-  turnCommand,
+  syncedAgentId,
   waitForTerminals,
-  writeAgentsFile,
 } from "./harness.ts";
 
 const TURNS = faultTurns(30);
-const PACING_MS = 30;
 
 describe("fault suite: relay faults", () => {
-  const results: ScenarioResult[] = [];
-  let dir: string;
+  const suite = faultSuite("hybro-faults-relay-");
+  const { results } = suite;
   let relay: DevRelay;
+  let ledger: RelayLedger;
   let proxy: FaultProxy;
-  let agent: TestAgent;
   let daemon: HubDaemon;
   let hubId: string;
   let localAgentId: string;
-  const ledger = new RelayLedger();
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "hybro-faults-relay-"));
-    relay = await startDevRelay({ port: 0, memory: true, sseHeartbeatMs: 250 });
-    ledger.attach(relay);
-    const { key } = relay.createKey({ userId: "alice", name: "hub", scopes: ["*"] });
-    agent = await startTestAgent({
-      dialect: "1.0",
-      streaming: true,
-      behaviour: "chunks",
-      chunkCount: 5,
-      delayMs: 10,
-      name: "Chunks",
-    });
+    let key: string;
+    ({ relay, ledger, key } = await suite.relay(250));
+    const agent = await startChunksAgent("Chunks", 10);
+    suite.defer(() => agent.close());
     proxy = await FaultProxy.start(relay.url);
-    const agentsFile = join(dir, "agents.json");
-    writeAgentsFile(agentsFile, [{ name: "Chunks", url: agent.url, maxConcurrency: 64 }]);
+    suite.defer(() => proxy.close());
+    const agentsFile = suite.agentsFile("agents.json", [
+      { name: "Chunks", url: agent.url, maxConcurrency: 64 },
+    ]);
     daemon = await startHubInProcess({
       gatewayUrl: proxy.url,
       agentsFile,
       key,
-      dataDir: join(dir, "data"),
+      dataDir: join(suite.dir, "data"),
       link: { streamReadTimeoutMs: 1_000 },
     });
+    suite.defer(() => daemon.stop({ graceMs: 0, flushTimeoutMs: 500 }));
     hubId = daemon.link.hubId;
-    const synced = relay.hubs().find((hub) => hub.hubId === hubId)?.agents[0];
-    if (!synced) throw new Error("the agent was not synced");
-    localAgentId = synced.local_agent_id;
-  });
-
-  afterAll(async () => {
-    report(results);
-    await daemon?.stop({ graceMs: 0, flushTimeoutMs: 500 });
-    await proxy?.close();
-    await relay?.close();
-    await agent?.close();
-    rmSync(dir, { recursive: true, force: true });
+    localAgentId = syncedAgentId(relay, hubId);
   });
 
   function injectedFaults(before: ProxyCounts, after: ProxyCounts): string {
@@ -111,14 +88,9 @@ describe("fault suite: relay faults", () => {
     proxy.script = faults.script ?? (() => ({ do: "forward" }));
     faults.atStart?.();
     const timer = faults.every ? setInterval(faults.every.run, faults.every.ms) : null;
-    const ids: string[] = [];
+    let ids: string[];
     try {
-      for (let i = 0; i < TURNS; i++) {
-        const command = turnCommand(localAgentId, i, `${name} ${i}`);
-        ids.push(command.agent_message_id);
-        relay.sendCommand(hubId, command);
-        await sleep(PACING_MS);
-      }
+      ids = await sendPacedTurns({ relay, hubId, localAgentId }, TURNS, (i) => `${name} ${i}`);
       // Faults go on while most turns finish; then the path heals so stragglers can land.
       await waitForTerminals(ledger, ids, budgetMs(TURNS) / 2);
     } finally {
@@ -129,8 +101,7 @@ describe("fault suite: relay faults", () => {
     await daemon.link.flush(5_000);
     await settle(() => relay.publishStats().events);
     const injected = injectedFaults(before, proxy.counts);
-    const verdict = judge(name, ledger, ids, startedAt, relay, injected);
-    results.push(verdict.result);
+    const verdict = suite.judge(name, ledger, ids, startedAt, relay, injected);
     expect(verdict.problems, `${name} (${injected})`).toEqual([]);
     if (!faults.delaysOnly) expect(injected).not.toBe("delays only");
     expect(verdict.result).toMatchObject({ lost: 0, duplicated: 0, disordered: 0 });

@@ -4,82 +4,61 @@
 // turns the dead hub had accepted are answered (the agent's finished result, or HubRestarted),
 // commands it received but never handled are replayed after the persisted Last-Event-ID, and
 // commands it had handled are not run twice.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, describe, expect, it } from "vitest";
-import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
+import { describe, expect, it } from "vitest";
+import type { DevRelay } from "../../src/devrelay/index.ts";
 import type { HubDaemon } from "../../src/hub/daemon.ts";
 import type { UserMessageCommand } from "../../src/wire/relay.ts";
-import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
+import type { TestAgent } from "../support/a2a-agents.ts";
 import { FaultProxy } from "./fault-proxy.ts";
 import {
   budgetMs,
+  faultSuite,
   faultTurns,
-  HubProcess,
-  judge,
+  hubKey,
   presetHubId,
   RelayLedger,
-  report,
-  type ScenarioResult,
   settle,
+  startChunksAgent,
   startHubInProcess,
+  startRelay,
+  syncedAgentId,
+  TURN_PACING_MS,
   turnCommand,
   waitForTerminals,
-  writeAgentsFile,
 } from "./harness.ts";
 
 const TURNS = faultTurns(30);
-const PACING_MS = 30;
 
 describe("fault suite: restarts", () => {
-  const results: ScenarioResult[] = [];
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
-  const dir = mkdtempSync(join(tmpdir(), "hybro-faults-restart-"));
-
-  afterAll(async () => {
-    report(results);
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = faultSuite("hybro-faults-restart-");
 
   it(
     "the relay restarts twice while turns run",
     async () => {
-      const relayDir = join(dir, "relay");
+      const relayDir = join(suite.dir, "relay");
       const ledger = new RelayLedger();
-      let relay: DevRelay = await startDevRelay({
-        port: 0,
-        dataDir: relayDir,
-        sseHeartbeatMs: 250,
-      });
-      ledger.attach(relay);
-      cleanups.push(() => relay.close());
-      const { key } = relay.createKey({ userId: "alice", name: "hub", scopes: ["*"] });
-      const agent = await startTestAgent({
-        dialect: "1.0",
-        streaming: true,
-        behaviour: "chunks",
-        chunkCount: 5,
-        delayMs: 20,
-        name: "Chunks",
-      });
-      cleanups.push(() => agent.close());
+      let relay: DevRelay = await startRelay({ dataDir: relayDir, sseHeartbeatMs: 250, ledger });
+      // The relay running at the end (it is replaced on each restart).
+      suite.defer(() => relay.close());
+      const key = hubKey(relay);
+      const agent = await startChunksAgent("Chunks", 20);
+      suite.defer(() => agent.close());
       const proxy = await FaultProxy.start(relay.url);
-      cleanups.push(() => proxy.close());
-      const agentsFile = join(dir, "relay-agents.json");
-      writeAgentsFile(agentsFile, [{ name: "Chunks", url: agent.url, maxConcurrency: 64 }]);
+      suite.defer(() => proxy.close());
+      const agentsFile = suite.agentsFile("relay-agents.json", [
+        { name: "Chunks", url: agent.url, maxConcurrency: 64 },
+      ]);
       const daemon: HubDaemon = await startHubInProcess({
         gatewayUrl: proxy.url,
         agentsFile,
         key,
-        dataDir: join(dir, "relay-hub-data"),
+        dataDir: join(suite.dir, "relay-hub-data"),
       });
-      cleanups.push(() => daemon.stop({ graceMs: 0, flushTimeoutMs: 500 }));
+      suite.defer(() => daemon.stop({ graceMs: 0, flushTimeoutMs: 500 }));
       const hubId = daemon.link.hubId;
-      const localAgentId = relay.hubs().find((h) => h.hubId === hubId)?.agents[0]?.local_agent_id;
-      if (!localAgentId) throw new Error("the agent was not synced");
+      const localAgentId = syncedAgentId(relay, hubId);
 
       const sent = new Map<string, UserMessageCommand>();
       const startedAt = Date.now();
@@ -88,8 +67,7 @@ describe("fault suite: restarts", () => {
         if (i > 0 && i % Math.ceil(TURNS / 3) === 0) {
           await relay.close();
           await sleep(200);
-          relay = await startDevRelay({ port: 0, dataDir: relayDir, sseHeartbeatMs: 250 });
-          ledger.attach(relay);
+          relay = await startRelay({ dataDir: relayDir, sseHeartbeatMs: 250, ledger });
           proxy.target = relay.url;
           restarts++;
           // What the old relay had not delivered died with it; a relay with durable queues
@@ -102,13 +80,13 @@ describe("fault suite: restarts", () => {
         const command = turnCommand(localAgentId, i, `relay restarts ${i}`);
         sent.set(command.agent_message_id, command);
         relay.sendCommand(hubId, command);
-        await sleep(PACING_MS);
+        await sleep(TURN_PACING_MS);
       }
       const ids = [...sent.keys()];
       await waitForTerminals(ledger, ids, budgetMs(TURNS));
       await daemon.link.flush(5_000);
       await settle(() => relay.publishStats().events);
-      const verdict = judge(
+      const verdict = suite.judge(
         "relay restarted",
         ledger,
         ids,
@@ -116,7 +94,6 @@ describe("fault suite: restarts", () => {
         undefined,
         `${restarts} relay restarts`,
       );
-      results.push(verdict.result);
       expect(verdict.problems).toEqual([]);
       expect(verdict.result).toMatchObject({ lost: 0, duplicated: 0, disordered: 0 });
       expect(verdict.result.completed).toBe(TURNS);
@@ -129,29 +106,15 @@ describe("fault suite: restarts", () => {
   it(
     "the hub is killed (SIGKILL) twice and started again",
     async () => {
-      const ledger = new RelayLedger();
-      const relay = await startDevRelay({ port: 0, memory: true, sseHeartbeatMs: 1_000 });
-      ledger.attach(relay);
-      cleanups.push(() => relay.close());
-      const { key } = relay.createKey({ userId: "alice", name: "hub", scopes: ["*"] });
-      const agent: TestAgent = await startTestAgent({
-        dialect: "1.0",
-        streaming: true,
-        behaviour: "chunks",
-        chunkCount: 5,
-        delayMs: 60,
-        name: "Chunks",
-      });
-      cleanups.push(() => agent.close());
-      const home = join(dir, "hub-home");
+      const { relay, ledger, key } = await suite.relay(1_000);
+      const agent: TestAgent = await startChunksAgent("Chunks", 60);
+      suite.defer(() => agent.close());
+      const home = join(suite.dir, "hub-home");
       const hubId = presetHubId(home);
-      const agentsFile = join(dir, "kill-agents.json");
-      writeAgentsFile(agentsFile, [{ name: "Chunks", url: agent.url, maxConcurrency: 64 }]);
-      const launch = () => {
-        const hub = new HubProcess({ home, gatewayUrl: relay.url, key, agentsFile });
-        cleanups.push(() => hub.kill());
-        return hub;
-      };
+      const agentsFile = suite.agentsFile("kill-agents.json", [
+        { name: "Chunks", url: agent.url, maxConcurrency: 64 },
+      ]);
+      const launch = () => suite.launchHub({ home, gatewayUrl: relay.url, key, agentsFile });
       let hub = launch();
       await relay.waitForHubOnline(hubId, 30_000);
       let localAgentId: string | undefined;
@@ -173,14 +136,14 @@ describe("fault suite: restarts", () => {
         const command = turnCommand(localAgentId, i, `hub killed ${i}`);
         ids.push(command.agent_message_id);
         relay.sendCommand(hubId, command);
-        await sleep(PACING_MS);
+        await sleep(TURN_PACING_MS);
         // A few turns wait at the relay while the hub is down; then it comes back.
         if (!hub.running && i % Math.floor(TURNS / 3) >= 3) hub = launch();
       }
       if (!hub.running) hub = launch();
       const done = await waitForTerminals(ledger, ids, budgetMs(TURNS, 200, 40_000));
       await settle(() => relay.publishStats().events, 1_000);
-      const verdict = judge(
+      const verdict = suite.judge(
         "hub SIGKILL + restart",
         ledger,
         ids,
@@ -188,7 +151,6 @@ describe("fault suite: restarts", () => {
         relay,
         `${kills} hub kills`,
       );
-      results.push(verdict.result);
       expect(verdict.problems, done ? "" : hub.stderr.slice(-4_000)).toEqual([]);
       expect(verdict.result).toMatchObject({ lost: 0, duplicated: 0, disordered: 0 });
       // Every failure is the honest one for a turn the dead hub could not finish.

@@ -3,27 +3,22 @@
 // (A2A cancel) and answered HubShutdown, the outbox is flushed, exit 0. A second signal exits at
 // once (130) and the outbox finishes on the next start, where turns the forced exit cut short
 // are resumed from the agent.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, describe, expect, it } from "vitest";
-import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
-import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
+import { describe, expect, it } from "vitest";
+import type { DevRelay } from "../../src/devrelay/index.ts";
+import type { TestAgent } from "../support/a2a-agents.ts";
 import { FaultProxy } from "./fault-proxy.ts";
 import {
   budgetMs,
+  faultSuite,
   faultTurns,
-  HubProcess,
-  judge,
   presetHubId,
-  RelayLedger,
-  report,
-  type ScenarioResult,
   settle,
+  startChunksAgent,
+  startSlowAgent,
   turnCommand,
   waitForTerminals,
-  writeAgentsFile,
 } from "./harness.ts";
 
 const TURNS = faultTurns(20);
@@ -49,58 +44,31 @@ async function agentIds(relay: DevRelay, hubId: string, names: string[]) {
 }
 
 describe("fault suite: stopping the daemon with signals", () => {
-  const results: ScenarioResult[] = [];
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
-  const dir = mkdtempSync(join(tmpdir(), "hybro-faults-stop-"));
-
-  afterAll(async () => {
-    report(results);
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const suite = faultSuite("hybro-faults-stop-");
 
   it(
     "SIGTERM: quick turns finish, slow ones are cancelled and answered, new ones refused, exit 0",
     async () => {
-      const ledger = new RelayLedger();
-      const relay = await startDevRelay({ port: 0, memory: true, sseHeartbeatMs: 1_000 });
-      ledger.attach(relay);
-      cleanups.push(() => relay.close());
-      const { key } = relay.createKey({ userId: "alice", name: "hub", scopes: ["*"] });
-      const quick = await startTestAgent({
-        dialect: "1.0",
-        streaming: true,
-        behaviour: "chunks",
-        chunkCount: 5,
-        delayMs: 10,
-        name: "Quick",
-      });
-      const slow: TestAgent = await startTestAgent({
-        dialect: "1.0",
-        streaming: true,
-        behaviour: "slow",
-        delayMs: 60_000,
-        name: "Slow",
-      });
-      cleanups.push(
+      const { relay, ledger, key } = await suite.relay(1_000);
+      const quick = await startChunksAgent("Quick", 10);
+      const slow: TestAgent = await startSlowAgent("Slow", 60_000);
+      suite.defer(
         () => quick.close(),
         () => slow.close(),
       );
-      const home = join(dir, "graceful");
+      const home = join(suite.dir, "graceful");
       const hubId = presetHubId(home);
-      const agentsFile = join(dir, "graceful-agents.json");
-      writeAgentsFile(agentsFile, [
+      const agentsFile = suite.agentsFile("graceful-agents.json", [
         { name: "Quick", url: quick.url, maxConcurrency: 256 },
         { name: "Slow", url: slow.url, maxConcurrency: 256 },
       ]);
-      const hub = new HubProcess({
+      const hub = suite.launchHub({
         home,
         gatewayUrl: relay.url,
         key,
         agentsFile,
         args: ["--shutdown-grace-ms", "1500"],
       });
-      cleanups.push(() => hub.kill());
       await relay.waitForHubOnline(hubId, 30_000);
       const ids = await agentIds(relay, hubId, ["Quick", "Slow"]);
       const startedAt = Date.now();
@@ -130,7 +98,7 @@ describe("fault suite: stopping the daemon with signals", () => {
 
       const all = [...quickIds, ...slowIds, late.agent_message_id];
       // Everything was flushed before the exit: no waiting here.
-      const verdict = judge(
+      const verdict = suite.judge(
         "graceful shutdown (SIGTERM)",
         ledger,
         all,
@@ -138,7 +106,6 @@ describe("fault suite: stopping the daemon with signals", () => {
         relay,
         "SIGTERM, grace 1.5 s",
       );
-      results.push(verdict.result);
       expect(verdict.problems).toEqual([]);
       expect(verdict.result).toMatchObject({ lost: 0, duplicated: 0, disordered: 0 });
       expect(verdict.result.completed).toBe(quickIds.length);
@@ -153,44 +120,22 @@ describe("fault suite: stopping the daemon with signals", () => {
   it(
     "a second signal exits at once; the outbox and cut-short turns finish on the next start",
     async () => {
-      const ledger = new RelayLedger();
-      const relay = await startDevRelay({ port: 0, memory: true, sseHeartbeatMs: 1_000 });
-      ledger.attach(relay);
-      cleanups.push(() => relay.close());
-      const { key } = relay.createKey({ userId: "alice", name: "hub", scopes: ["*"] });
+      const { relay, ledger, key } = await suite.relay(1_000);
       const proxy = await FaultProxy.start(relay.url);
-      cleanups.push(() => proxy.close());
-      const quick = await startTestAgent({
-        dialect: "1.0",
-        streaming: true,
-        behaviour: "chunks",
-        chunkCount: 5,
-        delayMs: 5,
-        name: "Quick",
-      });
-      const medium = await startTestAgent({
-        dialect: "1.0",
-        streaming: true,
-        behaviour: "slow",
-        delayMs: 1_500,
-        name: "Medium",
-      });
-      cleanups.push(
+      suite.defer(() => proxy.close());
+      const quick = await startChunksAgent("Quick", 5);
+      const medium = await startSlowAgent("Medium", 1_500);
+      suite.defer(
         () => quick.close(),
         () => medium.close(),
       );
-      const home = join(dir, "forced");
+      const home = join(suite.dir, "forced");
       const hubId = presetHubId(home);
-      const agentsFile = join(dir, "forced-agents.json");
-      writeAgentsFile(agentsFile, [
+      const agentsFile = suite.agentsFile("forced-agents.json", [
         { name: "Quick", url: quick.url, maxConcurrency: 256 },
         { name: "Medium", url: medium.url, maxConcurrency: 256 },
       ]);
-      const launch = () => {
-        const hub = new HubProcess({ home, gatewayUrl: proxy.url, key, agentsFile });
-        cleanups.push(() => hub.kill());
-        return hub;
-      };
+      const launch = () => suite.launchHub({ home, gatewayUrl: proxy.url, key, agentsFile });
       const first = launch();
       await relay.waitForHubOnline(hubId, 30_000);
       const ids = await agentIds(relay, hubId, ["Quick", "Medium"]);
@@ -235,7 +180,7 @@ describe("fault suite: stopping the daemon with signals", () => {
       launch();
       await waitForTerminals(ledger, all, budgetMs(TURNS, 200, 30_000));
       await settle(() => relay.publishStats().events);
-      const verdict = judge(
+      const verdict = suite.judge(
         "second signal + restart",
         ledger,
         all,
@@ -243,7 +188,6 @@ describe("fault suite: stopping the daemon with signals", () => {
         relay,
         `${refused} publishes refused, 2 SIGTERMs, restart`,
       );
-      results.push(verdict.result);
       expect(verdict.problems).toEqual([]);
       expect(verdict.result).toMatchObject({ lost: 0, duplicated: 0, disordered: 0 });
       // The medium turns' agent tasks finished meanwhile: their answers, not an error.

@@ -12,9 +12,9 @@
 import { existsSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
+import { Deferred, untilSettled } from "../../async/deferred.ts";
 import { TransportError } from "../transport.ts";
 import { childEnv, expandHome } from "./child-env.ts";
-import { Deferred, untilSettled } from "./deferred.ts";
 import { NdjsonLineReader, type OversizeLine, sniffRequestId } from "./ndjson-lines.ts";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
 import { DEFAULT_RPC_PEER_SETTINGS, preview, type RpcPeerSettings } from "./rpc-peer.ts";

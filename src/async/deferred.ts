@@ -22,11 +22,19 @@ export class Deferred<T> {
   }
 }
 
-/** Waits for `promise`, or rejects with the signal's reason as soon as it aborts. */
-export function untilSettled<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+/**
+ * Waits for `promise`, or rejects as soon as `signal` aborts: with `abortReason` if given, else
+ * with the signal's reason.
+ */
+export function untilSettled<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+  abortReason?: unknown,
+): Promise<T> {
+  const reason = () => (abortReason === undefined ? signal.reason : abortReason);
+  if (signal.aborted) return Promise.reject(reason());
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+    const onAbort = () => reject(reason());
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(
       (value) => {
