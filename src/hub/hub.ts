@@ -5,9 +5,7 @@
 import type { A2AClient } from "../a2a/client.ts";
 import type { Logger } from "../log/logger.ts";
 import type {
-  AgentErrorEvent,
   CancelTaskCommand,
-  ProcessingStatusEvent,
   PublishedEvent,
   UserMessageCommand,
   UserReplyCommand,
@@ -15,7 +13,8 @@ import type {
 import { AcceptedTurns, type TurnLedger } from "./accepted-turns.ts";
 import { AgentSlots } from "./agent-slots.ts";
 import { classifyCommand } from "./commands.ts";
-import { replyMessage } from "./mapping.ts";
+import { failureGroup, replyMessage } from "./mapping.ts";
+
 import { runTurn, TurnAbort, type TurnOutcome, type TurnSettings } from "./turn.ts";
 
 /** What the hub needs of an agent in the roster (the registry's LocalAgent satisfies it). */
@@ -359,27 +358,6 @@ export class Hub {
     }
     return { cancelled };
   }
-}
-
-/** `agent_error` + `processing_status(failed)`: the group that never leaves a room waiting. */
-export function failureGroup(
-  agentMessageId: string,
-  userMessageId: string | null,
-  errorType: string,
-  message: string,
-): [AgentErrorEvent, ProcessingStatusEvent] {
-  return [
-    {
-      type: "agent_error",
-      agent_message_id: agentMessageId,
-      data: { error: message, error_type: errorType },
-    },
-    {
-      type: "processing_status",
-      agent_message_id: agentMessageId,
-      data: { status: "failed", user_message_id: userMessageId },
-    },
-  ];
 }
 
 function taskIdIn(events: PublishedEvent[]): string | null {

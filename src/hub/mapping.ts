@@ -175,12 +175,8 @@ export class TurnMapper {
 
   /** `agent_error` + `processing_status(failed)`; the error text is never empty. */
   failure(errorType: string, message: string, taskState?: string): PublishedEvent[] {
-    const data: AgentErrorEvent["data"] = {
-      error: message.trim() || `The turn failed (${errorType || "Unknown"}).`,
-      error_type: errorType || "Unknown",
-    };
-    if (taskState !== undefined) data.task_state = taskState;
-    return [this.#event<AgentErrorEvent>("agent_error", data), this.#processing("failed")];
+    const { agentMessageId, userMessageId } = this.#ctx;
+    return failureGroup(agentMessageId, userMessageId, errorType, message, taskState);
   }
 
   #absorbTask(task: A2ATask): void {
@@ -234,6 +230,32 @@ export class TurnMapper {
   #event<E extends PublishedEvent>(type: E["type"], data: E["data"]): E {
     return { type, agent_message_id: this.#ctx.agentMessageId, data } as E;
   }
+}
+
+/**
+ * `agent_error` + `processing_status(failed)`: the group that never leaves a room waiting.
+ * The error text is never empty.
+ */
+export function failureGroup(
+  agentMessageId: string,
+  userMessageId: string | null,
+  errorType: string,
+  message: string,
+  taskState?: string,
+): [AgentErrorEvent, ProcessingStatusEvent] {
+  const data: AgentErrorEvent["data"] = {
+    error: message.trim() || `The turn failed (${errorType || "Unknown"}).`,
+    error_type: errorType || "Unknown",
+  };
+  if (taskState !== undefined) data.task_state = taskState;
+  return [
+    { type: "agent_error", agent_message_id: agentMessageId, data },
+    {
+      type: "processing_status",
+      agent_message_id: agentMessageId,
+      data: { status: "failed", user_message_id: userMessageId },
+    },
+  ];
 }
 
 /** `task_submitted` with the hub's own fresh 32-hex id (not the agent's task id). */

@@ -5,8 +5,8 @@
 // `processing_status(failed)`. The message content was never stored, so a turn that had not
 // reached its agent cannot be run again; the user is asked to resend.
 import { isTurnEndingState } from "../a2a/model.ts";
-import { type EventSink, failureGroup, type Roster, type RosterAgent } from "../hub/hub.ts";
-import { TurnMapper } from "../hub/mapping.ts";
+import type { EventSink, Roster, RosterAgent } from "../hub/hub.ts";
+import { failureGroup, TurnMapper } from "../hub/mapping.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import type { AcceptedTurnRow } from "./database.ts";
