@@ -25,6 +25,17 @@ async function throughProxy(agent: TestAgent) {
   return { proxy, client: new A2AClient({ transport, primary: "1.0", fallback: "0.3" }) };
 }
 
+/** A v1.0 agent that streams 8 chunks 40 ms apart: slow enough to cut mid-stream. */
+const startChunksAgent = () =>
+  startTestAgent({
+    dialect: "1.0",
+    streaming: true,
+    behaviour: "chunks",
+    chunkCount: 8,
+    delayMs: 40,
+    name: "Chunks",
+  });
+
 const input = (streaming: boolean) => ({
   agentMessageId: "amsg-resume",
   localAgentId: "aaaaaaaaaaaa",
@@ -36,14 +47,7 @@ const input = (streaming: boolean) => ({
 
 describe("a stream cut mid-turn", () => {
   it("follows the task with tasks/get and completes with the agent's full answer", async () => {
-    const agent = await startTestAgent({
-      dialect: "1.0",
-      streaming: true,
-      behaviour: "chunks",
-      chunkCount: 8,
-      delayMs: 40,
-      name: "Chunks",
-    });
+    const agent = await startChunksAgent();
     cleanups.push(() => agent.close());
     const { proxy, client } = await throughProxy(agent);
     const events: PublishedEvent[] = [];
@@ -72,14 +76,7 @@ describe("a stream cut mid-turn", () => {
   });
 
   it("still fails the turn when the agent is gone for good", async () => {
-    const agent = await startTestAgent({
-      dialect: "1.0",
-      streaming: true,
-      behaviour: "chunks",
-      chunkCount: 8,
-      delayMs: 40,
-      name: "Chunks",
-    });
+    const agent = await startChunksAgent();
     const { proxy, client } = await throughProxy(agent);
     let cut = false;
     const outcome = await runTurn(

@@ -8,6 +8,7 @@ import { askDaemon } from "../../src/control/client.ts";
 import type { DaemonStatus } from "../../src/control/protocol.ts";
 import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
 import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
+import { readGatewayReply } from "../support/gateway-reply.ts";
 import { cliEnv, daemonPidsFor, readAllFiles, runCli } from "./cli-runner.ts";
 
 const dispatcher = new Agent({ headersTimeout: 20_000, bodyTimeout: 20_000 });
@@ -19,15 +20,7 @@ async function gatewaySend(relay: DevRelay, key: string, agentId: string, text: 
     body: JSON.stringify({ message: { role: "user", parts: [{ kind: "text", text }] } }),
     dispatcher,
   });
-  const body = (await response.json()) as {
-    result?: { status: { state: string; message?: { parts?: Array<{ text?: string }> } } };
-  };
-  const parts = body.result?.status.message?.parts ?? [];
-  return {
-    status: response.status,
-    state: body.result?.status.state,
-    text: parts.map((p) => p.text ?? "").join(""),
-  };
+  return readGatewayReply(response);
 }
 
 describe("background daemon", () => {

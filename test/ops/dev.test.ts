@@ -9,6 +9,7 @@ import { Agent, fetch } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { defaultTransportFactory } from "../../src/agents/transport-factory.ts";
 import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
+import { readGatewayReply } from "../support/gateway-reply.ts";
 import { CLI, cliEnv, REPO_ROOT } from "./cli-runner.ts";
 
 const dispatcher = new Agent({ headersTimeout: 20_000, bodyTimeout: 20_000 });
@@ -77,15 +78,7 @@ async function curl(command: Curl): Promise<{ status: number; state?: string; te
     body: command.body,
     dispatcher,
   });
-  const body = (await response.json()) as {
-    result?: { status: { state: string; message?: { parts?: Array<{ text?: string }> } } };
-  };
-  const parts = body.result?.status.message?.parts ?? [];
-  return {
-    status: response.status,
-    state: body.result?.status.state,
-    text: parts.map((p) => p.text ?? "").join(""),
-  };
+  return readGatewayReply(response);
 }
 
 describe("hybro-hub dev", () => {
