@@ -11,7 +11,8 @@ import { askDaemon } from "../control/client.ts";
 import { defaultServiceSystem, installedServiceState } from "../service/install.ts";
 import { cliEntryPath } from "./entry-path.ts";
 import { ExitCode } from "./exit-codes.ts";
-import { DEFAULT_GATEWAY_URL } from "./start.ts";
+import { chooseGatewayUrl, gatewayUrlOrigin, trimGatewayUrl } from "./gateway-url.ts";
+import { MIN_NODE, nodeVersionProblem } from "./node-version.ts";
 
 export interface DoctorSettings {
   /** Per relay request (connect + headers + body). */
@@ -44,7 +45,10 @@ export function registerDoctorCommand(program: Command): void {
   program
     .command("doctor")
     .description("check the key, the relay, the config and agents files, permissions and the clock")
-    .option("--gateway-url <url>", "relay base URL to check (default: the configured one)")
+    .option(
+      "--gateway-url <url>",
+      "relay base URL to check (default: the running hub's, else the one `start` would use)",
+    )
     .option("--api-key-file <file>", "check the key in this file")
     .option("--agents <file>", "agents file to check")
     .option("--json", "print the checks as JSON")
@@ -79,15 +83,14 @@ export async function runDoctor(
   const checks: Check[] = [];
   const add = (check: Check) => checks.push(check);
 
-  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
   add(
-    major > 22 || (major === 22 && minor >= 22)
+    nodeVersionProblem(process.version, process.execPath) === null
       ? { result: "PASS", name: "node", detail: `${process.version}` }
       : {
           result: "FAIL",
           name: "node",
           detail: `${process.version} is too old`,
-          fix: "install Node.js 22.22 or newer (24 LTS recommended), then `hybro-hub service install` again if you use the service",
+          fix: `install Node.js ${MIN_NODE.major}.${MIN_NODE.minor} or newer (24 LTS recommended), then \`hybro-hub service install\` again if you use the service`,
         },
   );
 
@@ -159,19 +162,33 @@ export async function runDoctor(
   const agentsFile = resolvePath(options.agents ?? defaultAgentsFilePath(paths));
   add(await checkAgentsFile(agentsFile));
 
-  // Relay: reachable, key accepted, clock.
-  const gatewayUrl = (
-    options.gatewayUrl ??
-    process.env.HYBRO_GATEWAY_URL ??
-    (config.ok ? config.config.gatewayUrl : undefined) ??
-    DEFAULT_GATEWAY_URL
-  ).replace(/\/+$/, "");
-  for (const check of await checkRelay(gatewayUrl, key.ok ? key.key : null, settings)) add(check);
-
-  // The running daemon and the service.
+  // Relay: reachable, key accepted, clock. The one checked is the flag's, else the running hub's
+  // (what it is connected to), else the one the next `start` would use; when the running hub's
+  // differs from the next start's, both are checked.
   const status = await askDaemon(controlSocketPath(paths), "status", { timeoutMs: 3_000 }).catch(
     () => null,
   );
+  const next = chooseGatewayUrl({ configFile, flag: options.gatewayUrl });
+  const running = status ? trimGatewayUrl(status.gatewayUrl) : null;
+  const nextTarget = { url: next.url, whose: gatewayUrlOrigin(next.source), suffix: "" };
+  const targets = [nextTarget];
+  if (running && !options.gatewayUrl) {
+    targets[0] = { url: running, whose: "the running hub's", suffix: "" };
+    if (next.url !== running) {
+      add({
+        result: "INFO",
+        name: "relay setting",
+        detail: `the running hub uses ${running}; the next start uses ${next.url} (${nextTarget.whose})`,
+      });
+      targets.push({ ...nextTarget, suffix: " (next start)" });
+    }
+  }
+  for (const target of targets) {
+    const found = await checkRelay(target.url, key.ok ? key.key : null, settings, target.whose);
+    for (const check of found) add({ ...check, name: `${check.name}${target.suffix}` });
+  }
+
+  // The running daemon and the service.
   if (!status) {
     add({
       result: "INFO",
@@ -255,10 +272,12 @@ async function checkAgentsFile(file: string): Promise<Check> {
   };
 }
 
+/** `whose` says where the URL came from, e.g. "the running hub's" or "the default". */
 async function checkRelay(
   gatewayUrl: string,
   key: string | null,
   settings: DoctorSettings,
+  whose: string,
 ): Promise<Check[]> {
   const timeouts = {
     connect: { timeout: settings.requestTimeoutMs },
@@ -292,8 +311,8 @@ async function checkRelay(
       checks.push({
         result: "FAIL",
         name: "relay",
-        detail: `cannot reach ${gatewayUrl}: ${(error as Error).message}`,
-        fix: "check the network (and HTTPS_PROXY if you need a proxy), or the --gateway-url",
+        detail: `cannot reach ${gatewayUrl} (${whose}): ${(error as Error).message}`,
+        fix: "check the network (and HTTPS_PROXY if you need a proxy) and the URL; `hybro-hub config set gateway-url URL` saves another",
       });
       return checks;
     }
@@ -301,7 +320,7 @@ async function checkRelay(
     checks.push({
       result: "PASS",
       name: "relay",
-      detail: `${gatewayUrl} answered (HTTP ${answer.status} in ${receivedAt - sentAt} ms)`,
+      detail: `${gatewayUrl} (${whose}) answered (HTTP ${answer.status} in ${receivedAt - sentAt} ms)`,
     });
     if (answer.status === 404) answer = await get("/api/v1/relay/hub/status"); // no verify endpoint
     if (!key) {

@@ -1,46 +1,38 @@
 #!/usr/bin/env node
-// hybro-hub command line. Each command lives in its own file and registers itself here.
-import { Command } from "commander";
-import { registerAgentsCommand } from "./agents.ts";
-import { registerConfigCommand } from "./config.ts";
-import { registerDevCommand } from "./dev.ts";
-import { registerDoctorCommand } from "./doctor.ts";
-import {
-  registerChatCommand,
-  registerDiscoverCommand,
-  registerSendCommand,
-} from "./gateway-commands.ts";
-import { registerLogsCommand } from "./logs.ts";
-import { registerRelayCommand } from "./relay.ts";
-import { registerRestartCommand } from "./restart.ts";
-import { registerServiceCommand } from "./service.ts";
-import { registerStartCommand } from "./start.ts";
-import { registerStatusCommand } from "./status.ts";
-import { registerStopCommand } from "./stop.ts";
-import { packageVersion } from "./version.ts";
+// The bin. It checks the Node version before loading anything else: the commands import modules
+// (node:sqlite, …) that an older Node cannot even link, which would end in a stack trace.
+import { ExitCode } from "./exit-codes.ts";
+import { nodeVersionProblem } from "./node-version.ts";
 
-export function buildProgram(): Command {
-  const program = new Command("hybro-hub")
-    .description("Bridge local AI agents to the Hybro relay, privately.")
-    .version(packageVersion(), "-V, --version")
-    .showHelpAfterError()
-    .enablePositionalOptions();
-  // Commands register here, one line each:
-  registerStartCommand(program);
-  registerStopCommand(program);
-  registerRestartCommand(program);
-  registerStatusCommand(program);
-  registerAgentsCommand(program);
-  registerLogsCommand(program);
-  registerDoctorCommand(program);
-  registerConfigCommand(program);
-  registerServiceCommand(program);
-  registerDevCommand(program);
-  registerRelayCommand(program);
-  registerDiscoverCommand(program);
-  registerSendCommand(program);
-  registerChatCommand(program);
-  return program;
+const problem = nodeVersionProblem(process.version, process.execPath);
+if (problem) {
+  process.stderr.write(`error: ${problem}\n`);
+  process.exit(ExitCode.usage);
+}
+// Node 22 calls node:sqlite experimental on every start; the outbox relies on it knowingly, so
+// that one warning is dropped (all others still print).
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const text = typeof warning === "string" ? warning : warning.message;
+  if (text.startsWith("SQLite is an experimental feature")) return;
+  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
+// `dev` is the quick start's command: loading only its module (the others bring in the whole
+// hub) puts its first line on screen sooner.
+const program = process.argv[2] === "dev" ? await devProgram() : await fullProgram();
+await program.parseAsync(process.argv);
+
+async function fullProgram() {
+  return (await import("./program.ts")).buildProgram();
 }
 
-await buildProgram().parseAsync(process.argv);
+async function devProgram() {
+  const [{ rootProgram }, { registerDevCommand }] = await Promise.all([
+    import("./program-root.ts"),
+    import("./dev.ts"),
+  ]);
+  const program = rootProgram();
+  registerDevCommand(program);
+  return program;
+}

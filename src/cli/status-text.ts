@@ -31,7 +31,14 @@ export function formatAgents(agents: AgentStatus[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-export function formatStatus(status: DaemonStatus): string {
+/**
+ * `nextRelay`: the relay the next `start` would use (flag aside), shown when it is not the one
+ * the hub is connected to (e.g. after `config set gateway-url`).
+ */
+export function formatStatus(
+  status: DaemonStatus,
+  nextRelay?: { url: string; origin: string },
+): string {
   const relay = status.relay;
   const lines = [
     `hybro-hub is running (pid ${status.pid}, up ${formatDuration(status.uptimeMs)}): ${status.state}`,
@@ -42,6 +49,8 @@ export function formatStatus(status: DaemonStatus): string {
   ];
   if (relay.lastError && relay.connection !== "connected")
     lines.push(`            last error: ${relay.lastError}`);
+  if (nextRelay && nextRelay.url !== status.gatewayUrl.replace(/\/+$/, ""))
+    lines.push(`            the next start uses ${nextRelay.url} (${nextRelay.origin})`);
   lines.push(
     `  outbox    ${status.outboxDepth} event${status.outboxDepth === 1 ? "" : "s"} waiting for the relay` +
       (status.outbox.durable ? ` · ${status.outbox.file}` : " · memory only") +

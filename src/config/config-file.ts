@@ -58,8 +58,13 @@ export function writeConfigFile(file: string, config: ConfigFile): void {
   renameSync(temporary, file);
 }
 
-export function saveApiKey(file: string, apiKey: string): void {
+/** Changes some settings and keeps the others (an undefined value removes that setting). */
+export function updateConfigFile(file: string, change: Partial<ConfigFile>): void {
   const current = readConfigFile(file);
   const base = current.ok ? current.config : {};
-  writeConfigFile(file, { ...base, apiKey });
+  writeConfigFile(file, { ...base, ...change });
+}
+
+export function saveApiKey(file: string, apiKey: string): void {
+  updateConfigFile(file, { apiKey });
 }

@@ -12,7 +12,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { curlLine, devBanner } from "../../src/cli/dev.ts";
+import { agentHeading, curlLine, devBanner } from "../../src/cli/dev.ts";
+import { checkGatewayUrl } from "../../src/cli/gateway-url.ts";
 import { tail } from "../../src/cli/logs.ts";
 import { formatDuration, formatStatus } from "../../src/cli/status-text.ts";
 import { claimPidFile, isProcessAlive, readPidFile } from "../../src/config/pid-file.ts";
@@ -328,5 +329,37 @@ describe("printed text", () => {
     expect(banner).toContain(
       "# Echo (http)\ncurl -s http://r/api/v1/gateway/agents/e1/message/send",
     );
+  });
+
+  it("dev names each agent once in its heading, and says why one is missing", () => {
+    expect(agentHeading("Echo", "stdio")).toBe("# Echo (stdio)");
+    expect(agentHeading("Echo (stdio)", "stdio")).toBe("# Echo (stdio)");
+    expect(agentHeading("Echo (STDIO)", "stdio", "not answering yet")).toBe(
+      "# Echo (STDIO) (not answering yet)",
+    );
+    expect(agentHeading("Echo", "http", "not answering yet")).toBe(
+      "# Echo (http, not answering yet)",
+    );
+    const banner = devBanner("http://r", "hybro_k", "/a.json", "hi", [
+      { name: "Up", id: "u1", healthy: true, kind: "stdio" },
+      { name: "Down", id: null, healthy: false, kind: "stdio", problem: "exited with code 1" },
+    ]);
+    expect(banner).toContain("hub ready with 1 agent from /a.json");
+    expect(banner).toContain("# Down (stdio, not available)\n#   exited with code 1\n");
+    expect(banner).not.toContain("agents/null");
+  });
+
+  it("a gateway URL is saved only as a plain http(s) base, without trailing slashes", () => {
+    expect(checkGatewayUrl(" https://relay.example/ ")).toEqual({
+      ok: true,
+      url: "https://relay.example",
+    });
+    expect(checkGatewayUrl("http://127.0.0.1:8787//")).toEqual({
+      ok: true,
+      url: "http://127.0.0.1:8787",
+    });
+    for (const bad of ["relay.example", "ftp://relay", "https://u:p@relay", "https://r/?a=1"]) {
+      expect(checkGatewayUrl(bad).ok, bad).toBe(false);
+    }
   });
 });
