@@ -1,10 +1,13 @@
-// Calls an agent through the Hybro Gateway: discover → send → stream.
+#!/usr/bin/env node
+// Calls an agent through the Hybro Gateway: discover → send → stream. Plain JavaScript, so it runs
+// as it is from a checkout (after `npm run build`) and from the installed package.
 //
 //   HYBRO_API_KEY=hybro_… HYBRO_GATEWAY_URL=http://127.0.0.1:8787 \
-//     node examples/gateway-client.ts "echo" "Hello there"
+//     node examples/gateway-client.mjs "echo" "Hello there"
 //
-// In your own project, import from "hybro-hub" instead of "../src/index.ts".
-import { HybroGateway, RateLimitError } from "../src/index.ts";
+// It imports the package by its name, as your own code will ("hybro-hub" resolves to this
+// package from inside it, and from any project that installed it).
+import { HybroGateway, RateLimitError } from "hybro-hub";
 
 const [query = "echo", text = "Hello from the Gateway SDK"] = process.argv.slice(2);
 const gatewayUrl = process.env.HYBRO_GATEWAY_URL ?? "https://api.hybro.ai";
