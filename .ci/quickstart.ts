@@ -14,6 +14,7 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_pr
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { nodeVersionProblem } from "../src/cli/node-version.ts";
 
 const checkout = join(import.meta.dirname, "..");
 const work = mkdtempSync(join(tmpdir(), "hybro-quickstart-"));
@@ -163,8 +164,7 @@ function oldNode(): { path: string; version: string } | null {
   ]) {
     if (!existsSync(path)) continue;
     const version = spawnSync(path, ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "";
-    const [major = 0, minor = 0] = version.replace(/^v/, "").split(".").map(Number);
-    if (major < 22 || (major === 22 && minor < 22)) return { path, version };
+    if (nodeVersionProblem(version, path)) return { path, version };
   }
   return null;
 }
@@ -260,9 +260,7 @@ async function main(): Promise<void> {
       project,
     );
     check(
-      gate.code === 2 &&
-        gate.out ===
-          `error: hybro-hub needs Node.js ≥ 22.22; you have ${old.version} (${old.path}). Install Node.js 24 LTS (or ≥ 22.22) and run it again.\n`,
+      gate.code === 2 && gate.out === `error: ${nodeVersionProblem(old.version, old.path)}\n`,
       `on ${old.path} (${old.version}) the bin says so in one line, exit 2 (got ${gate.code}: ${gate.out.trim()})`,
     );
   } else {
