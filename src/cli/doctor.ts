@@ -1,6 +1,6 @@
 // `hybro-hub doctor`: checks what usually goes wrong, one PASS/FAIL line each with the fix.
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { resolve as resolvePath } from "node:path";
+import { dirname, resolve as resolvePath } from "node:path";
 import type { Command } from "commander";
 import { Agent, EnvHttpProxyAgent, request } from "undici";
 import { checkKeyFormat, resolveApiKey } from "../config/api-key.ts";
@@ -160,7 +160,7 @@ export async function runDoctor(
 
   // Agents file.
   const agentsFile = resolvePath(options.agents ?? defaultAgentsFilePath(paths));
-  add(await checkAgentsFile(agentsFile));
+  for (const check of await checkAgentsFile(agentsFile)) add(check);
 
   // Relay: reachable, key accepted, clock. The one checked is the flag's, else the running hub's
   // (what it is connected to), else the one the next `start` would use; when the running hub's
@@ -250,26 +250,56 @@ function permissionProblem(path: string, wanted: number): string | undefined {
   return "";
 }
 
-async function checkAgentsFile(file: string): Promise<Check> {
+async function checkAgentsFile(file: string): Promise<Check[]> {
   if (!existsSync(file)) {
-    return {
-      result: "FAIL",
-      name: "agents file",
-      detail: `none at ${file}: the hub has no agents to serve`,
-      fix: `create it (see agents.example.json) or pass --agents FILE`,
-    };
+    return [
+      {
+        result: "FAIL",
+        name: "agents file",
+        detail: `none at ${file}: the hub has no agents to serve`,
+        fix: "`hybro-hub init` writes a ready one (the example), or pass --agents FILE",
+      },
+    ];
   }
   const { loadAgentsFile } = await import("../agents/config.ts");
   const loaded = await loadAgentsFile(file);
   if (!loaded.ok) {
-    return { result: "FAIL", name: "agents file", detail: loaded.error, fix: `correct ${file}` };
+    return [{ result: "FAIL", name: "agents file", detail: loaded.error, fix: `correct ${file}` }];
   }
   const count = loaded.config.agents.length;
-  return {
-    result: "PASS",
-    name: "agents file",
-    detail: `${file}: ${count} agent${count === 1 ? "" : "s"}${loaded.warnings.length ? ` (${loaded.warnings.join("; ")})` : ""}`,
-  };
+  const checks: Check[] = [
+    {
+      result: "PASS",
+      name: "agents file",
+      detail: `${file}: ${count} agent${count === 1 ? "" : "s"}${loaded.warnings.length ? ` (${loaded.warnings.join("; ")})` : ""}`,
+    },
+  ];
+  // A copied file whose stdio agent's script stayed behind crash-loops; say so before it runs.
+  for (const entry of loaded.config.agents) {
+    if (entry.kind !== "stdio" || !entry.enabled) continue;
+    const folder = entry.cwd ?? dirname(file);
+    const missing = missingScripts(entry.command, entry.args, folder);
+    if (missing.length === 0) continue;
+    checks.push({
+      result: "FAIL",
+      name: `agent "${entry.name}"`,
+      detail: `${missing.join(", ")} not found in ${folder} (its cwd), so the agent cannot start`,
+      fix: "copy it there or correct the path (relative paths start at the agents file's folder); `hybro-hub init` writes the example with its agent",
+    });
+  }
+  return checks;
+}
+
+/** Script files a stdio entry names (a path-like command, or an argument such as `x.mjs`) that are not there. */
+export function missingScripts(command: string, args: string[], cwd: string): string[] {
+  const script = /\.(?:[cm]?js|[cm]?ts|py|sh|rb)$/;
+  const named = [...(command.includes("/") ? [command] : []), ...args];
+  return named.filter(
+    (word) =>
+      !word.startsWith("-") &&
+      (word === command || script.test(word)) &&
+      !existsSync(resolvePath(cwd, word)),
+  );
 }
 
 /** `whose` says where the URL came from, e.g. "the running hub's" or "the default". */

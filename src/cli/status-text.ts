@@ -14,7 +14,8 @@ export function formatDuration(ms: number): string {
 }
 
 export function formatAgents(agents: AgentStatus[]): string {
-  if (agents.length === 0) return "no agents (add some to the agents file)\n";
+  if (agents.length === 0)
+    return "no agents ready: none in the agents file, or none answering yet (see `hybro-hub logs`; `hybro-hub doctor` checks the file)\n";
   const healthy = agents.filter((agent) => agent.healthy).length;
   const width = Math.max(...agents.map((agent) => agent.name.length));
   const lines = [`agents: ${agents.length} (${healthy} healthy)`];

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Check } from "../../src/cli/doctor.ts";
 import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
-import { cliEnv, daemonPidsFor, runCli } from "./cli-runner.ts";
+import { cliEnv, daemonPidsFor, REPO_ROOT, runCli } from "./cli-runner.ts";
 
 describe("hybro-hub doctor", () => {
   let relay: DevRelay;
@@ -84,6 +84,24 @@ describe("hybro-hub doctor", () => {
       fix: `chmod 600 ${join(home, "config", "config.json")}`,
     });
     expect(byName("agents file")?.result).toBe("FAIL");
+  });
+
+  it("says when a stdio agent's script is not where the agents file points, and not after init", async () => {
+    // agents.example.json copied alone: its echo agent's script stayed behind.
+    writeFileSync(
+      join(home, "config", "agents.json"),
+      readFileSync(join(REPO_ROOT, "agents.example.json"), "utf8"),
+    );
+    const { byName } = await doctor();
+    expect(byName('agent "Echo"')).toMatchObject({
+      result: "FAIL",
+      detail: `examples/echo-stdio-agent.mjs not found in ${join(home, "config")} (its cwd), so the agent cannot start`,
+      fix: expect.stringContaining("hybro-hub init"),
+    });
+    expect((await runCli(["init", "--force"], { env })).code).toBe(0);
+    const after = await doctor();
+    expect(after.byName("agents file")?.result).toBe("PASS");
+    expect(after.byName('agent "Echo"')).toBeUndefined();
   });
 
   it("reports an unreachable relay", async () => {
