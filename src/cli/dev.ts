@@ -9,7 +9,6 @@ import { type Command, Option } from "commander";
 import { createLogger } from "../log/logger.ts";
 import { packagePath } from "./entry-path.ts";
 import { ExitCode } from "./exit-codes.ts";
-import { startSpinner } from "./spinner.ts";
 
 export const DEV_DEFAULT_PORT = "8787";
 export const DEV_AGENTS_FILE = "agents.example.json";
@@ -71,11 +70,11 @@ async function runDev(options: DevOptions): Promise<number> {
     process.stderr.write(`error: no agents file at ${agentsFile}; pass --agents FILE\n`);
     return ExitCode.usage;
   }
-  // Starting takes a few seconds (agents start, the hub registers): say so at once.
+  // Starting takes a few seconds (agents start, the hub registers): say so at once. One plain
+  // line, not a spinner: warnings logged while agents start would land inside a spinner's line.
   process.stderr.write(
     `hybro-hub dev: starting a development relay and a hub for the agents in ${agentsFile}…\n`,
   );
-  const progress = startSpinner("starting the development relay…");
   // The example's commands are relative to its own folder (the package, when not in a checkout).
   if (!options.agents) process.chdir(dirname(agentsFile));
   const { generateApiKey, startDevRelay } = await import("../devrelay/index.ts");
@@ -103,10 +102,8 @@ async function runDev(options: DevOptions): Promise<number> {
         ? `error: port ${options.port} is in use (another \`hybro-hub dev\`?); pass --port 0 for a free one\n`
         : `error: the development relay did not start: ${(error as Error).message}\n`,
     );
-    progress.stop();
     return ExitCode.error;
   }
-  progress.update(`relay on ${relay.url}; starting the agents and connecting the hub…`);
   const hubKey = relay.createKey({ name: "dev hub", scopes: ["relay:hub"] }).key;
   const gatewayKey = relay.createKey({
     name: "dev gateway",
@@ -151,13 +148,11 @@ async function runDev(options: DevOptions): Promise<number> {
   try {
     await ready;
   } catch {
-    progress.stop();
     process.stderr.write(
       `error: the hub did not become ready within ${DEV_READY_TIMEOUT_MS / 1000} s; see the log above\n`,
     );
     return stop(ExitCode.error);
   }
-  progress.stop();
   process.stdout.write(devBanner(relay.url, gatewayKey, agentsFile, options.message, agentLines()));
   return stopped;
 
