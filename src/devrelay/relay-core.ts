@@ -5,9 +5,17 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "../log/logger.ts";
-import type { PublishedEvent, RelayCommand, SyncAgent } from "../wire/relay.ts";
+import type {
+  CancelTaskCommand,
+  PublishedEvent,
+  RelayCommand,
+  SyncAgent,
+  UserMessageCommand,
+  UserReplyCommand,
+} from "../wire/relay.ts";
 import { Conversations } from "./conversations.ts";
 import { HubChannel, type QueuedCommand } from "./hub-channel.ts";
+import { type DropReason, PublishIngest } from "./ingest.ts";
 import { KeyRing } from "./key-ring.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { Roster, toSyncAgent } from "./roster.ts";
@@ -22,8 +30,10 @@ export interface PublishContext {
 
 /** What `DevRelay` emits, for tests and tools that want to await relay-side facts. */
 export interface DevRelayEvents {
-  hubRegistered: [{ hubId: string; userId: string; created: boolean }];
-  agentsSynced: [{ hubId: string; agents: SyncAgent[]; pruned: string[] }];
+  /** `movedFrom`: the user the hub belonged to before this register moved it. */
+  hubRegistered: [{ hubId: string; userId: string; created: boolean; movedFrom: string | null }];
+  /** `agents`: the entries kept; `left`: entries left out (invalid card). */
+  agentsSynced: [{ hubId: string; agents: SyncAgent[]; pruned: string[]; left: number }];
   hubConnected: [{ hubId: string; lastEventId: string | null; replayed: number; queued: number }];
   hubDisconnected: [{ hubId: string }];
   heartbeat: [{ hubId: string }];
@@ -31,16 +41,24 @@ export interface DevRelayEvents {
   commandDropped: [
     { hubId: string; id: string; command: RelayCommand; reason: "expired" | "overflow" },
   ];
+  /** An event stored (as the relay stores it: `type`, `agent_message_id`, `data`). */
   published: [PublishedEvent, PublishContext];
+  /** A retried event recognised by its idempotency key and dropped. */
   duplicate: [PublishedEvent, PublishContext];
+  /** An event dropped without an error, as hybro.ai drops it (the POST still answers 204). */
+  dropped: [PublishedEvent, PublishContext, DropReason];
   /** The first `processing_status` of a turn was applied. */
   turnFinished: [{ agentMessageId: string; events: PublishedEvent[] }];
 }
 
 export interface PublishStats {
   posts: number;
+  /** Events stored. */
   events: number;
+  /** Retried events recognised by their idempotency key. */
   duplicatesDropped: number;
+  /** Events dropped silently, by reason. */
+  dropped: Record<DropReason, number>;
 }
 
 export interface HubView {
@@ -58,6 +76,8 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
   readonly keys: KeyRing;
   readonly roster: Roster;
   readonly turns: TurnLog;
+  /** Lineage, cancellations and idempotency keys of published events (hybro.ai's rules). */
+  readonly ingest: PublishIngest;
   readonly conversations: Conversations;
   readonly limiter: RateLimiter;
   /** Prefix of SSE ids of this relay run, so ids of an earlier run are never mistaken. */
@@ -65,6 +85,11 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
   protected readonly channels = new Map<string, HubChannel>();
   protected readonly lastHeartbeatMs = new Map<string, number>();
   protected posts = 0;
+  protected readonly drops: Record<DropReason, number> = {
+    not_routed: 0,
+    cancelled: 0,
+    foreign_user_message_id: 0,
+  };
   /** Base URL the relay serves on (set once listening); gateway URLs in cards point here. */
   baseUrl = "";
   /** Set while shutting down: no new commands are worth queueing. */
@@ -79,6 +104,7 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
     this.keys = new KeyRing(store, settings);
     this.roster = new Roster(store);
     this.turns = new TurnLog(settings.turnHistoryMax);
+    this.ingest = new PublishIngest(store, settings.turnHistoryMax, logger);
     this.conversations = new Conversations(settings.conversationMemoryMax);
     this.limiter = new RateLimiter(
       {
@@ -122,8 +148,20 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
     return channel;
   }
 
-  /** Sends a command to a hub: on its live stream now, or when it connects (bounded, TTL'd). */
+  /**
+   * Sends a command to a hub: on its live stream now, or when it connects (bounded, TTL'd). A
+   * `user_message` / `user_reply` routes its agent message to the hub (only then may the hub
+   * publish for it); a `cancel_task` naming an agent message cancels it (its events are dropped).
+   */
   sendCommand(hubId: string, command: RelayCommand): string {
+    const type = command.type ?? "user_message";
+    if (type === "user_message" || type === "user_reply") {
+      const turn = command as UserMessageCommand | UserReplyCommand;
+      this.ingest.route(hubId, this.roster.hub(hubId)?.userId ?? "", turn);
+    } else if (type === "cancel_task") {
+      const cancel = command as CancelTaskCommand;
+      if (cancel.agent_message_id) this.ingest.cancel(cancel.agent_message_id);
+    }
     return this.channel(hubId).enqueue(command).id;
   }
 
@@ -136,25 +174,44 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
     this.emit("heartbeat", { hubId });
   }
 
-  /** Applies one publish POST (already validated): events in order, duplicates dropped. */
+  /**
+   * Applies one publish POST (already validated, hub and room checked), event by event in order,
+   * as hybro.ai does: stored, dropped as a retry (same idempotency key), or dropped silently.
+   */
   applyPublish(hubId: string, roomId: string, events: PublishedEvent[]): void {
     this.posts++;
     const context: PublishContext = { hubId, roomId };
-    for (const event of events) {
-      const turn = this.turns.get(event.agent_message_id);
-      const hadTerminal = turn?.terminal != null;
-      if (this.turns.apply(hubId, roomId, event)) {
-        this.emit("published", event, context);
-        if (event.type === "processing_status" && !hadTerminal) {
-          this.emit("turnFinished", {
-            agentMessageId: event.agent_message_id,
-            events: this.turns.events(event.agent_message_id),
-          });
-        }
-      } else {
-        this.emit("duplicate", event, context);
+    const keys: string[] = [];
+    for (const received of events) {
+      const outcome = this.ingest.admit(hubId, roomId, received);
+      if (outcome.kind === "dropped") {
+        this.drops[outcome.reason]++;
+        this.emit("dropped", received, context, outcome.reason);
+        continue;
+      }
+      if (outcome.kind === "duplicate") {
+        this.turns.duplicatesDropped++;
+        this.emit("duplicate", received, context);
+        continue;
+      }
+      if (outcome.key !== null) keys.push(outcome.key);
+      // Stored as the relay's schema reads it: unknown envelope fields are not kept.
+      const event = {
+        type: received.type,
+        agent_message_id: received.agent_message_id,
+        data: received.data,
+      } as PublishedEvent;
+      const hadTerminal = this.turns.get(event.agent_message_id)?.terminal != null;
+      this.turns.apply(hubId, roomId, event);
+      this.emit("published", event, context);
+      if (event.type === "processing_status" && !hadTerminal) {
+        this.emit("turnFinished", {
+          agentMessageId: event.agent_message_id,
+          events: this.turns.events(event.agent_message_id),
+        });
       }
     }
+    this.ingest.persistKeys(hubId, keys);
   }
 
   eventsFor(agentMessageId: string): PublishedEvent[] {
@@ -166,6 +223,7 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
       posts: this.posts,
       events: this.turns.appliedEvents,
       duplicatesDropped: this.turns.duplicatesDropped,
+      dropped: { ...this.drops },
     };
   }
 

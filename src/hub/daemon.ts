@@ -100,6 +100,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       settings: options.relay,
       roster: () => this.registry.syncPayload(),
       queue: this.outbox.queue,
+      responseSeq: this.outbox.responseSeq,
       eventIds: this.outbox.eventIds,
     });
     this.hub = new Hub({

@@ -105,6 +105,9 @@ export function classifyResponse(answer: RelayAnswer): RelayError | null {
   const said = describeDetail(detail, answer.bodyText);
   const init: RelayErrorInit = { status, code, detail };
 
+  const refusal = hubRefusal(call, status, detail, said, init);
+  if (refusal) return refusal;
+
   if (status === 401) {
     return new RelayAuthError(
       call,
@@ -167,6 +170,68 @@ export function classifyResponse(answer: RelayAnswer): RelayError | null {
     `relay refused ${call} with ${status}${said}; the request is malformed (a hub bug) and was dropped`,
     init,
   );
+}
+
+/**
+ * hybro.ai refuses a hub call whose hub or room is not the key's with 403/404 and a plain-text
+ * reason (its PermissionError/ValueError text; the development relay adds a code). None of these
+ * is a problem with the key (hybro.ai's key checks answer 401), so none may stop the hub.
+ */
+function hubRefusal(
+  call: RelayCall,
+  status: number,
+  detail: RelayErrorDetail | null,
+  said: string,
+  init: RelayErrorInit,
+): RelayError | null {
+  if ((status !== 403 && status !== 404) || !HUB_SCOPED_CALLS.has(call)) return null;
+  const code = detail?.error ?? "";
+  const text = (detail?.message ?? "").trim();
+  if (status === 403 && (code === "unknown_hub" || /^unknown hub$/i.test(text))) {
+    return new RelayError(
+      "not_registered",
+      call,
+      `relay does not know this hub (403 on ${call}${said}); registering again`,
+      init,
+    );
+  }
+  if (
+    status === 403 &&
+    (code === "hub_not_owned" || /^hub not owned by this api key/i.test(text))
+  ) {
+    return new RelayError(
+      "not_registered",
+      call,
+      `relay says this hub id belongs to another account (403 on ${call}${said}); registering again moves it back to this key's account. If another hub uses this hub id (a copied data directory?), stop one of them`,
+      init,
+    );
+  }
+  if (status === 403 && /^hub .* is not connected/i.test(text)) {
+    return new RelayError(
+      "transient",
+      call,
+      `relay has no open event stream for this hub yet (403 on ${call}${said}); retrying`,
+      init,
+    );
+  }
+  if (call !== "publish") return null;
+  if (status === 403 && (code === "room_owner_mismatch" || /room owner/i.test(text))) {
+    return new RelayError(
+      "permanent",
+      call,
+      `relay refused publish: the room belongs to another account (403${said}); that room's events were dropped`,
+      init,
+    );
+  }
+  if (status === 404 && (code === "room_not_found" || /^room .* not found/i.test(text))) {
+    return new RelayError(
+      "permanent",
+      call,
+      `relay has no such room (404${said}; deleted?); that room's events were dropped`,
+      init,
+    );
+  }
+  return null;
 }
 
 function authMessage(code: string | null, keySource: string, said: string): string {

@@ -1,5 +1,6 @@
-// Publishing to the relay (relay-wire.md sections 3 and 4): per-room order, batches, coalesced
-// stream chunks, retries with stable event ids. `publish()` only enqueues; sending happens here.
+// Publishing to the relay (relay-wire.md sections 3, 4 and 6): per-room order, batches, coalesced
+// stream chunks, retries the relay recognises (each event's `data.response_seq` and `data.task_id`
+// are fixed when it is queued). `publish()` only enqueues; sending happens here.
 //
 // Order: one POST per room in flight at a time, always from the head of the room's queue, and a
 // failed batch goes back to the head; so an event never overtakes an earlier one of its room.
@@ -7,12 +8,12 @@
 // `publishCoalesceMs` from the first unsent chunk so a token stream shares POSTs; any other
 // event (task_submitted, the terminal group, …) goes out at once with whatever is queued before
 // it, so a turn's answer is never held back by the window.
-import { randomUUID } from "node:crypto";
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { fullJitterDelayMs, type Random } from "./backoff.ts";
 import { classifyNetworkError, type RelayAuthError, RelayError } from "./errors.ts";
 import { InMemoryPublishQueue, type PublishBatch, type PublishQueue } from "./publish-queue.ts";
+import { ResponseSequence, stampEvent } from "./response-seq.ts";
 import type { RelayLinkSettings } from "./settings.ts";
 
 export interface PublisherOptions {
@@ -25,6 +26,8 @@ export interface PublisherOptions {
   settings: RelayLinkSettings;
   logger: Logger;
   queue?: PublishQueue;
+  /** Where `data.response_seq` comes from (the outbox keeps its high-water mark); default in memory. */
+  sequence?: ResponseSequence;
   random?: Random;
 }
 
@@ -65,6 +68,7 @@ export class Publisher {
   private readonly logger: Logger;
   private readonly queue: PublishQueue;
   private readonly random: Random;
+  private readonly sequence: ResponseSequence;
   private readonly rooms = new Map<string, RoomState>();
   private readonly controller = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
@@ -81,12 +85,14 @@ export class Publisher {
     this.logger = options.logger;
     this.queue = options.queue ?? new InMemoryPublishQueue();
     this.random = options.random ?? Math.random;
+    this.sequence = options.sequence ?? new ResponseSequence();
     this.resume();
   }
 
   /**
    * Queues events of a room for the relay; never blocks, never throws. Each event gets its
-   * `event_id` here, once, and keeps it across retries.
+   * `data.response_seq` here, once (and `data.task_id` if it was made without one), and keeps
+   * both across retries: the relay's key for dropping a retried event.
    */
   publish(roomId: string, events: readonly PublishedEvent[]): void {
     try {
@@ -114,9 +120,7 @@ export class Publisher {
         }
         return;
       }
-      const stamped = events.map((event) =>
-        event.event_id ? event : ({ ...event, event_id: randomUUID() } as PublishedEvent),
-      );
+      const stamped = events.map((event) => stampEvent(event, this.sequence));
       this.queue.append(roomId, stamped);
       const room = this.room(roomId);
       if (stamped.some(isUrgent)) room.urgent = true;

@@ -21,6 +21,7 @@ import { RelayAuthError, RelayError } from "./errors.ts";
 import { CommandStream, type StreamConnection } from "./event-stream.ts";
 import type { PublishQueue } from "./publish-queue.ts";
 import { Publisher, type PublisherStats } from "./publisher.ts";
+import type { ResponseSequence } from "./response-seq.ts";
 import { type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
 
 export interface RelayLinkOptions {
@@ -39,6 +40,8 @@ export interface RelayLinkOptions {
   userAgent?: string;
   /** Where unsent events live; default in memory. */
   queue?: PublishQueue;
+  /** Where `data.response_seq` comes from (the durable outbox's); default in memory. */
+  responseSeq?: ResponseSequence;
   /** Keeps the command stream's last event id between runs (the durable outbox); default none. */
   eventIds?: EventIdStore;
   /** Proxy variables source; default `process.env`. */
@@ -151,6 +154,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       settings: this.settings,
       logger: this.logger,
       queue: options.queue,
+      sequence: options.responseSeq,
       random: this.random,
     });
     this.stream = new CommandStream({

@@ -80,9 +80,16 @@ describe("hostile input", () => {
       relay.createKey({ userId: "alice", name: "h", scopes: ["*"] }).key,
     );
     await hub.register();
-    // someone else's hub is a 404 before its body is even read
+    // As on hybro.ai the body is read first; someone else's hub is then refused with 403
     const foreign = await call(relay, "POST", `${hub.base}/publish`, { rawBody: "{" });
-    expect([foreign.status, foreign.body.detail.error]).toEqual([404, "not_found"]);
+    expect([foreign.status, foreign.body.detail.error]).toEqual([400, "invalid_json"]);
+    const refused = await call(relay, "POST", `${hub.base}/publish`, {
+      body: {
+        room_id: "r",
+        events: [{ type: "task_status", agent_message_id: "a", data: { state: "working" } }],
+      },
+    });
+    expect([refused.status, refused.body.detail.error]).toEqual([403, "hub_not_owned"]);
     const cases: Array<[string, string, Parameters<typeof call>[3], number, string]> = [
       ["POST", "/api/v1/relay/hub/register", { rawBody: "{not json" }, 400, "invalid_json"],
       ["POST", "/api/v1/relay/hub/register", { rawBody: "" }, 422, "validation_error"],

@@ -101,7 +101,7 @@ describe("fault suite: relay faults", () => {
     await daemon.link.flush(5_000);
     await settle(() => relay.publishStats().events);
     const injected = injectedFaults(before, proxy.counts);
-    const verdict = suite.judge(name, ledger, ids, startedAt, relay, injected);
+    const verdict = suite.judge(name, ledger, ids, startedAt, injected);
     expect(verdict.problems, `${name} (${injected})`).toEqual([]);
     if (!faults.delaysOnly) expect(injected).not.toBe("delays only");
     expect(verdict.result).toMatchObject({ lost: 0, duplicated: 0, disordered: 0 });

@@ -103,7 +103,6 @@ describe("fault suite: stopping the daemon with signals", () => {
         ledger,
         all,
         startedAt,
-        relay,
         "SIGTERM, grace 1.5 s",
       );
       expect(verdict.problems).toEqual([]);
@@ -185,7 +184,6 @@ describe("fault suite: stopping the daemon with signals", () => {
         ledger,
         all,
         startedAt,
-        relay,
         `${refused} publishes refused, 2 SIGTERMs, restart`,
       );
       expect(verdict.problems).toEqual([]);

@@ -16,7 +16,7 @@ import { RelayError } from "../../src/relay/errors.ts";
 import { Publisher } from "../../src/relay/publisher.ts";
 import { relayLinkSettings } from "../../src/relay/settings.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
-import { capturingLogger, chunk, finished, submitted, until } from "./support.ts";
+import { capturingLogger, chunk, finished, label, submitted, until } from "./support.ts";
 
 const dirs: string[] = [];
 const open: Array<{ close(): unknown }> = [];
@@ -44,7 +44,10 @@ function outbox(
   return made;
 }
 
-const ids = (events: readonly PublishedEvent[]) => events.map((event) => event.event_id);
+const ids = (events: readonly PublishedEvent[]) => events.map(label);
+/** The relay's idempotency key parts of each event. */
+const keys = (events: readonly PublishedEvent[]) =>
+  events.map((event) => `${event.data.task_id}:${event.data.response_seq}`);
 
 describe("durable publish queue", () => {
   it("keeps each room's order across a restart, a batch that was out included", () => {
@@ -99,7 +102,7 @@ describe("durable publish queue", () => {
     expect(onDisk()).not.toContain(secret);
   });
 
-  it("feeds a Publisher: events queued while the relay was down go out after a restart, in order, with the same ids", async () => {
+  it("feeds a Publisher: events queued while the relay was down go out after a restart, in order, with the same keys", async () => {
     const dir = tempDir();
     const settings = relayLinkSettings({
       publishCoalesceMs: 1,
@@ -118,17 +121,19 @@ describe("durable publish queue", () => {
       settings,
       logger: silentLogger(),
       queue: down.queue,
+      sequence: down.responseSeq,
     });
     const published: PublishedEvent[] = [];
     for (const turn of ["a", "b"]) {
       const events = [submitted(turn), chunk(turn, 0), chunk(turn, 1), finished(turn)];
-      for (const event of events) failing.publish("room", [{ ...event, event_id: undefined }]);
+      for (const event of events) failing.publish("room", [event]);
     }
     await until(() => attempts >= 2, "a failed attempt");
     await failing.close();
     const stamped = down.queue.take("room", 100)?.events ?? [];
     expect(stamped).toHaveLength(8);
-    expect(stamped.every((event) => typeof event.event_id === "string")).toBe(true);
+    expect(stamped.every((event) => Number.isSafeInteger(event.data.response_seq))).toBe(true);
+    expect(new Set(keys(stamped)).size).toBe(8);
     down.close();
 
     const up = outbox(dir);
@@ -141,10 +146,12 @@ describe("durable publish queue", () => {
       settings,
       logger: silentLogger(),
       queue: up.queue,
+      sequence: up.responseSeq,
     });
     open.push(working);
     expect(await working.flush(5_000)).toBe(true);
     expect(ids(published)).toEqual(ids(stamped));
+    expect(keys(published)).toEqual(keys(stamped));
     expect(up.queue.depth()).toBe(0);
     up.close();
     expect(outbox(dir).queue.depth()).toBe(0);

@@ -18,6 +18,10 @@ const AGENT: SyncAgent = {
     description: "echoes",
     url: "http://localhost:9999",
     version: "1.0.0",
+    capabilities: { streaming: true },
+    defaultInputModes: ["text/plain"],
+    defaultOutputModes: ["text/plain"],
+    skills: [],
   },
 };
 
@@ -94,18 +98,19 @@ describe("RelayLink against the development relay", () => {
             parts: [{ kind: "text", text: `w${i} ` }],
             append: i > 0,
             last_chunk: false,
+            task_id: "t1",
           },
         }),
       ),
       {
         type: "agent_response",
         agent_message_id: "am_dev_1",
-        data: { content: "done", agent_id: AGENT.local_agent_id },
+        data: { content: "done", agent_id: AGENT.local_agent_id, task_id: "t1" },
       },
       {
         type: "processing_status",
         agent_message_id: "am_dev_1",
-        data: { status: "completed", user_message_id: "um_dev_1" },
+        data: { status: "completed", user_message_id: "um_dev_1", task_id: "t1" },
       },
     ];
     const finished = relay.waitForTurn("am_dev_1");

@@ -51,6 +51,29 @@ describe("classifyResponse", () => {
     expect(text("invalid_api_key")).toContain("--api-key");
   });
 
+  it("hybro.ai's hub and room refusals (plain-text 403/404) are not key problems", () => {
+    const plain = (text: string) => JSON.stringify({ detail: text });
+    const kind = (call: "publish" | "sync" | "heartbeat", status: number, bodyText: string) =>
+      classifyResponse(answer({ call, status, bodyText }))?.kind;
+    // hybro.ai's own texts, as FastAPI sends them
+    expect(kind("publish", 403, plain("Unknown hub"))).toBe("not_registered");
+    expect(kind("sync", 403, plain("Hub not owned by this API key"))).toBe("not_registered");
+    expect(kind("publish", 403, plain("Hub not owned by this API key"))).toBe("not_registered");
+    expect(kind("heartbeat", 403, plain("Hub 0123 is not connected"))).toBe("transient");
+    expect(kind("publish", 403, plain("Hub owner does not match room owner"))).toBe("permanent");
+    expect(kind("publish", 404, plain("Room r-1 not found"))).toBe("permanent");
+    // the development relay's codes
+    expect(kind("publish", 403, body("unknown_hub", "Unknown hub"))).toBe("not_registered");
+    expect(kind("sync", 403, body("hub_not_owned", "x"))).toBe("not_registered");
+    expect(kind("publish", 404, body("room_not_found", "x"))).toBe("permanent");
+    // a 404 on a hub path that names no room still means "register again"
+    expect(kind("publish", 404, body("not_found", "Hub not registered"))).toBe("not_registered");
+    const moved = classifyResponse(
+      answer({ call: "sync", status: 403, bodyText: plain("Hub not owned by this API key") }),
+    );
+    expect(moved?.message).toContain("another account");
+  });
+
   it("403 carries the missing scope", () => {
     const error = classifyResponse(
       answer({

@@ -353,7 +353,14 @@ describe("RelayLink", () => {
         {
           type: "artifact_update",
           agent_message_id: "am_1",
-          data: { raw: null, text: `c${i}`, parts: [], append: true, last_chunk: i === 999 },
+          data: {
+            raw: null,
+            text: `c${i}`,
+            parts: [],
+            append: true,
+            last_chunk: i === 999,
+            task_id: "t_1",
+          },
         },
       ]);
       if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -362,7 +369,7 @@ describe("RelayLink", () => {
       {
         type: "processing_status",
         agent_message_id: "am_1",
-        data: { status: "completed", user_message_id: null },
+        data: { status: "completed", user_message_id: null, task_id: "t_1" },
       },
     ]);
     expect(await l.flush(10_000)).toBe(true);
@@ -373,7 +380,10 @@ describe("RelayLink", () => {
       ...Array.from({ length: 1000 }, (_, i) => `c${i}`),
       "processing_status",
     ]);
-    expect(new Set(received.map((e) => e.event_id)).size).toBe(1001);
+    // 1,001 distinct relay keys: none would be dropped as a retry.
+    expect(new Set(received.map((e) => `${e.data.task_id}:${e.data.response_seq}`)).size).toBe(
+      1001,
+    );
     expect(l.state().publish).toMatchObject({ eventsSent: 1001, dropped: 0, queued: 0 });
   });
 
@@ -392,7 +402,7 @@ describe("RelayLink", () => {
       {
         type: "processing_status",
         agent_message_id: "am",
-        data: { status: "failed", user_message_id: null },
+        data: { status: "failed", user_message_id: null, task_id: "t" },
       },
     ]);
     await waitUntil(() => fatals.length === 1, 5000, "fatal");
