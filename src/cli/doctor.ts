@@ -8,6 +8,7 @@ import { readConfigFile } from "../config/config-file.ts";
 import { configFilePath, defaultAgentsFilePath, type HubPaths, hubPaths } from "../config/paths.ts";
 import { controlSocketPath, serviceKeyFilePath } from "../config/runtime-files.ts";
 import { askDaemon } from "../control/client.ts";
+import type { AgentStatus } from "../control/protocol.ts";
 import { defaultServiceSystem, installedServiceState } from "../service/install.ts";
 import { cliEntryPath } from "./entry-path.ts";
 import { ExitCode } from "./exit-codes.ts";
@@ -192,6 +193,7 @@ export async function runDoctor(
       fix: "see `hybro-hub logs`; the hub keeps retrying on its own",
     });
   }
+  for (const check of agentsNotAtRelay(status?.agents ?? [])) add(check);
   const system = defaultServiceSystem();
   if (system) {
     const service = installedServiceState(system, {
@@ -216,6 +218,18 @@ export async function runDoctor(
     }
   }
   return checks;
+}
+
+/** One FAIL per agent of the running hub that the relay did not keep at the last sync. */
+export function agentsNotAtRelay(agents: readonly AgentStatus[]): Check[] {
+  return agents
+    .filter((agent) => agent.notKeptByRelay)
+    .map((agent) => ({
+      result: "FAIL" as const,
+      name: "agent at the relay",
+      detail: `"${agent.name}" (${agent.localAgentId}): ${agent.notKeptByRelay}`,
+      fix: "correct the agent's card (or its entry in the agents file); the hub syncs again on its own",
+    }));
 }
 
 /** undefined: no such file; "": fine; else what is wrong. */

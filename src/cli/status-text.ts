@@ -27,6 +27,7 @@ export function formatAgents(agents: AgentStatus[]): string {
         `failed ${turns.failed} · waiting for input ${turns.inputRequired}`,
     );
     if (agent.lastError) lines.push(`      last error: ${agent.lastError}`);
+    if (agent.notKeptByRelay) lines.push(`      not at the relay: ${agent.notKeptByRelay}`);
   }
   return `${lines.join("\n")}\n`;
 }

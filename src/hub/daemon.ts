@@ -61,6 +61,8 @@ export interface HubSnapshot {
     kind: string;
     healthy: boolean;
     lastError: string | null;
+    /** Why the relay did not keep it at the last sync (so nobody can reach it), or null. */
+    notKeptByRelay: string | null;
     turns: AgentTurnCounts;
   }>;
 }
@@ -155,6 +157,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
         kind: String(agent.kind),
         healthy: agent.healthy,
         lastError: agent.lastError == null ? null : String(agent.lastError),
+        notKeptByRelay: this.link.notKeptReason(agent.localAgentId),
         turns: { ...this.hub.countsFor(agent.localAgentId) },
       })),
     };

@@ -249,6 +249,34 @@ function authMessage(code: string | null, keySource: string, said: string): stri
   );
 }
 
+/**
+ * The index of the event a 422 on publish names (`events.3.type` from the development relay,
+ * `["body","events",3,"type"]` from hybro.ai's FastAPI), or null when it names none.
+ */
+export function refusedEventIndex(error: RelayError): number | null {
+  if (error.status !== 422 || !error.detail) return null;
+  const field = error.detail.field;
+  if (typeof field === "string") {
+    const match = /^events\.(\d+)(\.|$)/.exec(field);
+    if (match) return Number(match[1]);
+  }
+  let issues: unknown;
+  try {
+    issues = JSON.parse(error.detail.message);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(issues)) return null;
+  for (const issue of issues) {
+    const loc = (issue as { loc?: unknown } | null)?.loc;
+    if (!Array.isArray(loc)) continue;
+    const at = loc.indexOf("events");
+    const index = at >= 0 ? loc[at + 1] : undefined;
+    if (typeof index === "number" && Number.isInteger(index) && index >= 0) return index;
+  }
+  return null;
+}
+
 /** A non-`text/event-stream` 200 on the command stream (a proxy's page, a wrong URL). */
 export function wrongContentTypeError(contentType: string | null): RelayError {
   return new RelayError(

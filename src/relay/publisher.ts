@@ -11,7 +11,12 @@
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { fullJitterDelayMs, type Random } from "./backoff.ts";
-import { classifyNetworkError, type RelayAuthError, RelayError } from "./errors.ts";
+import {
+  classifyNetworkError,
+  type RelayAuthError,
+  RelayError,
+  refusedEventIndex,
+} from "./errors.ts";
 import { InMemoryPublishQueue, type PublishBatch, type PublishQueue } from "./publish-queue.ts";
 import { ResponseSequence, stampEvent } from "./response-seq.ts";
 import type { RelayLinkSettings } from "./settings.ts";
@@ -56,6 +61,8 @@ interface RoomState {
   /** Failed attempts in a row. */
   attempts: number;
   maxBatch: number;
+  /** A one-off smaller next batch: the events before one the relay refused. */
+  nextBatch: number | null;
   /** A non-chunk event waits: send without the coalesce window. */
   urgent: boolean;
   /** When the first unsent chunk was queued (start of its coalesce window). */
@@ -74,6 +81,8 @@ export class Publisher {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly flushWaiters = new Set<(idle: boolean) => void>();
   private readonly counters = { posts: 0, eventsSent: 0, batches: 0, retries: 0, dropped: 0 };
+  /** Refusals already logged, by kind (status, code, field), and how often each came. */
+  private readonly refusals = new Map<string, number>();
   private authError: RelayAuthError | null = null;
   private closed = false;
   private flushing = 0;
@@ -207,6 +216,7 @@ export class Publisher {
         timerKind: null,
         attempts: 0,
         maxBatch: this.settings.publishMaxBatchEvents,
+        nextBatch: null,
         urgent: false,
         chunkSince: null,
       };
@@ -244,7 +254,8 @@ export class Publisher {
   private startSend(roomId: string): void {
     const room = this.rooms.get(roomId);
     if (!room || this.stopped || room.sending) return;
-    const batch = this.queue.take(roomId, room.maxBatch);
+    const batch = this.queue.take(roomId, Math.min(room.maxBatch, room.nextBatch ?? room.maxBatch));
+    room.nextBatch = null;
     if (!batch) {
       this.schedule(roomId);
       this.checkIdle();
@@ -312,12 +323,21 @@ export class Publisher {
           );
           return;
         }
+        if (failure.status === 422 && count > 1) {
+          // The relay refuses a whole POST for one event it cannot read: send the events before
+          // it, then it alone, so only that one is lost.
+          const bad = refusedEventIndex(failure);
+          if (bad !== null && bad < count) {
+            this.queue.release(batch);
+            room.nextBatch = Math.max(1, bad);
+            room.urgent = true;
+            this.counters.retries += 1;
+            return;
+          }
+        }
         this.queue.ack(batch);
         this.counters.dropped += count;
-        this.logger.error(
-          { roomId, status: failure.status, types: [...new Set(batch.events.map((e) => e.type))] },
-          `${failure.message} (${count} events of room ${roomId})`,
-        );
+        this.logRefusal(roomId, failure, batch);
         return;
       case "not_registered":
         this.queue.release(batch);
@@ -337,6 +357,27 @@ export class Publisher {
         this.counters.retries += 1;
         this.retryLater(roomId, room, failure);
     }
+  }
+
+  /**
+   * A refused batch is logged once per kind of refusal (status and field): a relay that refuses
+   * every event of some kind must not flood the log. Later ones are counted at debug level.
+   */
+  private logRefusal(roomId: string, failure: RelayError, batch: PublishBatch): void {
+    const field = typeof failure.detail?.field === "string" ? failure.detail.field : "";
+    const kind = `${failure.status}:${failure.code ?? ""}:${field.replace(/\d+/g, "#")}`;
+    const types = [...new Set(batch.events.map((e) => e.type))];
+    const count = batch.events.length;
+    const seen = this.refusals.get(kind) ?? 0;
+    this.refusals.set(kind, seen + 1);
+    if (seen > 0) {
+      this.logger.debug({ roomId, status: failure.status, types, times: seen + 1 }, failure.message);
+      return;
+    }
+    this.logger.error(
+      { roomId, status: failure.status, types },
+      `${failure.message} (${count} event${count === 1 ? "" : "s"} of room ${roomId}); further refusals like this one are logged at debug level only`,
+    );
   }
 
   private retryLater(roomId: string, room: RoomState, failure: RelayError): void {

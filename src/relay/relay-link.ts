@@ -22,6 +22,7 @@ import { CommandStream, type StreamConnection } from "./event-stream.ts";
 import type { PublishQueue } from "./publish-queue.ts";
 import { Publisher, type PublisherStats } from "./publisher.ts";
 import type { ResponseSequence } from "./response-seq.ts";
+import { type AgentNotKept, SyncReceipts } from "./sync-receipt.ts";
 import { type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
 
 export interface RelayLinkOptions {
@@ -94,6 +95,8 @@ export interface RelayLinkState {
   heartbeatIntervalMs: number;
   heartbeatFailures: number;
   publish: PublisherStats;
+  /** Agents sent at the last sync that the relay did not keep, with the reason. */
+  notKept: AgentNotKept[];
 }
 
 export class RelayLink extends EventEmitter<RelayLinkEvents> {
@@ -106,6 +109,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
   private readonly controller = new AbortController();
   private readonly publisher: Publisher;
   private readonly stream: CommandStream;
+  private readonly receipts: SyncReceipts;
   private onCommand: (command: RelayCommand) => void = () => undefined;
   private started = false;
   private closing: Promise<void> | null = null;
@@ -139,6 +143,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     this.random = options.random ?? Math.random;
     this.settings = relayLinkSettings(options.settings);
     this.heartbeatIntervalMs = this.settings.heartbeatIntervalMs;
+    this.receipts = new SyncReceipts(this.logger);
     this.client = new RelayClient({
       gatewayUrl: options.gatewayUrl,
       apiKey: options.apiKey,
@@ -247,7 +252,13 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       heartbeatIntervalMs: this.heartbeatIntervalMs,
       heartbeatFailures: this.heartbeatFailures,
       publish: this.publisher.stats(),
+      notKept: this.receipts.list(),
     };
+  }
+
+  /** Why the relay did not keep this agent at the last sync, or null. */
+  notKeptReason(localAgentId: string): string | null {
+    return this.receipts.reasonFor(localAgentId);
   }
 
   /** Stops everything: stream, timers, in-flight calls (flush first if events matter). */
@@ -400,6 +411,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
         this.lastSyncedPayload = payload;
         this.agentsSynced = answer.synced.length;
         this.lastSyncAt = Date.now();
+        this.receipts.record(roster, answer);
         attempt = 0;
         // Periodic keep-alive syncs of an unchanged roster stay out of the info log.
         this.logger[changed ? "info" : "debug"](

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { curlLine, devBanner } from "../../src/cli/dev.ts";
+import { agentsNotAtRelay } from "../../src/cli/doctor.ts";
 import { tail } from "../../src/cli/logs.ts";
 import { formatDuration, formatStatus } from "../../src/cli/status-text.ts";
 import { claimPidFile, isProcessAlive, readPidFile } from "../../src/config/pid-file.ts";
@@ -58,6 +59,7 @@ function snapshot(overrides: Partial<HubSnapshot> = {}): HubSnapshot {
         kind: "http",
         healthy: true,
         lastError: null,
+        notKeptByRelay: null,
         turns: { running: 1, queued: 0, completed: 5, failed: 2, inputRequired: 1 },
       },
       {
@@ -66,6 +68,8 @@ function snapshot(overrides: Partial<HubSnapshot> = {}): HubSnapshot {
         kind: "stdio",
         healthy: false,
         lastError: "the agent is down (exit 1)",
+        notKeptByRelay:
+          'the relay left it out of its sync answer: its card has no "version" string',
         turns: { running: 0, queued: 0, completed: 0, failed: 0, inputRequired: 0 },
       },
     ],
@@ -312,7 +316,22 @@ describe("printed text", () => {
     );
     expect(text).toContain("✗ Down");
     expect(text).toContain("last error: the agent is down (exit 1)");
+    expect(text).toContain(
+      'not at the relay: the relay left it out of its sync answer: its card has no "version" string',
+    );
     expect(formatDuration(90_061_000)).toBe("1d 1h");
+  });
+
+  it("doctor fails each agent the relay did not keep, with the reason", () => {
+    expect(agentsNotAtRelay(snapshot().agents)).toEqual([
+      {
+        result: "FAIL",
+        name: "agent at the relay",
+        detail:
+          '"Down" (bbbbbbbbbbbb): the relay left it out of its sync answer: its card has no "version" string',
+        fix: expect.stringContaining("correct the agent's card"),
+      },
+    ]);
   });
 
   it("dev prints a shell-safe curl line per agent", () => {

@@ -131,6 +131,54 @@ describe("Publisher", () => {
     expect(original.data).not.toHaveProperty("response_seq"); // the caller's object is not changed
   });
 
+  it("a 422 naming one event loses only that event: the others go out in order; logged once", async () => {
+    const delivered: string[] = [];
+    let posts = 0;
+    // As a relay refuses a whole POST for one event it cannot read (FastAPI's loc, or a field).
+    const send: Send = async (_roomId, events) => {
+      posts += 1;
+      const bad = events.findIndex((event) => event.data.task_id === "poison");
+      if (bad >= 0) {
+        const detail =
+          posts % 2 === 0
+            ? { error: "validation_error", message: "bad", field: `events.${bad}.type` }
+            : {
+                error: "validation_error",
+                message: JSON.stringify([{ loc: ["body", "events", bad, "type"], msg: "x" }]),
+              };
+        throw new RelayError("permanent", "publish", "relay refused publish with 422", {
+          status: 422,
+          code: "validation_error",
+          detail,
+        });
+      }
+      delivered.push(
+        ...events.map((event) => String(event.type === "artifact_update" && event.data.text)),
+      );
+    };
+    const { publisher: p, logs } = make(send, { publishCoalesceMs: 600_000 });
+    const poison = (n: number): PublishedEvent =>
+      ({
+        ...chunk("m", n),
+        data: { ...chunk("m", n).data, task_id: "poison" },
+      }) as PublishedEvent;
+    p.publish("room", [
+      chunk("m", 0),
+      chunk("m", 1),
+      poison(2),
+      chunk("m", 3),
+      poison(4),
+      poison(5),
+    ]);
+    p.publish("room", [chunk("m", 6), done("m")]);
+    expect(await p.flush(5000)).toBe(true);
+    expect(delivered).toEqual(["t0", "t1", "t3", "t6", "false"]);
+    expect(p.stats()).toMatchObject({ dropped: 3, queued: 0 });
+    const errors = logs.lines().filter((line) => line.level === 50);
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0]?.msg)).toContain("422");
+  });
+
   it("a burst of 1,000 chunks goes out in a few full batches, in order", async () => {
     const posts: number[] = [];
     const texts: string[] = [];
