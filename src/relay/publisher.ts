@@ -371,7 +371,10 @@ export class Publisher {
     const seen = this.refusals.get(kind) ?? 0;
     this.refusals.set(kind, seen + 1);
     if (seen > 0) {
-      this.logger.debug({ roomId, status: failure.status, types, times: seen + 1 }, failure.message);
+      this.logger.debug(
+        { roomId, status: failure.status, types, times: seen + 1 },
+        failure.message,
+      );
       return;
     }
     this.logger.error(

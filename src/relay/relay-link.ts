@@ -22,8 +22,8 @@ import { CommandStream, type StreamConnection } from "./event-stream.ts";
 import type { PublishQueue } from "./publish-queue.ts";
 import { Publisher, type PublisherStats } from "./publisher.ts";
 import type { ResponseSequence } from "./response-seq.ts";
-import { type AgentNotKept, SyncReceipts } from "./sync-receipt.ts";
 import { type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
+import { type AgentNotKept, SyncReceipts } from "./sync-receipt.ts";
 
 export interface RelayLinkOptions {
   /** Relay base URL; default `https://api.hybro.ai`. */

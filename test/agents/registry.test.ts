@@ -141,6 +141,8 @@ describe("Registry", () => {
 
   it("syncs only the card fields the relay needs: no header, token or environment value leaves", async () => {
     const secret = "s3cr3t-token-0123456789";
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: an agents.json variable reference
+    const SECRET_REF = "${HYBRO_TEST_CARD_SECRET}";
     process.env.HYBRO_TEST_CARD_SECRET = secret;
     try {
       const up = await server((base) =>
@@ -162,8 +164,8 @@ describe("Registry", () => {
         agents: [
           {
             name: "Private",
-            url: up.url.replace("://", "://user:${HYBRO_TEST_CARD_SECRET}@"),
-            headers: { Authorization: "Bearer ${HYBRO_TEST_CARD_SECRET}" },
+            url: up.url.replace("://", `://user:${SECRET_REF}@`),
+            headers: { Authorization: `Bearer ${SECRET_REF}` },
           },
         ],
       });

@@ -3,8 +3,8 @@
 import { describe, expect, it } from "vitest";
 import {
   RESERVE_BLOCK,
-  ResponseSequence,
   type ResponseSeqStore,
+  ResponseSequence,
   stampEvent,
 } from "../../src/relay/response-seq.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
