@@ -167,11 +167,12 @@ export function hubKey(relay: DevRelay): string {
   return relay.createKey({ userId: "alice", name: "hub", scopes: ["*"] }).key;
 }
 
-/** The local id of the (first) agent the hub `hubId` synced; throws if none yet. */
-export function syncedAgentId(relay: DevRelay, hubId: string): string {
-  const localAgentId = relay.hubs().find((hub) => hub.hubId === hubId)?.agents[0]?.local_agent_id;
-  if (!localAgentId) throw new Error("the agent was not synced");
-  return localAgentId;
+/** The local id of the agent `name` (else the first) the hub `hubId` synced; throws if none. */
+export function syncedAgentId(relay: DevRelay, hubId: string, name?: string): string {
+  const agents = relay.hubs().find((hub) => hub.hubId === hubId)?.agents ?? [];
+  const agent = name === undefined ? agents[0] : agents.find((a) => a.name === name);
+  if (!agent) throw new Error(`the agent ${name ?? ""} was not synced`);
+  return agent.local_agent_id;
 }
 
 /** A streaming v1.0 agent answering each turn in 5 chunks, `delayMs` apart. */
