@@ -3,24 +3,27 @@
  * every test and benchmark run with no cloud. Start it in-process with `startDevRelay()` or
  * from the CLI with `hybro-hub relay`.
  *
- * Faithful to hybro.ai (relay-wire.md sections 1–3): the hub API paths, bodies and status
- * codes (register → {hub_id, user_id}; agents/sync → {synced}; heartbeat/publish → 204;
- * status → {hubs}); the SSE command stream (`data:` JSON with `type`, `connection_ready` first,
- * `heartbeat` about every 30 s, `user_message` / `user_reply` / `cancel_task`); commands for an
+ * Faithful to hybro.ai (relay-wire.md sections 1–3 and 6): the hub API paths, bodies and status
+ * codes (register → {hub_id, user_id}, an upsert that moves a hub between users; agents/sync →
+ * {synced}, keeping only valid cards; heartbeat/publish → 204; status → {hubs}); publish
+ * ingestion by hybro.ai's rules (ingest.ts: the 7 types, retries recognised only by
+ * (task_id, response_seq), silent drops by lineage, cancellation and foreign user message id;
+ * 403/404 for a foreign hub or room); the SSE command stream (`data:` JSON with `type`,
+ * `connection_ready` first, `heartbeat` about every 30 s, `user_message` with `run_id`,
+ * `agent_id` and a `relay-pending-…` task id, `user_reply`, `cancel_task`); commands for an
  * offline hub held until it returns; agents pruned by `prune_missing` shown inactive; the
  * `X-API-Key` header; the seed docs' Gateway/Discovery routes, rate-limit defaults, headers,
  * 429 body and `{"detail": {"error", "message"}}` error shape.
  *
  * Development-only additions (section 5, or our own choices): SSE `id:` lines on commands
  * (`<relay run>-<seq>`; `connection_ready`/`heartbeat` carry none) and replay after
- * `Last-Event-ID`; dropping duplicate `event_id`s; gateway calls routed through the relay
- * path to hub agents (send waits for `processing_status`; stream relays events and sends
- * `cancel_task` when the caller leaves); API-key management endpoints and `auth/verify`;
- * `Authorization: Bearer`; strict validation of published events and sync agents (422 names
- * the field); register of another user's hub_id → 409 `hub_id_conflict`; the in-process API
- * below (`sendCommand`, `eventsFor`, `publishStats`, `hubs`, events and `waitFor…`).
- * Turn history, offline queues and replay buffers live in memory only; keys, users, hubs and
- * agents persist in sqlite (`dataDir`) unless in memory.
+ * `Last-Event-ID`; gateway calls routed through the relay path to hub agents (send waits for
+ * `processing_status`; stream relays events and sends `cancel_task` when the caller leaves);
+ * API-key management endpoints and `auth/verify`; `Authorization: Bearer`; stricter validation
+ * of event data and sync entries than hybro.ai's door (422 names the field); the in-process
+ * API below (`sendCommand`, `eventsFor`, `publishStats`, `hubs`, events and `waitFor…`).
+ * Turn history, offline queues and replay buffers live in memory only; keys, users, hubs,
+ * agents, publish lineage and idempotency keys persist in sqlite (`dataDir`) unless in memory.
  */
 import type { AddressInfo } from "node:net";
 import { type Logger, silentLogger } from "../log/logger.ts";

@@ -276,9 +276,12 @@ export type RelayErrorCode =
   | "agent_timeout"
   | "hub_offline"
   | "internal_error"
-  // development relay: register of another user's hub_id (409), bad path (400), long path (414),
-  // unreadable request (400)
-  | "hub_id_conflict"
+  // development relay: hybro.ai's plain-text refusals of a foreign hub or room (403/404), bad
+  // path (400), long path (414), unreadable request (400)
+  | "unknown_hub"
+  | "hub_not_owned"
+  | "room_not_found"
+  | "room_owner_mismatch"
   | "invalid_path"
   | "uri_too_long"
   | "invalid_request";
