@@ -295,24 +295,27 @@ export class RelayStore {
     );
   }
 
-  /** The newest `limit` routed messages, oldest first (older rows are deleted). */
-  listRoutes(limit: number): RoutedMessageRecord[] {
+  /** The newest `limit` rows of a bounded table, oldest first; older rows are deleted. */
+  private newest(table: "routed_messages" | "response_keys", limit: number): Row[] {
     if (!this.durable) return [];
     this.stmt(
-      `DELETE FROM routed_messages WHERE rowid NOT IN
-         (SELECT rowid FROM routed_messages ORDER BY rowid DESC LIMIT ?)`,
+      `DELETE FROM ${table} WHERE rowid NOT IN
+         (SELECT rowid FROM ${table} ORDER BY rowid DESC LIMIT ?)`,
     ).run(limit);
-    return this.stmt("SELECT * FROM routed_messages ORDER BY rowid")
-      .all()
-      .map((row) => ({
-        agentMessageId: String(row.agent_message_id),
-        hubId: String(row.hub_id),
-        roomId: String(row.room_id),
-        roomOwner: String(row.room_owner),
-        userMessageId: row.user_message_id == null ? null : String(row.user_message_id),
-        cancelled: Number(row.cancelled) === 1,
-        routedAt: String(row.routed_at),
-      }));
+    return this.stmt(`SELECT * FROM ${table} ORDER BY rowid`).all() as Row[];
+  }
+
+  /** The newest `limit` routed messages, oldest first (older rows are deleted). */
+  listRoutes(limit: number): RoutedMessageRecord[] {
+    return this.newest("routed_messages", limit).map((row) => ({
+      agentMessageId: String(row.agent_message_id),
+      hubId: String(row.hub_id),
+      roomId: String(row.room_id),
+      roomOwner: String(row.room_owner),
+      userMessageId: row.user_message_id == null ? null : String(row.user_message_id),
+      cancelled: Number(row.cancelled) === 1,
+      routedAt: String(row.routed_at),
+    }));
   }
 
   insertResponseKeys(hubId: string, keys: readonly string[]): void {
@@ -325,14 +328,7 @@ export class RelayStore {
 
   /** The newest `limit` idempotency keys, oldest first (older rows are deleted). */
   listResponseKeys(limit: number): string[] {
-    if (!this.durable) return [];
-    this.stmt(
-      `DELETE FROM response_keys WHERE rowid NOT IN
-         (SELECT rowid FROM response_keys ORDER BY rowid DESC LIMIT ?)`,
-    ).run(limit);
-    return this.stmt("SELECT key FROM response_keys ORDER BY rowid")
-      .all()
-      .map((row) => String(row.key));
+    return this.newest("response_keys", limit).map((row) => String(row.key));
   }
 
   listAgents(): AgentRecord[] {
