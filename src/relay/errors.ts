@@ -12,8 +12,16 @@ export type RelayCall = "register" | "sync" | "heartbeat" | "publish" | "events"
  * - `retry_after`: 408/429; retry after `retryAfterMs` (from `Retry-After`) or the backoff.
  * - `transient`: 5xx, network errors, a non-SSE answer to the stream; retry with backoff.
  * - `permanent`: any other 4xx; the request is wrong (a hub bug), log and drop it.
+ * - `hub_refused`: the relay refuses this hub, not the key (the stream's `error` event, or a 403
+ *   about the hub on a hub path): a setup problem; register again and retry slowly.
  */
-export type RelayErrorKind = "auth" | "not_registered" | "retry_after" | "transient" | "permanent";
+export type RelayErrorKind =
+  | "auth"
+  | "not_registered"
+  | "retry_after"
+  | "transient"
+  | "permanent"
+  | "hub_refused";
 
 interface RelayErrorInit {
   status?: number | null;
@@ -47,7 +55,7 @@ export class RelayError extends Error {
 
   /** True when trying the same call again later can succeed. */
   get retryable(): boolean {
-    return this.kind === "retry_after" || this.kind === "transient";
+    return this.kind === "retry_after" || this.kind === "transient" || this.kind === "hub_refused";
   }
 }
 
@@ -79,6 +87,13 @@ const HUB_SCOPED_CALLS: ReadonlySet<RelayCall> = new Set([
   "publish",
   "events",
 ]);
+
+/**
+ * Hub paths where hybro.ai answers 403 about the hub (`{"detail": "Hub not owned by this API
+ * key"}`), never about the key (a bad key is 401 there). Publish keeps the key reading: its 403s
+ * are per room and the publisher handles them.
+ */
+const HUB_REFUSAL_CALLS: ReadonlySet<RelayCall> = new Set(["sync", "heartbeat", "events"]);
 
 const MAX_DETAIL_CHARS = 300;
 
@@ -116,6 +131,20 @@ export function classifyResponse(answer: RelayAnswer): RelayError | null {
   }
   if (status === 403) {
     const scope = typeof detail?.required_scope === "string" ? detail.required_scope : null;
+    if (
+      detail !== null &&
+      scope === null &&
+      code !== "insufficient_scope" &&
+      HUB_REFUSAL_CALLS.has(call)
+    ) {
+      // The relay's own JSON body about the hub (not a missing scope): a setup problem.
+      return new RelayError(
+        "hub_refused",
+        call,
+        `relay refused ${call} for this hub (403${said}); the hub id is not registered to this key's account, or not connected yet`,
+        init,
+      );
+    }
     const what = scope ? `lacks the scope '${scope}' needed for ${call}` : `may not ${call}`;
     return new RelayAuthError(
       call,
@@ -193,6 +222,18 @@ export function wrongContentTypeError(contentType: string | null): RelayError {
       "text/event-stream (a proxy or a wrong --gateway-url?); retrying with backoff",
     { status: 200, code: "WrongContentType" },
   );
+}
+
+/** The stream's `error` event: the relay refuses this hub's stream (`reason`: its own words). */
+export function streamRefusedError(reason: string): RelayError {
+  return new RelayError("hub_refused", "events", `relay refused the event stream: ${reason}`, {
+    code: "StreamRefused",
+  });
+}
+
+/** A relay-given text made safe for one log line: one line, printable, at most 300 characters. */
+export function relayText(text: string): string {
+  return truncate(text.replace(/\p{Cc}/gu, " ").trim());
 }
 
 /** A failure with no HTTP answer (refused, reset, DNS, timeouts): always transient. */

@@ -66,6 +66,30 @@ describe("classifyResponse", () => {
     expect(error.message).toContain("config file");
   });
 
+  it("a 403 about the hub (hybro.ai's plain detail) on stream, heartbeat or sync is no key problem", () => {
+    for (const call of ["sync", "heartbeat", "events"] as const) {
+      const error = classifyResponse(
+        answer({
+          call,
+          status: 403,
+          bodyText: JSON.stringify({ detail: "Hub not owned by this API key" }),
+        }),
+      );
+      expect(error?.kind, call).toBe("hub_refused");
+      expect(error).not.toBeInstanceOf(RelayAuthError);
+      expect(error?.message).toContain("Hub not owned by this API key");
+    }
+    // A missing scope stays a key problem everywhere; publish and register keep the key reading.
+    const scoped = body("insufficient_scope", "lacks scope", { required_scope: "relay:hub" });
+    expect(
+      classifyResponse(answer({ call: "heartbeat", status: 403, bodyText: scoped }))?.kind,
+    ).toBe("auth");
+    for (const call of ["publish", "register"] as const) {
+      const plain = JSON.stringify({ detail: "Hub owner does not match room owner" });
+      expect(classifyResponse(answer({ call, status: 403, bodyText: plain }))?.kind).toBe("auth");
+    }
+  });
+
   it("404 on a hub path means register again; elsewhere it is permanent", () => {
     for (const call of ["sync", "heartbeat", "publish", "events"] as const) {
       expect(classifyResponse(answer({ call, status: 404 }))?.kind).toBe("not_registered");
