@@ -94,8 +94,17 @@ export async function publish(ctx: RequestContext): Promise<Reply> {
   return NO_CONTENT;
 }
 
+/** hybro.ai's words for every stream it refuses (an unknown hub, or another account's). */
+export const HUB_NOT_OWNED = "Hub not owned by this API key";
+
 export function events(ctx: RequestContext): HandlerResult {
-  const hub = ownedHub(ctx);
+  const hubId = ctx.params.hubId ?? "";
+  const hub = HUB_ID_FORMAT.test(hubId) ? ctx.core.roster.hub(hubId) : undefined;
+  if (!hub || hub.userId !== ctx.key.userId) {
+    // Not a 404 here: hybro.ai answers 200 and the `error` event, then ends the stream.
+    ctx.core.refuseStream(ctx.res, clip(hubId, 64), ctx.key.userId, HUB_NOT_OWNED, ctx.headers);
+    return "streamed";
+  }
   const header = ctx.req.headers["last-event-id"];
   const lastEventId = (Array.isArray(header) ? header[0] : header)?.trim() || null;
   ctx.core.channel(hub.hubId).attach(ctx.res, lastEventId, ctx.headers);

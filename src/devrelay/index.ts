@@ -91,6 +91,7 @@ export class DevRelay extends RelayCore {
           : address.address;
     this.url = `http://${host.includes(":") ? `[${host}]` : host}:${this.port}`;
     this.baseUrl = this.url;
+    this.startLivenessChecks();
   }
 
   /** Stops serving: ends every SSE stream and socket, then closes the database. Idempotent. */

@@ -4,14 +4,17 @@
 // through `DevRelay`.
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
+import type { ServerResponse } from "node:http";
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent, RelayCommand, SyncAgent } from "../wire/relay.ts";
 import { Conversations } from "./conversations.ts";
 import { HubChannel, type QueuedCommand } from "./hub-channel.ts";
+import { HubLiveness } from "./hub-liveness.ts";
 import { KeyRing } from "./key-ring.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import { Roster, toSyncAgent } from "./roster.ts";
 import type { DevRelaySettings } from "./settings.ts";
+import { refuseEventStream } from "./sse.ts";
 import type { RelayStore } from "./store.ts";
 import { TurnLog } from "./turn-log.ts";
 
@@ -24,8 +27,21 @@ export interface PublishContext {
 export interface DevRelayEvents {
   hubRegistered: [{ hubId: string; userId: string; created: boolean }];
   agentsSynced: [{ hubId: string; agents: SyncAgent[]; pruned: string[] }];
-  hubConnected: [{ hubId: string; lastEventId: string | null; replayed: number; queued: number }];
+  hubConnected: [
+    {
+      hubId: string;
+      lastEventId: string | null;
+      replayed: number;
+      queued: number;
+      /** The hub's previous stream was ended for this one. */
+      replaced: boolean;
+    },
+  ];
   hubDisconnected: [{ hubId: string }];
+  /** A connected hub sent no heartbeat POST for too long; its stream was ended. */
+  hubStale: [{ hubId: string; silentMs: number }];
+  /** An event stream was refused with the `error` event (the hub is not the key's user's). */
+  streamRefused: [{ hubId: string; userId: string; reason: string }];
   heartbeat: [{ hubId: string }];
   commandDelivered: [{ hubId: string; id: string; command: RelayCommand }];
   commandDropped: [
@@ -60,6 +76,9 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
   readonly turns: TurnLog;
   readonly conversations: Conversations;
   readonly limiter: RateLimiter;
+  /** Connected hubs and their heartbeats: the silent ones are disconnected. */
+  readonly liveness: HubLiveness;
+  private livenessTimer: NodeJS.Timeout | null = null;
   /** Prefix of SSE ids of this relay run, so ids of an earlier run are never mistaken. */
   readonly epoch = randomBytes(4).toString("hex");
   protected readonly channels = new Map<string, HubChannel>();
@@ -80,6 +99,7 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
     this.roster = new Roster(store);
     this.turns = new TurnLog(settings.turnHistoryMax);
     this.conversations = new Conversations(settings.conversationMemoryMax);
+    this.liveness = new HubLiveness(settings);
     this.limiter = new RateLimiter(
       {
         hub: { perKey: settings.hubPerKeyPerHour, global: settings.hubGlobalPerHour },
@@ -100,10 +120,18 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
     if (!channel) {
       channel = new HubChannel(hubId, this.epoch, this.settings, {
         connected: (info) => {
+          this.liveness.connected(hubId);
+          if (info.replaced) {
+            this.logger.warn(
+              { hubId },
+              "a new event stream for this hub ended its previous one (as hybro.ai does); two processes with one hub id keep doing this to each other",
+            );
+          }
           this.logger.info({ hubId, ...info }, "hub event stream connected");
           this.emit("hubConnected", { hubId, ...info });
         },
         disconnected: () => {
+          this.liveness.disconnected(hubId);
           this.logger.info({ hubId }, "hub event stream closed");
           this.emit("hubDisconnected", { hubId });
         },
@@ -133,6 +161,7 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
 
   noteHeartbeat(hubId: string): void {
     this.lastHeartbeatMs.set(hubId, Date.now());
+    this.liveness.heartbeat(hubId);
     this.emit("heartbeat", { hubId });
   }
 
@@ -181,7 +210,42 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
     }));
   }
 
+  /**
+   * Answers an event stream the relay refuses as hybro.ai does: 200, then one `error` event
+   * (`reason` in its words), then the end.
+   */
+  refuseStream(
+    res: ServerResponse,
+    hubId: string,
+    userId: string,
+    reason: string,
+    headers: Record<string, string>,
+  ): void {
+    this.logger.warn({ hubId, userId, reason }, "refused a hub event stream");
+    refuseEventStream(res, reason, headers);
+    this.emit("streamRefused", { hubId, userId, reason });
+  }
+
+  /** Starts disconnecting hubs whose heartbeats stopped (checked every heartbeat interval). */
+  protected startLivenessChecks(): void {
+    if (this.livenessTimer) return;
+    this.livenessTimer = setInterval(() => {
+      for (const { hubId, silentMs } of this.liveness.stale()) {
+        this.logger.warn(
+          { hubId, silentMs },
+          `no heartbeat from the hub for ${silentMs} ms (limit ${this.liveness.silenceLimitMs} ms); its event stream is ended`,
+        );
+        this.liveness.disconnected(hubId);
+        this.channels.get(hubId)?.detachCurrent();
+        this.emit("hubStale", { hubId, silentMs });
+      }
+    }, this.settings.hubHeartbeatIntervalMs);
+    this.livenessTimer.unref();
+  }
+
   protected closeChannels(): void {
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.livenessTimer = null;
     for (const channel of this.channels.values()) channel.close();
   }
 }

@@ -8,10 +8,14 @@ export interface DevRelaySettings {
   port: number;
   /** Interval of `heartbeat` commands on each hub's event stream (hybro.ai: about 30 s). */
   sseHeartbeatMs: number;
-  /** How long a command for an offline hub is kept before it is dropped. */
+  /** How long a command for an offline hub is kept before it is dropped (hybro.ai: 1 h). */
   offlineQueueTtlMs: number;
-  /** Commands kept per offline hub; the oldest is dropped when full. */
+  /** Commands kept per offline hub; the oldest is dropped when full (hybro.ai: 1,000). */
   offlineQueueMax: number;
+  /** Heartbeat POST period the relay expects from hubs, and how often it checks (hybro.ai: 30 s). */
+  hubHeartbeatIntervalMs: number;
+  /** A connected hub without a heartbeat POST for this many intervals is disconnected (hybro.ai: 3). */
+  hubHeartbeatMissLimit: number;
   /** Delivered commands kept per hub for replay after `Last-Event-ID`. */
   replayBufferSize: number;
   /** Largest accepted request body; bigger ones get 413 `payload_too_large`. */
@@ -55,8 +59,10 @@ export const DEFAULT_DEV_RELAY_SETTINGS: DevRelaySettings = {
   host: "127.0.0.1",
   port: 8787,
   sseHeartbeatMs: DEFAULT_SSE_HEARTBEAT_MS,
-  offlineQueueTtlMs: 10 * 60_000,
+  offlineQueueTtlMs: 3_600_000,
   offlineQueueMax: 1000,
+  hubHeartbeatIntervalMs: 30_000,
+  hubHeartbeatMissLimit: 3,
   replayBufferSize: 1000,
   maxBodyBytes: 1024 * 1024,
   gatewayTimeoutMs: DEFAULT_GATEWAY_TIMEOUT_MS,
