@@ -11,7 +11,7 @@ import { Conversations } from "./conversations.ts";
 import { HubChannel, type QueuedCommand } from "./hub-channel.ts";
 import { HubLiveness } from "./hub-liveness.ts";
 import { KeyRing } from "./key-ring.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { AuthFailureThrottle, RateLimiter } from "./rate-limit.ts";
 import { Roster, toSyncAgent } from "./roster.ts";
 import type { DevRelaySettings } from "./settings.ts";
 import { refuseEventStream } from "./sse.ts";
@@ -76,6 +76,8 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
   readonly turns: TurnLog;
   readonly conversations: Conversations;
   readonly limiter: RateLimiter;
+  /** Failed authentications per source address. */
+  readonly authFailures: AuthFailureThrottle;
   /** Connected hubs and their heartbeats: the silent ones are disconnected. */
   readonly liveness: HubLiveness;
   private livenessTimer: NodeJS.Timeout | null = null;
@@ -100,18 +102,8 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
     this.turns = new TurnLog(settings.turnHistoryMax);
     this.conversations = new Conversations(settings.conversationMemoryMax);
     this.liveness = new HubLiveness(settings);
-    this.limiter = new RateLimiter(
-      {
-        hub: { perKey: settings.hubPerKeyPerHour, global: settings.hubGlobalPerHour },
-        gateway: { perKey: settings.gatewayPerKeyPerHour, global: settings.gatewayGlobalPerHour },
-        discovery: {
-          perKey: settings.discoveryPerKeyPerHour,
-          global: settings.discoveryGlobalPerHour,
-        },
-        keys: { perKey: settings.keysPerKeyPerHour, global: settings.keysGlobalPerHour },
-      },
-      settings.rateLimitWindowMs,
-    );
+    this.limiter = new RateLimiter(settings.rateLimits);
+    this.authFailures = new AuthFailureThrottle(settings.authFailureLimits);
   }
 
   /** The command channel of a hub (made on first use; commands wait there until it connects). */

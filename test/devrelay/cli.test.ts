@@ -59,6 +59,36 @@ function tempDir(): string {
 }
 
 describe("hybro-hub relay", () => {
+  it("takes rate-limit windows by flag, and refuses one it cannot read", async () => {
+    const relay = run([
+      "relay",
+      "--port",
+      "0",
+      "--memory",
+      "--admin-key",
+      ADMIN,
+      "--rate-limit",
+      "discovery=1/1d",
+      "--rate-limit",
+      "discovery.user=5/1h",
+    ]);
+    const url = await readyUrl(relay);
+    const discover = () =>
+      call({ url }, "POST", "/api/v1/discovery/agents", { key: ADMIN, body: { query: "x" } });
+    expect((await discover()).status).toBe(200);
+    const refused = await discover();
+    expect([refused.status, refused.body.detail.message]).toEqual([
+      429,
+      "Rate limit exceeded: 1 request per day",
+    ]);
+    relay.child.kill("SIGTERM");
+    expect(await relay.exit).toBe(0);
+
+    const bad = run(["relay", "--port", "0", "--memory", "--rate-limit", "gateway=100"]);
+    expect(await bad.exit).toBe(2);
+    expect(bad.stderr()).toContain('cannot read the rate-limit window "100"');
+  });
+
   it("prints one ready line, serves, and stops cleanly on SIGTERM with a hub connected", async () => {
     const relay = run([
       "relay",
