@@ -4,10 +4,11 @@
 //
 // Sliding, not fixed: no stretch of a window's length ever holds more than its limit (fixed
 // windows let twice the limit through across an edge). Each window keeps the times of the
-// requests it let through, merged into granules of at most 1/100,000 of its length (exact to the
-// millisecond up to 100 s windows), each counted as if it came at its granule's end, so the
-// count never runs short and `Retry-After` is the exact time until the oldest leaves. Pure: the
-// clock is injected.
+// requests it let through, to the millisecond, so `Retry-After` is the exact time until the
+// oldest leaves. A window of more than 100,000 requests keeps at most 100,000 times: requests
+// are merged into granules of 1/100,000 of its length, each counted as if it came at its
+// granule's end (the count never runs short; `Retry-After` is at most one granule late). Pure:
+// the clock is injected.
 
 export type ApiFamily = "hub" | "gateway" | "discovery" | "keys";
 export const API_FAMILIES: readonly ApiFamily[] = ["hub", "gateway", "discovery", "keys"];
@@ -44,7 +45,8 @@ export interface RateDecision {
   retryAfterMs: number;
 }
 
-const MAX_GRANULES = 100_000;
+/** Most times one window keeps; beyond this limit requests share granules. */
+const MAX_KEPT_TIMES = 100_000;
 
 /** The times of the requests one window let through, oldest first, merged per granule. */
 class SlidingCount {
@@ -61,7 +63,8 @@ class SlidingCount {
   constructor(window: RateWindow) {
     this.limit = Math.max(1, Math.floor(window.limit));
     this.windowMs = Math.max(1, window.windowMs);
-    this.#granuleMs = Math.max(1, Math.floor(this.windowMs / MAX_GRANULES));
+    this.#granuleMs =
+      this.limit <= MAX_KEPT_TIMES ? 1 : Math.max(1, Math.floor(this.windowMs / MAX_KEPT_TIMES));
   }
 
   get count(): number {

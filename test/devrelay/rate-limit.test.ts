@@ -130,20 +130,37 @@ describe("several windows at once", () => {
 
   it("a refused request is let through exactly at Retry-After, also for day-long windows", () => {
     const { time, now } = clock(1_234_567);
-    const limiter = new RateLimiter(gatewayOnly({ key: [{ limit: 1, windowMs: DAY }] }), now);
+    const limiter = new RateLimiter(gatewayOnly({ key: [{ limit: 2, windowMs: DAY }] }), now);
     expect(limiter.take("gateway", "k", "u").allowed).toBe(true);
-    time.now += 5 * HOUR + 17;
+    time.now += 17;
+    expect(limiter.take("gateway", "k", "u").allowed).toBe(true);
+    time.now += 5 * HOUR;
     const refused = limiter.take("gateway", "k", "u");
-    expect(refused.allowed).toBe(false);
-    // Never early, and within one granule (1/100,000 of the window) of the true time.
-    const trueWait = 1_234_567 + DAY - time.now;
-    expect(refused.retryAfterMs).toBeGreaterThanOrEqual(trueWait);
-    expect(refused.retryAfterMs - trueWait).toBeLessThan(DAY / 100_000);
+    expect(refused).toMatchObject({ allowed: false, retryAfterMs: 1_234_567 + DAY - time.now });
     const at = time.now + refused.retryAfterMs;
     time.now = at - 1;
     expect(limiter.take("gateway", "k", "u").allowed).toBe(false);
     time.now = at;
     expect(limiter.take("gateway", "k", "u").allowed).toBe(true);
+    expect(limiter.take("gateway", "k", "u")).toMatchObject({ allowed: false, retryAfterMs: 17 });
+  });
+
+  it("a window over 100,000 requests shares granules: never early, at most one granule late", () => {
+    const { time, now } = clock(5_000_003);
+    const limit = 150_000;
+    const limiter = new RateLimiter(gatewayOnly({ key: [{ limit, windowMs: HOUR }] }), now);
+    const start = time.now;
+    let allowed = 0;
+    for (let i = 0; i < limit; i++) {
+      if (i % 100 === 0) time.now += 1;
+      if (limiter.take("gateway", "k", "u").allowed) allowed++;
+    }
+    expect(allowed).toBe(limit);
+    const refused = limiter.take("gateway", "k", "u");
+    expect(refused.allowed).toBe(false);
+    const trueWait = start + 1 + HOUR - time.now; // the first request leaves then
+    expect(refused.retryAfterMs).toBeGreaterThanOrEqual(trueWait);
+    expect(refused.retryAfterMs - trueWait).toBeLessThan(HOUR / 100_000);
   });
 });
 
