@@ -193,6 +193,18 @@ export async function runDoctor(
       fix: "see `hybro-hub logs`; the hub keeps retrying on its own",
     });
   }
+  if (status?.relay.problem) {
+    const problem = status.relay.problem;
+    add({
+      result: "FAIL",
+      name: "relay stream",
+      detail: problem.message,
+      fix:
+        problem.kind === "duplicate_hub"
+          ? "run one hub per hub id: stop the other hybro-hub, or give the copy its own hub id (delete the hub_id file in its data directory, start it again)"
+          : "register this hub id with this key's account only: if the data directory was copied, give the copy its own hub id (delete the hub_id file in its data directory, start it again)",
+    });
+  }
   for (const check of agentsNotAtRelay(status?.agents ?? [])) add(check);
   const system = defaultServiceSystem();
   if (system) {

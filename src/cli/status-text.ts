@@ -43,6 +43,8 @@ export function formatStatus(status: DaemonStatus): string {
   ];
   if (relay.lastError && relay.connection !== "connected")
     lines.push(`            last error: ${relay.lastError}`);
+  if (relay.problem)
+    lines.push(`            problem (since ${relay.problem.since}): ${relay.problem.message}`);
   lines.push(
     `  outbox    ${status.outboxDepth} event${status.outboxDepth === 1 ? "" : "s"} waiting for the relay` +
       (status.outbox.durable ? ` · ${status.outbox.file}` : " · memory only") +

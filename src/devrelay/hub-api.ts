@@ -18,6 +18,9 @@ import type { HubRecord } from "./store.ts";
 
 const NO_CONTENT: Reply = { status: 204 };
 
+/** hybro.ai's words for a hub that is not the key's (sync, publish, and the stream's `error`). */
+export const HUB_NOT_OWNED = "Hub not owned by this API key";
+
 /** The hub named in the path, if it is registered to the key's user; else 404 (the hub re-registers). */
 function ownedHub(ctx: RequestContext): HubRecord {
   const hubId = ctx.params.hubId ?? "";
@@ -41,9 +44,7 @@ function hubOfKey(ctx: RequestContext, unknownMessage: string): HubRecord {
   if (!hub)
     throw new RelayHttpError(403, "unknown_hub", unknownMessage, { hub_id: clip(hubId, 40) });
   if (hub.userId !== ctx.key.userId) {
-    throw new RelayHttpError(403, "hub_not_owned", "Hub not owned by this API key", {
-      hub_id: hubId,
-    });
+    throw new RelayHttpError(403, "hub_not_owned", HUB_NOT_OWNED, { hub_id: hubId });
   }
   return hub;
 }
@@ -73,7 +74,7 @@ export async function register(ctx: RequestContext): Promise<Reply> {
 
 export async function syncAgents(ctx: RequestContext): Promise<Reply> {
   const body = parseBody(syncBody, await ctx.json());
-  const hub = hubOfKey(ctx, "Hub not owned by this API key");
+  const hub = hubOfKey(ctx, HUB_NOT_OWNED);
   // hybro.ai leaves out, without an error, every entry whose card it finds invalid; when none
   // is valid it answers [] and prunes nothing.
   const valid = body.agents.filter((agent) => syncEntryProblem(agent) === null);
@@ -135,8 +136,16 @@ export async function publish(ctx: RequestContext): Promise<Reply> {
   return NO_CONTENT;
 }
 
+/** hybro.ai's words for every stream it refuses (an unknown hub, or another account's). */
+
 export function events(ctx: RequestContext): HandlerResult {
-  const hub = ownedHub(ctx);
+  const hubId = ctx.params.hubId ?? "";
+  const hub = HUB_ID_FORMAT.test(hubId) ? ctx.core.roster.hub(hubId) : undefined;
+  if (!hub || hub.userId !== ctx.key.userId) {
+    // Not a 404 here: hybro.ai answers 200 and the `error` event, then ends the stream.
+    ctx.core.refuseStream(ctx.res, clip(hubId, 64), ctx.key.userId, HUB_NOT_OWNED, ctx.headers);
+    return "streamed";
+  }
   const header = ctx.req.headers["last-event-id"];
   const lastEventId = (Array.isArray(header) ? header[0] : header)?.trim() || null;
   ctx.core.channel(hub.hubId).attach(ctx.res, lastEventId, ctx.headers);

@@ -32,7 +32,7 @@ import { toApiKeyInfo } from "./key-ring.ts";
 import { type DevRelayEvents, RelayCore } from "./relay-core.ts";
 import { cloudAgentId } from "./roster.ts";
 import { createRelayServer } from "./server.ts";
-import { type DevRelaySettings, resolveSettings } from "./settings.ts";
+import { type DevRelaySettings, type DevRelaySettingsInput, resolveSettings } from "./settings.ts";
 import { RelayStore } from "./store.ts";
 
 export { API_KEY_PREFIX, generateApiKey, isApiKeyFormat } from "./api-key.ts";
@@ -40,11 +40,22 @@ export { maskAgentCard } from "./card-mask.ts";
 export { matchScore, rankAgents } from "./discovery.ts";
 export { RelayHttpError } from "./errors.ts";
 export { KeyRingError } from "./key-ring.ts";
+export {
+  formatWindows,
+  parseWindows,
+  type RateLimits,
+  type RateWindow,
+  rateLimitMessage,
+} from "./rate-limit.ts";
 export type { DevRelayEvents, HubView, PublishContext, PublishStats } from "./relay-core.ts";
 export { cloudAgentId } from "./roster.ts";
 export {
   DEFAULT_DEV_RELAY_SETTINGS,
+  DEFAULT_RATE_LIMITS,
   type DevRelaySettings,
+  type DevRelaySettingsInput,
+  NO_RATE_LIMITS,
+  type RateLimitChanges,
   resolveSettings,
 } from "./settings.ts";
 export { taskResult } from "./task-result.ts";
@@ -60,7 +71,7 @@ export interface CreateKeyOptions {
   expiresAt?: string | null;
 }
 
-export type DevRelayOptions = Partial<DevRelaySettings> & { logger?: Logger };
+export type DevRelayOptions = DevRelaySettingsInput & { logger?: Logger };
 
 export class DevRelay extends RelayCore {
   private readonly server: ReturnType<typeof createRelayServer>;
@@ -94,6 +105,7 @@ export class DevRelay extends RelayCore {
           : address.address;
     this.url = `http://${host.includes(":") ? `[${host}]` : host}:${this.port}`;
     this.baseUrl = this.url;
+    this.startLivenessChecks();
   }
 
   /** Stops serving: ends every SSE stream and socket, then closes the database. Idempotent. */

@@ -4,6 +4,7 @@
 // through `DevRelay`.
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
+import type { ServerResponse } from "node:http";
 import type { Logger } from "../log/logger.ts";
 import type {
   CancelTaskCommand,
@@ -15,11 +16,13 @@ import type {
 } from "../wire/relay.ts";
 import { Conversations } from "./conversations.ts";
 import { HubChannel, type QueuedCommand } from "./hub-channel.ts";
+import { HubLiveness } from "./hub-liveness.ts";
 import { type DropReason, PublishIngest } from "./ingest.ts";
 import { KeyRing } from "./key-ring.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { AuthFailureThrottle, RateLimiter } from "./rate-limit.ts";
 import { Roster, toSyncAgent } from "./roster.ts";
 import type { DevRelaySettings } from "./settings.ts";
+import { refuseEventStream } from "./sse.ts";
 import type { RelayStore } from "./store.ts";
 import { TurnLog } from "./turn-log.ts";
 
@@ -34,8 +37,21 @@ export interface DevRelayEvents {
   hubRegistered: [{ hubId: string; userId: string; created: boolean; movedFrom: string | null }];
   /** `agents`: the entries kept; `left`: entries left out (invalid card). */
   agentsSynced: [{ hubId: string; agents: SyncAgent[]; pruned: string[]; left: number }];
-  hubConnected: [{ hubId: string; lastEventId: string | null; replayed: number; queued: number }];
+  hubConnected: [
+    {
+      hubId: string;
+      lastEventId: string | null;
+      replayed: number;
+      queued: number;
+      /** The hub's previous stream was ended for this one. */
+      replaced: boolean;
+    },
+  ];
   hubDisconnected: [{ hubId: string }];
+  /** A connected hub sent no heartbeat POST for too long; its stream was ended. */
+  hubStale: [{ hubId: string; silentMs: number }];
+  /** An event stream was refused with the `error` event (the hub is not the key's user's). */
+  streamRefused: [{ hubId: string; userId: string; reason: string }];
   heartbeat: [{ hubId: string }];
   commandDelivered: [{ hubId: string; id: string; command: RelayCommand }];
   commandDropped: [
@@ -80,6 +96,11 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
   readonly ingest: PublishIngest;
   readonly conversations: Conversations;
   readonly limiter: RateLimiter;
+  /** Failed authentications per source address. */
+  readonly authFailures: AuthFailureThrottle;
+  /** Connected hubs and their heartbeats: the silent ones are disconnected. */
+  readonly liveness: HubLiveness;
+  private livenessTimer: NodeJS.Timeout | null = null;
   /** Prefix of SSE ids of this relay run, so ids of an earlier run are never mistaken. */
   readonly epoch = randomBytes(4).toString("hex");
   protected readonly channels = new Map<string, HubChannel>();
@@ -106,18 +127,9 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
     this.turns = new TurnLog(settings.turnHistoryMax);
     this.ingest = new PublishIngest(store, settings.turnHistoryMax, logger);
     this.conversations = new Conversations(settings.conversationMemoryMax);
-    this.limiter = new RateLimiter(
-      {
-        hub: { perKey: settings.hubPerKeyPerHour, global: settings.hubGlobalPerHour },
-        gateway: { perKey: settings.gatewayPerKeyPerHour, global: settings.gatewayGlobalPerHour },
-        discovery: {
-          perKey: settings.discoveryPerKeyPerHour,
-          global: settings.discoveryGlobalPerHour,
-        },
-        keys: { perKey: settings.keysPerKeyPerHour, global: settings.keysGlobalPerHour },
-      },
-      settings.rateLimitWindowMs,
-    );
+    this.liveness = new HubLiveness(settings);
+    this.limiter = new RateLimiter(settings.rateLimits);
+    this.authFailures = new AuthFailureThrottle(settings.authFailureLimits);
   }
 
   /** The command channel of a hub (made on first use; commands wait there until it connects). */
@@ -126,10 +138,18 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
     if (!channel) {
       channel = new HubChannel(hubId, this.epoch, this.settings, {
         connected: (info) => {
+          this.liveness.connected(hubId);
+          if (info.replaced) {
+            this.logger.warn(
+              { hubId },
+              "a new event stream for this hub ended its previous one (as hybro.ai does); two processes with one hub id keep doing this to each other",
+            );
+          }
           this.logger.info({ hubId, ...info }, "hub event stream connected");
           this.emit("hubConnected", { hubId, ...info });
         },
         disconnected: () => {
+          this.liveness.disconnected(hubId);
           this.logger.info({ hubId }, "hub event stream closed");
           this.emit("hubDisconnected", { hubId });
         },
@@ -171,6 +191,7 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
 
   noteHeartbeat(hubId: string): void {
     this.lastHeartbeatMs.set(hubId, Date.now());
+    this.liveness.heartbeat(hubId);
     this.emit("heartbeat", { hubId });
   }
 
@@ -239,7 +260,42 @@ export class RelayCore extends EventEmitter<DevRelayEvents> {
     }));
   }
 
+  /**
+   * Answers an event stream the relay refuses as hybro.ai does: 200, then one `error` event
+   * (`reason` in its words), then the end.
+   */
+  refuseStream(
+    res: ServerResponse,
+    hubId: string,
+    userId: string,
+    reason: string,
+    headers: Record<string, string>,
+  ): void {
+    this.logger.warn({ hubId, userId, reason }, "refused a hub event stream");
+    refuseEventStream(res, reason, headers);
+    this.emit("streamRefused", { hubId, userId, reason });
+  }
+
+  /** Starts disconnecting hubs whose heartbeats stopped (checked every heartbeat interval). */
+  protected startLivenessChecks(): void {
+    if (this.livenessTimer) return;
+    this.livenessTimer = setInterval(() => {
+      for (const { hubId, silentMs } of this.liveness.stale()) {
+        this.logger.warn(
+          { hubId, silentMs },
+          `no heartbeat from the hub for ${silentMs} ms (limit ${this.liveness.silenceLimitMs} ms); its event stream is ended`,
+        );
+        this.liveness.disconnected(hubId);
+        this.channels.get(hubId)?.detachCurrent();
+        this.emit("hubStale", { hubId, silentMs });
+      }
+    }, this.settings.hubHeartbeatIntervalMs);
+    this.livenessTimer.unref();
+  }
+
   protected closeChannels(): void {
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    this.livenessTimer = null;
     for (const channel of this.channels.values()) channel.close();
   }
 }

@@ -88,10 +88,15 @@ export class Outbox {
     this.#openFailure = failure;
     this.queue = new DurablePublishQueue({ store, settings, logger });
     this.acceptedTurns = new DurableAcceptedTurns({ store, settings });
+    // One id, kept with its scope (relay URL and hub id): another relay never gets it.
     this.eventIds = {
-      load: () => store.use("read the last event id", (db) => db.getMeta(LAST_EVENT_ID)) ?? null,
-      save: (eventId: string) => {
-        store.use("save the last event id", (db) => db.setMeta(LAST_EVENT_ID, eventId));
+      load: (scope: string) => {
+        const kept = store.use("read the last event id", (db) => db.getMeta(LAST_EVENT_ID));
+        return kept ? scopedEventId(kept, scope) : null;
+      },
+      save: (scope: string, eventId: string | null) => {
+        const value = eventId === null ? "" : JSON.stringify({ scope, id: eventId });
+        store.use("save the last event id", (db) => db.setMeta(LAST_EVENT_ID, value));
       },
     };
 
@@ -189,6 +194,16 @@ export class Outbox {
     this.#recovery?.controller.abort();
     this.queue.close();
     this.#store.close();
+  }
+}
+
+/** The id in a kept `{scope, id}` value when it belongs to `scope` (an unscoped old value: none). */
+function scopedEventId(kept: string, scope: string): string | null {
+  try {
+    const value = JSON.parse(kept) as { scope?: unknown; id?: unknown } | null;
+    return value?.scope === scope && typeof value.id === "string" ? value.id : null;
+  } catch {
+    return null;
   }
 }
 

@@ -12,8 +12,16 @@ export type RelayCall = "register" | "sync" | "heartbeat" | "publish" | "events"
  * - `retry_after`: 408/429; retry after `retryAfterMs` (from `Retry-After`) or the backoff.
  * - `transient`: 5xx, network errors, a non-SSE answer to the stream; retry with backoff.
  * - `permanent`: any other 4xx; the request is wrong (a hub bug), log and drop it.
+ * - `hub_refused`: the relay refuses this hub, not the key (the stream's `error` event, or a 403
+ *   about the hub on a hub path): a setup problem; register again and retry slowly.
  */
-export type RelayErrorKind = "auth" | "not_registered" | "retry_after" | "transient" | "permanent";
+export type RelayErrorKind =
+  | "auth"
+  | "not_registered"
+  | "retry_after"
+  | "transient"
+  | "permanent"
+  | "hub_refused";
 
 interface RelayErrorInit {
   status?: number | null;
@@ -47,7 +55,7 @@ export class RelayError extends Error {
 
   /** True when trying the same call again later can succeed. */
   get retryable(): boolean {
-    return this.kind === "retry_after" || this.kind === "transient";
+    return this.kind === "retry_after" || this.kind === "transient" || this.kind === "hub_refused";
   }
 }
 
@@ -80,6 +88,13 @@ const HUB_SCOPED_CALLS: ReadonlySet<RelayCall> = new Set([
   "events",
 ]);
 
+/**
+ * Hub paths where hybro.ai answers 403 about the hub (`{"detail": "Hub not owned by this API
+ * key"}`), never about the key (a bad key is 401 there). Publish's 403s (hub or room) are read
+ * by publishRefusal below.
+ */
+const HUB_REFUSAL_CALLS: ReadonlySet<RelayCall> = new Set(["sync", "heartbeat", "events"]);
+
 const MAX_DETAIL_CHARS = 300;
 
 export interface RelayAnswer {
@@ -105,7 +120,7 @@ export function classifyResponse(answer: RelayAnswer): RelayError | null {
   const said = describeDetail(detail, answer.bodyText);
   const init: RelayErrorInit = { status, code, detail };
 
-  const refusal = hubRefusal(call, status, detail, said, init);
+  const refusal = publishRefusal(call, status, detail, said, init);
   if (refusal) return refusal;
 
   if (status === 401) {
@@ -119,6 +134,20 @@ export function classifyResponse(answer: RelayAnswer): RelayError | null {
   }
   if (status === 403) {
     const scope = typeof detail?.required_scope === "string" ? detail.required_scope : null;
+    if (
+      detail !== null &&
+      scope === null &&
+      code !== "insufficient_scope" &&
+      HUB_REFUSAL_CALLS.has(call)
+    ) {
+      // The relay's own JSON body about the hub (not a missing scope): a setup problem.
+      return new RelayError(
+        "hub_refused",
+        call,
+        `relay refused ${call} for this hub (403${said}); the hub id is not registered to this key's account, or not connected yet`,
+        init,
+      );
+    }
     const what = scope ? `lacks the scope '${scope}' needed for ${call}` : `may not ${call}`;
     return new RelayAuthError(
       call,
@@ -173,25 +202,27 @@ export function classifyResponse(answer: RelayAnswer): RelayError | null {
 }
 
 /**
- * hybro.ai refuses a hub call whose hub or room is not the key's with 403/404 and a plain-text
+ * hybro.ai refuses a publish whose hub or room is not the key's with 403/404 and a plain-text
  * reason (its PermissionError/ValueError text; the development relay adds a code). None of these
- * is a problem with the key (hybro.ai's key checks answer 401), so none may stop the hub.
+ * is a problem with the key (hybro.ai's key checks answer 401), so none may stop the hub: an
+ * unknown hub registers again, a hub now another account's waits like a refused stream (the
+ * events stay queued), a room that is not the hub's (or gone) loses that POST's events.
  */
-function hubRefusal(
+function publishRefusal(
   call: RelayCall,
   status: number,
   detail: RelayErrorDetail | null,
   said: string,
   init: RelayErrorInit,
 ): RelayError | null {
-  if ((status !== 403 && status !== 404) || !HUB_SCOPED_CALLS.has(call)) return null;
+  if (call !== "publish" || (status !== 403 && status !== 404)) return null;
   const code = detail?.error ?? "";
   const text = (detail?.message ?? "").trim();
   if (status === 403 && (code === "unknown_hub" || /^unknown hub$/i.test(text))) {
     return new RelayError(
       "not_registered",
       call,
-      `relay does not know this hub (403 on ${call}${said}); registering again`,
+      `relay does not know this hub (403 on publish${said}); registering again`,
       init,
     );
   }
@@ -200,21 +231,12 @@ function hubRefusal(
     (code === "hub_not_owned" || /^hub not owned by this api key/i.test(text))
   ) {
     return new RelayError(
-      "not_registered",
+      "hub_refused",
       call,
-      `relay says this hub id belongs to another account (403 on ${call}${said}); registering again moves it back to this key's account. If another hub uses this hub id (a copied data directory?), stop one of them`,
+      `relay refused publish for this hub (403${said}); the hub id is registered to another account: the events stay queued until the relay accepts this hub again`,
       init,
     );
   }
-  if (status === 403 && /^hub .* is not connected/i.test(text)) {
-    return new RelayError(
-      "transient",
-      call,
-      `relay has no open event stream for this hub yet (403 on ${call}${said}); retrying`,
-      init,
-    );
-  }
-  if (call !== "publish") return null;
   if (status === 403 && (code === "room_owner_mismatch" || /room owner/i.test(text))) {
     return new RelayError(
       "permanent",
@@ -286,6 +308,18 @@ export function wrongContentTypeError(contentType: string | null): RelayError {
       "text/event-stream (a proxy or a wrong --gateway-url?); retrying with backoff",
     { status: 200, code: "WrongContentType" },
   );
+}
+
+/** The stream's `error` event: the relay refuses this hub's stream (`reason`: its own words). */
+export function streamRefusedError(reason: string): RelayError {
+  return new RelayError("hub_refused", "events", `relay refused the event stream: ${reason}`, {
+    code: "StreamRefused",
+  });
+}
+
+/** A relay-given text made safe for one log line: one line, printable, at most 300 characters. */
+export function relayText(text: string): string {
+  return truncate(text.replace(/\p{Cc}/gu, " ").trim());
 }
 
 /** A failure with no HTTP answer (refused, reset, DNS, timeouts): always transient. */

@@ -182,7 +182,12 @@ describe("agents/sync and status", () => {
       404,
       "not_found",
     );
-    expectError(await call(relay, "GET", `${hub.base}/events`, { key: bobKey }), 404, "not_found");
+    // The stream is refused as hybro.ai does it: 200 + the error event (test/devrelay/stream.test.ts).
+    const refused = await call(relay, "GET", `${hub.base}/events`, { key: bobKey });
+    expect([refused.status, refused.text]).toEqual([
+      200,
+      'data: {"type":"error","error":"Hub not owned by this API key"}\n\n',
+    ]);
     const event = {
       type: "task_submitted",
       agent_message_id: "a",

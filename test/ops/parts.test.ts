@@ -320,6 +320,37 @@ describe("printed text", () => {
       'not at the relay: the relay left it out of its sync answer: its card has no "version" string',
     );
     expect(formatDuration(90_061_000)).toBe("1d 1h");
+    expect(text).not.toContain("problem");
+  });
+
+  it("status shows a setup problem of the command stream", () => {
+    const message =
+      "another hub is using hub id 0123 — is hybro-hub running twice, or was the data directory copied? …";
+    const text = formatStatus({
+      ...snapshot({
+        relay: {
+          connection: "backoff",
+          lastEventId: null,
+          reconnects: 9,
+          lastError: null,
+          problem: {
+            kind: "duplicate_hub",
+            message,
+            since: "2030-01-01T00:00:00.000Z",
+            sessions: 4,
+          },
+        },
+      }),
+      state: "ready",
+      pid: 42,
+      version: "1.2.3",
+      nodeVersion: "v24.0.0",
+      logFile: null,
+      managedBy: null,
+      metricsUrl: null,
+      launch: [],
+    });
+    expect(text).toContain(`            problem (since 2030-01-01T00:00:00.000Z): ${message}\n`);
   });
 
   it("doctor fails each agent the relay did not keep, with the reason", () => {
