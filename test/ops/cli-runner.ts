@@ -1,7 +1,9 @@
 // Runs the real CLI (src/cli/main.ts under this Node) as a child process, for the ops tests.
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { asOtherUser, nodeForOtherUser } from "../support/other-user.ts";
 
 export const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -25,10 +27,20 @@ export function cliEnv(home: string, extra: Record<string, string> = {}): NodeJS
 
 export function runCli(
   args: string[],
-  options: { env: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number },
+  options: {
+    env: NodeJS.ProcessEnv;
+    input?: string;
+    cwd?: string;
+    timeoutMs?: number;
+    /** Run as the throwaway other user (see test/support/other-user.ts). */
+    asOtherUser?: boolean;
+  },
 ): Promise<CliResult> {
+  const [program, argv] = options.asOtherUser
+    ? asOtherUser(nodeForOtherUser(), [CLI, ...args])
+    : [process.execPath, [CLI, ...args]];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(program, argv, {
       env: options.env,
       cwd: options.cwd ?? REPO_ROOT,
       stdio: ["pipe", "pipe", "pipe"],
@@ -58,8 +70,51 @@ export function runCli(
   });
 }
 
-/** Pids of background daemons (`--daemon-child`) whose HYBRO_HUB_HOME is `home` (Linux /proc). */
-export function daemonPidsFor(home: string): number[] {
+/**
+ * Runs a long-lived CLI command until `ready` matches its output or it exits (`exited`: its exit
+ * code, or null while it runs).
+ */
+export async function runCliUntil(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; exited: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env, cwd: REPO_ROOT });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = once(child, "exit").then(([code]) => code as number | null);
+  const readied = new Promise<null>((resolve) => {
+    const check = () => {
+      if (ready.test(stdout) || ready.test(stderr)) resolve(null);
+    };
+    child.stdout.on("data", check);
+    child.stderr.on("data", check);
+  });
+  const outcome = await Promise.race([exited, readied]);
+  return {
+    child,
+    exited: outcome,
+    // Live: what the command has written so far, read at the time of asking.
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+  };
+}
+
+/**
+ * Pids of daemons (`--daemon-child` or `--foreground`) whose environment holds `variable`, by
+ * default `HYBRO_HUB_HOME=<home>` (Linux /proc).
+ */
+export function daemonPidsFor(home: string, variable = `HYBRO_HUB_HOME=${home}`): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -67,7 +122,7 @@ export function daemonPidsFor(home: string): number[] {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
       if (!cmdline.includes("--daemon-child") && !cmdline.includes("--foreground")) continue;
       const environ = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
-      if (environ.includes(`HYBRO_HUB_HOME=${home}`)) {
+      if (environ.includes(variable)) {
         const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
         if (stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z") pids.push(Number(entry));
       }
