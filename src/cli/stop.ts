@@ -5,6 +5,7 @@
 import { unlinkSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
+import { pollUntil } from "../async/poll.ts";
 import type { LockHolder } from "../config/hub-lock.ts";
 import { type HubPaths, hubPaths } from "../config/paths.ts";
 import { controlSocketPath, runtimeFolderProblem } from "../config/runtime-files.ts";
@@ -115,13 +116,8 @@ function signalHub(holder: LockHolder, signal: NodeJS.Signals): string | null {
   }
 }
 
-async function waitForExit(holder: LockHolder, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (stillRunning(holder)) {
-    if (Date.now() >= deadline) return false;
-    await sleep(STOP_POLL_INTERVAL_MS);
-  }
-  return true;
+function waitForExit(holder: LockHolder, timeoutMs: number): Promise<boolean> {
+  return pollUntil(() => !stillRunning(holder), timeoutMs, STOP_POLL_INTERVAL_MS);
 }
 
 /** A killed daemon leaves its socket behind; remove it (only if nothing answers on it). */

@@ -8,10 +8,13 @@ import { asOtherUser, nodeForOtherUser } from "../support/other-user.ts";
 export const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-export interface CliResult {
-  code: number | null;
+export interface CliOutput {
   stdout: string;
   stderr: string;
+}
+
+export interface CliResult extends CliOutput {
+  code: number | null;
 }
 
 /** The environment for a CLI child: the test's home, never the real one, and no stray key. */
@@ -25,89 +28,76 @@ export function cliEnv(home: string, extra: Record<string, string> = {}): NodeJS
   return env;
 }
 
-export function runCli(
-  args: string[],
-  options: {
-    env: NodeJS.ProcessEnv;
-    input?: string;
-    cwd?: string;
-    timeoutMs?: number;
-    /** Run as the throwaway other user (see test/support/other-user.ts). */
-    asOtherUser?: boolean;
-  },
-): Promise<CliResult> {
+interface SpawnOptions {
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Run as the throwaway other user (see test/support/other-user.ts). */
+  asOtherUser?: boolean;
+}
+
+/** Starts the CLI; `output` holds what it has written so far (read it when needed). */
+function spawnCli(args: string[], options: SpawnOptions) {
   const [program, argv] = options.asOtherUser
     ? asOtherUser(nodeForOtherUser(), [CLI, ...args])
     : [process.execPath, [CLI, ...args]];
+  const child = spawn(program, argv, {
+    env: options.env,
+    cwd: options.cwd ?? REPO_ROOT,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const output = { stdout: "", stderr: "" };
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+    output.stdout += chunk;
+  });
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    output.stderr += chunk;
+  });
+  return { child, output };
+}
+
+export function runCli(
+  args: string[],
+  options: SpawnOptions & { input?: string; timeoutMs?: number },
+): Promise<CliResult> {
+  const { child, output } = spawnCli(args, options);
   return new Promise((resolve, reject) => {
-    const child = spawn(program, argv, {
-      env: options.env,
-      cwd: options.cwd ?? REPO_ROOT,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(
         new Error(
-          `hybro-hub ${args.join(" ")} did not finish\nstdout: ${stdout}\nstderr: ${stderr}`,
+          `hybro-hub ${args.join(" ")} did not finish\nstdout: ${output.stdout}\nstderr: ${output.stderr}`,
         ),
       );
     }, options.timeoutMs ?? 20_000);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, ...output });
     });
     child.stdin.end(options.input ?? "");
   });
 }
 
 /**
- * Runs a long-lived CLI command until `ready` matches its output or it exits (`exited`: its exit
- * code, or null while it runs).
+ * Runs a long-lived CLI command until `ready` matches its output or it exits. `exited` is its
+ * exit code, or null while it runs; `output` keeps filling in.
  */
 export async function runCliUntil(
   args: string[],
   env: NodeJS.ProcessEnv,
   ready: RegExp,
-): Promise<{ child: ChildProcess; exited: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { env, cwd: REPO_ROOT });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
+): Promise<{ child: ChildProcess; exited: number | null; output: CliOutput }> {
+  const { child, output } = spawnCli(args, { env });
+  child.stdin.end();
   const exited = once(child, "exit").then(([code]) => code as number | null);
   const readied = new Promise<null>((resolve) => {
     const check = () => {
-      if (ready.test(stdout) || ready.test(stderr)) resolve(null);
+      if (ready.test(output.stdout) || ready.test(output.stderr)) resolve(null);
     };
     child.stdout.on("data", check);
     child.stderr.on("data", check);
   });
-  const outcome = await Promise.race([exited, readied]);
-  return {
-    child,
-    exited: outcome,
-    // Live: what the command has written so far, read at the time of asking.
-    get stdout() {
-      return stdout;
-    },
-    get stderr() {
-      return stderr;
-    },
-  };
+  return { child, exited: await Promise.race([exited, readied]), output };
 }
 
 /**

@@ -36,9 +36,9 @@ describe("a key on the command line", () => {
       expect(cmdline).not.toContain(key);
     }
     expect(run.exited).toBe(2);
-    expect(run.stderr.trim().split("\n")).toHaveLength(1);
-    expect(run.stderr).toMatch(/--api-key is not accepted.*config set-key.*HYBRO_API_KEY/);
-    expect(run.stderr).not.toContain(key);
+    expect(run.output.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.output.stderr).toMatch(/--api-key is not accepted.*config set-key.*HYBRO_API_KEY/);
+    expect(run.output.stderr).not.toContain(key);
   });
 
   it("background start --api-key is refused too, and saves nothing", async () => {
@@ -58,11 +58,11 @@ describe("a key on the command line", () => {
       relayEnv,
       /relay listening on (\S+)/,
     );
-    const url = /relay listening on (\S+)/.exec(fromEnv.stdout)?.[1] as string;
+    const url = /relay listening on (\S+)/.exec(fromEnv.output.stdout)?.[1] as string;
     const verified = await fetch(`${url}/api/v1/auth/verify`, { headers: { "x-api-key": admin } });
     fromEnv.child.kill("SIGTERM");
     expect(verified.status).toBe(200);
-    expect(fromEnv.stderr).not.toContain("warning");
+    expect(fromEnv.output.stderr).not.toContain("warning");
 
     const onArgv = await runCliUntil(
       ["relay", "--memory", "--port", "0", "--log-level", "silent", "--admin-key", admin],
@@ -70,8 +70,8 @@ describe("a key on the command line", () => {
       /relay listening on/,
     );
     onArgv.child.kill("SIGTERM");
-    expect(onArgv.stderr).toMatch(/warning: --admin-key .* HYBRO_RELAY_ADMIN_KEY/);
-    expect(onArgv.stderr).not.toContain(admin);
+    expect(onArgv.output.stderr).toMatch(/warning: --admin-key .* HYBRO_RELAY_ADMIN_KEY/);
+    expect(onArgv.output.stderr).not.toContain(admin);
   });
 });
 

@@ -33,8 +33,10 @@ describe("listening on every interface", () => {
       /relay listening on \S+/,
     );
     try {
-      expect(run.stderr).toMatch(/^warning: the relay listens on every interface \(0\.0\.0\.0\)/m);
-      const url = new URL(/relay listening on (\S+)/.exec(run.stdout)?.[1] as string);
+      expect(run.output.stderr).toMatch(
+        /^warning: the relay listens on every interface \(0\.0\.0\.0\)/m,
+      );
+      const url = new URL(/relay listening on (\S+)/.exec(run.output.stdout)?.[1] as string);
       if (outsideAddresses.length > 0) expect(outsideAddresses).toContain(url.hostname);
       else expect(url.hostname).toBe("127.0.0.1");
       const answer = await fetch(new URL("/api/v1/auth/verify", url));
@@ -53,8 +55,8 @@ describe("listening on every interface", () => {
     );
     run.child.kill("SIGTERM");
     await once(run.child, "exit");
-    expect(run.stdout).toMatch(/^relay listening on http:\/\/127\.0\.0\.1:\d+\n$/);
-    expect(run.stderr).toBe("");
+    expect(run.output.stdout).toMatch(/^relay listening on http:\/\/127\.0\.0\.1:\d+\n$/);
+    expect(run.output.stderr).toBe("");
   });
 
   it("start --metrics 0.0.0.0:… warns that the metrics are reachable from other machines", async () => {
@@ -67,7 +69,7 @@ describe("listening on every interface", () => {
     );
     run.child.kill("SIGTERM");
     await once(run.child, "exit");
-    expect(run.stderr).toMatch(
+    expect(run.output.stderr).toMatch(
       /--metrics 0\.0\.0\.0:0 listens on every interface: other machines can read/,
     );
   });

@@ -1,7 +1,3 @@
-// What a stdio agent leaves around it: the processes it starts (stopped with it, whether the hub
-// stops it or it exits by itself) and the stderr it writes (rate-limited into the log, with a
-// count of what was dropped).
-import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { StdioTransport, type StdioTransportOptions } from "../../src/agents/transports/stdio.ts";
 import {
@@ -11,7 +7,7 @@ import {
   type LogLine,
   NODE,
   recorded,
-  tempDir,
+  recordFile,
 } from "./support.ts";
 
 const open: StdioTransport[] = [];
@@ -48,12 +44,6 @@ function agent(script: string, options: Partial<StdioTransportOptions> = {}): St
   return transport;
 }
 
-async function recordFile(): Promise<string> {
-  const dir = await tempDir();
-  cleanups.push(dir.remove);
-  return join(dir.path, "record.jsonl");
-}
-
 async function grandchildrenOf(file: string): Promise<number[]> {
   return vi.waitFor(
     () => {
@@ -69,7 +59,7 @@ async function grandchildrenOf(file: string): Promise<number[]> {
 
 describe("a stdio agent's own children", () => {
   it("are stopped with the agent, even when the agent exits on EOF and leaves them", async () => {
-    const file = await recordFile();
+    const file = await recordFile(cleanups);
     const family = agent("family-agent.mjs", { env: { RECORD_FILE: file } });
     await family.fetchCard(new AbortController().signal);
     const [grandchild] = await grandchildrenOf(file);
@@ -81,7 +71,7 @@ describe("a stdio agent's own children", () => {
   });
 
   it("are stopped even when one escaped into a session of its own", async () => {
-    const file = await recordFile();
+    const file = await recordFile(cleanups);
     const family = agent("family-agent.mjs", { env: { RECORD_FILE: file, ESCAPE: "1" } });
     await family.fetchCard(new AbortController().signal);
     const pids = await grandchildrenOf(file);
@@ -93,7 +83,7 @@ describe("a stdio agent's own children", () => {
   });
 
   it("are stopped when the agent exits by itself, before it is restarted", async () => {
-    const file = await recordFile();
+    const file = await recordFile(cleanups);
     const { logger, lines } = capturingLogger();
     const family = agent("family-agent.mjs", {
       env: { RECORD_FILE: file, EXIT_AFTER_CARD: "1" },
@@ -111,7 +101,7 @@ describe("a stdio agent's own children", () => {
 describe("a stdio agent flooding stderr", () => {
   it("is rate-limited into the log, and every line is either logged or counted as dropped", async () => {
     const total = 20_000;
-    const file = await recordFile();
+    const file = await recordFile(cleanups);
     const { logger, lines } = capturingLogger();
     const startedAt = Date.now();
     const flood = agent("stderr-flood.mjs", {

@@ -3,6 +3,7 @@
 // group (a daemonising tool calls setsid) are found through their parent links, which only lead
 // to the agent while it runs, hence `survey()` before each step of a stop. A pid noted that way
 // is signalled only while it is still the same process (its start identity), never a reused pid.
+import { pollUntil } from "../../async/poll.ts";
 import {
   descendantsOf,
   liveGroupMembers,
@@ -10,7 +11,7 @@ import {
   processTable,
 } from "../../system/processes.ts";
 
-const POLL_MS = 50;
+const POLL_MS = 100;
 
 /** Families with members possibly alive; signalled if the hub exits without stopping them. */
 const living = new Set<ProcessFamily>();
@@ -47,7 +48,8 @@ export class ProcessFamily {
 
   /** Pids of the family still running (zombies do not count). */
   alive(): number[] {
-    const pids = liveGroupMembers(this.leader, processTable());
+    // The process table is read only while the group has members: an empty group is the norm.
+    const pids = groupHasMembers(this.leader) ? liveGroupMembers(this.leader, processTable()) : [];
     for (const [pid, start] of this.#strays) {
       if (processStartIdentity(pid) === start) pids.push(pid);
       else this.#strays.delete(pid);
@@ -77,13 +79,18 @@ export class ProcessFamily {
     return this.alive();
   }
 
-  async #goneWithin(ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (this.alive().length > 0) {
-      if (Date.now() >= deadline) return false;
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
+  #goneWithin(ms: number): Promise<boolean> {
+    return pollUntil(() => this.alive().length === 0, ms, POLL_MS);
+  }
+}
+
+/** Whether any process (zombies included) is still in the group. */
+function groupHasMembers(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
     return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
   }
 }
 

@@ -53,7 +53,8 @@ export interface StdioSettings extends RpcPeerSettings {
   stderrLevel: "trace" | "debug" | "info" | "warn";
   /** Longest stderr line logged; longer ones are cut. */
   stderrLineMaxChars: number;
-  /** Steady rate of stderr bytes logged per agent; beyond it (and the burst) lines are dropped. */
+  /** Steady rate of log bytes an agent's stderr may fill (text plus each line's envelope);
+   * beyond it (and the burst) lines are dropped. */
   stderrBytesPerS: number;
   stderrBurstBytes: number;
   /** Dropped stderr lines are counted in one log line at most this often (and when it ends). */
@@ -328,7 +329,7 @@ export class StdioTransport extends PeerTransport {
     };
     return {
       line: (text) => {
-        if (budget.take(Buffer.byteLength(text) + 1, Date.now())) {
+        if (budget.take(Buffer.byteLength(text) + LOG_LINE_OVERHEAD_BYTES, Date.now())) {
           log[stderrLevel](text);
         } else if (!timer) {
           timer = setTimeout(report, stderrDropReportMs);
@@ -507,6 +508,9 @@ export class StdioTransport extends PeerTransport {
     return this.#phase !== "closed" && !this.#crashLooping && !this.#startFailed;
   }
 }
+
+/** What a log line costs besides its text (level, time, pid, agent, stream): counted in the budget. */
+const LOG_LINE_OVERHEAD_BYTES = 128;
 
 /** Process groups exist (POSIX): an agent then runs as the leader of one of its own. */
 const GROUPS = process.platform !== "win32";
