@@ -34,6 +34,10 @@ export async function printFromDaemon<C extends ControlCommand>(
     // No answer on the socket; the data folder's hub lock still tells whether a hub runs.
     const lock = error instanceof UnsafeRuntimeFolderError ? null : hubLockState(paths.data);
     if (lock?.held) {
+      if (json) {
+        const pid = lock.holder?.pid ?? null;
+        process.stdout.write(`${JSON.stringify({ running: true, pid, answering: false })}\n`);
+      }
       const who = lock.holder ? `is running (pid ${lock.holder.pid})` : "is starting";
       process.stderr.write(
         `hybro-hub ${who} but its control socket ${socketPath} does not answer (was the runtime folder removed?); \`hybro-hub stop\` stops it\n`,
