@@ -2,7 +2,15 @@
 // stands for the neighbour: `setpriv` drops to it for one command. Node itself is hard-linked
 // (or copied) into a folder that uid can reach, since the test's Node may sit under /root.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  renameSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -35,33 +43,33 @@ export function runAsOtherUser(command: string, args: string[]): string {
   return result.stdout;
 }
 
-let reachableNode: string | null = null;
-
-/** A path to this Node binary that OTHER_UID may execute. */
+/**
+ * A path to this Node binary that OTHER_UID may execute: one hard link (or copy) per Node version
+ * in a folder of ours, reused by every test process and run (so nothing piles up in /tmp).
+ */
 export function nodeForOtherUser(): string {
-  if (reachableNode) return reachableNode;
-  const dir = mkdtempSync(join(tmpdir(), "hybro-node-"));
-  chmodSync(dir, 0o755);
-  const target = join(dir, "node");
+  const dir = join(tmpdir(), `hybro-test-node-${process.getuid?.() ?? 0}`);
   try {
-    linkSync(process.execPath, target);
-  } catch {
-    copyFileSync(process.execPath, target);
-    chmodSync(target, 0o755);
+    mkdirSync(dir, { mode: 0o755 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
-  reachableNode = target;
+  const stat = lstatSync(dir);
+  if (!stat.isDirectory() || stat.uid !== process.getuid?.()) {
+    throw new Error(`${dir} is not a folder of ours; remove it`);
+  }
+  chmodSync(dir, 0o755);
+  const target = join(dir, `node-${process.version}`);
+  if (existsSync(target)) return target;
+  const partial = `${target}.${process.pid}`;
+  try {
+    linkSync(process.execPath, partial);
+  } catch {
+    copyFileSync(process.execPath, partial);
+    chmodSync(partial, 0o755);
+  }
+  renameSync(partial, target); // atomic: parallel test processes all end up with one file
   return target;
-}
-
-/** A folder OTHER_UID owns (mode 0700) inside a fresh world-reachable one. */
-export function folderOfOtherUser(name: string): string {
-  const parent = mkdtempSync(join(tmpdir(), "hybro-other-"));
-  chmodSync(parent, 0o755);
-  const dir = join(parent, name);
-  mkdirSync(dir);
-  spawnSync("chown", [`${OTHER_UID}:${OTHER_UID}`, dir]);
-  chmodSync(dir, 0o700);
-  return dir;
 }
 
 /** Starts a long-running Node script as OTHER_UID; resolves with its first stdout line. */
