@@ -5,12 +5,14 @@ import { registerAgentsCommand } from "./agents.ts";
 import { registerConfigCommand } from "./config.ts";
 import { registerDevCommand } from "./dev.ts";
 import { registerDoctorCommand } from "./doctor.ts";
+import { ExitCode } from "./exit-codes.ts";
 import {
   registerChatCommand,
   registerDiscoverCommand,
   registerSendCommand,
 } from "./gateway-commands.ts";
 import { registerLogsCommand } from "./logs.ts";
+import { oneLineError } from "./one-line-errors.ts";
 import { registerRelayCommand } from "./relay.ts";
 import { registerRestartCommand } from "./restart.ts";
 import { registerServiceCommand } from "./service.ts";
@@ -43,4 +45,12 @@ export function buildProgram(): Command {
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  // A folder it cannot write, a full disk: one line saying what to do. Anything else is a bug.
+  const line = oneLineError(error);
+  if (!line) throw error;
+  process.stderr.write(`error: ${line}\n`);
+  process.exitCode = ExitCode.error;
+}

@@ -24,6 +24,7 @@ import { RelayStore } from "../devrelay/store.ts";
 import { createLogger } from "../log/logger.ts";
 import type { ApiKeyInfo } from "../wire/gateway.ts";
 import { ExitCode } from "./exit-codes.ts";
+import { isWildcardHost, outsideAddress, relayExposureWarning } from "./listen-warning.ts";
 
 /** Force the process out if closing hangs after a signal. */
 const CLOSE_DEADLINE_MS = 5000;
@@ -130,9 +131,10 @@ export function registerRelayCommand(program: Command): void {
     .option("--data <dir>", "folder of the relay's sqlite file (default: <data dir>/relay)")
     .option("--memory", "keep all state in memory")
     .addOption(
-      new Option("--admin-key <key>", "make sure a '*'-scoped key with this value exists").env(
-        "HYBRO_RELAY_ADMIN_KEY",
-      ),
+      new Option(
+        "--admin-key <key>",
+        "make sure a '*'-scoped key with this value exists (prefer the env var: argv shows in ps)",
+      ).env("HYBRO_RELAY_ADMIN_KEY"),
     )
     .option("--admin-user <user>", "owner of the admin key", DEFAULT_DEV_RELAY_SETTINGS.adminUser);
   for (const [flag, setting, help, parse] of NUMERIC_FLAGS) {
@@ -165,7 +167,12 @@ export function registerRelayCommand(program: Command): void {
       // Help ends with 0; a flag it cannot read is a usage error (exit 2).
       process.exit(error.exitCode === 0 ? ExitCode.ok : ExitCode.usage);
     })
-    .action(async (options: RelayOptions) => {
+    .action(async (options: RelayOptions, command: Command) => {
+      if (command.getOptionValueSource("adminKey") === "cli") {
+        process.stderr.write(
+          "warning: --admin-key on the command line is readable by every local user (ps) and stays in your shell history; set HYBRO_RELAY_ADMIN_KEY instead\n",
+        );
+      }
       process.exitCode = await runRelay(options);
     });
 
@@ -319,6 +326,8 @@ async function runRelay(options: RelayOptions): Promise<number> {
     const value = options[setting];
     if (typeof value === "number") (settings as Record<string, unknown>)[setting] = value;
   }
+  const exposed = relayExposureWarning(options.host);
+  if (exposed) process.stderr.write(`warning: ${exposed}\n`);
   let relay: Awaited<ReturnType<typeof startDevRelay>>;
   try {
     relay = await startDevRelay({ ...settings, logger });
@@ -331,7 +340,9 @@ async function runRelay(options: RelayOptions): Promise<number> {
     process.stderr.write(`error: cannot start the relay: ${message}\n`);
     return ExitCode.error;
   }
-  process.stdout.write(`relay listening on ${relay.url}\n`);
+  // On every interface, print the address other machines use (it works from here too).
+  const url = isWildcardHost(options.host) ? `http://${outsideAddress()}:${relay.port}` : relay.url;
+  process.stdout.write(`relay listening on ${url}\n`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));

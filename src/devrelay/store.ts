@@ -1,9 +1,9 @@
 // Durable state of the development relay (users, API keys, hubs, agents) in one node:sqlite
 // file, or in memory. Only this file speaks SQL; hot paths read the in-memory copies that
 // the roster and key ring keep, so a publish or an SSE write never touches the database.
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { prepareSqliteFile } from "../system/private-files.ts";
 
 export const RELAY_DB_FILE = "relay.sqlite";
 
@@ -145,8 +145,9 @@ export class RelayStore {
     if (dataDir === null) {
       this.path = ":memory:";
     } else {
-      mkdirSync(dataDir, { recursive: true });
       this.path = join(dataDir, RELAY_DB_FILE);
+      // Key hashes and owners: this user's only, the -wal and -shm sqlite makes included.
+      prepareSqliteFile(this.path);
     }
     this.db = new DatabaseSync(this.path);
     if (dataDir !== null) {

@@ -4,9 +4,9 @@
 // last event id, the response_seq high-water mark). WAL with synchronous=NORMAL: a commit survives a killed process; only a power
 // loss may cost the last few commits. secure_delete overwrites a deleted event's bytes, so
 // message content does not linger in free pages after it was delivered.
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { prepareSqliteFile } from "../system/private-files.ts";
 
 export const OUTBOX_DB_FILE = "outbox.sqlite";
 const SCHEMA_VERSION = 2;
@@ -87,8 +87,9 @@ export function openOutboxDatabase(dir: string): OpenDatabaseResult {
   const file = join(dir, OUTBOX_DB_FILE);
   let db: DatabaseSync | null = null;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const existed = existsSync(file);
+    // Message content lives here until delivered: only this user may read it (-wal and -shm
+    // included, which sqlite creates with the database's mode).
+    prepareSqliteFile(file);
     db = new DatabaseSync(file, { timeout: 2_000 });
     const mode = db.prepare("PRAGMA journal_mode = WAL").get() as Row | undefined;
     if (String(mode?.journal_mode).toLowerCase() !== "wal") {
@@ -115,8 +116,6 @@ export function openOutboxDatabase(dir: string): OpenDatabaseResult {
     }
     db.exec(TASK_INDEXES);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    // Message content lives here until delivered: only this user may read it.
-    if (!existed) chmodSync(file, 0o600);
     return { ok: true, db: new OutboxDatabase(file, db) };
   } catch (error) {
     try {

@@ -267,7 +267,7 @@ function authMessage(code: string | null, keySource: string, said: string): stri
           : "was rejected as invalid";
   return (
     `the API key from ${keySource} ${problem} (relay said 401${said}); ` +
-    "create a valid key and pass it with --api-key or HYBRO_API_KEY"
+    "create a valid key and save it with `hybro-hub config set-key` (or set HYBRO_API_KEY)"
   );
 }
 

@@ -1,4 +1,4 @@
-// The operations pieces in-process: pid file, control socket, log rotation, metrics, formatting.
+// The operations pieces in-process: control socket, log rotation, metrics, formatting.
 import { EventEmitter } from "node:events";
 import {
   existsSync,
@@ -16,7 +16,6 @@ import { curlLine, devBanner } from "../../src/cli/dev.ts";
 import { agentsNotAtRelay } from "../../src/cli/doctor.ts";
 import { tail } from "../../src/cli/logs.ts";
 import { formatDuration, formatStatus } from "../../src/cli/status-text.ts";
-import { claimPidFile, isProcessAlive, readPidFile } from "../../src/config/pid-file.ts";
 import {
   askDaemon,
   ControlRequestError,
@@ -76,45 +75,6 @@ function snapshot(overrides: Partial<HubSnapshot> = {}): HubSnapshot {
     ...overrides,
   };
 }
-
-describe("pid file", () => {
-  it("lets one process claim it, refuses a live holder and replaces a dead one", async () => {
-    const file = join(dir, "run", "hub.pid");
-    const first = await claimPidFile(file, () => true);
-    expect(first.ok).toBe(true);
-    expect(readPidFile(file)).toBe(process.pid);
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-
-    // Another holder that is alive wins.
-    writeFileSync(file, "999999\n");
-    const refused = await claimPidFile(file, () => true);
-    expect(refused).toEqual({ ok: false, pid: 999999 });
-
-    // A dead holder (or a file with garbage) is a leftover: replaced.
-    const stale = await claimPidFile(file, () => false);
-    expect(stale.ok).toBe(true);
-    expect(readPidFile(file)).toBe(process.pid);
-    writeFileSync(file, "not a pid");
-    expect((await claimPidFile(file, () => true)).ok).toBe(true);
-
-    if (stale.ok) stale.release();
-    expect(existsSync(file)).toBe(false);
-    expect(readdirSync(join(dir, "run"))).toEqual([]); // no temporary files left
-  });
-
-  it("release leaves a file that names another process alone", async () => {
-    const file = join(dir, "hub.pid");
-    const claim = await claimPidFile(file, () => false);
-    writeFileSync(file, "4242\n");
-    if (claim.ok) claim.release();
-    expect(readPidFile(file)).toBe(4242);
-  });
-
-  it("tells live processes from gone ones", () => {
-    expect(isProcessAlive(process.pid)).toBe(true);
-    expect(isProcessAlive(2 ** 22 + 12_345)).toBe(false);
-  });
-});
 
 describe("control socket", () => {
   const status = (): DaemonStatus => ({
