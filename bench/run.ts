@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, fetch } from "undici";
-import { startDevRelay } from "../src/devrelay/index.ts";
+import { NO_RATE_LIMITS, startDevRelay } from "../src/devrelay/index.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import type { PublishedEvent } from "../src/wire/relay.ts";
 import { connectTestClient, startTestAgent } from "../test/support/a2a-agents.ts";
@@ -52,11 +52,7 @@ async function main() {
     port: 0,
     memory: true,
     logger,
-    gatewayPerKeyPerHour: 10_000_000,
-    gatewayGlobalPerHour: 10_000_000,
-    discoveryPerKeyPerHour: 10_000_000,
-    hubPerKeyPerHour: 100_000_000,
-    hubGlobalPerHour: 100_000_000,
+    rateLimits: NO_RATE_LIMITS,
   });
   const { key } = relay.createKey({ userId: "bench", name: "bench", scopes: ["*"] });
   const echo = await startTestAgent({

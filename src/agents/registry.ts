@@ -11,7 +11,7 @@ import { methodFor } from "../a2a/dialect.ts";
 import type { Logger } from "../log/logger.ts";
 import { localAgentIdForUrl } from "../wire/agent-id.ts";
 import type { SyncAgent } from "../wire/relay.ts";
-import { builtCard, processCardInfo, rebaseEndpoint } from "./agent-card.ts";
+import { builtCard, processCardInfo, rebaseEndpoint, relaySyncCard } from "./agent-card.ts";
 import { forEachBounded } from "./bounded.ts";
 import {
   type AgentEntry,
@@ -278,14 +278,17 @@ export class Registry extends EventEmitter<RegistryEvents> {
       .map((s) => s.agent as LocalAgent);
   }
 
-  /** The `agents/sync` list: every agent in the roster (health is not reported), five fields each. */
+  /**
+   * The `agents/sync` list: every agent in the roster (health is not reported), five fields each;
+   * the card is the relay's projection of it (see relaySyncCard: nothing local leaves).
+   */
   syncPayload(): SyncAgent[] {
     return this.list().map((agent) => ({
       local_agent_id: agent.localAgentId,
       name: agent.name,
       description: agent.description,
       capabilities: syncCapabilities({ ...agent.card, streaming: agent.streaming }),
-      agent_card: agent.card.raw,
+      agent_card: relaySyncCard(agent),
     }));
   }
 

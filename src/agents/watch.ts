@@ -2,8 +2,14 @@
 // (chokidar waits from the nearest existing parent while it is missing), so editors that save by
 // rename, a delete and a later re-create all arrive; events are debounced and the file is only
 // re-parsed when its text changed. An invalid edit keeps the last good config and logs one line.
+//
+// A path reached through symbolic links can change without any event on it: a swapped folder
+// link (how Kubernetes updates a mounted ConfigMap), a re-pointed linked folder, a dangling link
+// whose target appears. A stat poll of the path (which follows the links) catches those, and
+// file systems without change events (NFS); SIGHUP reads the file at once.
 
 import { EventEmitter } from "node:events";
+import { type Stats, unwatchFile, watchFile } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type FSWatcher, watch } from "chokidar";
 import { type Logger, silentLogger } from "../log/logger.ts";
@@ -18,10 +24,13 @@ import {
 export interface AgentsFileWatcherSettings {
   /** Quiet time after the last file event before the file is read again. */
   debounceMs: number;
+  /** How often the path is also stat-ed through its links, for changes no event reports. */
+  pollIntervalMs: number;
 }
 
 export const DEFAULT_AGENTS_FILE_WATCHER_SETTINGS: AgentsFileWatcherSettings = {
   debounceMs: 200,
+  pollIntervalMs: 2_000,
 };
 
 export interface AgentsConfigUpdate {
@@ -53,6 +62,7 @@ export class AgentsFileWatcher extends EventEmitter<AgentsFileWatcherEvents> {
   readonly #settings: AgentsFileWatcherSettings;
   readonly #parse: ParseOptions;
   #watcher: FSWatcher | null = null;
+  #polling: ((current: Stats, previous: Stats) => void) | null = null;
   #timer: NodeJS.Timeout | null = null;
   #lastText: string | null | typeof NOT_READ = NOT_READ;
   #current: AgentsConfig = EMPTY_AGENTS_CONFIG;
@@ -93,6 +103,14 @@ export class AgentsFileWatcher extends EventEmitter<AgentsFileWatcherEvents> {
       ),
     );
     await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+    // watchFile stats the path through its links; it calls back when what it finds differs
+    // (another file behind the link, a changed size or time, the target appearing or going).
+    this.#polling = () => this.#schedule();
+    watchFile(
+      this.path,
+      { interval: this.#settings.pollIntervalMs, persistent: false },
+      this.#polling,
+    );
     const first = await this.#readOnce();
     if (!first.result.ok) {
       this.#logger.error(
@@ -153,6 +171,8 @@ export class AgentsFileWatcher extends EventEmitter<AgentsFileWatcherEvents> {
     this.#timer = null;
     const watcher = this.#watcher;
     this.#watcher = null;
+    if (this.#polling) unwatchFile(this.path, this.#polling);
+    this.#polling = null;
     await watcher?.close();
     await this.#reading;
   }

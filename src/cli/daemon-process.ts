@@ -1,19 +1,21 @@
 // The daemon process itself, however it was started (`start --foreground` in a terminal, the
-// background child of `start`, systemd or launchd): single-instance guard, control socket,
-// signals, key reload, metrics and the readiness report around one HubDaemon.
+// background child of `start`, systemd or launchd): private runtime folder, the hub lock
+// (single instance per data folder), control socket, signals, key and agents reload, metrics
+// and the readiness report around one HubDaemon.
 import { unwatchFile, watchFile } from "node:fs";
 import { resolveApiKey } from "../config/api-key.ts";
 import { loadOrCreateHubId } from "../config/hub-id.ts";
+import { acquireHubLock, type HubLock } from "../config/hub-lock.ts";
 import type { HubPaths } from "../config/paths.ts";
-import { claimPidFile, isProcessAlive, looksLikeHubProcess } from "../config/pid-file.ts";
-import { controlSocketPath, pidFilePath } from "../config/runtime-files.ts";
-import { isSocketLive } from "../control/client.ts";
+import { controlSocketPath, ensureRuntimeFolder } from "../config/runtime-files.ts";
 import { type DaemonStatus, keyFingerprint, type ReloadKeyResult } from "../control/protocol.ts";
 import { ControlServer, ControlSocketInUseError } from "../control/server.ts";
-import type { HubDaemon } from "../hub/daemon.ts";
+import type { HubDaemon, HubDaemonOptions } from "../hub/daemon.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PublishCounters } from "../metrics/hub-metrics.ts";
 import { ExitCode } from "./exit-codes.ts";
+import { metricsExposureWarning } from "./listen-warning.ts";
+import { oneLineError } from "./one-line-errors.ts";
 import type { StartupReport } from "./startup-report.ts";
 import { packageVersion } from "./version.ts";
 
@@ -47,34 +49,52 @@ export interface DaemonProcessOptions {
   report: StartupReport;
   /** The non-secret `start` arguments, for `restart`. */
   launch: string[];
-  /** Called once this process holds the pid file (it is the hub that runs). */
-  onClaimed?: () => void;
   settings?: Partial<DaemonProcessSettings>;
+  /** Settings of the hub's parts (tests slow the agents-file watch, for one). */
+  parts?: Pick<HubDaemonOptions, "registry" | "relay" | "outbox">;
 }
 
 type Phase = DaemonStatus["state"];
 
 /** Runs the hub until it is stopped; resolves to the process's exit code. */
 export async function runDaemonProcess(options: DaemonProcessOptions): Promise<number> {
+  const { paths, report } = options;
+  // A folder it cannot write (data, runtime) or will not use: one line, no stack trace.
+  const refuse = (error: unknown): number => {
+    const line = oneLineError(error);
+    if (!line) throw error;
+    report.failed(line, ExitCode.error);
+    return ExitCode.error;
+  };
+  // 1. A private runtime folder, then the data folder's hub lock: one hub per data folder,
+  // even when its runtime folder was removed or another one is used (see config/hub-lock.ts).
+  let lock: HubLock;
+  try {
+    ensureRuntimeFolder(paths.runtime);
+    const claim = acquireHubLock(paths.data);
+    if (!claim.ok) {
+      report.failed(claim.message, ExitCode.error);
+      return ExitCode.error;
+    }
+    lock = claim.lock;
+  } catch (error) {
+    return refuse(error);
+  }
+  try {
+    return await runLocked(options, lock);
+  } catch (error) {
+    return refuse(error);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<number> {
   const settings = { ...DEFAULT_DAEMON_PROCESS_SETTINGS, ...options.settings };
   const { logger, paths, report } = options;
   const socketPath = controlSocketPath(paths);
-  const pidFile = pidFilePath(paths);
   let apiKey = options.apiKey;
   options.secrets.add(apiKey);
-
-  // 1. One daemon per user: pid file first, then the socket (see pid-file.ts for why both).
-  const claim = await claimPidFile(
-    pidFile,
-    async (pid) =>
-      isProcessAlive(pid) && ((await isSocketLive(socketPath)) || looksLikeHubProcess(pid)),
-  );
-  if (!claim.ok) {
-    const message = `hybro-hub is already running (pid ${claim.pid}); use \`hybro-hub restart\` or \`hybro-hub stop\``;
-    report.failed(message, ExitCode.error);
-    return ExitCode.error;
-  }
-  options.onClaimed?.();
 
   let phase: Phase = "starting";
   let daemon: HubDaemon | null = null;
@@ -157,18 +177,22 @@ export async function runDaemonProcess(options: DaemonProcessOptions): Promise<n
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
       logger.warn(`second ${signal}: exiting now; events not yet sent go out on the next start`);
-      claim.release();
+      lock.release();
       process.exit(ExitCode.forced);
     }
     logger.info(`${signal}: finishing running turns, then stopping (send again to exit now)`);
     void shutdown(ExitCode.ok);
   };
+  // SIGHUP (`systemctl --user reload hybro-hub`): the key and the agents file, read again now.
   const onHangup = () => {
     try {
       reloadKey("SIGHUP");
     } catch {
       // logged in reloadKey
     }
+    if (!daemon) return;
+    logger.info(`SIGHUP: re-reading ${options.agentsFile}`);
+    void daemon.registry.reload();
   };
   // A bug that escapes every handler still ends the process (Node's default); log it first so
   // the reason is in hub.log, not only in the stderr file.
@@ -216,6 +240,7 @@ export async function runDaemonProcess(options: DaemonProcessOptions): Promise<n
       keySource: options.keySource,
       agentsFile: options.agentsFile,
       logger,
+      ...options.parts,
       hub: { shutdownGraceMs: options.shutdownGraceMs },
       dataDir: paths.data,
     });
@@ -232,6 +257,8 @@ export async function runDaemonProcess(options: DaemonProcessOptions): Promise<n
         );
         return ExitCode.usage;
       }
+      const exposed = metricsExposureWarning(options.metrics, address.host);
+      if (exposed) logger.warn(exposed);
       const metrics = createHubMetrics({
         snapshot: () => hub.snapshot(),
         on: (event, listener) => hub.on(event, listener),
@@ -312,7 +339,6 @@ export async function runDaemonProcess(options: DaemonProcessOptions): Promise<n
     closeMetrics();
     await metricsServer?.close();
     await control.close();
-    claim.release();
   }
 }
 

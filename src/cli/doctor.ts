@@ -8,6 +8,7 @@ import { readConfigFile } from "../config/config-file.ts";
 import { configFilePath, defaultAgentsFilePath, type HubPaths, hubPaths } from "../config/paths.ts";
 import { controlSocketPath, serviceKeyFilePath } from "../config/runtime-files.ts";
 import { askDaemon } from "../control/client.ts";
+import type { AgentStatus } from "../control/protocol.ts";
 import { defaultServiceSystem, installedServiceState } from "../service/install.ts";
 import { cliEntryPath } from "./entry-path.ts";
 import { ExitCode } from "./exit-codes.ts";
@@ -169,7 +170,7 @@ export async function runDoctor(
     () => null,
   );
   const next = chooseGatewayUrl({ configFile, flag: options.gatewayUrl });
-  const running = status ? trimGatewayUrl(status.gatewayUrl) : null;
+  const running = status?.gatewayUrl ? trimGatewayUrl(status.gatewayUrl) : null;
   const nextTarget = { url: next.url, whose: gatewayUrlOrigin(next.source), suffix: "" };
   const targets = [nextTarget];
   if (running && !options.gatewayUrl) {
@@ -209,6 +210,19 @@ export async function runDoctor(
       fix: "see `hybro-hub logs`; the hub keeps retrying on its own",
     });
   }
+  if (status?.relay.problem) {
+    const problem = status.relay.problem;
+    add({
+      result: "FAIL",
+      name: "relay stream",
+      detail: problem.message,
+      fix:
+        problem.kind === "duplicate_hub"
+          ? "run one hub per hub id: stop the other hybro-hub, or give the copy its own hub id (delete the hub_id file in its data directory, start it again)"
+          : "register this hub id with this key's account only: if the data directory was copied, give the copy its own hub id (delete the hub_id file in its data directory, start it again)",
+    });
+  }
+  for (const check of agentsNotAtRelay(status?.agents ?? [])) add(check);
   const system = defaultServiceSystem();
   if (system) {
     const service = installedServiceState(system, {
@@ -233,6 +247,18 @@ export async function runDoctor(
     }
   }
   return checks;
+}
+
+/** One FAIL per agent of the running hub that the relay did not keep at the last sync. */
+export function agentsNotAtRelay(agents: readonly AgentStatus[]): Check[] {
+  return agents
+    .filter((agent) => agent.notKeptByRelay)
+    .map((agent) => ({
+      result: "FAIL" as const,
+      name: "agent at the relay",
+      detail: `"${agent.name}" (${agent.localAgentId}): ${agent.notKeptByRelay}`,
+      fix: "correct the agent's card (or its entry in the agents file); the hub syncs again on its own",
+    }));
 }
 
 /** undefined: no such file; "": fine; else what is wrong. */

@@ -16,6 +16,7 @@ import {
 import type { DiscoveredAgent } from "../wire/gateway.ts";
 import { runChat } from "./chat.ts";
 import { ExitCode } from "./exit-codes.ts";
+import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
 import { DEFAULT_GATEWAY_URL } from "./start.ts";
 
 /** Exit codes of the gateway commands: the shared ones plus not-found and rate-limited. */
@@ -29,7 +30,7 @@ export const GatewayExitCode = {
 
 const KEY_HELP = `
 API key (first found wins): HYBRO_API_KEY, --api-key-file FILE, the saved config file
-(written by \`hybro-hub start --api-key …\`). Keys are never accepted on the command line:
+(written by \`hybro-hub config set-key\`). Keys are never accepted on the command line:
 they would show up in process lists and shell history.
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 missing or refused key, 4 not found, 5 rate limited.`;
@@ -120,11 +121,7 @@ export function openGateway(options: GatewayCommandOptions): {
   keySource: string;
 } {
   if (options.apiKey !== undefined) {
-    throw new CommandFailed({
-      message:
-        "--api-key is not accepted here (a key on the command line shows up in process lists and shell history); set HYBRO_API_KEY or use --api-key-file FILE",
-      exitCode: GatewayExitCode.usage,
-    });
+    throw new CommandFailed({ message: KEY_ON_COMMAND_LINE, exitCode: GatewayExitCode.usage });
   }
   const configFile = configFilePath(hubPaths());
   const resolved = resolveApiKey({ flagFile: options.apiKeyFile, configFile });
@@ -159,7 +156,7 @@ function withGatewayOptions(command: Command): Command {
         "HYBRO_GATEWAY_URL",
       ),
     )
-    .addOption(new Option("--api-key <key>", "not accepted: see below").hideHelp())
+    .addOption(keyOnCommandLineOption())
     .addHelpText("after", KEY_HELP)
     .exitOverride((error: CommanderError) => {
       // Help and version end with 0; every parse error is a usage error.

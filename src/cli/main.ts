@@ -21,7 +21,16 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
 // `dev` is the quick start's command: loading only its module (the others bring in the whole
 // hub) puts its first line on screen sooner.
 const program = process.argv[2] === "dev" ? await devProgram() : await fullProgram();
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // A folder it cannot write, a full disk: one line saying what to do. Anything else is a bug.
+  const { oneLineError } = await import("./one-line-errors.ts");
+  const line = oneLineError(error);
+  if (!line) throw error;
+  process.stderr.write(`error: ${line}\n`);
+  process.exitCode = ExitCode.error;
+}
 
 async function fullProgram() {
   return (await import("./program.ts")).buildProgram();

@@ -1,16 +1,30 @@
 // `hybro-hub relay`: the development relay on loopback, and `relay keys create|list|revoke`
 // on its sqlite file. Prints exactly one line on stdout when ready; logs go to stderr.
 import { join } from "node:path";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, type CommanderError, InvalidArgumentError, Option } from "commander";
 import { hubPaths } from "../config/paths.ts";
 import { isApiKeyFormat } from "../devrelay/api-key.ts";
 import { startDevRelay } from "../devrelay/index.ts";
 import { KeyRing, KeyRingError, toApiKeyInfo } from "../devrelay/key-ring.ts";
-import { DEFAULT_DEV_RELAY_SETTINGS, type DevRelaySettings } from "../devrelay/settings.ts";
+import {
+  API_FAMILIES,
+  formatWindows,
+  parseRateLimitSpec,
+  parseWindows,
+  type RateWindow,
+} from "../devrelay/rate-limit.ts";
+import {
+  DEFAULT_DEV_RELAY_SETTINGS,
+  DEFAULT_RATE_LIMITS,
+  type DevRelaySettings,
+  type DevRelaySettingsInput,
+  type RateLimitChanges,
+} from "../devrelay/settings.ts";
 import { RelayStore } from "../devrelay/store.ts";
 import { createLogger } from "../log/logger.ts";
 import type { ApiKeyInfo } from "../wire/gateway.ts";
 import { ExitCode } from "./exit-codes.ts";
+import { isWildcardHost, outsideAddress, relayExposureWarning } from "./listen-warning.ts";
 
 /** Force the process out if closing hangs after a signal. */
 const CLOSE_DEADLINE_MS = 5000;
@@ -27,12 +41,51 @@ function integer(value: string): number {
   return parsed;
 }
 
+function positive(value: string): number {
+  const parsed = integer(value);
+  if (parsed < 1) throw new InvalidArgumentError("expected a whole number ≥ 1");
+  return parsed;
+}
+
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+/** `--rate-limit FAMILY[.WHO]=WINDOWS`, repeatable: merged into per-family changes. */
+function collectRateLimit(value: string, previous: RateLimitChanges): RateLimitChanges {
+  try {
+    const { family, subject, windows } = parseRateLimitSpec(value);
+    return { ...previous, [family]: { ...previous[family], [subject]: windows } };
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function windowsArgument(value: string): RateWindow[] {
+  try {
+    return parseWindows(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+/** The default windows, for the help text. */
+function defaultRateLimits(): string {
+  return API_FAMILIES.map((family) => {
+    const limits = DEFAULT_RATE_LIMITS[family];
+    return `${family}=${formatWindows(limits.key)} (global ${formatWindows(limits.global)})`;
+  }).join("; ");
+}
+
+type NumericFlag = [
+  flag: string,
+  setting: keyof DevRelaySettings,
+  help: string,
+  parse?: (value: string) => number,
+];
+
 /** Numeric settings exposed as flags; commander camel-cases each flag to the setting's name. */
-const NUMERIC_FLAGS: Array<[flag: string, setting: keyof DevRelaySettings, help: string]> = [
+const NUMERIC_FLAGS: NumericFlag[] = [
   ["--sse-heartbeat-ms <ms>", "sseHeartbeatMs", "heartbeat interval on hub event streams"],
   ["--offline-queue-ttl-ms <ms>", "offlineQueueTtlMs", "how long commands wait for an offline hub"],
   ["--offline-queue-max <n>", "offlineQueueMax", "commands kept per offline hub"],
@@ -44,24 +97,22 @@ const NUMERIC_FLAGS: Array<[flag: string, setting: keyof DevRelaySettings, help:
   ["--max-body-bytes <n>", "maxBodyBytes", "largest request body"],
   ["--gateway-timeout-ms <ms>", "gatewayTimeoutMs", "how long a gateway send waits for the agent"],
   [
-    "--discovery-per-key-per-hour <n>",
-    "discoveryPerKeyPerHour",
-    "Discovery API rate limit per key",
+    "--hub-heartbeat-interval-ms <ms>",
+    "hubHeartbeatIntervalMs",
+    "heartbeat POST period expected from hubs (and how often it is checked)",
+    positive,
   ],
   [
-    "--discovery-global-per-hour <n>",
-    "discoveryGlobalPerHour",
-    "Discovery API rate limit, all keys",
+    "--hub-heartbeat-miss-limit <n>",
+    "hubHeartbeatMissLimit",
+    "periods without a heartbeat POST after which a hub's stream is ended",
+    positive,
   ],
-  ["--gateway-per-key-per-hour <n>", "gatewayPerKeyPerHour", "Gateway API rate limit per key"],
-  ["--gateway-global-per-hour <n>", "gatewayGlobalPerHour", "Gateway API rate limit, all keys"],
-  ["--hub-per-key-per-hour <n>", "hubPerKeyPerHour", "hub relay API rate limit per key"],
-  ["--hub-global-per-hour <n>", "hubGlobalPerHour", "hub relay API rate limit, all keys"],
-  ["--keys-per-key-per-hour <n>", "keysPerKeyPerHour", "API-key endpoints rate limit per key"],
-  ["--keys-global-per-hour <n>", "keysGlobalPerHour", "API-key endpoints rate limit, all keys"],
 ];
 
 interface RelayOptions extends Partial<Record<keyof DevRelaySettings, unknown>> {
+  rateLimit: RateLimitChanges;
+  authFailureLimit?: RateWindow[];
   host: string;
   port: number;
   data?: string;
@@ -80,21 +131,48 @@ export function registerRelayCommand(program: Command): void {
     .option("--data <dir>", "folder of the relay's sqlite file (default: <data dir>/relay)")
     .option("--memory", "keep all state in memory")
     .addOption(
-      new Option("--admin-key <key>", "make sure a '*'-scoped key with this value exists").env(
-        "HYBRO_RELAY_ADMIN_KEY",
-      ),
+      new Option(
+        "--admin-key <key>",
+        "make sure a '*'-scoped key with this value exists (prefer the env var: argv shows in ps)",
+      ).env("HYBRO_RELAY_ADMIN_KEY"),
     )
     .option("--admin-user <user>", "owner of the admin key", DEFAULT_DEV_RELAY_SETTINGS.adminUser);
-  for (const [flag, setting, help] of NUMERIC_FLAGS) {
-    relay.option(flag, `${help} (default ${DEFAULT_DEV_RELAY_SETTINGS[setting]})`, integer);
+  for (const [flag, setting, help, parse] of NUMERIC_FLAGS) {
+    relay.option(
+      flag,
+      `${help} (default ${DEFAULT_DEV_RELAY_SETTINGS[setting]})`,
+      parse ?? integer,
+    );
   }
   relay
+    .option(
+      "--rate-limit <family[.who]=windows>",
+      "sliding rate-limit windows, all enforced, e.g. gateway=20/10s,100/1m,5000/1d or " +
+        "discovery.global=10000/1h; who: key (default; user follows it), user (all keys of a user) " +
+        `or global; units ms s m h d; "none" lifts it; repeatable (defaults: ${defaultRateLimits()})`,
+      collectRateLimit,
+      {},
+    )
+    .option(
+      "--auth-failure-limit <windows>",
+      `failed authentications one address may make before it waits (default ${formatWindows(DEFAULT_DEV_RELAY_SETTINGS.authFailureLimits)})`,
+      windowsArgument,
+    )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["trace", "debug", "info", "warn", "error", "silent"])
         .default("info"),
     )
-    .action(async (options: RelayOptions) => {
+    .exitOverride((error: CommanderError) => {
+      // Help ends with 0; a flag it cannot read is a usage error (exit 2).
+      process.exit(error.exitCode === 0 ? ExitCode.ok : ExitCode.usage);
+    })
+    .action(async (options: RelayOptions, command: Command) => {
+      if (command.getOptionValueSource("adminKey") === "cli") {
+        process.stderr.write(
+          "warning: --admin-key on the command line is readable by every local user (ps) and stays in your shell history; set HYBRO_RELAY_ADMIN_KEY instead\n",
+        );
+      }
       process.exitCode = await runRelay(options);
     });
 
@@ -241,7 +319,9 @@ async function runRelay(options: RelayOptions): Promise<number> {
     name: "relay",
     secrets: () => (adminKey ? [adminKey] : []),
   });
-  const settings: Partial<DevRelaySettings> = {
+  const settings: DevRelaySettingsInput = {
+    rateLimits: options.rateLimit,
+    authFailureLimits: options.authFailureLimit,
     host: options.host,
     port: options.port,
     memory: options.memory === true,
@@ -253,6 +333,8 @@ async function runRelay(options: RelayOptions): Promise<number> {
     const value = options[setting];
     if (typeof value === "number") (settings as Record<string, unknown>)[setting] = value;
   }
+  const exposed = relayExposureWarning(options.host);
+  if (exposed) process.stderr.write(`warning: ${exposed}\n`);
   let relay: Awaited<ReturnType<typeof startDevRelay>>;
   try {
     relay = await startDevRelay({ ...settings, logger });
@@ -265,7 +347,9 @@ async function runRelay(options: RelayOptions): Promise<number> {
     process.stderr.write(`error: cannot start the relay: ${message}\n`);
     return ExitCode.error;
   }
-  process.stdout.write(`relay listening on ${relay.url}\n`);
+  // On every interface, print the address other machines use (it works from here too).
+  const url = isWildcardHost(options.host) ? `http://${outsideAddress()}:${relay.port}` : relay.url;
+  process.stdout.write(`relay listening on ${url}\n`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));

@@ -21,6 +21,7 @@ import {
 import { type ServiceSpec, servicePathEnv } from "../service/service-spec.ts";
 import { cliEntryPath } from "./entry-path.ts";
 import { ExitCode } from "./exit-codes.ts";
+import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
 
 interface ServiceOptions {
   system?: ServiceSystem;
@@ -49,11 +50,11 @@ export function registerServiceCommand(program: Command): void {
     .description("write the service file for this user and start the service")
     .addOption(systemOption())
     .option("--print", "print the file instead of writing it")
+    .addOption(keyOnCommandLineOption())
     .option(
-      "--api-key <key>",
-      "the key to use (else HYBRO_API_KEY, --api-key-file or the saved one)",
+      "--api-key-file <file>",
+      "read the key from a file (else HYBRO_API_KEY or the saved one)",
     )
-    .option("--api-key-file <file>", "read the key from a file")
     .option("--gateway-url <url>", "relay base URL")
     .option("--agents <file>", "agents file (default: agents.json in the config directory)")
     .addOption(
@@ -124,8 +125,12 @@ async function install(options: ServiceOptions): Promise<number> {
     process.stdout.write(renderServiceFile(system, spec));
     return ExitCode.ok;
   }
+  if (options.apiKey !== undefined) {
+    process.stderr.write(`error: ${KEY_ON_COMMAND_LINE}\n`);
+    return ExitCode.usage;
+  }
   const configFile = configFilePath(spec.paths);
-  const key = resolveApiKey({ flag: options.apiKey, flagFile: options.apiKeyFile, configFile });
+  const key = resolveApiKey({ flagFile: options.apiKeyFile, configFile });
   if (!key.ok) {
     process.stderr.write(`error: ${key.error}\n`);
     return ExitCode.usage;

@@ -3,14 +3,17 @@
 import { resolve as resolvePath } from "node:path";
 import { type Command, Option } from "commander";
 import { resolveApiKey } from "../config/api-key.ts";
-import { readConfigFile, saveApiKey, writeConfigFile } from "../config/config-file.ts";
+import { readConfigFile } from "../config/config-file.ts";
 import { configFilePath, defaultAgentsFilePath, type HubPaths, hubPaths } from "../config/paths.ts";
 import { logFilePath } from "../config/runtime-files.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { RotatingFile } from "../log/rotating-file.ts";
+import { parseListenAddress } from "../metrics/server.ts";
 import { takeNotifySocket } from "../service/systemd-notify.ts";
 import { runDaemonProcess } from "./daemon-process.ts";
 import { ExitCode } from "./exit-codes.ts";
+import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
+import { metricsExposureWarning } from "./listen-warning.ts";
 import { launchInBackground } from "./start-background.ts";
 import {
   consoleStartupReport,
@@ -25,6 +28,7 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = "10000";
 export const DEFAULT_READY_TIMEOUT_MS = "30000";
 
 export interface StartOptions {
+  /** Only to refuse it: a key on the command line shows in `ps` and shell history. */
   apiKey?: string;
   apiKeyFile?: string;
   gatewayUrl?: string;
@@ -42,11 +46,8 @@ export interface StartOptions {
 /** The options of `start`, shared with `restart`. */
 export function addStartOptions(command: Command): Command {
   return command
-    .option(
-      "--api-key <key>",
-      "your hybro_… key; saved to the config file (mode 0600) for next time",
-    )
-    .option("--api-key-file <file>", "read the key from a file instead")
+    .addOption(keyOnCommandLineOption())
+    .option("--api-key-file <file>", "read the key from a file instead of the saved one")
     .addOption(
       new Option("--gateway-url <url>", `relay base URL (default ${DEFAULT_GATEWAY_URL})`).env(
         "HYBRO_GATEWAY_URL",
@@ -90,7 +91,11 @@ export function registerStartCommand(program: Command): void {
   });
 }
 
-export function runStart(options: StartOptions): Promise<number> {
+export async function runStart(options: StartOptions): Promise<number> {
+  if (options.apiKey !== undefined) {
+    process.stderr.write(`error: ${KEY_ON_COMMAND_LINE}\n`);
+    return ExitCode.usage;
+  }
   if (options.daemonChild) return runBackgroundChild(options);
   if (options.foreground) return runForeground(options);
   return runLauncher(options);
@@ -136,35 +141,15 @@ function resolveCommon(options: StartOptions): Resolved {
   };
 }
 
-/** The key from flag, environment, file, credential or config. */
+/** The key from environment, file, credential or config. */
 function resolveKeyForStart(
   options: StartOptions,
   configFile: string,
 ): { ok: true; key: string; source: string } | { ok: false; error: string } {
-  const resolved = resolveApiKey({
-    flag: options.apiKey,
-    flagFile: options.apiKeyFile,
-    configFile,
-  });
+  const resolved = resolveApiKey({ flagFile: options.apiKeyFile, configFile });
   // Keep the key out of the environment any child process could inherit.
   delete process.env.HYBRO_API_KEY;
   return resolved;
-}
-
-/**
- * Saves an `--api-key` to config.json (mode 0600) once this start is the one that runs (a refused
- * second start must not replace the running hub's key), and puts the previous config back if
- * the relay refuses the new key, so a typo does not replace a working saved key.
- */
-function saveGivenKey(key: { key: string; source: string }, configFile: string): { undo(): void } {
-  if (key.source !== "--api-key") return { undo: () => {} };
-  const before = readConfigFile(configFile);
-  saveApiKey(configFile, key.key);
-  return {
-    undo: () => {
-      if (before.ok) writeConfigFile(configFile, before.config);
-    },
-  };
 }
 
 function daemonLogger(options: StartOptions, logFile: string | null, secrets: Set<string>): Logger {
@@ -183,7 +168,6 @@ interface HubRun {
   logFile: string | null;
   /** Made once the logger exists (a systemd report logs through it). */
   report: (logger: Logger) => StartupReport;
-  onClaimed?: () => void;
 }
 
 /** Runs the daemon in this process, logging with the key masked; resolves to the exit code. */
@@ -194,7 +178,6 @@ function runHub(options: StartOptions, common: Resolved, run: HubRun): Promise<n
   const report = run.report(logger);
   return runDaemonProcess({
     ...common,
-    onClaimed: run.onClaimed,
     apiKey: run.apiKey,
     keySource: run.keySource,
     apiKeyFile: options.apiKeyFile ? resolvePath(options.apiKeyFile) : undefined,
@@ -216,24 +199,11 @@ async function runForeground(options: StartOptions): Promise<number> {
     return ExitCode.usage;
   }
   const notifySocket = takeNotifySocket();
-  let undoSave = () => {};
   return runHub(options, common, {
     apiKey: key.key,
     keySource: key.source,
     logFile: options.logFile ? resolvePath(options.logFile) : null,
-    report: (logger) => {
-      const inner = withSystemdNotify(consoleStartupReport(), notifySocket, logger);
-      return {
-        ...inner,
-        failed: (message, exitCode) => {
-          if (exitCode === ExitCode.auth) undoSave();
-          inner.failed(message, exitCode);
-        },
-      };
-    },
-    onClaimed: () => {
-      undoSave = saveGivenKey(key, common.configFile).undo;
-    },
+    report: (logger) => withSystemdNotify(consoleStartupReport(), notifySocket, logger),
   });
 }
 
@@ -266,20 +236,18 @@ async function runLauncher(options: StartOptions): Promise<number> {
     process.stderr.write(`error: ${key.error}\n`);
     return ExitCode.usage;
   }
-  for (const warning of common.configWarnings) process.stderr.write(`warning: ${warning}\n`);
-  let undoSave = () => {};
-  const code = await launchInBackground({
+  const warnings = [...common.configWarnings];
+  const metrics = options.metrics ? parseListenAddress(options.metrics) : null;
+  const exposed = metrics && metricsExposureWarning(options.metrics as string, metrics.host);
+  if (exposed) warnings.push(exposed);
+  for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+  return launchInBackground({
     paths: common.paths,
     apiKey: key.key,
     keySource: key.source,
     args: launchArguments(options),
     readyTimeoutMs: Number(options.readyTimeoutMs),
-    beforeSpawn: () => {
-      undoSave = saveGivenKey(key, common.configFile).undo;
-    },
   });
-  if (code === ExitCode.auth) undoSave();
-  return code;
 }
 
 async function readStdin(): Promise<string> {

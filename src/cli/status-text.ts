@@ -28,6 +28,7 @@ export function formatAgents(agents: AgentStatus[]): string {
         `failed ${turns.failed} · waiting for input ${turns.inputRequired}`,
     );
     if (agent.lastError) lines.push(`      last error: ${agent.lastError}`);
+    if (agent.notKeptByRelay) lines.push(`      not at the relay: ${agent.notKeptByRelay}`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -50,6 +51,8 @@ export function formatStatus(
   ];
   if (relay.lastError && relay.connection !== "connected")
     lines.push(`            last error: ${relay.lastError}`);
+  if (relay.problem)
+    lines.push(`            problem (since ${relay.problem.since}): ${relay.problem.message}`);
   if (nextRelay && nextRelay.url !== status.gatewayUrl.replace(/\/+$/, ""))
     lines.push(`            the next start uses ${nextRelay.url} (${nextRelay.origin})`);
   lines.push(

@@ -1,8 +1,9 @@
 // `hybro-hub status`: asks the running daemon over its control socket.
 import type { Command } from "commander";
+import { hubLockState } from "../config/hub-lock.ts";
 import { configFilePath, hubPaths } from "../config/paths.ts";
 import { controlSocketPath } from "../config/runtime-files.ts";
-import { askDaemon, DaemonNotRunningError } from "../control/client.ts";
+import { askDaemon, DaemonNotRunningError, UnsafeRuntimeFolderError } from "../control/client.ts";
 import type { ControlCommand, ControlResults } from "../control/protocol.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { chooseGatewayUrl, gatewayUrlOrigin } from "./gateway-url.ts";
@@ -27,11 +28,26 @@ export async function printFromDaemon<C extends ControlCommand>(
   json: boolean | undefined,
   format: (result: ControlResults[C]) => string,
 ): Promise<number> {
+  const paths = hubPaths();
+  const socketPath = controlSocketPath(paths);
   try {
-    const result = await askDaemon(controlSocketPath(hubPaths()), command);
+    const result = await askDaemon(socketPath, command);
     process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : format(result));
     return ExitCode.ok;
   } catch (error) {
+    // No answer on the socket; the data folder's hub lock still tells whether a hub runs.
+    const lock = error instanceof UnsafeRuntimeFolderError ? null : hubLockState(paths.data);
+    if (lock?.held) {
+      if (json) {
+        const pid = lock.holder?.pid ?? null;
+        process.stdout.write(`${JSON.stringify({ running: true, pid, answering: false })}\n`);
+      }
+      const who = lock.holder ? `is running (pid ${lock.holder.pid})` : "is starting";
+      process.stderr.write(
+        `hybro-hub ${who} but its control socket ${socketPath} does not answer (was the runtime folder removed?); \`hybro-hub stop\` stops it\n`,
+      );
+      return ExitCode.error;
+    }
     if (error instanceof DaemonNotRunningError) {
       if (json) process.stdout.write(`${JSON.stringify({ running: false })}\n`);
       process.stderr.write("hybro-hub is not running (start it with `hybro-hub start`)\n");

@@ -1,18 +1,17 @@
 // `hybro-hub stop`: graceful over the control socket (or SIGTERM when the socket is gone), then
-// SIGKILL once the bound has passed, so nothing is left running.
+// SIGKILL once the bound has passed, so nothing is left running. Only a process proven to be
+// this data folder's hub is ever signalled (see running-hub.ts), and only while its pid still
+// names that same process.
 import { unlinkSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
+import { pollUntil } from "../async/poll.ts";
+import type { LockHolder } from "../config/hub-lock.ts";
 import { type HubPaths, hubPaths } from "../config/paths.ts";
-import {
-  isProcessAlive,
-  looksLikeHubProcess,
-  readPidFile,
-  removePidFileIf,
-} from "../config/pid-file.ts";
-import { controlSocketPath, pidFilePath } from "../config/runtime-files.ts";
+import { controlSocketPath, runtimeFolderProblem } from "../config/runtime-files.ts";
 import { askDaemon, isSocketLive } from "../control/client.ts";
 import { ExitCode } from "./exit-codes.ts";
+import { findRunningHub, stillRunning } from "./running-hub.ts";
 import { startSpinner } from "./spinner.ts";
 
 /** Graceful stop bound: the hub's shutdown grace (10 s) + outbox flush (5 s) + margin. */
@@ -62,68 +61,69 @@ export function printStopOutcome(outcome: StopOutcome): number {
 }
 
 export async function stopDaemon(paths: HubPaths, timeoutMs: number): Promise<StopOutcome> {
-  const socketPath = controlSocketPath(paths);
-  const pidFile = pidFilePath(paths);
-  let pid: number | null = null;
-  let managedBy: string | null = null;
   // A hung daemon accepts connections but never answers: do not wait longer than the bound.
   const askTimeoutMs = Math.min(5_000, timeoutMs);
-  try {
-    const status = await askDaemon(socketPath, "status", { timeoutMs: askTimeoutMs });
-    pid = status.pid;
-    managedBy = status.managedBy;
-    await askDaemon(socketPath, "stop", { timeoutMs: askTimeoutMs });
-  } catch {
-    // No answer on the socket (none, or a hung daemon): fall back to the pid file and a signal.
-    pid ??= readPidFile(pidFile);
-    if (pid === null || !isProcessAlive(pid) || !looksLikeHubProcess(pid)) {
-      await cleanUp(paths, pid);
-      return { kind: "not-running" };
-    }
-    try {
-      process.kill(pid, "SIGTERM");
-    } catch (killError) {
-      return {
-        kind: "failed",
-        pid,
-        message: `cannot signal pid ${pid}: ${(killError as Error).message}`,
-      };
-    }
+  const hub = await findRunningHub(paths, askTimeoutMs);
+  if (hub.kind === "none") {
+    if (hub.problem) return { kind: "failed", pid: 0, message: hub.problem };
+    await removeStaleSocket(paths);
+    return { kind: "not-running" };
   }
-  const spinner = startSpinner(`stopping hybro-hub (pid ${pid}): finishing running turns`);
+  if (hub.kind === "unproven") return { kind: "failed", pid: 0, message: hub.message };
+  const asked =
+    hub.kind === "answering" &&
+    (await askDaemon(controlSocketPath(paths), "stop", { timeoutMs: askTimeoutMs }).then(
+      () => true,
+      () => false, // it answered a moment ago: a signal to that very process will do
+    ));
+  if (!asked) {
+    const problem = signalHub(hub.holder, "SIGTERM");
+    if (problem) return { kind: "failed", pid: hub.holder.pid, message: problem };
+  }
+  const { holder } = hub;
+  const managedBy = hub.kind === "answering" ? hub.status.managedBy : null;
+  const spinner = startSpinner(`stopping hybro-hub (pid ${holder.pid}): finishing running turns`);
   try {
-    if (await waitForExit(pid, timeoutMs)) {
-      await cleanUp(paths, pid);
-      return { kind: "stopped", pid, managedBy };
+    if (await waitForExit(holder, timeoutMs)) {
+      await removeStaleSocket(paths);
+      return { kind: "stopped", pid: holder.pid, managedBy };
     }
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // exited just now
+    signalHub(holder, "SIGKILL");
+    if (await waitForExit(holder, 5_000)) {
+      await removeStaleSocket(paths);
+      return { kind: "killed", pid: holder.pid };
     }
-    if (await waitForExit(pid, 5_000)) {
-      await cleanUp(paths, pid);
-      return { kind: "killed", pid };
-    }
-    return { kind: "failed", pid, message: `pid ${pid} is still running after SIGKILL` };
+    return {
+      kind: "failed",
+      pid: holder.pid,
+      message: `pid ${holder.pid} is still running after SIGKILL`,
+    };
   } finally {
     spinner.stop();
   }
 }
 
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isProcessAlive(pid)) {
-    if (Date.now() >= deadline) return false;
-    await sleep(STOP_POLL_INTERVAL_MS);
+/** Signals the hub only while that pid is still the very process proven to be it. */
+function signalHub(holder: LockHolder, signal: NodeJS.Signals): string | null {
+  if (!stillRunning(holder)) return null; // gone already (its pid may be someone else's now)
+  try {
+    process.kill(holder.pid, signal);
+    return null;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ESRCH") return null;
+    return `cannot signal the hub (pid ${holder.pid}): ${code === "EPERM" ? "it runs as another user" : (error as Error).message}`;
   }
-  return true;
 }
 
-/** A killed daemon leaves its pid file and socket behind; remove them (only if still its own). */
-async function cleanUp(paths: HubPaths, pid: number | null): Promise<void> {
-  removePidFileIf(pidFilePath(paths), pid);
+function waitForExit(holder: LockHolder, timeoutMs: number): Promise<boolean> {
+  return pollUntil(() => !stillRunning(holder), timeoutMs, STOP_POLL_INTERVAL_MS);
+}
+
+/** A killed daemon leaves its socket behind; remove it (only if nothing answers on it). */
+async function removeStaleSocket(paths: HubPaths): Promise<void> {
   const socketPath = controlSocketPath(paths);
+  if (runtimeFolderProblem(paths.runtime)) return; // not ours to tidy
   // A killed multi-threaded process can show as gone (its main thread a zombie) while its other
   // threads still hold the listening socket for a moment: give it up to a second to let go.
   for (let attempt = 0; await isSocketLive(socketPath, 250); attempt++) {

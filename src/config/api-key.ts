@@ -6,8 +6,6 @@ import { readConfigFile } from "./config-file.ts";
 const KEY_FORMAT = /^hybro_[A-Za-z0-9]{16,}$/;
 
 export interface ApiKeySources {
-  /** `--api-key` */
-  flag?: string | undefined;
   /** `--api-key-file` */
   flagFile?: string | undefined;
   env?: NodeJS.ProcessEnv;
@@ -41,14 +39,13 @@ function fromFile(path: string, source: string): ResolvedApiKey {
 }
 
 /**
- * Where the key comes from, first match wins: `--api-key`, `HYBRO_API_KEY`, `--api-key-file`,
- * systemd's `$CREDENTIALS_DIRECTORY/hybro-api-key`, then the saved config file.
+ * Where the key comes from, first match wins: `HYBRO_API_KEY`, `--api-key-file`, systemd's
+ * `$CREDENTIALS_DIRECTORY/hybro-api-key`, then the saved config file. Never the command line.
  */
 export function resolveApiKey(sources: ApiKeySources): ResolvedApiKey {
   const env = sources.env ?? process.env;
   let found: ResolvedApiKey | null = null;
-  if (sources.flag) found = { ok: true, key: sources.flag.trim(), source: "--api-key" };
-  else if (env.HYBRO_API_KEY)
+  if (env.HYBRO_API_KEY)
     found = { ok: true, key: env.HYBRO_API_KEY.trim(), source: "HYBRO_API_KEY" };
   else if (sources.flagFile)
     found = fromFile(sources.flagFile, `--api-key-file ${sources.flagFile}`);
@@ -72,7 +69,7 @@ export function resolveApiKey(sources: ApiKeySources): ResolvedApiKey {
     return {
       ok: false,
       error:
-        "no API key: pass --api-key hybro_… once (it is saved to the config file), or set HYBRO_API_KEY, or use --api-key-file FILE",
+        "no API key: save it once with `hybro-hub config set-key` (typed without echo, or piped), or set HYBRO_API_KEY, or use --api-key-file FILE",
     };
   }
   if (!found.ok) return found;

@@ -1,8 +1,8 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync, statSync } from "node:fs";
 import { z } from "zod";
+import { writeFileAtomically } from "../system/private-files.ts";
 
-/** config.json in the config directory: what `start --api-key` saves. Mode 0600. */
+/** config.json in the config directory: what `config set-key` saves. Mode 0600. */
 const ConfigFileSchema = z
   .object({
     apiKey: z.string().optional(),
@@ -51,11 +51,7 @@ export function readConfigFile(file: string): ConfigFileRead {
 
 /** Writes the file atomically with mode 0600 (never briefly readable by others). */
 export function writeConfigFile(file: string, config: ConfigFile): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(temporary, 0o600);
-  renameSync(temporary, file);
+  writeFileAtomically(file, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 /** Changes some settings and keeps the others (an undefined value removes that setting). */

@@ -1,8 +1,20 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomically } from "../system/private-files.ts";
 
 const HUB_ID = /^[0-9a-f]{32}$/;
+const hubIdFile = (dataDir: string) => join(dataDir, "hub_id");
+
+/** The hub id saved in the data folder, or null when there is none (or it is damaged). */
+export function readHubId(dataDir: string): string | null {
+  try {
+    const existing = readFileSync(hubIdFile(dataDir), "utf8").trim();
+    return HUB_ID.test(existing) ? existing : null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * The hub's identity at the relay: 32 lowercase hex, made once and kept in the data directory
@@ -12,7 +24,7 @@ export function loadOrCreateHubId(
   dataDir: string,
   warn: (message: string) => void = () => {},
 ): string {
-  const file = join(dataDir, "hub_id");
+  const file = hubIdFile(dataDir);
   try {
     const existing = readFileSync(file, "utf8").trim();
     if (HUB_ID.test(existing)) return existing;
@@ -21,7 +33,6 @@ export function loadOrCreateHubId(
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
   const id = randomUUID().replaceAll("-", "");
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  writeFileSync(file, `${id}\n`, { mode: 0o600 });
+  writeFileAtomically(file, `${id}\n`);
   return id;
 }

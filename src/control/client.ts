@@ -1,5 +1,9 @@
-// The CLI's side of the control socket: ask the running daemon one question.
+// The CLI's side of the control socket: ask the running daemon one question. The socket is
+// trusted only inside a private runtime folder of ours: in one another user could enter, the
+// "hub" answering could be theirs.
 import { connect } from "node:net";
+import { dirname } from "node:path";
+import { runtimeFolderProblem } from "../config/runtime-files.ts";
 import type { ControlCommand, ControlResponse, ControlResults } from "./protocol.ts";
 
 export const DEFAULT_CONTROL_TIMEOUT_MS = 5_000;
@@ -18,6 +22,11 @@ export class ControlRequestError extends Error {
   }
 }
 
+/** The runtime folder holding the socket is not a private folder of ours: nothing there is trusted. */
+export class UnsafeRuntimeFolderError extends Error {
+  readonly kind = "unsafe-runtime-folder";
+}
+
 const NOT_RUNNING_CODES = new Set(["ENOENT", "ECONNREFUSED", "ENOTSOCK", "ENOTDIR"]);
 
 export function askDaemon<C extends ControlCommand>(
@@ -26,6 +35,8 @@ export function askDaemon<C extends ControlCommand>(
   options: { timeoutMs?: number } = {},
 ): Promise<ControlResults[C]> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS;
+  const problem = runtimeFolderProblem(dirname(socketPath));
+  if (problem) return Promise.reject(new UnsafeRuntimeFolderError(problem));
   return new Promise((resolve, reject) => {
     const socket = connect(socketPath);
     let buffered = "";

@@ -1,9 +1,10 @@
-// The daemon's side of the control socket: a Unix socket (mode 0600, in the runtime directory
-// which is itself 0700) answering newline-delimited JSON requests from `hybro-hub status`,
+// The daemon's side of the control socket: a Unix socket (mode 0600, in the runtime folder,
+// which is made 0700 and checked to be ours before anything is put in it) answering newline-delimited JSON requests from `hybro-hub status`,
 // `agents`, `stop` and `config set-key`.
-import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
+import { ensureRuntimeFolder } from "../config/runtime-files.ts";
 import type { Logger } from "../log/logger.ts";
 import { isSocketLive } from "./client.ts";
 import {
@@ -38,9 +39,12 @@ export class ControlServer {
     this.#server = createServer((socket) => this.#serve(socket));
   }
 
-  /** Binds the socket. A live socket at the path means another daemon: ControlSocketInUseError. */
+  /**
+   * Binds the socket. A live socket at the path means another daemon: ControlSocketInUseError;
+   * a runtime folder that is not a private folder of ours: UnsafePathError.
+   */
   async listen(): Promise<void> {
-    mkdirSync(dirname(this.socketPath), { recursive: true, mode: 0o700 });
+    ensureRuntimeFolder(dirname(this.socketPath));
     if (await isSocketLive(this.socketPath)) {
       throw new ControlSocketInUseError(`another hub answers on ${this.socketPath}`);
     }

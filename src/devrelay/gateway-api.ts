@@ -31,6 +31,11 @@ function hex(bytes: number): string {
     .slice(0, bytes * 2);
 }
 
+/** hybro.ai's task id for a turn before the hub reports the agent's: `relay-pending-…`. */
+function placeholderTaskId(agentMessageId: string): string {
+  return `relay-pending-${agentMessageId.slice(0, 12)}`;
+}
+
 export function gatewayAgentUrl(core: RelayCore, agentId: string): string {
   return `${core.baseUrl}/api/v1/gateway/agents/${agentId}`;
 }
@@ -127,12 +132,16 @@ async function startTurn(ctx: RequestContext): Promise<GatewayTurn> {
     contextId = message.contextId ?? randomUUID();
     roomId = core.conversations.roomFor(agent.agentId, contextId) ?? `room_${hex(8)}`;
     core.conversations.rememberRoom(agent.agentId, contextId, roomId);
+    // As hybro.ai sends it: its run id, its own id of the agent, and a placeholder task id.
     command = {
       type: "user_message",
       room_id: roomId,
       local_agent_id: agent.localAgentId,
       agent_message_id: agentMessageId,
       user_message_id: `umsg_${hex(12)}`,
+      run_id: `run_${hex(12)}`,
+      agent_id: agent.agentId,
+      task_id: placeholderTaskId(agentMessageId),
       message: {
         kind: "message",
         role: "user",
@@ -189,7 +198,7 @@ function cancelTurn(core: RelayCore, call: GatewayTurn): void {
   core.sendCommand(call.agent.hubId, {
     type: "cancel_task",
     local_agent_id: call.agent.localAgentId,
-    task_id: call.turn.agentTaskId ?? "",
+    task_id: call.turn.agentTaskId ?? placeholderTaskId(call.turn.agentMessageId),
     agent_message_id: call.turn.agentMessageId,
   });
 }

@@ -1,5 +1,5 @@
-// One hub's command stream: the live SSE session (at most one; a new connection replaces the
-// old), a bounded replay buffer of delivered commands for `Last-Event-ID`, and a bounded,
+// One hub's command stream: the live SSE session (at most one; a new connection ends the old
+// one, as hybro.ai does), a bounded replay buffer of delivered commands for `Last-Event-ID`, and a bounded,
 // TTL'd queue of commands waiting while the hub is offline.
 import type { ServerResponse } from "node:http";
 import type { RelayCommand } from "../wire/relay.ts";
@@ -22,7 +22,13 @@ export interface QueuedCommand {
 }
 
 export interface HubChannelEvents {
-  connected(info: { lastEventId: string | null; replayed: number; queued: number }): void;
+  connected(info: {
+    lastEventId: string | null;
+    replayed: number;
+    queued: number;
+    /** A live session was ended for this one (two processes with one hub id do this to each other). */
+    replaced: boolean;
+  }): void;
   disconnected(): void;
   delivered(entry: QueuedCommand): void;
   dropped(entry: QueuedCommand, reason: "expired" | "overflow"): void;
@@ -98,6 +104,7 @@ export class HubChannel {
    * after `lastEventId` (same relay run only), then the offline queue, then live commands.
    */
   attach(res: ServerResponse, lastEventId: string | null, headers: Record<string, string>): void {
+    const replaced = this.session !== null;
     this.detachCurrent();
     openEventStream(res, headers);
     const heartbeat = setInterval(() => {
@@ -128,7 +135,7 @@ export class HubChannel {
     this.pruneExpired();
     const queued = this.pending.length;
     for (const entry of this.pending.splice(0)) this.write(entry);
-    this.events.connected({ lastEventId, replayed, queued });
+    this.events.connected({ lastEventId, replayed, queued, replaced });
   }
 
   /** Ends the live session, if any (the hub will reconnect). */

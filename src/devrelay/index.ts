@@ -3,24 +3,27 @@
  * every test and benchmark run with no cloud. Start it in-process with `startDevRelay()` or
  * from the CLI with `hybro-hub relay`.
  *
- * Faithful to hybro.ai (relay-wire.md sections 1–3): the hub API paths, bodies and status
- * codes (register → {hub_id, user_id}; agents/sync → {synced}; heartbeat/publish → 204;
- * status → {hubs}); the SSE command stream (`data:` JSON with `type`, `connection_ready` first,
- * `heartbeat` about every 30 s, `user_message` / `user_reply` / `cancel_task`); commands for an
+ * Faithful to hybro.ai (relay-wire.md sections 1–3 and 6): the hub API paths, bodies and status
+ * codes (register → {hub_id, user_id}, an upsert that moves a hub between users; agents/sync →
+ * {synced}, keeping only valid cards; heartbeat/publish → 204; status → {hubs}); publish
+ * ingestion by hybro.ai's rules (ingest.ts: the 7 types, retries recognised only by
+ * (task_id, response_seq), silent drops by lineage, cancellation and foreign user message id;
+ * 403/404 for a foreign hub or room); the SSE command stream (`data:` JSON with `type`,
+ * `connection_ready` first, `heartbeat` about every 30 s, `user_message` with `run_id`,
+ * `agent_id` and a `relay-pending-…` task id, `user_reply`, `cancel_task`); commands for an
  * offline hub held until it returns; agents pruned by `prune_missing` shown inactive; the
  * `X-API-Key` header; the seed docs' Gateway/Discovery routes, rate-limit defaults, headers,
  * 429 body and `{"detail": {"error", "message"}}` error shape.
  *
  * Development-only additions (section 5, or our own choices): SSE `id:` lines on commands
  * (`<relay run>-<seq>`; `connection_ready`/`heartbeat` carry none) and replay after
- * `Last-Event-ID`; dropping duplicate `event_id`s; gateway calls routed through the relay
- * path to hub agents (send waits for `processing_status`; stream relays events and sends
- * `cancel_task` when the caller leaves); API-key management endpoints and `auth/verify`;
- * `Authorization: Bearer`; strict validation of published events and sync agents (422 names
- * the field); register of another user's hub_id → 409 `hub_id_conflict`; the in-process API
- * below (`sendCommand`, `eventsFor`, `publishStats`, `hubs`, events and `waitFor…`).
- * Turn history, offline queues and replay buffers live in memory only; keys, users, hubs and
- * agents persist in sqlite (`dataDir`) unless in memory.
+ * `Last-Event-ID`; gateway calls routed through the relay path to hub agents (send waits for
+ * `processing_status`; stream relays events and sends `cancel_task` when the caller leaves);
+ * API-key management endpoints and `auth/verify`; `Authorization: Bearer`; stricter validation
+ * of event data and sync entries than hybro.ai's door (422 names the field); the in-process
+ * API below (`sendCommand`, `eventsFor`, `publishStats`, `hubs`, events and `waitFor…`).
+ * Turn history, offline queues and replay buffers live in memory only; keys, users, hubs,
+ * agents, publish lineage and idempotency keys persist in sqlite (`dataDir`) unless in memory.
  */
 import type { AddressInfo } from "node:net";
 import { type Logger, silentLogger } from "../log/logger.ts";
@@ -29,7 +32,7 @@ import { toApiKeyInfo } from "./key-ring.ts";
 import { type DevRelayEvents, RelayCore } from "./relay-core.ts";
 import { cloudAgentId } from "./roster.ts";
 import { createRelayServer } from "./server.ts";
-import { type DevRelaySettings, resolveSettings } from "./settings.ts";
+import { type DevRelaySettings, type DevRelaySettingsInput, resolveSettings } from "./settings.ts";
 import { RelayStore } from "./store.ts";
 
 export { API_KEY_PREFIX, generateApiKey, isApiKeyFormat } from "./api-key.ts";
@@ -37,11 +40,22 @@ export { maskAgentCard } from "./card-mask.ts";
 export { matchScore, rankAgents } from "./discovery.ts";
 export { RelayHttpError } from "./errors.ts";
 export { KeyRingError } from "./key-ring.ts";
+export {
+  formatWindows,
+  parseWindows,
+  type RateLimits,
+  type RateWindow,
+  rateLimitMessage,
+} from "./rate-limit.ts";
 export type { DevRelayEvents, HubView, PublishContext, PublishStats } from "./relay-core.ts";
 export { cloudAgentId } from "./roster.ts";
 export {
   DEFAULT_DEV_RELAY_SETTINGS,
+  DEFAULT_RATE_LIMITS,
   type DevRelaySettings,
+  type DevRelaySettingsInput,
+  NO_RATE_LIMITS,
+  type RateLimitChanges,
   resolveSettings,
 } from "./settings.ts";
 export { taskResult } from "./task-result.ts";
@@ -57,7 +71,7 @@ export interface CreateKeyOptions {
   expiresAt?: string | null;
 }
 
-export type DevRelayOptions = Partial<DevRelaySettings> & { logger?: Logger };
+export type DevRelayOptions = DevRelaySettingsInput & { logger?: Logger };
 
 export class DevRelay extends RelayCore {
   private readonly server: ReturnType<typeof createRelayServer>;
@@ -91,6 +105,7 @@ export class DevRelay extends RelayCore {
           : address.address;
     this.url = `http://${host.includes(":") ? `[${host}]` : host}:${this.port}`;
     this.baseUrl = this.url;
+    this.startLivenessChecks();
   }
 
   /** Stops serving: ends every SSE stream and socket, then closes the database. Idempotent. */

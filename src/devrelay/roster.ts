@@ -15,9 +15,12 @@ export function cloudAgentId(hubId: string, localAgentId: string): string {
 export const HUB_ID_FORMAT = /^[0-9a-f]{32}$/;
 export const AGENT_ID_FORMAT = /^agt_[0-9a-f]{12}$/;
 
-export type RegisterOutcome =
-  | { kind: "registered"; hub: HubRecord; created: boolean }
-  | { kind: "taken"; hub: HubRecord };
+export interface RegisterOutcome {
+  hub: HubRecord;
+  created: boolean;
+  /** The user the hub belonged to before this register moved it (hybro.ai upserts). */
+  movedFrom: string | null;
+}
 
 export function toSyncAgent(agent: AgentRecord): SyncAgent {
   return {
@@ -53,18 +56,17 @@ export class Roster {
     return this.allHubs().filter((hub) => hub.userId === userId);
   }
 
-  /** Binds a new hub id to a user; the same user registering again is fine, another user is not. */
+  /**
+   * Binds a hub id to the key's user, as hybro.ai does: an upsert, so a hub id registered by
+   * another user's key moves to this user (the hub id is a secret of its owner).
+   */
   register(hubId: string, userId: string, now: string): RegisterOutcome {
     const existing = this.hubs.get(hubId);
-    if (existing) {
-      return existing.userId === userId
-        ? { kind: "registered", hub: existing, created: false }
-        : { kind: "taken", hub: existing };
-    }
-    const hub: HubRecord = { hubId, userId, registeredAt: now };
-    this.store.insertHub(hub);
+    if (existing?.userId === userId) return { hub: existing, created: false, movedFrom: null };
+    const hub: HubRecord = { hubId, userId, registeredAt: existing?.registeredAt ?? now };
+    this.store.upsertHub(hub);
     this.hubs.set(hubId, hub);
-    return { kind: "registered", hub, created: true };
+    return { hub, created: existing === undefined, movedFrom: existing?.userId ?? null };
   }
 
   /** One sync of a hub's whole roster. Returns the synced agents, in the order given. */

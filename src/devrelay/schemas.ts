@@ -38,71 +38,71 @@ export const syncBody = z.object({
         seen.add(agent.local_agent_id);
       });
     }),
-  /** Optional here (the hub always sends true); missing means "do not prune". */
+  /** Missing means true, as on hybro.ai (the hub always sends true). */
   prune_missing: z.boolean().optional(),
 });
 
 const nullableText = z.string().nullable().optional();
-const envelope = <T extends string, D extends ZodType>(type: T, data: D) =>
+/** hybro.ai reads these as true/false when present; a null there makes it lose the event. */
+const flag = z.boolean().optional();
+/** Parts as hybro.ai's conversion takes them: a list of objects. */
+const parts = z.array(z.looseObject({})).optional();
+const envelope = <T extends string, D extends z.ZodRawShape>(type: T, data: D) =>
   z.looseObject({
     type: z.literal(type),
     agent_message_id: id,
-    event_id: id.optional(),
-    data,
+    data: z.looseObject({
+      // The idempotency key's parts (relay-wire.md section 6) and the echoed run id.
+      task_id: nullableText,
+      response_seq: z.int().min(0).optional(),
+      run_id: nullableText,
+      is_final: flag,
+      skip_persist: flag,
+      files_materialized: flag,
+      ...data,
+    }),
   });
 
+/**
+ * The 7 event types hybro.ai accepts (any other `type` refuses the whole POST with 422). Their
+ * `data` is checked where hybro.ai would otherwise lose the event later without a word (a
+ * non-boolean flag, parts that are not objects, a missing text): stricter than its door, so a hub
+ * bug shows here as a 422 naming the field.
+ */
 export const publishedEvent = z.discriminatedUnion("type", [
-  envelope("task_submitted", z.looseObject({ task_id: z.string(), agent_name: z.string() })),
-  envelope(
-    "task_status",
-    z.looseObject({
-      state: z.string(),
-      status_text: z.string().optional(),
-      final: z.boolean().optional(),
-      task_id: nullableText,
-      context_id: nullableText,
-    }),
-  ),
-  envelope(
-    "artifact_update",
-    z.looseObject({
-      text: z.string().optional(),
-      parts: z.array(z.unknown()).optional(),
-      append: z.boolean().optional(),
-      last_chunk: z.boolean().optional(),
-      artifact: z
-        .looseObject({ artifactId: z.string(), parts: z.array(z.unknown()).optional() })
-        .optional(),
-    }),
-  ),
-  envelope(
-    "agent_response",
-    z.looseObject({
-      content: z.string(),
-      agent_id: z.string().optional(),
-      parts: z.array(z.unknown()).optional(),
-    }),
-  ),
-  envelope(
-    "agent_error",
-    z.looseObject({ error: z.string(), error_type: z.string(), task_state: z.string().optional() }),
-  ),
-  envelope(
-    "task_interactive",
-    z.looseObject({
-      state: z.enum(["input-required", "auth-required"]),
-      task_id: nullableText,
-      context_id: nullableText,
-      status_text: z.string().optional(),
-    }),
-  ),
-  envelope(
-    "processing_status",
-    z.looseObject({
-      status: z.enum(["completed", "failed", "input_required"]),
-      user_message_id: nullableText,
-    }),
-  ),
+  envelope("task_submitted", { task_id: z.string(), agent_name: z.string() }),
+  envelope("task_status", {
+    state: z.string(),
+    status_text: z.string().optional(),
+    final: flag,
+    context_id: nullableText,
+  }),
+  envelope("artifact_update", {
+    text: z.string().optional(),
+    parts,
+    append: flag,
+    last_chunk: flag,
+    artifact: z.looseObject({ artifactId: z.string(), parts }).optional(),
+  }),
+  envelope("agent_response", {
+    content: z.string(),
+    agent_id: z.string().optional(),
+    parts,
+  }),
+  envelope("agent_error", {
+    error: z.string(),
+    error_type: z.string(),
+    task_state: z.string().optional(),
+  }),
+  envelope("task_interactive", {
+    state: z.enum(["input-required", "auth-required"]),
+    context_id: nullableText,
+    status_text: z.string().optional(),
+  }),
+  envelope("processing_status", {
+    status: z.enum(["completed", "failed", "input_required"]),
+    user_message_id: nullableText,
+  }),
 ]);
 
 export const publishBody = z.object({

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { scopesAllow } from "./api-key.ts";
 import { RelayHttpError } from "./errors.ts";
 import { pathSegments, presentedKey, readJson, writeError, writeReply } from "./http-io.ts";
+import { type RateDecision, rateLimitMessage, windowWords } from "./rate-limit.ts";
 import type { RelayCore } from "./relay-core.ts";
 import type { RequestContext } from "./request-context.ts";
 import { matchRoute } from "./routes.ts";
@@ -12,8 +13,54 @@ import { matchRoute } from "./routes.ts";
 /** Safety cap on discarding an oversized body, so the client still reads our 413. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 
-function rateLimitMessage(limit: number, words: string): string {
-  return `Rate limit exceeded: ${limit} requests ${words}`;
+/** Whole seconds, rounded up, at least 1: `Retry-After` and `X-RateLimit-Reset` resolution. */
+function seconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+/** `X-RateLimit-*` of the window closest to refusing (none when the family has no limits). */
+function rateHeaders(decision: RateDecision): Record<string, string> {
+  const window = decision.window;
+  if (!window) return {};
+  return {
+    "X-RateLimit-Limit": String(window.limit),
+    "X-RateLimit-Remaining": String(window.remaining),
+    "X-RateLimit-Reset": String(Math.ceil(window.resetAtMs / 1000)),
+  };
+}
+
+/** The address a request came from, for throttling failed authentications. */
+function sourceOf(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? "unknown";
+}
+
+/** The key behind the request; failures are counted per source, and a source over them waits. */
+function authenticate(core: RelayCore, req: IncomingMessage) {
+  const source = sourceOf(req);
+  const blocked = core.authFailures.blocked(source);
+  if (blocked) {
+    throw new RelayHttpError(
+      429,
+      "too_many_failed_authentications",
+      `Too many failed authentications from this address: at most ${blocked.window.limit} ${windowWords(blocked.window.windowMs)}; retry in ${seconds(blocked.retryAfterMs)} s with a valid key`,
+      {},
+      { "Retry-After": String(seconds(blocked.retryAfterMs)) },
+    );
+  }
+  try {
+    return core.keys.authenticate(presentedKey(req));
+  } catch (error) {
+    if (error instanceof RelayHttpError && error.status === 401) {
+      core.authFailures.failed(source);
+      if (core.authFailures.blocked(source)) {
+        core.logger.warn(
+          { source },
+          "too many failed authentications from one address; it waits now",
+        );
+      }
+    }
+    throw error;
+  }
 }
 
 async function handle(core: RelayCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -34,21 +81,17 @@ async function handle(core: RelayCore, req: IncomingMessage, res: ServerResponse
       );
     }
     const { route, params } = match;
-    const key = core.keys.authenticate(presentedKey(req));
+    const key = authenticate(core, req);
 
-    const decision = core.limiter.take(route.family, key.id);
-    headers = {
-      "X-RateLimit-Limit": String(decision.limit),
-      "X-RateLimit-Remaining": String(decision.remaining),
-      "X-RateLimit-Reset": String(decision.resetAtS),
-    };
-    if (!decision.allowed) {
+    const decision = core.limiter.take(route.family, key.id, key.userId);
+    headers = rateHeaders(decision);
+    if (!decision.allowed && decision.window) {
       throw new RelayHttpError(
         429,
         "rate_limit_exceeded",
-        rateLimitMessage(decision.exceededLimit, core.limiter.windowWords()),
+        rateLimitMessage(decision.window),
         {},
-        { "Retry-After": String(decision.retryAfterS) },
+        { "Retry-After": String(seconds(decision.retryAfterMs)) },
       );
     }
     if (route.scope !== null && !scopesAllow(key.scopes, route.scope)) {

@@ -27,6 +27,19 @@ export function openEventStream(
   res.socket?.setNoDelay(true);
 }
 
+/**
+ * Refuses an event stream as hybro.ai does: 200 `text/event-stream`, one
+ * `{"type":"error","error":…}` event, end.
+ */
+export function refuseEventStream(
+  res: ServerResponse,
+  reason: string,
+  extraHeaders: Record<string, string> = {},
+): void {
+  openEventStream(res, extraHeaders);
+  res.end(sseFrame(JSON.stringify({ type: "error", error: reason })));
+}
+
 /** True while writes to the response can still reach the peer. */
 export function isWritable(res: ServerResponse): boolean {
   return !res.writableEnded && !res.destroyed && res.socket !== null && !res.socket.destroyed;

@@ -1,9 +1,9 @@
 // Durable state of the development relay (users, API keys, hubs, agents) in one node:sqlite
 // file, or in memory. Only this file speaks SQL; hot paths read the in-memory copies that
 // the roster and key ring keep, so a publish or an SSE write never touches the database.
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { prepareSqliteFile } from "../system/private-files.ts";
 
 export const RELAY_DB_FILE = "relay.sqlite";
 
@@ -24,6 +24,19 @@ export interface HubRecord {
   hubId: string;
   userId: string;
   registeredAt: string;
+}
+
+/** An agent message the relay routed to a hub (the lineage its published events must match). */
+export interface RoutedMessageRecord {
+  agentMessageId: string;
+  hubId: string;
+  roomId: string;
+  /** The user the room belongs to. */
+  roomOwner: string;
+  /** The turn's own user message (what its `processing_status` may name). */
+  userMessageId: string | null;
+  cancelled: boolean;
+  routedAt: string;
 }
 
 export interface AgentRecord {
@@ -73,6 +86,19 @@ CREATE TABLE IF NOT EXISTS agents (
   synced_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS agents_hub ON agents(hub_id);
+CREATE TABLE IF NOT EXISTS routed_messages (
+  agent_message_id TEXT PRIMARY KEY,
+  hub_id TEXT NOT NULL,
+  room_id TEXT NOT NULL,
+  room_owner TEXT NOT NULL,
+  user_message_id TEXT,
+  cancelled INTEGER NOT NULL DEFAULT 0,
+  routed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS response_keys (
+  key TEXT PRIMARY KEY,
+  hub_id TEXT NOT NULL
+);
 `;
 
 type Row = Record<string, unknown>;
@@ -108,16 +134,20 @@ function agentFromRow(row: Row): AgentRecord {
 
 export class RelayStore {
   readonly path: string;
+  /** State reaches a file (false: in memory, where per-publish writes would only cost time). */
+  readonly durable: boolean;
   private readonly db: DatabaseSync;
   private readonly statements = new Map<string, StatementSync>();
 
   /** `dataDir` null → in memory. */
   constructor(dataDir: string | null) {
+    this.durable = dataDir !== null;
     if (dataDir === null) {
       this.path = ":memory:";
     } else {
-      mkdirSync(dataDir, { recursive: true });
       this.path = join(dataDir, RELAY_DB_FILE);
+      // Key hashes and owners: this user's only, the -wal and -shm sqlite makes included.
+      prepareSqliteFile(this.path);
     }
     this.db = new DatabaseSync(this.path);
     if (dataDir !== null) {
@@ -228,15 +258,78 @@ export class RelayStore {
       }));
   }
 
-  insertHub(hub: HubRecord): void {
+  /** Creates the hub, or moves an existing one to `hub.userId` (register upserts). */
+  upsertHub(hub: HubRecord): void {
     this.transaction(() => {
       this.ensureUser(hub.userId, hub.registeredAt);
-      this.stmt("INSERT INTO hubs (hub_id, user_id, registered_at) VALUES (?, ?, ?)").run(
-        hub.hubId,
-        hub.userId,
-        hub.registeredAt,
-      );
+      this.stmt(
+        `INSERT INTO hubs (hub_id, user_id, registered_at) VALUES (?, ?, ?)
+         ON CONFLICT(hub_id) DO UPDATE SET user_id = excluded.user_id`,
+      ).run(hub.hubId, hub.userId, hub.registeredAt);
     });
+  }
+
+  // -- publish lineage and idempotency keys (written only when durable) -------------------
+
+  insertRoute(route: RoutedMessageRecord): void {
+    if (!this.durable) return;
+    this.stmt(
+      `INSERT INTO routed_messages (agent_message_id, hub_id, room_id, room_owner, user_message_id,
+         cancelled, routed_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(agent_message_id) DO UPDATE SET hub_id = excluded.hub_id,
+         room_id = excluded.room_id, user_message_id = excluded.user_message_id`,
+    ).run(
+      route.agentMessageId,
+      route.hubId,
+      route.roomId,
+      route.roomOwner,
+      route.userMessageId,
+      route.cancelled ? 1 : 0,
+      route.routedAt,
+    );
+  }
+
+  setRouteCancelled(agentMessageId: string): void {
+    if (!this.durable) return;
+    this.stmt("UPDATE routed_messages SET cancelled = 1 WHERE agent_message_id = ?").run(
+      agentMessageId,
+    );
+  }
+
+  /** The newest `limit` rows of a bounded table, oldest first; older rows are deleted. */
+  private newest(table: "routed_messages" | "response_keys", limit: number): Row[] {
+    if (!this.durable) return [];
+    this.stmt(
+      `DELETE FROM ${table} WHERE rowid NOT IN
+         (SELECT rowid FROM ${table} ORDER BY rowid DESC LIMIT ?)`,
+    ).run(limit);
+    return this.stmt(`SELECT * FROM ${table} ORDER BY rowid`).all() as Row[];
+  }
+
+  /** The newest `limit` routed messages, oldest first (older rows are deleted). */
+  listRoutes(limit: number): RoutedMessageRecord[] {
+    return this.newest("routed_messages", limit).map((row) => ({
+      agentMessageId: String(row.agent_message_id),
+      hubId: String(row.hub_id),
+      roomId: String(row.room_id),
+      roomOwner: String(row.room_owner),
+      userMessageId: row.user_message_id == null ? null : String(row.user_message_id),
+      cancelled: Number(row.cancelled) === 1,
+      routedAt: String(row.routed_at),
+    }));
+  }
+
+  insertResponseKeys(hubId: string, keys: readonly string[]): void {
+    if (!this.durable) return;
+    this.transaction(() => {
+      const insert = this.stmt("INSERT OR IGNORE INTO response_keys (key, hub_id) VALUES (?, ?)");
+      for (const key of keys) insert.run(key, hubId);
+    });
+  }
+
+  /** The newest `limit` idempotency keys, oldest first (older rows are deleted). */
+  listResponseKeys(limit: number): string[] {
+    return this.newest("response_keys", limit).map((row) => String(row.key));
   }
 
   listAgents(): AgentRecord[] {

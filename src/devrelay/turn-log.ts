@@ -1,6 +1,6 @@
-// What the relay applied for each turn (keyed by `agent_message_id`): the events in arrival
-// order with duplicates (same `event_id`) dropped, who waits for them, and how the turn ended.
-// Bounded: the oldest idle turns are forgotten first.
+// What the relay stored for each turn (keyed by `agent_message_id`): the events in arrival order
+// (retries were already recognised by their idempotency key, see ingest.ts), who waits for them,
+// and how the turn ended. Bounded: the oldest idle turns are forgotten first.
 import type { ProcessingStatusEvent, PublishedEvent } from "../wire/relay.ts";
 
 export type TurnListener = (event: PublishedEvent) => void;
@@ -10,7 +10,6 @@ export interface TurnRecord {
   roomId: string | null;
   hubId: string | null;
   events: PublishedEvent[];
-  eventIds: Set<string>;
   /** The first `processing_status` applied, if any. */
   terminal: ProcessingStatusEvent | null;
   /** The agent's own task id, learned from `task_status` / `task_interactive`. */
@@ -44,7 +43,6 @@ export class TurnLog {
         roomId,
         hubId,
         events: [],
-        eventIds: new Set(),
         terminal: null,
         agentTaskId: null,
         agentContextId: null,
@@ -56,23 +54,15 @@ export class TurnLog {
     return turn;
   }
 
-  /** Applies one published event unless its `event_id` was already applied for that turn. */
-  apply(hubId: string, roomId: string, event: PublishedEvent): boolean {
+  /** Stores one published event of the turn. */
+  apply(hubId: string, roomId: string, event: PublishedEvent): void {
     const turn = this.open(event.agent_message_id, roomId, hubId);
     turn.roomId ??= roomId;
     turn.hubId ??= hubId;
-    if (typeof event.event_id === "string") {
-      if (turn.eventIds.has(event.event_id)) {
-        this.duplicatesDropped++;
-        return false;
-      }
-      turn.eventIds.add(event.event_id);
-    }
     turn.events.push(event);
     this.appliedEvents++;
     learnFrom(turn, event);
     for (const listener of turn.listeners) listener(event);
-    return true;
   }
 
   events(agentMessageId: string): PublishedEvent[] {

@@ -16,6 +16,7 @@ export type ClassifiedCommand =
       roomId: string | null;
       agentMessageId: string | null;
       userMessageId: string | null;
+      runId: string | null;
     }
   | { kind: "unknown"; type: string };
 
@@ -90,6 +91,9 @@ function classifyTurnCommand(
         local_agent_id: raw.local_agent_id as string,
         agent_message_id: raw.agent_message_id as string,
         user_message_id: optionalString(raw.user_message_id),
+        run_id: optionalString(raw.run_id),
+        agent_id: optionalString(raw.agent_id),
+        task_id: optionalString(raw.task_id),
         message: raw.message as Record<string, unknown>,
       },
     };
@@ -117,5 +121,6 @@ function invalid(raw: Record<string, unknown>, type: string, reason: string): Cl
     agentMessageId: optionalString(raw.agent_message_id),
     // A reply has no user message of its own (reference §5.10).
     userMessageId: type === "user_message" ? optionalString(raw.user_message_id) : null,
+    runId: optionalString(raw.run_id),
   };
 }

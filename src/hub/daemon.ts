@@ -49,6 +49,16 @@ export interface HubSnapshot {
     lastEventId: string | null;
     reconnects: number;
     lastError: string | null;
+    /**
+     * A setup problem on the command stream (the relay refuses the hub, another hub uses its
+     * id). Optional: a daemon of an earlier version does not send it.
+     */
+    problem?: {
+      kind: string;
+      message: string;
+      since: string;
+      sessions: number;
+    } | null;
   };
   /** Events accepted for publishing and not yet acknowledged by the relay. */
   outboxDepth: number;
@@ -61,6 +71,8 @@ export interface HubSnapshot {
     kind: string;
     healthy: boolean;
     lastError: string | null;
+    /** Why the relay did not keep it at the last sync (so nobody can reach it), or null. */
+    notKeptByRelay: string | null;
     turns: AgentTurnCounts;
   }>;
 }
@@ -100,6 +112,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       settings: options.relay,
       roster: () => this.registry.syncPayload(),
       queue: this.outbox.queue,
+      responseSeq: this.outbox.responseSeq,
       eventIds: this.outbox.eventIds,
     });
     this.hub = new Hub({
@@ -142,6 +155,12 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
         lastEventId: relay.lastEventId == null ? null : String(relay.lastEventId),
         reconnects: relay.reconnects,
         lastError: relay.lastError == null ? null : String(relay.lastError),
+        problem: relay.problem && {
+          kind: relay.problem.kind,
+          message: relay.problem.message,
+          since: new Date(relay.problem.since).toISOString(),
+          sessions: relay.problem.sessions,
+        },
       },
       outboxDepth: this.link.depth(),
       outbox: (({ durable, file, dropped, failure }) => ({ durable, file, dropped, failure }))(
@@ -154,6 +173,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
         kind: String(agent.kind),
         healthy: agent.healthy,
         lastError: agent.lastError == null ? null : String(agent.lastError),
+        notKeptByRelay: this.link.notKeptReason(agent.localAgentId),
         turns: { ...this.hub.countsFor(agent.localAgentId) },
       })),
     };

@@ -10,10 +10,11 @@ import type {
   UserMessageCommand,
   UserReplyCommand,
 } from "../wire/relay.ts";
+import { isPlaceholderTaskId } from "../wire/relay.ts";
 import { AcceptedTurns, type TurnLedger } from "./accepted-turns.ts";
 import { AgentSlots } from "./agent-slots.ts";
 import { classifyCommand } from "./commands.ts";
-import { failureGroup, replyMessage } from "./mapping.ts";
+import { failureGroup, newHubTaskId, replyMessage, withAgentTaskIds } from "./mapping.ts";
 
 import { runTurn, TurnAbort, type TurnOutcome, type TurnSettings } from "./turn.ts";
 
@@ -72,6 +73,8 @@ interface RunningTurn {
   roomId: string;
   localAgentId: string;
   userMessageId: string | null;
+  hubTaskId: string;
+  runId: string | null;
   controller: AbortController;
   /** The agent's task id, learned from the turn's own published events. */
   taskId: string | null;
@@ -146,8 +149,12 @@ export class Hub {
           this.#sink.publish(
             classified.roomId,
             failureGroup(
-              classified.agentMessageId,
-              classified.userMessageId,
+              {
+                agentMessageId: classified.agentMessageId,
+                userMessageId: classified.userMessageId,
+                hubTaskId: newHubTaskId(),
+                runId: classified.runId,
+              },
               "InvalidEvent",
               `Invalid ${classified.type} event: ${classified.reason}`,
             ),
@@ -164,13 +171,21 @@ export class Hub {
   #acceptTurn(command: UserMessageCommand | UserReplyCommand): void {
     const { room_id: roomId, agent_message_id: agentMessageId, local_agent_id: agentId } = command;
     const userMessageId = command.type === "user_reply" ? null : (command.user_message_id ?? null);
-    const knownTaskId = command.type === "user_reply" ? (command.task_id ?? null) : null;
+    // A user_message's task_id is the relay's placeholder (relay-pending-…), never the agent's.
+    const knownTaskId =
+      command.type === "user_reply" && command.task_id
+        ? this.#agentTaskIdOf(command.task_id)
+        : null;
+    const hubTaskId = newHubTaskId();
+    const runId = command.type === "user_message" ? (command.run_id ?? null) : null;
     const accepted = this.#accepted.accept({
       agentMessageId,
       roomId,
       localAgentId: agentId,
       userMessageId,
       agentTaskId: knownTaskId,
+      hubTaskId,
+      runId,
     });
     if (!accepted) {
       this.#logger.info(
@@ -179,8 +194,9 @@ export class Hub {
       );
       return;
     }
+    const ids = { agentMessageId, userMessageId, hubTaskId, runId };
     const reject = (errorType: string, message: string) => {
-      this.#sink.publish(roomId, failureGroup(agentMessageId, userMessageId, errorType, message));
+      this.#sink.publish(roomId, failureGroup(ids, errorType, message));
     };
     if (!this.#accepting) {
       reject("HubShutdown", "The hub is shutting down; send the message again in a moment.");
@@ -192,12 +208,17 @@ export class Hub {
       reject("AgentNotFound", `Agent ${agentId} is no longer available on this hub.`);
       return;
     }
-    const message = command.type === "user_reply" ? replyMessage(command) : command.message;
+    const message =
+      command.type === "user_reply"
+        ? replyMessage(command, knownTaskId)
+        : withAgentTaskIds(command.message, (taskId) => this.#agentTaskIdOf(taskId));
     const turn: RunningTurn = {
       agentMessageId,
       roomId,
       localAgentId: agentId,
       userMessageId,
+      hubTaskId,
+      runId,
       controller: new AbortController(),
       taskId: knownTaskId,
       started: false,
@@ -232,10 +253,7 @@ export class Hub {
         abort.kind === "cancel"
           ? ["Canceled", "The turn was canceled before it started."]
           : ["HubShutdown", "The hub shut down before this turn could start."];
-      this.#sink.publish(
-        turn.roomId,
-        failureGroup(turn.agentMessageId, turn.userMessageId, errorType, text),
-      );
+      this.#sink.publish(turn.roomId, failureGroup(turn, errorType, text));
       report("failed");
       return;
     }
@@ -256,6 +274,8 @@ export class Hub {
           localAgentId: agent.localAgentId,
           agentName: agent.name,
           userMessageId: turn.userMessageId,
+          hubTaskId: turn.hubTaskId,
+          runId: turn.runId,
           message,
           streaming: agent.streaming,
         },
@@ -296,17 +316,30 @@ export class Hub {
     return slots;
   }
 
+  /**
+   * The agent's task id a relay command means by `taskId`: the relay's placeholders name none;
+   * a turn's hub task id (what its early events carried) means that turn's agent task, if known;
+   * anything else is taken as the agent's own task id.
+   */
+  #agentTaskIdOf(taskId: string): string | null {
+    if (isPlaceholderTaskId(taskId)) return null;
+    const turn = this.#accepted.findByTaskId(taskId);
+    if (turn && turn.hubTaskId === taskId) return turn.agentTaskId ?? null;
+    return taskId;
+  }
+
   #cancel(command: CancelTaskCommand): void {
     const byMessage = command.agent_message_id
       ? this.#turns.get(command.agent_message_id)
       : undefined;
+    const named = command.task_id;
     const turn =
       byMessage ??
       [...this.#turns.values()].find(
         (t) =>
           t.localAgentId === command.local_agent_id &&
-          command.task_id &&
-          t.taskId === command.task_id,
+          named !== "" &&
+          (t.taskId === named || t.hubTaskId === named),
       );
     if (turn) {
       this.#logger.info(
@@ -316,20 +349,23 @@ export class Hub {
       turn.controller.abort(new TurnAbort("cancel", "canceled at the relay's request"));
       return;
     }
-    // No running turn: the task may still live on the agent (e.g. waiting for input).
+    // No running turn: the task may still live on the agent (e.g. waiting for input). Only the
+    // agent's own task id goes to the agent, never the relay's placeholder or the hub's id.
     const agent = this.#roster.get(command.local_agent_id);
-    if (!agent || !command.task_id) {
+    const ended = command.agent_message_id ? this.#accepted.find(command.agent_message_id) : null;
+    const taskId = ended?.agentTaskId ?? (named ? this.#agentTaskIdOf(named) : null);
+    if (!agent || !taskId) {
       this.#logger.info(
-        { localAgentId: command.local_agent_id, taskId: command.task_id },
-        "cancel_task for no running turn; nothing to cancel",
+        { localAgentId: command.local_agent_id, taskId: named },
+        "cancel_task names no running turn and no agent task; nothing to cancel",
       );
       return;
     }
     agent.client
-      .cancelTask(command.task_id, { signal: AbortSignal.timeout(10_000) })
+      .cancelTask(taskId, { signal: AbortSignal.timeout(10_000) })
       .catch((error: unknown) =>
         this.#logger.info(
-          { taskId: command.task_id, err: String(error) },
+          { taskId, err: String(error) },
           "agent did not cancel the task (it may have ended already)",
         ),
       );

@@ -1,6 +1,10 @@
 // A2A results → relay events (relay-wire.md §3; reference §3.2 and §5.6–5.8). Pure: no I/O.
 // A TurnMapper follows one turn: it turns each stream event into the events to publish now,
 // remembers what the terminal group needs (state, ids, texts), and builds that group at the end.
+//
+// Every event carries `data.task_id` from the moment it is made (the agent's task id once known,
+// the hub's own task id for the turn before that) and the relay's `run_id` when the turn had one;
+// the publisher adds `data.response_seq` (relay/response-seq.ts).
 
 import { randomUUID } from "node:crypto";
 import {
@@ -18,6 +22,7 @@ import {
 } from "../a2a/model.ts";
 import type {
   AgentErrorEvent,
+  AgentResponseEvent,
   ArtifactUpdateEvent,
   ProcessingStatus,
   ProcessingStatusEvent,
@@ -28,10 +33,55 @@ import type {
   UserReplyCommand,
 } from "../wire/relay.ts";
 
-export interface TurnContext {
+/** Who a turn's events belong to, fixed when the turn is accepted. */
+export interface TurnIds {
   agentMessageId: string;
-  localAgentId: string;
+  /** The turn's own `user_message_id` (null for a `user_reply`): the only one its `processing_status` may name. */
   userMessageId: string | null;
+  /** The hub's own task id for the turn: `task_submitted`'s, and every event's until the agent's is known. */
+  hubTaskId: string;
+  /** The relay's `run_id` from the `user_message`, echoed in every event. */
+  runId?: string | null;
+}
+
+export interface TurnContext extends TurnIds {
+  localAgentId: string;
+}
+
+/**
+ * States the relay turns a `task_status` into a terminal or interactive event for
+ * (`_normalize_task_status_payload` in its hub_publish.py): the turn's terminal group says them,
+ * once, so such a `task_status` is not published (the relay would see the end twice).
+ */
+const RELAY_TURN_ENDING_STATES: ReadonlySet<string> = new Set([
+  "completed",
+  "failed",
+  "canceled",
+  "rejected",
+  "expired",
+  "input-required",
+  "auth-required",
+  "policy-required",
+]);
+
+/** A fresh 32-hex task id of the hub's own (for a turn's `task_submitted` and early events). */
+export function newHubTaskId(): string {
+  return randomUUID().replaceAll("-", "");
+}
+
+/** An event's `data` before the turn's stamp is added. */
+type Unstamped<D> = Omit<D, "task_id"> & { task_id?: string | null };
+
+/** `data` with the turn's stamp: `task_id` (unless it names one) and `run_id` when there is one. */
+function stamped<D extends object>(
+  data: Unstamped<D>,
+  taskId: string,
+  runId: string | null | undefined,
+): D {
+  const out: Record<string, unknown> = { ...data };
+  if (typeof out.task_id !== "string" || out.task_id === "") out.task_id = taskId;
+  if (runId) out.run_id = runId;
+  return out as D;
 }
 
 export class TurnMapper {
@@ -58,6 +108,10 @@ export class TurnMapper {
   /** The agent's real task id, once known. */
   get taskId(): string | null {
     return this.#taskId;
+  }
+  /** The `task_id` the turn's events carry now: the agent's once known, else the hub's own. */
+  get taskIdForEvents(): string {
+    return this.#taskId ?? this.#ctx.hubTaskId;
   }
   get contextId(): string | null {
     return this.#contextId;
@@ -88,11 +142,13 @@ export class TurnMapper {
           this.#statusText = statusText;
           if (statusText.trim() !== "") this.#terminalText = statusText;
         }
+        // The terminal group says how the turn ended; the relay would read this as a second end.
+        if (RELAY_TURN_ENDING_STATES.has(state)) return [];
         const data = {
           state,
           status_text: statusText,
           final: event.final,
-          task_id: event.taskId ?? this.#taskId,
+          task_id: event.taskId ?? this.taskIdForEvents,
           context_id: event.contextId ?? this.#contextId,
           raw: event.raw,
         };
@@ -149,7 +205,7 @@ export class TurnMapper {
       return [
         this.#event<TaskInteractiveEvent>("task_interactive", {
           state: state as "input-required" | "auth-required",
-          task_id: this.#taskId,
+          task_id: this.taskIdForEvents,
           context_id: this.#contextId,
           status_text: this.#statusText,
         }),
@@ -162,21 +218,19 @@ export class TurnMapper {
       return [this.#processing("completed")];
     }
     const content = stated.length > streamed.length ? stated : streamed;
-    const data: { content: string; agent_id: string; parts?: unknown[] } = {
+    const data: { content: string; agent_id: string; parts?: unknown[]; task_id: string } = {
       content,
       agent_id: this.#ctx.localAgentId,
+      task_id: this.taskIdForEvents,
     };
     if (this.#parts.length > 0) data.parts = this.#parts;
-    return [
-      { type: "agent_response", agent_message_id: this.#ctx.agentMessageId, data },
-      this.#processing("completed"),
-    ];
+    return [this.#event<AgentResponseEvent>("agent_response", data), this.#processing("completed")];
   }
 
   /** `agent_error` + `processing_status(failed)`; the error text is never empty. */
   failure(errorType: string, message: string, taskState?: string): PublishedEvent[] {
-    const { agentMessageId, userMessageId } = this.#ctx;
-    return failureGroup(agentMessageId, userMessageId, errorType, message, taskState);
+    const ids = { ...this.#ctx, hubTaskId: this.taskIdForEvents };
+    return failureGroup(ids, errorType, message, taskState);
   }
 
   #absorbTask(task: A2ATask): void {
@@ -224,60 +278,118 @@ export class TurnMapper {
     return this.#event<ProcessingStatusEvent>("processing_status", {
       status,
       user_message_id: this.#ctx.userMessageId,
+      task_id: this.taskIdForEvents,
     });
   }
 
-  #event<E extends PublishedEvent>(type: E["type"], data: E["data"]): E {
-    return { type, agent_message_id: this.#ctx.agentMessageId, data } as E;
+  #event<E extends PublishedEvent>(type: E["type"], data: Unstamped<E["data"]>): E {
+    const { agentMessageId, runId } = this.#ctx;
+    return {
+      type,
+      agent_message_id: agentMessageId,
+      data: stamped(data, this.taskIdForEvents, runId),
+    } as E;
   }
 }
 
 /**
  * `agent_error` + `processing_status(failed)`: the group that never leaves a room waiting.
- * The error text is never empty.
+ * The error text is never empty. `ids.hubTaskId` is the task id the events carry (the agent's
+ * when the caller knows it).
  */
 export function failureGroup(
-  agentMessageId: string,
-  userMessageId: string | null,
+  ids: TurnIds,
   errorType: string,
   message: string,
   taskState?: string,
 ): [AgentErrorEvent, ProcessingStatusEvent] {
-  const data: AgentErrorEvent["data"] = {
+  const { agentMessageId, userMessageId, hubTaskId, runId } = ids;
+  const error: AgentErrorEvent["data"] = {
     error: message.trim() || `The turn failed (${errorType || "Unknown"}).`,
     error_type: errorType || "Unknown",
+    task_id: hubTaskId,
   };
-  if (taskState !== undefined) data.task_state = taskState;
+  if (taskState !== undefined) error.task_state = taskState;
   return [
-    { type: "agent_error", agent_message_id: agentMessageId, data },
+    {
+      type: "agent_error",
+      agent_message_id: agentMessageId,
+      data: stamped(error, hubTaskId, runId),
+    },
     {
       type: "processing_status",
       agent_message_id: agentMessageId,
-      data: { status: "failed", user_message_id: userMessageId },
+      data: stamped(
+        { status: "failed", user_message_id: userMessageId, task_id: hubTaskId },
+        hubTaskId,
+        runId,
+      ),
     },
   ];
 }
 
-/** `task_submitted` with the hub's own fresh 32-hex id (not the agent's task id). */
-export function taskSubmitted(agentMessageId: string, agentName: string): TaskSubmittedEvent {
+/** `task_submitted` with the hub's own task id for the turn (not the agent's task id). */
+export function taskSubmitted(ids: TurnIds, agentName: string): TaskSubmittedEvent {
   return {
     type: "task_submitted",
-    agent_message_id: agentMessageId,
-    data: { task_id: randomUUID().replaceAll("-", ""), agent_name: agentName },
+    agent_message_id: ids.agentMessageId,
+    data: stamped({ task_id: ids.hubTaskId, agent_name: agentName }, ids.hubTaskId, ids.runId),
   };
 }
 
-/** The A2A message for a `user_reply` (reference §5.10): canonical, one text part. */
-export function replyMessage(cmd: UserReplyCommand): Record<string, unknown> {
+/**
+ * The A2A message for a `user_reply` (reference §5.10): canonical, one text part. `agentTaskId`
+ * is the agent's task the reply continues (the caller resolved the relay's `task_id`; null when
+ * it names no agent task).
+ */
+export function replyMessage(
+  cmd: UserReplyCommand,
+  agentTaskId: string | null,
+): Record<string, unknown> {
   const message: Record<string, unknown> = {
     role: "user",
     parts: [{ text: cmd.reply_text }],
     messageId: randomUUID().replaceAll("-", ""),
   };
-  if (cmd.task_id) {
-    message["taskId"] = cmd.task_id;
-    message["referenceTaskIds"] = [cmd.task_id];
+  if (agentTaskId) {
+    message["taskId"] = agentTaskId;
+    message["referenceTaskIds"] = [agentTaskId];
   }
   if (cmd.context_id) message["contextId"] = cmd.context_id;
   return message;
+}
+
+/**
+ * The relay's message with its task ids made the agent's: `taskId` and `referenceTaskIds` (or
+ * their snake_case forms, as a Python relay may send them) resolved by `agentTaskIdOf`, which
+ * maps the hub's own task ids to the agent's and refuses the relay's placeholders; ids that
+ * resolve to nothing are left out. The same object when nothing changes.
+ */
+export function withAgentTaskIds(
+  message: Record<string, unknown>,
+  agentTaskIdOf: (taskId: string) => string | null,
+): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  const set = (key: string, value: unknown) => {
+    out ??= { ...message };
+    if (value === undefined) delete out[key];
+    else out[key] = value;
+  };
+  for (const key of ["taskId", "task_id"]) {
+    const taskId = message[key];
+    if (typeof taskId !== "string") continue;
+    const resolved = agentTaskIdOf(taskId);
+    if (resolved !== taskId) set(key, resolved ?? undefined);
+  }
+  for (const key of ["referenceTaskIds", "reference_task_ids"]) {
+    const refs = message[key];
+    if (!Array.isArray(refs)) continue;
+    const resolved = refs
+      .map((ref) => (typeof ref === "string" ? agentTaskIdOf(ref) : null))
+      .filter((ref): ref is string => ref !== null);
+    if (resolved.length !== refs.length || resolved.some((ref, i) => ref !== refs[i])) {
+      set(key, resolved.length > 0 ? resolved : undefined);
+    }
+  }
+  return out ?? message;
 }

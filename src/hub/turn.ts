@@ -57,6 +57,10 @@ export interface TurnInput {
   localAgentId: string;
   agentName: string;
   userMessageId: string | null;
+  /** The hub's own task id for the turn (see mapping.ts TurnIds). */
+  hubTaskId: string;
+  /** The relay's `run_id`, echoed in every event. */
+  runId?: string | null;
   /** The A2A message as the relay sent it (or a reply built from `user_reply`). */
   message: Record<string, unknown>;
   /** Stream (the card says `capabilities.streaming`) or blocking send + polling. */
@@ -103,6 +107,8 @@ export async function runTurn(
     agentMessageId: input.agentMessageId,
     localAgentId: input.localAgentId,
     userMessageId: input.userMessageId,
+    hubTaskId: input.hubTaskId,
+    runId: input.runId ?? null,
   });
   let reportedTaskId: string | null = null;
   const publish = (events: PublishedEvent[]) => {
@@ -133,7 +139,7 @@ export async function runTurn(
   else options.signal.addEventListener("abort", forwardAbort, { once: true });
   const signal = controller.signal;
 
-  publish([taskSubmitted(input.agentMessageId, input.agentName)]);
+  publish([taskSubmitted(input, input.agentName)]);
 
   let group: PublishedEvent[];
   let agentUnreachable = false;

@@ -1,15 +1,15 @@
 // The outbox's sqlite file (`outbox.sqlite` in the hub's data directory). Only this file speaks
 // SQL. Three tables: unsent events (deleted the moment the relay acknowledges them), accepted
 // turns (ids only, never message content) and a small key/value table (the command stream's
-// last event id). WAL with synchronous=NORMAL: a commit survives a killed process; only a power
+// last event id, the response_seq high-water mark). WAL with synchronous=NORMAL: a commit survives a killed process; only a power
 // loss may cost the last few commits. secure_delete overwrites a deleted event's bytes, so
 // message content does not linger in free pages after it was delivered.
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { prepareSqliteFile } from "../system/private-files.ts";
 
 export const OUTBOX_DB_FILE = "outbox.sqlite";
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox_events (
@@ -27,13 +27,21 @@ CREATE TABLE IF NOT EXISTS accepted_turns (
   user_message_id TEXT,
   agent_task_id TEXT,
   terminal INTEGER NOT NULL DEFAULT 0,
-  accepted_at INTEGER NOT NULL
+  accepted_at INTEGER NOT NULL,
+  hub_task_id TEXT,
+  run_id TEXT
 );
 CREATE INDEX IF NOT EXISTS accepted_turns_age ON accepted_turns(accepted_at);
 CREATE TABLE IF NOT EXISTS outbox_meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
+`;
+
+/** For cancel_task / user_reply naming a task: after the v2 columns exist. */
+const TASK_INDEXES = `
+CREATE INDEX IF NOT EXISTS accepted_turns_hub_task ON accepted_turns(hub_task_id);
+CREATE INDEX IF NOT EXISTS accepted_turns_agent_task ON accepted_turns(agent_task_id);
 `;
 
 export interface StoredEventRow {
@@ -59,6 +67,10 @@ export interface AcceptedTurnRow {
   localAgentId: string;
   userMessageId: string | null;
   agentTaskId: string | null;
+  /** The hub's own task id for the turn (`task_submitted`), the events' task id until the agent's is known. */
+  hubTaskId: string | null;
+  /** The relay's `run_id`, echoed in the turn's events. */
+  runId: string | null;
   /** The turn's terminal group is in the outbox (or was delivered). */
   terminal: boolean;
   acceptedAt: number;
@@ -75,8 +87,9 @@ export function openOutboxDatabase(dir: string): OpenDatabaseResult {
   const file = join(dir, OUTBOX_DB_FILE);
   let db: DatabaseSync | null = null;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const existed = existsSync(file);
+    // Message content lives here until delivered: only this user may read it (-wal and -shm
+    // included, which sqlite creates with the database's mode).
+    prepareSqliteFile(file);
     db = new DatabaseSync(file, { timeout: 2_000 });
     const mode = db.prepare("PRAGMA journal_mode = WAL").get() as Row | undefined;
     if (String(mode?.journal_mode).toLowerCase() !== "wal") {
@@ -96,9 +109,13 @@ export function openOutboxDatabase(dir: string): OpenDatabaseResult {
       );
     }
     db.exec(SCHEMA);
+    if (version === 1) {
+      // v2: the accepted turns also keep the hub's task id and the relay's run id.
+      db.exec("ALTER TABLE accepted_turns ADD COLUMN hub_task_id TEXT");
+      db.exec("ALTER TABLE accepted_turns ADD COLUMN run_id TEXT");
+    }
+    db.exec(TASK_INDEXES);
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    // Message content lives here until delivered: only this user may read it.
-    if (!existed) chmodSync(file, 0o600);
     return { ok: true, db: new OutboxDatabase(file, db) };
   } catch (error) {
     try {
@@ -110,13 +127,34 @@ export function openOutboxDatabase(dir: string): OpenDatabaseResult {
   }
 }
 
+const TURN_COLUMNS =
+  "agent_message_id, room_id, local_agent_id, user_message_id, agent_task_id, hub_task_id, run_id, terminal, accepted_at";
+
+const textOrNull = (value: unknown): string | null => (value == null ? null : String(value));
+
+function turnFromRow(row: Row): AcceptedTurnRow {
+  return {
+    agentMessageId: String(row.agent_message_id),
+    roomId: String(row.room_id),
+    localAgentId: String(row.local_agent_id),
+    userMessageId: textOrNull(row.user_message_id),
+    agentTaskId: textOrNull(row.agent_task_id),
+    hubTaskId: textOrNull(row.hub_task_id),
+    runId: textOrNull(row.run_id),
+    terminal: Number(row.terminal) === 1,
+    acceptedAt: Number(row.accepted_at),
+  };
+}
+
 export class OutboxDatabase {
   readonly file: string;
   readonly #db: DatabaseSync;
   readonly #insertEvent: StatementSync;
   readonly #deleteEvent: StatementSync;
+  readonly #updateEvent: StatementSync;
   readonly #markTerminal: StatementSync;
   readonly #findTurn: StatementSync;
+  readonly #findTurnByTask: StatementSync;
   readonly #insertTurn: StatementSync;
   readonly #setTaskId: StatementSync;
   readonly #getMeta: StatementSync;
@@ -130,14 +168,23 @@ export class OutboxDatabase {
       "INSERT INTO outbox_events (room_id, agent_message_id, event_json, bytes, created_at) VALUES (?, ?, ?, ?, ?)",
     );
     this.#deleteEvent = db.prepare("DELETE FROM outbox_events WHERE seq = ?");
+    this.#updateEvent = db.prepare(
+      "UPDATE outbox_events SET event_json = ?, bytes = ? WHERE seq = ?",
+    );
     this.#markTerminal = db.prepare(
       "UPDATE accepted_turns SET terminal = 1 WHERE agent_message_id = ?",
     );
-    this.#findTurn = db.prepare("SELECT 1 AS found FROM accepted_turns WHERE agent_message_id = ?");
+    this.#findTurn = db.prepare(
+      `SELECT ${TURN_COLUMNS} FROM accepted_turns WHERE agent_message_id = ?`,
+    );
+    this.#findTurnByTask = db.prepare(
+      `SELECT ${TURN_COLUMNS} FROM accepted_turns WHERE hub_task_id = ? OR agent_task_id = ?
+         ORDER BY accepted_at DESC, rowid DESC LIMIT 1`,
+    );
     this.#insertTurn = db.prepare(
       `INSERT OR IGNORE INTO accepted_turns
-         (agent_message_id, room_id, local_agent_id, user_message_id, agent_task_id, terminal, accepted_at)
-       VALUES (?, ?, ?, ?, ?, 0, ?)`,
+         (agent_message_id, room_id, local_agent_id, user_message_id, agent_task_id, hub_task_id, run_id, terminal, accepted_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)`,
     );
     this.#setTaskId = db.prepare(
       "UPDATE accepted_turns SET agent_task_id = ? WHERE agent_message_id = ?",
@@ -188,6 +235,14 @@ export class OutboxDatabase {
     });
   }
 
+  /** Rewrites stored events in place (an event of an older version given its missing stamp). */
+  updateEvents(rows: ReadonlyArray<{ seq: number; json: string; bytes: number }>): void {
+    if (rows.length === 0) return;
+    this.#transaction(() => {
+      for (const row of rows) this.#updateEvent.run(row.json, row.bytes, row.seq);
+    });
+  }
+
   deleteEvents(seqs: readonly number[]): void {
     if (seqs.length === 0) return;
     this.#transaction(() => {
@@ -199,6 +254,17 @@ export class OutboxDatabase {
     return this.#findTurn.get(agentMessageId) !== undefined;
   }
 
+  turn(agentMessageId: string): AcceptedTurnRow | null {
+    const row = this.#findTurn.get(agentMessageId) as Row | undefined;
+    return row ? turnFromRow(row) : null;
+  }
+
+  /** The latest turn whose hub task id or agent task id is `taskId`. */
+  turnByTaskId(taskId: string): AcceptedTurnRow | null {
+    const row = this.#findTurnByTask.get(taskId, taskId) as Row | undefined;
+    return row ? turnFromRow(row) : null;
+  }
+
   /** Records an accepted turn; false when it was already recorded. */
   insertTurn(turn: Omit<AcceptedTurnRow, "terminal">): boolean {
     const result = this.#insertTurn.run(
@@ -207,6 +273,8 @@ export class OutboxDatabase {
       turn.localAgentId,
       turn.userMessageId,
       turn.agentTaskId,
+      turn.hubTaskId,
+      turn.runId,
       turn.acceptedAt,
     );
     return Number(result.changes) > 0;
@@ -220,19 +288,10 @@ export class OutboxDatabase {
   unfinishedTurns(): AcceptedTurnRow[] {
     const rows = this.#db
       .prepare(
-        `SELECT agent_message_id, room_id, local_agent_id, user_message_id, agent_task_id, terminal, accepted_at
-           FROM accepted_turns WHERE terminal = 0 ORDER BY accepted_at, rowid`,
+        `SELECT ${TURN_COLUMNS} FROM accepted_turns WHERE terminal = 0 ORDER BY accepted_at, rowid`,
       )
       .all() as Row[];
-    return rows.map((row) => ({
-      agentMessageId: String(row.agent_message_id),
-      roomId: String(row.room_id),
-      localAgentId: String(row.local_agent_id),
-      userMessageId: row.user_message_id == null ? null : String(row.user_message_id),
-      agentTaskId: row.agent_task_id == null ? null : String(row.agent_task_id),
-      terminal: Number(row.terminal) === 1,
-      acceptedAt: Number(row.accepted_at),
-    }));
+    return rows.map(turnFromRow);
   }
 
   /** Forgets finished turns accepted before `olderThan`, then the oldest finished beyond `keepMax`. */

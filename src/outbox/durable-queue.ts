@@ -72,16 +72,31 @@ export class DurablePublishQueue implements PublishQueue {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Reads the unsent events of earlier runs back, in their order. Call once, before use. */
-  load(): { events: number; rooms: number } {
+  /**
+   * Reads the unsent events of earlier runs back, in their order. Call once, before use. `stamp`
+   * gives an event written by an older version the stamp it lacks (see relay/response-seq.ts);
+   * the stamped event is written back at once, so every later retry sends the same.
+   */
+  load(stamp: (event: PublishedEvent) => PublishedEvent = (event) => event): {
+    events: number;
+    rooms: number;
+  } {
     const rows = this.#store.use("load events", (db) => db.loadEvents()) ?? [];
     const corrupt: number[] = [];
+    const restamped: Array<{ seq: number; json: string; bytes: number }> = [];
     for (const row of rows) {
       let event: PublishedEvent;
+      let bytes = row.bytes;
       try {
-        event = JSON.parse(row.json) as PublishedEvent;
-        if (typeof event !== "object" || event === null || typeof event.type !== "string") {
+        const parsed = JSON.parse(row.json) as PublishedEvent;
+        if (typeof parsed !== "object" || parsed === null || typeof parsed.type !== "string") {
           throw new Error("not an event");
+        }
+        event = stamp(parsed);
+        if (event !== parsed) {
+          const json = JSON.stringify(event);
+          bytes = Buffer.byteLength(json);
+          restamped.push({ seq: row.seq, json, bytes });
         }
       } catch {
         corrupt.push(row.seq);
@@ -90,12 +105,13 @@ export class DurablePublishQueue implements PublishQueue {
       this.#push(row.roomId, {
         seq: row.seq,
         event,
-        bytes: row.bytes,
+        bytes,
         createdAt: row.createdAt,
         turn: row.agentMessageId,
         order: this.#order++,
       });
     }
+    this.#store.use("stamp events of an older version", (db) => db.updateEvents(restamped));
     if (corrupt.length > 0) {
       this.#store.use("delete unreadable events", (db) => db.deleteEvents(corrupt));
       this.#dropped += corrupt.length;

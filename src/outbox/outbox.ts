@@ -12,6 +12,7 @@
 import type { EventSink, Roster } from "../hub/hub.ts";
 import type { Logger } from "../log/logger.ts";
 import type { EventIdStore } from "../relay/relay-link.ts";
+import { ResponseSequence, stampEvent } from "../relay/response-seq.ts";
 import { DurableAcceptedTurns } from "./accepted-turn-ledger.ts";
 import { type AcceptedTurnRow, openOutboxDatabase } from "./database.ts";
 import { DurablePublishQueue, type OutboxQueueStats } from "./durable-queue.ts";
@@ -26,6 +27,7 @@ import {
 import { OutboxStore } from "./store.ts";
 
 const LAST_EVENT_ID = "last_event_id";
+const RESPONSE_SEQ_HIGH_WATER = "response_seq_high_water";
 
 export interface OutboxOptions {
   /** Folder of `outbox.sqlite` (the hub's data directory); null keeps everything in memory. */
@@ -48,6 +50,8 @@ export class Outbox {
   readonly acceptedTurns: DurableAcceptedTurns;
   /** The command stream's last SSE id, kept between runs so the relay can replay what a killed hub never handled. */
   readonly eventIds: EventIdStore;
+  /** Where every published event's `data.response_seq` comes from; its high-water mark is kept here. */
+  readonly responseSeq: ResponseSequence;
   readonly #store: OutboxStore;
   readonly #logger: Logger;
   readonly #recoverySettings: RecoverySettings;
@@ -84,14 +88,35 @@ export class Outbox {
     this.#openFailure = failure;
     this.queue = new DurablePublishQueue({ store, settings, logger });
     this.acceptedTurns = new DurableAcceptedTurns({ store, settings });
+    // One id, kept with its scope (relay URL and hub id): another relay never gets it.
     this.eventIds = {
-      load: () => store.use("read the last event id", (db) => db.getMeta(LAST_EVENT_ID)) ?? null,
-      save: (eventId: string) => {
-        store.use("save the last event id", (db) => db.setMeta(LAST_EVENT_ID, eventId));
+      load: (scope: string) => {
+        const kept = store.use("read the last event id", (db) => db.getMeta(LAST_EVENT_ID));
+        return kept ? scopedEventId(kept, scope) : null;
+      },
+      save: (scope: string, eventId: string | null) => {
+        const value = eventId === null ? "" : JSON.stringify({ scope, id: eventId });
+        store.use("save the last event id", (db) => db.setMeta(LAST_EVENT_ID, value));
       },
     };
 
-    const loaded = this.queue.load();
+    this.responseSeq = new ResponseSequence({
+      store: {
+        load: () => {
+          const value = store.use("read the response_seq mark", (db) =>
+            db.getMeta(RESPONSE_SEQ_HIGH_WATER),
+          );
+          return value == null ? null : Number(value);
+        },
+        save: (highWater) => {
+          store.use("save the response_seq mark", (db) =>
+            db.setMeta(RESPONSE_SEQ_HIGH_WATER, String(highWater)),
+          );
+        },
+      },
+    });
+
+    const loaded = this.queue.load((event) => stampEvent(event, this.responseSeq));
     this.#unfinished = this.acceptedTurns.unfinished();
     this.#unfinishedAtStart = this.#unfinished.length;
     this.acceptedTurns.prune();
@@ -169,6 +194,16 @@ export class Outbox {
     this.#recovery?.controller.abort();
     this.queue.close();
     this.#store.close();
+  }
+}
+
+/** The id in a kept `{scope, id}` value when it belongs to `scope` (an unscoped old value: none). */
+function scopedEventId(kept: string, scope: string): string | null {
+  try {
+    const value = JSON.parse(kept) as { scope?: unknown; id?: unknown } | null;
+    return value?.scope === scope && typeof value.id === "string" ? value.id : null;
+  } catch {
+    return null;
   }
 }
 

@@ -6,7 +6,7 @@
 // reached its agent cannot be run again; the user is asked to resend.
 import { isTurnEndingState } from "../a2a/model.ts";
 import type { EventSink, Roster, RosterAgent } from "../hub/hub.ts";
-import { failureGroup, TurnMapper } from "../hub/mapping.ts";
+import { failureGroup, newHubTaskId, type TurnIds, TurnMapper } from "../hub/mapping.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import type { AcceptedTurnRow } from "./database.ts";
@@ -15,7 +15,8 @@ import type { RecoverySettings } from "./settings.ts";
 export type UnfinishedTurn = Pick<
   AcceptedTurnRow,
   "agentMessageId" | "roomId" | "localAgentId" | "userMessageId" | "agentTaskId"
->;
+> &
+  Partial<Pick<AcceptedTurnRow, "hubTaskId" | "runId">>;
 
 export interface RecoveryOptions {
   roster: Pick<Roster, "get">;
@@ -84,7 +85,7 @@ async function recoverOne(
     }
     reason = resumed.reason;
   }
-  publish(failureGroup(turn.agentMessageId, turn.userMessageId, HUB_RESTARTED, reason));
+  publish(failureGroup(turnIds(turn), HUB_RESTARTED, reason));
   return "failed";
 }
 
@@ -105,11 +106,7 @@ async function resume(
         signal: AbortSignal.any([signal, AbortSignal.timeout(settings.callTimeoutMs)]),
       });
       if (isTurnEndingState(task.status.state)) {
-        const mapper = new TurnMapper({
-          agentMessageId: turn.agentMessageId,
-          localAgentId: turn.localAgentId,
-          userMessageId: turn.userMessageId,
-        });
+        const mapper = new TurnMapper({ ...turnIds(turn), localAgentId: turn.localAgentId });
         mapper.onResult(task);
         log.info({ state: task.status.state }, "resumed a turn from before the restart");
         return { group: mapper.terminal(), reason: "" };
@@ -140,6 +137,19 @@ async function resume(
     group: null,
     reason:
       "The hub restarted while the agent was still working on this; the task was canceled. Please send your message again.",
+  };
+}
+
+/**
+ * The ids a recovered turn's events carry: the agent's task id when known, else the hub's own
+ * (a turn recorded by an older version has none: a fresh one; response_seq keeps keys unique).
+ */
+function turnIds(turn: UnfinishedTurn): TurnIds {
+  return {
+    agentMessageId: turn.agentMessageId,
+    userMessageId: turn.userMessageId,
+    hubTaskId: turn.agentTaskId ?? turn.hubTaskId ?? newHubTaskId(),
+    runId: turn.runId ?? null,
   };
 }
 

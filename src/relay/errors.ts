@@ -12,8 +12,16 @@ export type RelayCall = "register" | "sync" | "heartbeat" | "publish" | "events"
  * - `retry_after`: 408/429; retry after `retryAfterMs` (from `Retry-After`) or the backoff.
  * - `transient`: 5xx, network errors, a non-SSE answer to the stream; retry with backoff.
  * - `permanent`: any other 4xx; the request is wrong (a hub bug), log and drop it.
+ * - `hub_refused`: the relay refuses this hub, not the key (the stream's `error` event, or a 403
+ *   about the hub on a hub path): a setup problem; register again and retry slowly.
  */
-export type RelayErrorKind = "auth" | "not_registered" | "retry_after" | "transient" | "permanent";
+export type RelayErrorKind =
+  | "auth"
+  | "not_registered"
+  | "retry_after"
+  | "transient"
+  | "permanent"
+  | "hub_refused";
 
 interface RelayErrorInit {
   status?: number | null;
@@ -47,7 +55,7 @@ export class RelayError extends Error {
 
   /** True when trying the same call again later can succeed. */
   get retryable(): boolean {
-    return this.kind === "retry_after" || this.kind === "transient";
+    return this.kind === "retry_after" || this.kind === "transient" || this.kind === "hub_refused";
   }
 }
 
@@ -80,6 +88,13 @@ const HUB_SCOPED_CALLS: ReadonlySet<RelayCall> = new Set([
   "events",
 ]);
 
+/**
+ * Hub paths where hybro.ai answers 403 about the hub (`{"detail": "Hub not owned by this API
+ * key"}`), never about the key (a bad key is 401 there). Publish's 403s (hub or room) are read
+ * by publishRefusal below.
+ */
+const HUB_REFUSAL_CALLS: ReadonlySet<RelayCall> = new Set(["sync", "heartbeat", "events"]);
+
 const MAX_DETAIL_CHARS = 300;
 
 export interface RelayAnswer {
@@ -105,6 +120,9 @@ export function classifyResponse(answer: RelayAnswer): RelayError | null {
   const said = describeDetail(detail, answer.bodyText);
   const init: RelayErrorInit = { status, code, detail };
 
+  const refusal = publishRefusal(call, status, detail, said, init);
+  if (refusal) return refusal;
+
   if (status === 401) {
     return new RelayAuthError(
       call,
@@ -116,6 +134,20 @@ export function classifyResponse(answer: RelayAnswer): RelayError | null {
   }
   if (status === 403) {
     const scope = typeof detail?.required_scope === "string" ? detail.required_scope : null;
+    if (
+      detail !== null &&
+      scope === null &&
+      code !== "insufficient_scope" &&
+      HUB_REFUSAL_CALLS.has(call)
+    ) {
+      // The relay's own JSON body about the hub (not a missing scope): a setup problem.
+      return new RelayError(
+        "hub_refused",
+        call,
+        `relay refused ${call} for this hub (403${said}); the hub id is not registered to this key's account, or not connected yet`,
+        init,
+      );
+    }
     const what = scope ? `lacks the scope '${scope}' needed for ${call}` : `may not ${call}`;
     return new RelayAuthError(
       call,
@@ -169,6 +201,61 @@ export function classifyResponse(answer: RelayAnswer): RelayError | null {
   );
 }
 
+/**
+ * hybro.ai refuses a publish whose hub or room is not the key's with 403/404 and a plain-text
+ * reason (its PermissionError/ValueError text; the development relay adds a code). None of these
+ * is a problem with the key (hybro.ai's key checks answer 401), so none may stop the hub: an
+ * unknown hub registers again, a hub now another account's waits like a refused stream (the
+ * events stay queued), a room that is not the hub's (or gone) loses that POST's events.
+ */
+function publishRefusal(
+  call: RelayCall,
+  status: number,
+  detail: RelayErrorDetail | null,
+  said: string,
+  init: RelayErrorInit,
+): RelayError | null {
+  if (call !== "publish" || (status !== 403 && status !== 404)) return null;
+  const code = detail?.error ?? "";
+  const text = (detail?.message ?? "").trim();
+  if (status === 403 && (code === "unknown_hub" || /^unknown hub$/i.test(text))) {
+    return new RelayError(
+      "not_registered",
+      call,
+      `relay does not know this hub (403 on publish${said}); registering again`,
+      init,
+    );
+  }
+  if (
+    status === 403 &&
+    (code === "hub_not_owned" || /^hub not owned by this api key/i.test(text))
+  ) {
+    return new RelayError(
+      "hub_refused",
+      call,
+      `relay refused publish for this hub (403${said}); the hub id is registered to another account: the events stay queued until the relay accepts this hub again`,
+      init,
+    );
+  }
+  if (status === 403 && (code === "room_owner_mismatch" || /room owner/i.test(text))) {
+    return new RelayError(
+      "permanent",
+      call,
+      `relay refused publish: the room belongs to another account (403${said}); that room's events were dropped`,
+      init,
+    );
+  }
+  if (status === 404 && (code === "room_not_found" || /^room .* not found/i.test(text))) {
+    return new RelayError(
+      "permanent",
+      call,
+      `relay has no such room (404${said}; deleted?); that room's events were dropped`,
+      init,
+    );
+  }
+  return null;
+}
+
 function authMessage(code: string | null, keySource: string, said: string): string {
   const problem =
     code === "expired_api_key"
@@ -180,8 +267,36 @@ function authMessage(code: string | null, keySource: string, said: string): stri
           : "was rejected as invalid";
   return (
     `the API key from ${keySource} ${problem} (relay said 401${said}); ` +
-    "create a valid key and pass it with --api-key or HYBRO_API_KEY"
+    "create a valid key and save it with `hybro-hub config set-key` (or set HYBRO_API_KEY)"
   );
+}
+
+/**
+ * The index of the event a 422 on publish names (`events.3.type` from the development relay,
+ * `["body","events",3,"type"]` from hybro.ai's FastAPI), or null when it names none.
+ */
+export function refusedEventIndex(error: RelayError): number | null {
+  if (error.status !== 422 || !error.detail) return null;
+  const field = error.detail.field;
+  if (typeof field === "string") {
+    const match = /^events\.(\d+)(\.|$)/.exec(field);
+    if (match) return Number(match[1]);
+  }
+  let issues: unknown;
+  try {
+    issues = JSON.parse(error.detail.message);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(issues)) return null;
+  for (const issue of issues) {
+    const loc = (issue as { loc?: unknown } | null)?.loc;
+    if (!Array.isArray(loc)) continue;
+    const at = loc.indexOf("events");
+    const index = at >= 0 ? loc[at + 1] : undefined;
+    if (typeof index === "number" && Number.isInteger(index) && index >= 0) return index;
+  }
+  return null;
 }
 
 /** A non-`text/event-stream` 200 on the command stream (a proxy's page, a wrong URL). */
@@ -193,6 +308,18 @@ export function wrongContentTypeError(contentType: string | null): RelayError {
       "text/event-stream (a proxy or a wrong --gateway-url?); retrying with backoff",
     { status: 200, code: "WrongContentType" },
   );
+}
+
+/** The stream's `error` event: the relay refuses this hub's stream (`reason`: its own words). */
+export function streamRefusedError(reason: string): RelayError {
+  return new RelayError("hub_refused", "events", `relay refused the event stream: ${reason}`, {
+    code: "StreamRefused",
+  });
+}
+
+/** A relay-given text made safe for one log line: one line, printable, at most 300 characters. */
+export function relayText(text: string): string {
+  return truncate(text.replace(/\p{Cc}/gu, " ").trim());
 }
 
 /** A failure with no HTTP answer (refused, reset, DNS, timeouts): always transient. */

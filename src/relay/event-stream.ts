@@ -6,14 +6,25 @@
 // to register again on a 404. Here every answer is classified (errors.ts), reconnects use capped
 // exponential backoff with full jitter (also after a clean close, so never a hot loop), silence
 // beyond `streamReadTimeoutMs` ends the connection, and `Last-Event-ID` is sent on reconnect.
+// Setup problems seen on the stream (the relay's `error` event, another hub with the same id)
+// are told once and slow the reconnects down (stream-health.ts); an SSE id is kept only if it
+// can be sent back as a header (event-id.ts).
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import type { Logger } from "../log/logger.ts";
 import type { RelayCommand, RelayCommandType } from "../wire/relay.ts";
 import { fullJitterDelayMs, type Random } from "./backoff.ts";
 import type { RelayClient } from "./client.ts";
 import { delay } from "./delay.ts";
-import { classifyNetworkError, type RelayAuthError, RelayError } from "./errors.ts";
+import {
+  classifyNetworkError,
+  type RelayAuthError,
+  RelayError,
+  relayText,
+  streamRefusedError,
+} from "./errors.ts";
+import { isResumableEventId, previewEventId, whyNotResumable } from "./event-id.ts";
 import type { RelayLinkSettings } from "./settings.ts";
+import { type SessionVerdict, StreamHealth, type StreamProblem } from "./stream-health.ts";
 
 export type StreamConnection = "connecting" | "open" | "backoff" | "stopped";
 
@@ -29,6 +40,8 @@ export interface CommandStreamState {
   nextAttemptAt: number | null;
   /** The wait chosen before the current/last reconnect. */
   backoffMs: number | null;
+  /** A setup problem the sessions show (the relay refuses the hub, another hub uses its id). */
+  problem: StreamProblem | null;
 }
 
 export interface CommandStreamOptions {
@@ -38,19 +51,38 @@ export interface CommandStreamOptions {
   logger: Logger;
   /** The id to resume after (`Last-Event-ID` of the first connection), e.g. kept from an earlier run. */
   lastEventId?: string | null;
-  /** Each command in stream order; a missing `type` arrives as `user_message`. */
+  /**
+   * Each command in stream order; a missing `type` arrives as `user_message`. `eventId`: the
+   * event's SSE id when it carried a usable one, `""` when it cleared the id, else null.
+   */
   onCommand: (command: RelayCommand, eventId: string | null) => void;
-  /** 404: register again (resolves when registered; rejects on auth failure or abort). */
+  /** 404, or the relay refused the hub: register again (rejects on auth failure or abort). */
   onNotRegistered: (signal: AbortSignal) => Promise<void>;
   /** 401/403: the stream stops for good. */
   onAuthError: (error: RelayAuthError) => void;
+  /** The relay refused a stream that carried `Last-Event-ID`: the id is dropped; forget it too. */
+  onEventIdDropped?: () => void;
   /** The relay answered 200 `text/event-stream`. */
   onOpen?: () => void;
   /** A session ended: `error` null for a clean close by the relay. */
   onClose?: (error: RelayError | null) => void;
   random?: Random;
-  /** Clock for the "healthy session" rule; tests may pin it. */
+  /** Clock for the "healthy session" rule and the setup patterns; tests may pin it. */
   now?: () => number;
+}
+
+/** One connection attempt, as the reconnect loop sees it afterwards. */
+interface SessionReport {
+  /** The relay answered 200 `text/event-stream`. */
+  opened: boolean;
+  /** It sent `connection_ready`. */
+  ready: boolean;
+  /** The relay's words when it refused the stream (the `error` event). */
+  refusal: string | null;
+  /** Why it ended; null for a clean end by the relay (or an abort). */
+  failure: RelayError | null;
+  /** The `Last-Event-ID` this attempt sent. */
+  sentEventId: string | null;
 }
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set<RelayCommandType>([
@@ -67,6 +99,7 @@ export class CommandStream {
   private readonly options: CommandStreamOptions;
   private readonly random: Random;
   private readonly now: () => number;
+  private readonly health: StreamHealth;
   private connection: StreamConnection = "stopped";
   private lastEventId: string | null = null;
   private reconnects = 0;
@@ -75,11 +108,19 @@ export class CommandStream {
   private backoffMs: number | null = null;
   /** Set once the current session has proven itself (long enough, or a turn arrived). */
   private sessionHealthy = false;
+  /** The session being read, for dispatch to note `connection_ready` and refusals in. */
+  private current: SessionReport | null = null;
+  /** How the previous session ended, while no stream has been accepted since (repeats log quietly). */
+  private lastEnd: string | null = null;
+  /** Sessions that failed or ended early since a stream was last accepted. */
+  private failedInARow = 0;
+  private unusableIdLogged = false;
 
   constructor(options: CommandStreamOptions) {
     this.options = options;
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
+    this.health = new StreamHealth(options.hubId, options.settings, this.now);
     this.lastEventId = options.lastEventId ?? null;
   }
 
@@ -91,28 +132,24 @@ export class CommandStream {
       lastError: this.lastError,
       nextAttemptAt: this.nextAttemptAt,
       backoffMs: this.backoffMs,
+      problem: this.health.problem(),
     };
   }
 
   /** Holds the stream until `signal` aborts or the key is refused. Never rejects. */
   async run(signal: AbortSignal): Promise<void> {
-    const { settings, logger } = this.options;
+    const { settings } = this.options;
     let attempt = 0;
     while (!signal.aborted) {
       this.connection = "connecting";
       this.nextAttemptAt = null;
       this.sessionHealthy = false;
       const startedAt = this.now();
-      let failure: RelayError | null = null;
-      try {
-        await this.session(signal, startedAt);
-      } catch (error) {
-        if (signal.aborted) break;
-        failure = error instanceof RelayError ? error : classifyNetworkError("events", error);
-      }
+      const report = await this.session(signal, startedAt);
       if (signal.aborted) break;
       if (this.sessionHealthy || this.now() - startedAt >= settings.streamHealthyAfterMs)
         attempt = 0;
+      const failure = report.failure;
       this.lastError = failure ? failure.message : null;
       this.options.onClose?.(failure);
 
@@ -120,16 +157,18 @@ export class CommandStream {
         this.options.onAuthError(failure as RelayAuthError);
         break;
       }
-      if (failure?.kind === "not_registered") {
-        logger.warn({ call: "events" }, failure.message);
-        try {
-          await this.options.onNotRegistered(signal);
-        } catch {
-          break; // auth failure (reported by the link) or abort
-        }
+      const verdict = this.health.ended(
+        report.refusal !== null
+          ? { kind: "refused", reason: report.refusal }
+          : failure
+            ? { kind: "failed" }
+            : { kind: "closed", ready: report.ready },
+      );
+      if (report.sentEventId !== null && !report.opened && failure && idMayBeTheCause(failure)) {
+        this.dropEventId(report.sentEventId, failure);
       }
 
-      // Retry-After is a floor: the backoff keeps growing even if the relay says "0".
+      // Retry-After and the setup floor are floors: the backoff keeps growing under them.
       const waitMs = Math.max(
         failure?.retryAfterMs ?? 0,
         fullJitterDelayMs(
@@ -138,36 +177,41 @@ export class CommandStream {
           settings.reconnectMaxDelayMs,
           this.random,
         ),
+        this.health.floorMs(this.random),
       );
       attempt += 1;
       this.reconnects += 1;
-      if (failure === null) {
-        logger.info(`relay closed the event stream; reconnecting in ${waitMs} ms`);
-      } else if (failure.kind === "permanent") {
-        logger.error(
-          { call: "events", status: failure.status },
-          `${failure.message}; reconnecting in ${waitMs} ms`,
-        );
-      } else if (failure.kind !== "not_registered") {
-        logger.warn(
-          { call: "events", code: failure.code },
-          `event stream: ${failure.message} (reconnecting in ${waitMs} ms)`,
-        );
-      }
+      this.logEnd(report, verdict, waitMs);
       this.connection = "backoff";
       this.backoffMs = waitMs;
       this.nextAttemptAt = this.now() + waitMs;
       // Ref'd on purpose: while the stream waits to reconnect, this timer is what keeps the
       // daemon's process alive.
       await delay(waitMs, signal);
+      if (signal.aborted) break;
+      if (failure?.kind === "not_registered" || failure?.kind === "hub_refused") {
+        try {
+          await this.options.onNotRegistered(signal);
+        } catch {
+          break; // auth failure (reported by the link) or abort
+        }
+      }
     }
     this.connection = "stopped";
     this.nextAttemptAt = null;
   }
 
-  /** One connection: resolves on a clean end, throws a RelayError (or abort) otherwise. */
-  private async session(signal: AbortSignal, startedAt: number): Promise<void> {
+  /** One connection, from connect to its end; never throws (an abort ends it quietly). */
+  private async session(signal: AbortSignal, startedAt: number): Promise<SessionReport> {
     const { client, hubId, settings, logger } = this.options;
+    const report: SessionReport = {
+      opened: false,
+      ready: false,
+      refusal: null,
+      failure: null,
+      sentEventId: this.lastEventId,
+    };
+    this.current = report;
     const connection = new AbortController();
     const sessionSignal = AbortSignal.any([signal, connection.signal]);
     let readTimedOut = false;
@@ -178,20 +222,23 @@ export class CommandStream {
     watchdog.unref();
     try {
       const { body } = await client.openEvents(hubId, {
-        lastEventId: this.lastEventId,
+        lastEventId: report.sentEventId,
         signal: sessionSignal,
       });
+      report.opened = true;
       this.connection = "open";
       watchdog.refresh();
-      logger.info(this.lastEventId ? { lastEventId: this.lastEventId } : {}, "event stream open");
+      // Quiet while sessions keep failing; `connection_ready` then says the stream is back.
+      logger[this.failedInARow === 0 ? "info" : "debug"](
+        this.lastEventId ? { lastEventId: this.lastEventId } : {},
+        "event stream open",
+      );
       this.options.onOpen?.();
 
       let parseFailure: string | null = null;
       const parser = createParser({
         maxBufferSize: settings.streamMaxEventChars,
-        onId: (id) => {
-          this.lastEventId = id === "" ? null : id;
-        },
+        onId: (id) => this.keepEventId(id),
         onEvent: (message) => this.dispatch(message, startedAt),
         onRetry: (ms) =>
           logger.debug({ retryMs: ms }, "relay suggested a retry delay (our backoff rules)"),
@@ -204,6 +251,7 @@ export class CommandStream {
       for await (const chunk of body) {
         watchdog.refresh();
         parser.feed(typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true }));
+        if (report.refusal !== null) break; // the relay ends a refused stream; do not wait for it
         if (parseFailure !== null) {
           throw new RelayError(
             "transient",
@@ -214,24 +262,37 @@ export class CommandStream {
         }
       }
     } catch (error) {
-      if (readTimedOut && !signal.aborted) {
-        throw new RelayError(
-          "transient",
-          "events",
-          `no data on the event stream for ${settings.streamReadTimeoutMs} ms (the relay sends heartbeats about every 30 s); the connection is dead`,
-          { code: "ReadTimeout", cause: error },
-        );
+      if (!signal.aborted && report.refusal === null) {
+        report.failure =
+          readTimedOut && !signal.aborted
+            ? new RelayError(
+                "transient",
+                "events",
+                `no data on the event stream for ${settings.streamReadTimeoutMs} ms (the relay sends heartbeats about every 30 s); the connection is dead`,
+                { code: "ReadTimeout", cause: error },
+              )
+            : error instanceof RelayError
+              ? error
+              : classifyNetworkError("events", error);
       }
-      throw error;
     } finally {
       clearTimeout(watchdog);
       connection.abort();
+      this.current = null;
     }
+    if (report.refusal !== null) report.failure = streamRefusedError(report.refusal);
+    else if (report.failure?.kind === "hub_refused") {
+      // A 403 about the hub on the stream itself: the same setup problem as the `error` event.
+      report.refusal = relayText(report.failure.detail?.message || report.failure.message);
+    }
+    return report;
   }
 
   /** Parses one `data:` payload and hands the command on; bad data is logged and skipped. */
   private dispatch(message: EventSourceMessage, startedAt: number): void {
     const { logger } = this.options;
+    const report = this.current;
+    if (report?.refusal != null) return; // nothing after a refusal counts
     let value: unknown;
     try {
       value = JSON.parse(message.data);
@@ -251,10 +312,18 @@ export class CommandStream {
     }
     const raw = value as Record<string, unknown>;
     const type = raw.type === undefined || raw.type === null ? "user_message" : String(raw.type);
+    if (type === "error") {
+      // The relay refuses this stream (hybro.ai: the hub id is not the key's account's).
+      const reason =
+        typeof raw.error === "string" && raw.error.trim() ? raw.error : "no reason given";
+      if (report) report.refusal = relayText(reason);
+      return;
+    }
     if (!KNOWN_TYPES.has(type)) {
       logger.debug({ type }, "relay sent an unknown command type; ignored");
       return;
     }
+    if (type === "connection_ready" && report) this.accepted(report);
     if (
       TURN_TYPES.has(type) ||
       this.now() - startedAt >= this.options.settings.streamHealthyAfterMs
@@ -262,8 +331,10 @@ export class CommandStream {
       this.sessionHealthy = true;
     }
     const command = (raw.type === type ? raw : { ...raw, type }) as unknown as RelayCommand;
+    const id = message.id;
+    const usableId = id === undefined ? null : id === "" || isResumableEventId(id) ? id : null;
     try {
-      this.options.onCommand(command, message.id ?? null);
+      this.options.onCommand(command, usableId);
     } catch (error) {
       logger.error(
         { err: error instanceof Error ? error.message : String(error), type },
@@ -271,4 +342,107 @@ export class CommandStream {
       );
     }
   }
+
+  /** `connection_ready`: the relay accepted this stream; a refusal or a run of failures is over. */
+  private accepted(report: SessionReport): void {
+    report.ready = true;
+    const { logger } = this.options;
+    const refusal = this.health.ready();
+    if (refusal) {
+      logger.info(
+        { hubId: this.options.hubId },
+        "the relay accepts this hub's command stream again",
+      );
+    } else if (this.failedInARow > 0) {
+      logger.info({ failedAttempts: this.failedInARow }, "event stream open again");
+    }
+    this.failedInARow = 0;
+    this.lastEnd = null;
+  }
+
+  /** An SSE `id:` line: kept only if it can be sent back as `Last-Event-ID`. */
+  private keepEventId(id: string): void {
+    if (id === "") {
+      this.lastEventId = null;
+      return;
+    }
+    if (isResumableEventId(id)) {
+      this.lastEventId = id;
+      return;
+    }
+    this.options.logger[this.unusableIdLogged ? "debug" : "warn"](
+      { id: previewEventId(id), length: id.length },
+      `relay sent an SSE id the hub cannot send back as Last-Event-ID (${whyNotResumable(id)}); ignored, the hub resumes after the last usable id`,
+    );
+    this.unusableIdLogged = true;
+  }
+
+  /** The relay refused a stream that carried `Last-Event-ID`: try without it. */
+  private dropEventId(sent: string, failure: RelayError): void {
+    this.options.logger.warn(
+      { lastEventId: previewEventId(sent), status: failure.status },
+      `the relay refused the event stream while it carried Last-Event-ID (${failure.message}); the id is dropped and the hub reconnects without it (commands sent while it was away may not be replayed)`,
+    );
+    if (this.lastEventId === sent) this.lastEventId = null;
+    this.options.onEventIdDropped?.();
+  }
+
+  /** One line per kind of end; the same end again, with no accepted stream between, logs quietly. */
+  private logEnd(report: SessionReport, verdict: SessionVerdict, waitMs: number): void {
+    const { logger, hubId } = this.options;
+    const failure = report.failure;
+    const key = failure
+      ? `${failure.kind}/${failure.status ?? ""}/${failure.code ?? ""}`
+      : report.ready
+        ? "closed"
+        : "closed-at-once";
+    const repeated = key === this.lastEnd;
+    this.lastEnd = key;
+    if (failure || !report.ready) this.failedInARow += 1;
+    const quiet = repeated ? "debug" : null;
+    if (verdict.ended) {
+      logger.info(
+        { hubId },
+        "the relay has kept this hub's command stream open for a while: the other hub with this id seems gone",
+      );
+    }
+    const problem = verdict.problem;
+    if (report.refusal !== null && problem) {
+      logger[verdict.started ? "error" : "debug"](
+        { call: "events", hubId, reason: report.refusal, refusals: problem.sessions },
+        `${problem.message} (next try in ${waitMs} ms)`,
+      );
+    } else if (failure === null && problem?.kind === "duplicate_hub") {
+      logger[verdict.started ? "error" : "debug"](
+        { call: "events", hubId, closes: problem.sessions },
+        verdict.started
+          ? `${problem.message} (next try in ${waitMs} ms)`
+          : `relay ended the event stream again (another hub with this id); reconnecting in ${waitMs} ms`,
+      );
+    } else if (failure === null && report.ready) {
+      logger[quiet ?? "info"](`relay closed the event stream; reconnecting in ${waitMs} ms`);
+    } else if (failure === null) {
+      logger[quiet ?? "warn"](
+        { call: "events" },
+        `the relay ended the event stream at once, before connection_ready (is it restarting, or does a proxy end long requests?); reconnecting in ${waitMs} ms, with growing delays while it goes on`,
+      );
+    } else if (failure.kind === "permanent") {
+      logger[quiet ?? "error"](
+        { call: "events", status: failure.status },
+        `${failure.message}; reconnecting in ${waitMs} ms`,
+      );
+    } else if (failure.kind === "not_registered") {
+      logger[quiet ?? "warn"]({ call: "events" }, failure.message);
+    } else {
+      logger[quiet ?? "warn"](
+        { call: "events", code: failure.code },
+        `event stream: ${failure.message} (reconnecting in ${waitMs} ms)`,
+      );
+    }
+  }
+}
+
+/** Failures a `Last-Event-ID` can cause: the relay refused the request itself (400, 413, 431, …) or the header could not be sent. */
+function idMayBeTheCause(failure: RelayError): boolean {
+  return failure.kind === "permanent" || failure.code === "UND_ERR_INVALID_ARG";
 }

@@ -5,12 +5,12 @@ import type { PublishedEvent } from "../wire/relay.ts";
 /** Events of one room taken for one POST; acknowledge or release it, exactly once. */
 export interface PublishBatch {
   readonly roomId: string;
-  /** In enqueue order; each carries its `event_id`. */
+  /** In enqueue order; each carries its `data.response_seq` and `data.task_id`. */
   readonly events: readonly PublishedEvent[];
 }
 
 export interface PublishQueue {
-  /** Appends events (already carrying `event_id`) after the room's queued ones. */
+  /** Appends events (already stamped, see response-seq.ts) after the room's queued ones. */
   append(roomId: string, events: readonly PublishedEvent[]): void;
   /**
    * Takes up to `maxEvents` from the head of the room. Null when the room has nothing queued or

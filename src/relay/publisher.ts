@@ -1,5 +1,6 @@
-// Publishing to the relay (relay-wire.md sections 3 and 4): per-room order, batches, coalesced
-// stream chunks, retries with stable event ids. `publish()` only enqueues; sending happens here.
+// Publishing to the relay (relay-wire.md sections 3, 4 and 6): per-room order, batches, coalesced
+// stream chunks, retries the relay recognises (each event's `data.response_seq` and `data.task_id`
+// are fixed when it is queued). `publish()` only enqueues; sending happens here.
 //
 // Order: one POST per room in flight at a time, always from the head of the room's queue, and a
 // failed batch goes back to the head; so an event never overtakes an earlier one of its room.
@@ -7,12 +8,17 @@
 // `publishCoalesceMs` from the first unsent chunk so a token stream shares POSTs; any other
 // event (task_submitted, the terminal group, …) goes out at once with whatever is queued before
 // it, so a turn's answer is never held back by the window.
-import { randomUUID } from "node:crypto";
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { fullJitterDelayMs, type Random } from "./backoff.ts";
-import { classifyNetworkError, type RelayAuthError, RelayError } from "./errors.ts";
+import {
+  classifyNetworkError,
+  type RelayAuthError,
+  RelayError,
+  refusedEventIndex,
+} from "./errors.ts";
 import { InMemoryPublishQueue, type PublishBatch, type PublishQueue } from "./publish-queue.ts";
+import { ResponseSequence, stampEvent } from "./response-seq.ts";
 import type { RelayLinkSettings } from "./settings.ts";
 
 export interface PublisherOptions {
@@ -25,6 +31,8 @@ export interface PublisherOptions {
   settings: RelayLinkSettings;
   logger: Logger;
   queue?: PublishQueue;
+  /** Where `data.response_seq` comes from (the outbox keeps its high-water mark); default in memory. */
+  sequence?: ResponseSequence;
   random?: Random;
 }
 
@@ -53,6 +61,8 @@ interface RoomState {
   /** Failed attempts in a row. */
   attempts: number;
   maxBatch: number;
+  /** A one-off smaller next batch: the events before one the relay refused. */
+  nextBatch: number | null;
   /** A non-chunk event waits: send without the coalesce window. */
   urgent: boolean;
   /** When the first unsent chunk was queued (start of its coalesce window). */
@@ -65,11 +75,14 @@ export class Publisher {
   private readonly logger: Logger;
   private readonly queue: PublishQueue;
   private readonly random: Random;
+  private readonly sequence: ResponseSequence;
   private readonly rooms = new Map<string, RoomState>();
   private readonly controller = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly flushWaiters = new Set<(idle: boolean) => void>();
   private readonly counters = { posts: 0, eventsSent: 0, batches: 0, retries: 0, dropped: 0 };
+  /** Refusals already logged, by kind (status, code, field), and how often each came. */
+  private readonly refusals = new Map<string, number>();
   private authError: RelayAuthError | null = null;
   private closed = false;
   private flushing = 0;
@@ -81,12 +94,14 @@ export class Publisher {
     this.logger = options.logger;
     this.queue = options.queue ?? new InMemoryPublishQueue();
     this.random = options.random ?? Math.random;
+    this.sequence = options.sequence ?? new ResponseSequence();
     this.resume();
   }
 
   /**
    * Queues events of a room for the relay; never blocks, never throws. Each event gets its
-   * `event_id` here, once, and keeps it across retries.
+   * `data.response_seq` here, once (and `data.task_id` if it was made without one), and keeps
+   * both across retries: the relay's key for dropping a retried event.
    */
   publish(roomId: string, events: readonly PublishedEvent[]): void {
     try {
@@ -114,9 +129,7 @@ export class Publisher {
         }
         return;
       }
-      const stamped = events.map((event) =>
-        event.event_id ? event : ({ ...event, event_id: randomUUID() } as PublishedEvent),
-      );
+      const stamped = events.map((event) => stampEvent(event, this.sequence));
       this.queue.append(roomId, stamped);
       const room = this.room(roomId);
       if (stamped.some(isUrgent)) room.urgent = true;
@@ -203,6 +216,7 @@ export class Publisher {
         timerKind: null,
         attempts: 0,
         maxBatch: this.settings.publishMaxBatchEvents,
+        nextBatch: null,
         urgent: false,
         chunkSince: null,
       };
@@ -240,7 +254,8 @@ export class Publisher {
   private startSend(roomId: string): void {
     const room = this.rooms.get(roomId);
     if (!room || this.stopped || room.sending) return;
-    const batch = this.queue.take(roomId, room.maxBatch);
+    const batch = this.queue.take(roomId, Math.min(room.maxBatch, room.nextBatch ?? room.maxBatch));
+    room.nextBatch = null;
     if (!batch) {
       this.schedule(roomId);
       this.checkIdle();
@@ -308,12 +323,21 @@ export class Publisher {
           );
           return;
         }
+        if (failure.status === 422 && count > 1) {
+          // The relay refuses a whole POST for one event it cannot read: send the events before
+          // it, then it alone, so only that one is lost.
+          const bad = refusedEventIndex(failure);
+          if (bad !== null && bad < count) {
+            this.queue.release(batch);
+            room.nextBatch = Math.max(1, bad);
+            room.urgent = true;
+            this.counters.retries += 1;
+            return;
+          }
+        }
         this.queue.ack(batch);
         this.counters.dropped += count;
-        this.logger.error(
-          { roomId, status: failure.status, types: [...new Set(batch.events.map((e) => e.type))] },
-          `${failure.message} (${count} events of room ${roomId})`,
-        );
+        this.logRefusal(roomId, failure, batch);
         return;
       case "not_registered":
         this.queue.release(batch);
@@ -333,6 +357,30 @@ export class Publisher {
         this.counters.retries += 1;
         this.retryLater(roomId, room, failure);
     }
+  }
+
+  /**
+   * A refused batch is logged once per kind of refusal (status and field): a relay that refuses
+   * every event of some kind must not flood the log. Later ones are counted at debug level.
+   */
+  private logRefusal(roomId: string, failure: RelayError, batch: PublishBatch): void {
+    const field = typeof failure.detail?.field === "string" ? failure.detail.field : "";
+    const kind = `${failure.status}:${failure.code ?? ""}:${field.replace(/\d+/g, "#")}`;
+    const types = [...new Set(batch.events.map((e) => e.type))];
+    const count = batch.events.length;
+    const seen = this.refusals.get(kind) ?? 0;
+    this.refusals.set(kind, seen + 1);
+    if (seen > 0) {
+      this.logger.debug(
+        { roomId, status: failure.status, types, times: seen + 1 },
+        failure.message,
+      );
+      return;
+    }
+    this.logger.error(
+      { roomId, status: failure.status, types },
+      `${failure.message} (${count} event${count === 1 ? "" : "s"} of room ${roomId}); further refusals like this one are logged at debug level only`,
+    );
   }
 
   private retryLater(roomId: string, room: RoomState, failure: RelayError): void {

@@ -4,7 +4,9 @@
 // agents before it calls start(); then register, agents/sync, and the command stream. After
 // that: a forced re-sync on every `connection_ready` and every `resyncIntervalMs`, debounced
 // syncs on roster changes, heartbeats with backoff, re-registration on any 404 of a hub path,
-// and publishing through the Publisher. Only a refused key (401/403) stops the link (`fatal`).
+// and publishing through the Publisher. Only a refused key (401/403) stops the link (`fatal`);
+// a relay that refuses the hub (not the key) is a setup problem shown in `state().problem` and
+// retried slowly (see stream-health.ts).
 import { EventEmitter } from "node:events";
 import { untilSettled } from "../async/deferred.ts";
 import type { Logger } from "../log/logger.ts";
@@ -18,10 +20,14 @@ import {
 import { RelayClient } from "./client.ts";
 import { delay } from "./delay.ts";
 import { RelayAuthError, RelayError } from "./errors.ts";
+import { eventIdScope, isResumableEventId, previewEventId, whyNotResumable } from "./event-id.ts";
 import { CommandStream, type StreamConnection } from "./event-stream.ts";
 import type { PublishQueue } from "./publish-queue.ts";
 import { Publisher, type PublisherStats } from "./publisher.ts";
+import type { ResponseSequence } from "./response-seq.ts";
 import { type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
+import type { StreamProblem } from "./stream-health.ts";
+import { type AgentNotKept, SyncReceipts } from "./sync-receipt.ts";
 
 export interface RelayLinkOptions {
   /** Relay base URL; default `https://api.hybro.ai`. */
@@ -39,6 +45,8 @@ export interface RelayLinkOptions {
   userAgent?: string;
   /** Where unsent events live; default in memory. */
   queue?: PublishQueue;
+  /** Where `data.response_seq` comes from (the durable outbox's); default in memory. */
+  responseSeq?: ResponseSequence;
   /** Keeps the command stream's last event id between runs (the durable outbox); default none. */
   eventIds?: EventIdStore;
   /** Proxy variables source; default `process.env`. */
@@ -49,12 +57,14 @@ export interface RelayLinkOptions {
 
 /**
  * Where the last SSE id of a handled command is kept, so a restarted hub sends it as
- * `Last-Event-ID` and the relay replays what a killed hub received but never handled.
+ * `Last-Event-ID` and the relay replays what a killed hub received but never handled. An id
+ * belongs to one relay and hub id (`scope`): another scope never gets it.
  */
 export interface EventIdStore {
-  load(): string | null;
-  /** Called after the command with this id was handled (accepted turns are recorded by then). */
-  save(eventId: string): void;
+  /** The id kept for `scope`, or null (none, or one of another scope). */
+  load(scope: string): string | null;
+  /** After the command with this id was handled (accepted turns are recorded by then); null forgets. */
+  save(scope: string, eventId: string | null): void;
 }
 
 export interface RelayLinkReady {
@@ -91,6 +101,10 @@ export interface RelayLinkState {
   heartbeatIntervalMs: number;
   heartbeatFailures: number;
   publish: PublisherStats;
+  /** Agents sent at the last sync that the relay did not keep, with the reason. */
+  notKept: AgentNotKept[];
+  /** A setup problem on the command stream (the relay refuses the hub, another hub uses its id). */
+  problem: StreamProblem | null;
 }
 
 export class RelayLink extends EventEmitter<RelayLinkEvents> {
@@ -103,6 +117,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
   private readonly controller = new AbortController();
   private readonly publisher: Publisher;
   private readonly stream: CommandStream;
+  private readonly receipts: SyncReceipts;
   private onCommand: (command: RelayCommand) => void = () => undefined;
   private started = false;
   private closing: Promise<void> | null = null;
@@ -126,6 +141,10 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
   private resyncTimer: NodeJS.Timeout | null = null;
   private heartbeatIntervalMs: number;
   private heartbeatFailures = 0;
+  /** Ends the heartbeat loop's current wait (the stream reopened after heartbeats failed). */
+  private heartbeatWake: AbortController | null = null;
+  /** What stored event ids of this link belong to: this relay and hub id. */
+  private readonly eventIdScope: string;
   private readonly loops: Promise<void>[] = [];
 
   constructor(options: RelayLinkOptions) {
@@ -136,6 +155,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     this.random = options.random ?? Math.random;
     this.settings = relayLinkSettings(options.settings);
     this.heartbeatIntervalMs = this.settings.heartbeatIntervalMs;
+    this.receipts = new SyncReceipts(this.logger);
     this.client = new RelayClient({
       gatewayUrl: options.gatewayUrl,
       apiKey: options.apiKey,
@@ -151,8 +171,10 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       settings: this.settings,
       logger: this.logger,
       queue: options.queue,
+      sequence: options.responseSeq,
       random: this.random,
     });
+    this.eventIdScope = eventIdScope(this.client.gatewayUrl, this.hubId);
     this.stream = new CommandStream({
       client: this.client,
       hubId: this.hubId,
@@ -160,10 +182,16 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       logger: this.logger,
       random: this.random,
       onCommand: (command, eventId) => this.handleCommand(command, eventId),
-      lastEventId: options.eventIds?.load() ?? null,
+      lastEventId: this.storedEventId(),
       onNotRegistered: (signal) => this.reregister(signal),
       onAuthError: (error) => this.fail(error),
-      onOpen: () => this.emit("connected"),
+      onEventIdDropped: () => this.options.eventIds?.save(this.eventIdScope, null),
+      onOpen: () => {
+        // Heartbeats that failed while the stream was down wait long by now; the relay drops a
+        // hub whose heartbeats stop, so send one soon.
+        if (this.heartbeatFailures > 0) this.heartbeatWake?.abort();
+        this.emit("connected");
+      },
       onClose: (error) => {
         if (error) this.lastError = error.message;
         this.emit("disconnected", error);
@@ -243,7 +271,14 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       heartbeatIntervalMs: this.heartbeatIntervalMs,
       heartbeatFailures: this.heartbeatFailures,
       publish: this.publisher.stats(),
+      notKept: this.receipts.list(),
+      problem: stream.problem,
     };
+  }
+
+  /** Why the relay did not keep this agent at the last sync, or null. */
+  notKeptReason(localAgentId: string): string | null {
+    return this.receipts.reasonFor(localAgentId);
   }
 
   /** Stops everything: stream, timers, in-flight calls (flush first if events matter). */
@@ -299,7 +334,19 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       }
     }
     this.onCommand(command);
-    if (eventId !== null) this.options.eventIds?.save(eventId);
+    if (eventId !== null) this.options.eventIds?.save(this.eventIdScope, eventId || null);
+  }
+
+  /** The stored id of this relay and hub, if it can still be sent as a header. */
+  private storedEventId(): string | null {
+    const stored = this.options.eventIds?.load(this.eventIdScope) ?? null;
+    if (stored === null || stored === "" || isResumableEventId(stored)) return stored || null;
+    this.logger.warn(
+      { lastEventId: previewEventId(stored), length: stored.length },
+      `the stored last event id cannot be sent back as Last-Event-ID (${whyNotResumable(stored)}); dropped, the hub starts without it`,
+    );
+    this.options.eventIds?.save(this.eventIdScope, null);
+    return null;
   }
 
   /**
@@ -396,6 +443,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
         this.lastSyncedPayload = payload;
         this.agentsSynced = answer.synced.length;
         this.lastSyncAt = Date.now();
+        this.receipts.record(roster, answer);
         attempt = 0;
         // Periodic keep-alive syncs of an unchanged roster stay out of the info log.
         this.logger[changed ? "info" : "debug"](
@@ -411,8 +459,12 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
           return;
         }
         this.lastError = failure.message;
-        if (failure.kind === "permanent") {
-          this.logger.error({ call: "sync", agents: roster.length }, failure.message);
+        if (failure.kind === "permanent" || failure.kind === "hub_refused") {
+          // A refused hub is synced again after the stream is accepted (`connection_ready`).
+          this.logger[failure.kind === "permanent" ? "error" : "warn"](
+            { call: "sync", agents: roster.length },
+            failure.message,
+          );
           this.lastSyncedPayload = null;
           continue;
         }
@@ -445,7 +497,10 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     while (!this.stopped) {
       const waitMs =
         this.heartbeatFailures === 0 ? base : equalJitterMs(this.heartbeatIntervalMs, this.random);
-      await delay(waitMs, this.signal, { unref: true });
+      const wake = new AbortController();
+      this.heartbeatWake = wake;
+      await delay(waitMs, AbortSignal.any([this.signal, wake.signal]), { unref: true });
+      this.heartbeatWake = null;
       if (this.stopped) return;
       try {
         await this.client.heartbeat(this.hubId, this.signal);

@@ -20,6 +20,17 @@ export interface RelayLinkSettings {
   reconnectBaseDelayMs: number;
   /** Cap of the reconnect/retry delay. */
   reconnectMaxDelayMs: number;
+  /**
+   * First ceiling of the slow reconnect delay while the relay refuses this hub's stream (after
+   * registering again did not help) or another hub with the same id takes it; doubles per session.
+   */
+  slowReconnectBaseMs: number;
+  /** Cap of the slow reconnect delay. */
+  slowReconnectMaxMs: number;
+  /** Clean ends by the relay of opened streams that mean another hub uses this hub id… */
+  duplicateHubCloses: number;
+  /** …when they fall within this long (a stream then open this long ends the suspicion). */
+  duplicateHubWindowMs: number;
   /** Forced agents/sync period (a keep-alive of the relay's roster state). */
   resyncIntervalMs: number;
   /** Quiet time after a roster change before the sync is sent (several changes share one). */
@@ -48,6 +59,10 @@ export const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.f
   streamMaxEventChars: 16 * 1024 * 1024,
   reconnectBaseDelayMs: 1_000,
   reconnectMaxDelayMs: 60_000,
+  slowReconnectBaseMs: 30_000,
+  slowReconnectMaxMs: 600_000,
+  duplicateHubCloses: 3,
+  duplicateHubWindowMs: 600_000,
   resyncIntervalMs: 120_000,
   syncDebounceMs: 250,
   publishCoalesceMs: 25,

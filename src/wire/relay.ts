@@ -65,6 +65,15 @@ export interface UserMessageCommand {
   local_agent_id: string;
   agent_message_id: string;
   user_message_id?: string | null;
+  /** The relay's run this turn belongs to; echoed in every event of the turn. */
+  run_id?: string | null;
+  /** The cloud's id of the agent (the hub routes by `local_agent_id`). */
+  agent_id?: string | null;
+  /**
+   * The relay's own placeholder for the turn's task (`relay-pending-…`): never an agent task id,
+   * never passed to the agent.
+   */
+  task_id?: string | null;
   /** An A2A Message, often v0.3-shaped (with `kind`). */
   message: Record<string, unknown>;
 }
@@ -111,19 +120,34 @@ export type TaskState =
   | "rejected"
   | "unknown";
 
-export interface TaskSubmittedData {
+/**
+ * What every published event's `data` carries besides its own fields (relay-wire.md sections 4
+ * and 6). The relay drops a retried event by `hub-response:{hub_id}:{task_id}:{response_seq}`,
+ * so both are fixed before the first send and kept with the event in the outbox.
+ */
+export interface EventStamp {
+  /** The agent's task id once known, else the hub's own task id for the turn; never left out. */
   task_id: string;
+  /**
+   * Hub-wide increasing number given when the event is queued (src/relay/response-seq.ts): the
+   * pair (task_id, response_seq) never repeats, also across turns continuing one agent task.
+   */
+  response_seq?: number;
+  /** The relay's `run_id` from the turn's `user_message`, when it sent one. */
+  run_id?: string;
+}
+
+export interface TaskSubmittedData extends EventStamp {
   agent_name: string;
 }
-export interface TaskStatusData {
+export interface TaskStatusData extends EventStamp {
   state: string;
   status_text: string;
   final: boolean;
-  task_id: string | null;
   context_id: string | null;
   raw: unknown;
 }
-export interface ArtifactUpdateData {
+export interface ArtifactUpdateData extends EventStamp {
   raw: unknown;
   text: string;
   parts: unknown[];
@@ -132,25 +156,25 @@ export interface ArtifactUpdateData {
   /** Present when the chunk came from a streamed Message (artifact id `<agent_message_id>-stream`). */
   artifact?: { artifactId: string; parts: unknown[] };
 }
-export interface AgentResponseData {
+export interface AgentResponseData extends EventStamp {
   content: string;
   agent_id: string;
   parts?: unknown[];
 }
-export interface AgentErrorData {
+export interface AgentErrorData extends EventStamp {
   error: string;
   error_type: string;
   task_state?: string;
 }
-export interface TaskInteractiveData {
+export interface TaskInteractiveData extends EventStamp {
   state: "input-required" | "auth-required";
-  task_id: string | null;
   context_id: string | null;
   status_text: string;
 }
 export type ProcessingStatus = "completed" | "failed" | "input_required";
-export interface ProcessingStatusData {
+export interface ProcessingStatusData extends EventStamp {
   status: ProcessingStatus;
+  /** Always the turn's own `user_message_id` (null for a reply): any other is dropped by the relay. */
   user_message_id: string | null;
 }
 
@@ -158,8 +182,6 @@ interface EventOf<T extends string, D> {
   type: T;
   agent_message_id: string;
   data: D;
-  /** Ours, stable across retries so a relay can drop duplicates; hybro.ai ignores it. */
-  event_id?: string;
 }
 export type TaskSubmittedEvent = EventOf<"task_submitted", TaskSubmittedData>;
 export type TaskStatusEvent = EventOf<"task_status", TaskStatusData>;
@@ -179,6 +201,40 @@ export type PublishedEvent =
   | ProcessingStatusEvent;
 
 export type PublishedEventType = PublishedEvent["type"];
+
+/** The only `type` values the relay accepts; any other makes it refuse the whole POST (422). */
+export const PUBLISHED_EVENT_TYPES: readonly PublishedEventType[] = [
+  "task_submitted",
+  "agent_response",
+  "agent_error",
+  "processing_status",
+  "artifact_update",
+  "task_status",
+  "task_interactive",
+];
+
+/** The relay's idempotency key of an event (relay-wire.md section 6); null when it has none. */
+export function responseKey(hubId: string, taskId: unknown, responseSeq: unknown): string | null {
+  if (!hubId || typeof taskId !== "string" || taskId === "") return null;
+  if (responseSeq === undefined || responseSeq === null) return null;
+  return `hub-response:${hubId}:${taskId}:${String(responseSeq)}`;
+}
+
+/**
+ * A task id the relay made up for a turn it has not heard the agent's task id for yet
+ * (`relay-pending-…`, and the other provisional forms the relay refuses as authoritative):
+ * never an agent's task id.
+ */
+export function isPlaceholderTaskId(taskId: string): boolean {
+  const normalised = taskId.trim().toLowerCase();
+  return (
+    normalised === "" ||
+    normalised === "pending" ||
+    normalised === "provisional" ||
+    normalised === "unknown" ||
+    /^(relay-pending-|pending-|provisional-)/.test(normalised)
+  );
+}
 
 /** `error_type` values the relay knows, plus ours. Transport errors use their own names. */
 export const ErrorTypes = {
@@ -220,9 +276,12 @@ export type RelayErrorCode =
   | "agent_timeout"
   | "hub_offline"
   | "internal_error"
-  // development relay: register of another user's hub_id (409), bad path (400), long path (414),
-  // unreadable request (400)
-  | "hub_id_conflict"
+  // development relay: hybro.ai's plain-text refusals of a foreign hub or room (403/404), bad
+  // path (400), long path (414), unreadable request (400)
+  | "unknown_hub"
+  | "hub_not_owned"
+  | "room_not_found"
+  | "room_owner_mismatch"
   | "invalid_path"
   | "uri_too_long"
   | "invalid_request";

@@ -8,6 +8,7 @@ import type { AgentEntryOfKind } from "../../src/agents/config.ts";
 import { Registry, type RegistrySettings } from "../../src/agents/registry.ts";
 import type { AgentTransport } from "../../src/agents/transport.ts";
 import { localAgentIdForCommand, localAgentIdForUrl } from "../../src/wire/agent-id.ts";
+import { syncEntryProblem } from "../../src/wire/sync-card.ts";
 import { type CardServer, startCardServer, v03Card, waitFor } from "./card-server.ts";
 
 const FAST: Partial<RegistrySettings> = {
@@ -113,7 +114,13 @@ describe("Registry", () => {
       name: "Echo",
       description: "echoes what it is told",
       capabilities: ["streaming", "echo", "test", "test"],
-      agent_card: v03Card(up.url),
+      // Only what the relay needs of the card, under the entry's name and description.
+      agent_card: {
+        ...v03Card(up.url),
+        name: "Echo",
+        description: "echoes what it is told",
+        url: `${up.url}/rpc`,
+      },
     });
 
     expect(logged(/agent "Gone" not added: no agent card at .*agent-card\.json/)).toHaveLength(1);
@@ -130,6 +137,81 @@ describe("Registry", () => {
     await waitFor(() => r.get(localAgentIdForUrl(down.url)), "the late agent");
     expect(changes).toBeGreaterThan(0);
     expect(r.list().map((a) => a.name)).toEqual(["Echo", "Gone"]);
+  });
+
+  it("syncs only the card fields the relay needs: no header, token or environment value leaves", async () => {
+    const secret = "s3cr3t-token-0123456789";
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: an agents.json variable reference
+    const SECRET_REF = "${HYBRO_TEST_CARD_SECRET}";
+    process.env.HYBRO_TEST_CARD_SECRET = secret;
+    try {
+      const up = await server((base) =>
+        v03Card(base, {
+          url: `${base}/rpc?api_key=${secret}`,
+          securitySchemes: {
+            key: { type: "apiKey", in: "header", name: "X-Key", description: secret },
+          },
+          additionalInterfaces: [
+            { url: `http://admin:${secret}@127.0.0.1:1/`, transport: "JSONRPC" },
+          ],
+          capabilities: { streaming: true, extensions: [{ uri: "x", params: { token: secret } }] },
+          provider: { organization: "me", url: `http://internal/?t=${secret}` },
+          signatures: [{ protected: secret, signature: secret }],
+          metadata: { env: secret },
+        }),
+      );
+      writeAgents({
+        agents: [
+          {
+            name: "Private",
+            url: up.url.replace("://", `://user:${SECRET_REF}@`),
+            headers: { Authorization: `Bearer ${SECRET_REF}` },
+          },
+        ],
+      });
+      const r = await start();
+      await waitFor(() => r.list()[0], "the agent");
+      const payload = r.syncPayload();
+      expect(JSON.stringify(payload)).not.toContain(secret);
+      expect(JSON.stringify(payload)).not.toContain("admin");
+      // The plain card's fields only: none of the extras the agent served.
+      expect(payload[0]?.agent_card).toEqual(
+        v03Card(up.url, {
+          name: "Private",
+          capabilities: { streaming: true, pushNotifications: false },
+        }),
+      );
+      // …and the relay keeps it (its card validation passes).
+      expect(syncEntryProblem(payload[0]!)).toBeNull();
+    } finally {
+      delete process.env.HYBRO_TEST_CARD_SECRET;
+    }
+  });
+
+  it("syncs a v1.0 card (no top-level url) as a card the relay keeps", async () => {
+    const up = await server((base) => ({
+      name: "V1",
+      description: "a v1.0 agent",
+      version: "2.1.0",
+      supportedInterfaces: [
+        { url: `${base}/rpc`, protocolBinding: "JSONRPC", protocolVersion: "1.0" },
+      ],
+      capabilities: { streaming: false },
+      defaultInputModes: ["text/plain"],
+      defaultOutputModes: ["application/json"],
+      skills: [{ id: "s", name: "S", description: "d", tags: ["t"] }, { description: "no name" }],
+    }));
+    writeAgents({ agents: [{ name: "V1", url: up.url }] });
+    const r = await start();
+    await waitFor(() => r.list()[0], "the agent");
+    const [entry] = r.syncPayload();
+    expect(syncEntryProblem(entry!)).toBeNull();
+    expect(entry?.agent_card).toMatchObject({
+      url: `${up.url}/rpc`,
+      version: "2.1.0",
+      defaultOutputModes: ["application/json"],
+      skills: [{ id: "s", name: "S", description: "d", tags: ["t"] }],
+    });
   });
 
   it("keeps RPC on the configured origin when the card names another host", async () => {

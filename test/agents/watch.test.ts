@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -37,7 +37,7 @@ describe("AgentsFileWatcher", () => {
     watcher = new AgentsFileWatcher({
       path: file,
       logger: log.logger,
-      settings: { debounceMs: 30 },
+      settings: { debounceMs: 30, pollIntervalMs: 50 },
     });
     updates = [];
     invalid = [];
@@ -137,5 +137,71 @@ describe("AgentsFileWatcher", () => {
     writeFileSync(file, agents("B"));
     expect(names(await nextUpdate(1))).toEqual(["B"]);
     expect(updates).toHaveLength(1);
+  });
+
+  it("follows a symlinked agents.json: its target edited or saved by rename, the link re-pointed", async () => {
+    // Dotfile managers keep the real file elsewhere and link it in.
+    const elsewhere = join(dir, "dotfiles");
+    mkdirSync(elsewhere);
+    const target = join(elsewhere, "agents.json");
+    writeFileSync(target, agents("A"));
+    symlinkSync(target, file);
+    const first = await start();
+    expect(first.ok && first.config.agents.map((a) => a.name)).toEqual(["A"]);
+
+    writeFileSync(target, agents("Edited"));
+    expect(names(await nextUpdate(1))).toEqual(["Edited"]);
+
+    const tmp = join(elsewhere, ".agents.json.swp");
+    writeFileSync(tmp, agents("Renamed"));
+    renameSync(tmp, target);
+    expect(names(await nextUpdate(2))).toEqual(["Renamed"]);
+
+    const other = join(elsewhere, "other.json");
+    writeFileSync(other, agents("Other"));
+    const link = join(dir, ".link.tmp");
+    symlinkSync(other, link);
+    renameSync(link, file);
+    expect(names(await nextUpdate(3))).toEqual(["Other"]);
+  });
+
+  it("follows a link through a swapped folder link (how Kubernetes updates a mounted ConfigMap)", async () => {
+    // agents.json -> ..data/agents.json, ..data -> ..v1; an update writes ..v2 and renames a
+    // new ..data link over the old one: nothing named agents.json changes.
+    const version = (name: string, text: string) => {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, "agents.json"), text);
+    };
+    version("..v1", agents("One"));
+    symlinkSync("..v1", join(dir, "..data"));
+    symlinkSync("..data/agents.json", file);
+    const first = await start();
+    expect(first.ok && first.config.agents.map((a) => a.name)).toEqual(["One"]);
+
+    version("..v2", agents("Two"));
+    symlinkSync("..v2", join(dir, "..data_tmp"));
+    renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
+    expect(names(await nextUpdate(1))).toEqual(["Two"]);
+  });
+
+  it("follows a file in a linked folder when the folder link is re-pointed", async () => {
+    mkdirSync(join(dir, "a"));
+    mkdirSync(join(dir, "b"));
+    writeFileSync(join(dir, "a", "agents.json"), agents("A"));
+    writeFileSync(join(dir, "b", "agents.json"), agents("B"));
+    symlinkSync(join(dir, "a"), join(dir, "current"));
+    file = join(dir, "current", "agents.json");
+    await start();
+    symlinkSync(join(dir, "b"), join(dir, "next"));
+    renameSync(join(dir, "next"), join(dir, "current"));
+    expect(names(await nextUpdate(1))).toEqual(["B"]);
+  });
+
+  it("reads a dangling link's target once it appears", async () => {
+    mkdirSync(join(dir, "later"));
+    symlinkSync(join(dir, "later", "agents.json"), file);
+    expect(await start()).toMatchObject({ ok: true, missing: true });
+    writeFileSync(join(dir, "later", "agents.json"), agents("Late"));
+    expect(names(await nextUpdate(1))).toEqual(["Late"]);
   });
 });

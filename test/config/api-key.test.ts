@@ -15,17 +15,13 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("resolveApiKey", () => {
-  it("takes the flag, then the environment, then a key file, then systemd credentials, then the config", () => {
+  it("takes the environment, then a key file, then systemd credentials, then the config", () => {
     const configFile = join(dir, "config.json");
     saveApiKey(configFile, OTHER);
     const keyFile = join(dir, "key");
     writeFileSync(keyFile, `${KEY}\n`);
     const creds = join(dir, "creds");
     rmSync(creds, { force: true });
-    expect(resolveApiKey({ flag: KEY, configFile, env: { HYBRO_API_KEY: OTHER } })).toMatchObject({
-      key: KEY,
-      source: "--api-key",
-    });
     expect(resolveApiKey({ configFile, env: { HYBRO_API_KEY: KEY } })).toMatchObject({
       key: KEY,
       source: "HYBRO_API_KEY",
@@ -36,9 +32,8 @@ describe("resolveApiKey", () => {
 
   it("explains a malformed key without echoing it", () => {
     const result = resolveApiKey({
-      flag: "sk-live-secretsecretsecret",
       configFile: join(dir, "none.json"),
-      env: {},
+      env: { HYBRO_API_KEY: "sk-live-secretsecretsecret" },
     });
     expect(result.ok).toBe(false);
     if (!result.ok) {
@@ -50,7 +45,7 @@ describe("resolveApiKey", () => {
   it("says what to do when there is no key at all", () => {
     const result = resolveApiKey({ configFile: join(dir, "none.json"), env: {} });
     expect(result).toMatchObject({ ok: false });
-    if (!result.ok) expect(result.error).toContain("--api-key");
+    if (!result.ok) expect(result.error).toMatch(/config set-key.*HYBRO_API_KEY.*--api-key-file/);
   });
 });
 

@@ -58,18 +58,39 @@ function tempDir(): string {
   return dir;
 }
 
+/** A relay in memory on any free port. */
+const MEMORY_RELAY = ["relay", "--port", "0", "--memory"];
+
 describe("hybro-hub relay", () => {
-  it("prints one ready line, serves, and stops cleanly on SIGTERM with a hub connected", async () => {
+  it("takes rate-limit windows by flag, and refuses one it cannot read", async () => {
     const relay = run([
-      "relay",
-      "--port",
-      "0",
-      "--memory",
+      ...MEMORY_RELAY,
       "--admin-key",
       ADMIN,
-      "--sse-heartbeat-ms",
-      "100",
+      "--rate-limit",
+      "discovery=1/1d",
+      "--rate-limit",
+      "discovery.user=5/1h",
     ]);
+    const url = await readyUrl(relay);
+    const discover = () =>
+      call({ url }, "POST", "/api/v1/discovery/agents", { key: ADMIN, body: { query: "x" } });
+    expect((await discover()).status).toBe(200);
+    const refused = await discover();
+    expect([refused.status, refused.body.detail.message]).toEqual([
+      429,
+      "Rate limit exceeded: 1 request per day",
+    ]);
+    relay.child.kill("SIGTERM");
+    expect(await relay.exit).toBe(0);
+
+    const bad = run([...MEMORY_RELAY, "--rate-limit", "gateway=100"]);
+    expect(await bad.exit).toBe(2);
+    expect(bad.stderr()).toContain('cannot read the rate-limit window "100"');
+  });
+
+  it("prints one ready line, serves, and stops cleanly on SIGTERM with a hub connected", async () => {
+    const relay = run([...MEMORY_RELAY, "--admin-key", ADMIN, "--sse-heartbeat-ms", "100"]);
     const url = await readyUrl(relay);
     const verify = await call({ url }, "GET", "/api/v1/auth/verify", { key: ADMIN });
     expect(verify.body).toMatchObject({ valid: true, user_id: "admin", scopes: ["*"] });
@@ -89,13 +110,13 @@ describe("hybro-hub relay", () => {
   });
 
   it("takes the admin key from HYBRO_RELAY_ADMIN_KEY and refuses a malformed one", async () => {
-    const fromEnv = run(["relay", "--port", "0", "--memory"], { HYBRO_RELAY_ADMIN_KEY: ADMIN });
+    const fromEnv = run(MEMORY_RELAY, { HYBRO_RELAY_ADMIN_KEY: ADMIN });
     const url = await readyUrl(fromEnv);
     expect((await call({ url }, "GET", "/api/v1/auth/verify", { key: ADMIN })).status).toBe(200);
     fromEnv.child.kill("SIGINT");
     expect(await fromEnv.exit).toBe(0);
 
-    const bad = run(["relay", "--port", "0", "--memory", "--admin-key", "hybro_tooshort"]);
+    const bad = run([...MEMORY_RELAY, "--admin-key", "hybro_tooshort"]);
     expect(await bad.exit).toBe(2);
     expect(bad.stdout()).toBe("");
     expect(bad.stderr()).toMatch(/at least 32/);

@@ -35,6 +35,10 @@ async function setup(options: Parameters<typeof relayForTest>[0] = {}): Promise<
         name: "Echo",
         description: "Repeats what you say",
         url: "http://localhost:9001/",
+        version: "1.0.0",
+        capabilities: { streaming: true },
+        defaultInputModes: ["text/plain"],
+        defaultOutputModes: ["text/plain"],
         supportedInterfaces: [{ url: "http://localhost:9001/", protocolBinding: "JSONRPC" }],
         skills: [{ id: "echo", name: "echo", description: "", tags: ["echo", "testing"] }],
       },
@@ -472,12 +476,21 @@ describe("message/stream", () => {
     });
   });
 
-  it("cancels with an empty task id when the agent had not started a task", async () => {
+  it("cancels with its placeholder task id when the agent had not started a task", async () => {
     const reader = await openStream(message("gone"));
     const command = await nextCommand("user_message", 0);
+    // As hybro.ai sends a user_message: its run id, its id of the agent, a placeholder task id.
+    expect(command).toMatchObject({
+      run_id: expect.stringMatching(/^run_/),
+      agent_id: agentId,
+      task_id: `relay-pending-${command.agent_message_id.slice(0, 12)}`,
+    });
     reader.close();
     const cancel = await nextCommand("cancel_task", 0);
-    expect(cancel).toMatchObject({ task_id: "", agent_message_id: command.agent_message_id });
+    expect(cancel).toMatchObject({
+      task_id: command.task_id,
+      agent_message_id: command.agent_message_id,
+    });
   });
 
   it("ends with an error event on timeout", async () => {

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { DevRelay } from "../../src/devrelay/index.ts";
-import type { PublishedEvent } from "../../src/wire/relay.ts";
 import {
   type Answer,
   agentForTest,
@@ -54,7 +53,7 @@ describe("register", () => {
     ]);
   });
 
-  it("refuses malformed hub ids and another user's hub id", async () => {
+  it("refuses malformed hub ids; another user's key moves the hub (hybro.ai upserts)", async () => {
     for (const bad of ["ABCDEF0123456789ABCDEF0123456789", "abc", 42, `${"a".repeat(32)}/..`]) {
       const answer = await call(relay, "POST", "/api/v1/relay/hub/register", {
         key: hubKey,
@@ -66,11 +65,21 @@ describe("register", () => {
     const hub = newHub();
     await hub.register();
     const bobKey = relay.createKey({ userId: "bob", name: "hub", scopes: ["relay:hub"] }).key;
-    const stolen = await call(relay, "POST", "/api/v1/relay/hub/register", {
+    const moved = relay.waitFor("hubRegistered", (info) => info.hubId === hub.hubId);
+    const taken = await call(relay, "POST", "/api/v1/relay/hub/register", {
       key: bobKey,
       body: { hub_id: hub.hubId },
     });
-    expectError(stolen, 409, "hub_id_conflict");
+    expect(taken.status).toBe(200);
+    expect(taken.body).toEqual({ hub_id: hub.hubId, user_id: "bob" });
+    expect((await moved)[0]).toMatchObject({ userId: "bob", movedFrom: "alice", created: false });
+    expect(relay.hubs().find((h) => h.hubId === hub.hubId)?.userId).toBe("bob");
+    // alice's hub is now refused on publish and sync, as hybro.ai refuses it (403, not a key problem)
+    const publish = await hub.publish("room_1", []);
+    expect(publish.status).toBe(422); // the body is checked first: an empty list
+    const refused = await hub.sync([agentForTest("aaaaaaaaaaaa", "A")]);
+    expectError(refused, 403, "hub_not_owned");
+    expect(refused.body.detail.message).toBe("Hub not owned by this API key");
   });
 });
 
@@ -130,7 +139,34 @@ describe("agents/sync and status", () => {
     expect(duplicate.body.detail.field).toBe("agents.1.local_agent_id");
   });
 
-  it("answers 404 on hub paths of unknown, malformed or foreign hubs", async () => {
+  it("leaves out, without an error, agents whose card hybro.ai would not keep", async () => {
+    const hub = newHub();
+    await hub.register();
+    const good = agentForTest("aaaaaaaaaaaa", "A");
+    const noUrl = agentForTest("bbbbbbbbbbbb", "B");
+    noUrl.agent_card = { ...noUrl.agent_card, url: "" };
+    const noModes = agentForTest("cccccccccccc", "C");
+    const { defaultInputModes: _, ...withoutModes } = noModes.agent_card;
+    noModes.agent_card = withoutModes;
+    const badSkill = agentForTest("dddddddddddd", "D");
+    badSkill.agent_card = { ...badSkill.agent_card, skills: [{ id: "s", name: "n" }] };
+    const synced = await hub.sync([good, noUrl, noModes, badSkill]);
+    expect(synced.status).toBe(200);
+    expect(synced.body.synced).toEqual([
+      { agent_id: relay.agentId(hub.hubId, "aaaaaaaaaaaa"), local_agent_id: "aaaaaaaaaaaa" },
+    ]);
+    expect(relay.hubs()[0]?.agents.map((agent) => agent.local_agent_id)).toEqual(["aaaaaaaaaaaa"]);
+    // None valid: the answer is [] and nothing is pruned (A stays active).
+    const none = await hub.sync([noUrl, noModes]);
+    expect(none.status).toBe(200);
+    expect(none.body.synced).toEqual([]);
+    expect(relay.hubs()[0]?.agents.map((agent) => agent.local_agent_id)).toEqual(["aaaaaaaaaaaa"]);
+    // An empty roster is valid and prunes everything.
+    expect((await hub.sync([])).body.synced).toEqual([]);
+    expect(relay.hubs()[0]?.agents).toEqual([]);
+  });
+
+  it("answers 404 on heartbeat/events and 403 on publish/sync of unknown, malformed or foreign hubs", async () => {
     const hub = newHub();
     await hub.register();
     const bobKey = relay.createKey({ userId: "bob", name: "hub", scopes: ["relay:hub"] }).key;
@@ -146,7 +182,36 @@ describe("agents/sync and status", () => {
       404,
       "not_found",
     );
-    expectError(await call(relay, "GET", `${hub.base}/events`, { key: bobKey }), 404, "not_found");
+    // The stream is refused as hybro.ai does it: 200 + the error event (test/devrelay/stream.test.ts).
+    const refused = await call(relay, "GET", `${hub.base}/events`, { key: bobKey });
+    expect([refused.status, refused.text]).toEqual([
+      200,
+      'data: {"type":"error","error":"Hub not owned by this API key"}\n\n',
+    ]);
+    const event = {
+      type: "task_submitted",
+      agent_message_id: "a",
+      data: { task_id: "t", agent_name: "A" },
+    };
+    const publishBody = { room_id: "r", events: [event] };
+    expectError(
+      await call(relay, "POST", `/api/v1/relay/hub/${hubIdForTest()}/publish`, {
+        key: hubKey,
+        body: publishBody,
+      }),
+      403,
+      "unknown_hub",
+    );
+    expectError(
+      await call(relay, "POST", `${hub.base}/publish`, { key: bobKey, body: publishBody }),
+      403,
+      "hub_not_owned",
+    );
+    expectError(
+      await call(relay, "POST", `${hub.base}/agents/sync`, { key: bobKey, body: { agents: [] } }),
+      403,
+      "hub_not_owned",
+    );
     const bobStatus = await call(relay, "GET", "/api/v1/relay/hub/status", { key: bobKey });
     expect(bobStatus.body).toEqual({ hubs: [] });
   });
@@ -161,66 +226,6 @@ describe("heartbeat and publish", () => {
     expect(answer.status).toBe(204);
     expect(answer.text).toBe("");
     await beat;
-  });
-
-  it("applies events in order and drops duplicate event_ids", async () => {
-    const hub = newHub();
-    await hub.register();
-    const events = [
-      {
-        type: "task_submitted",
-        agent_message_id: "amsg_t1",
-        event_id: "e1",
-        data: { task_id: "x", agent_name: "A" },
-      },
-      {
-        type: "agent_response",
-        agent_message_id: "amsg_t1",
-        event_id: "e2",
-        data: { content: "hi", agent_id: "a" },
-      },
-    ] as PublishedEvent[];
-    expect((await hub.publish("room_1", events)).status).toBe(204);
-    expect((await hub.publish("room_1", events)).status).toBe(204);
-    const terminal = [
-      {
-        type: "processing_status",
-        agent_message_id: "amsg_t1",
-        event_id: "e3",
-        data: { status: "completed", user_message_id: null },
-      },
-      {
-        type: "processing_status",
-        agent_message_id: "amsg_t1",
-        event_id: "e3",
-        data: { status: "completed", user_message_id: null },
-      },
-    ] as PublishedEvent[];
-    const finished = relay.waitForTurn("amsg_t1");
-    expect((await hub.publish("room_1", terminal)).status).toBe(204);
-    expect((await finished).map((event) => event.type)).toEqual([
-      "task_submitted",
-      "agent_response",
-      "processing_status",
-    ]);
-    expect(relay.eventsFor("amsg_t1").map((event) => event.event_id)).toEqual(["e1", "e2", "e3"]);
-    // events without event_id are always applied
-    await hub.publish("room_1", [
-      {
-        type: "task_submitted",
-        agent_message_id: "amsg_t2",
-        data: { task_id: "y", agent_name: "A" },
-      },
-    ]);
-    await hub.publish("room_1", [
-      {
-        type: "task_submitted",
-        agent_message_id: "amsg_t2",
-        data: { task_id: "y", agent_name: "A" },
-      },
-    ]);
-    expect(relay.eventsFor("amsg_t2")).toHaveLength(2);
-    expect(relay.publishStats()).toEqual({ posts: 5, events: 5, duplicatesDropped: 3 });
   });
 
   it("validates the publish envelope", async () => {

@@ -13,11 +13,19 @@ afterEach(async () => {
   relay = undefined;
 });
 
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
 describe("rate limits", () => {
   it("counts per key and family, with headers, Retry-After and the seed's 429 body", async () => {
-    relay = await relayForTest({ gatewayPerKeyPerHour: 2, discoveryPerKeyPerHour: 3 });
+    relay = await relayForTest({
+      rateLimits: {
+        gateway: { key: [{ limit: 2, windowMs: HOUR_MS }] },
+        discovery: { key: [{ limit: 3, windowMs: HOUR_MS }] },
+      },
+    });
     const a = relay.createKey({ userId: "alice", name: "a", scopes: ["*"] }).key;
-    const b = relay.createKey({ userId: "alice", name: "b", scopes: ["*"] }).key;
+    const b = relay.createKey({ userId: "bob", name: "b", scopes: ["*"] }).key;
     const discover = (key: string) =>
       call(relay!, "POST", "/api/v1/gateway/agents/discover", { key, body: { query: "x" } });
     const first = await discover(a);
@@ -33,10 +41,10 @@ describe("rate limits", () => {
       detail: { error: "rate_limit_exceeded", message: "Rate limit exceeded: 2 requests per hour" },
     });
     const retryAfter = Number(refused.headers.get("retry-after"));
-    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeGreaterThanOrEqual(3599);
     expect(retryAfter).toBeLessThanOrEqual(3600);
     expect(refused.headers.get("x-ratelimit-remaining")).toBe("0");
-    // another key, and another family, have their own counters
+    // another user's key, and another family, have their own counters
     expect((await discover(b)).status).toBe(200);
     const discovery = await call(relay, "POST", "/api/v1/discovery/agents", {
       key: a,
@@ -51,8 +59,95 @@ describe("rate limits", () => {
     expect([invalid.status, invalid.headers.get("x-ratelimit-remaining")]).toEqual([422, "1"]);
   });
 
+  it("several windows: the headers show the one closest to refusing, the 429 names the one that refused", async () => {
+    relay = await relayForTest({
+      rateLimits: {
+        gateway: {
+          key: [
+            { limit: 5, windowMs: HOUR_MS },
+            { limit: 3, windowMs: DAY_MS },
+          ],
+        },
+      },
+    });
+    const key = relay.createKey({ userId: "alice", name: "a", scopes: ["*"] }).key;
+    const discover = () =>
+      call(relay!, "POST", "/api/v1/gateway/agents/discover", { key, body: { query: "x" } });
+    const limits: Array<[string | null, string | null]> = [];
+    for (let i = 0; i < 3; i++) {
+      const answer = await discover();
+      expect(answer.status).toBe(200);
+      limits.push([
+        answer.headers.get("x-ratelimit-limit"),
+        answer.headers.get("x-ratelimit-remaining"),
+      ]);
+    }
+    expect(limits).toEqual([
+      ["3", "2"],
+      ["3", "1"],
+      ["3", "0"],
+    ]);
+    const refused = await discover();
+    expect(refused.status).toBe(429);
+    expect(refused.body.detail.message).toBe("Rate limit exceeded: 3 requests per day");
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(86_000);
+  });
+
+  it("making more keys does not get around a user's limit", async () => {
+    relay = await relayForTest({
+      rateLimits: { gateway: { key: [{ limit: 2, windowMs: HOUR_MS }] } },
+    });
+    const admin = relay.createKey({
+      userId: "alice",
+      name: "admin",
+      scopes: ["keys:admin", "gateway:*"],
+    }).key;
+    const discover = (key: string) =>
+      call(relay!, "POST", "/api/v1/gateway/agents/discover", { key, body: { query: "x" } });
+    const first = relay.createKey({ userId: "alice", name: "k1", scopes: ["gateway:*"] }).key;
+    expect((await discover(first)).status).toBe(200);
+    expect((await discover(first)).status).toBe(200);
+    // A fresh key of the same user, made through the API, finds the user's window full.
+    const minted = await call(relay, "POST", "/api/v1/api-keys", {
+      key: admin,
+      body: { name: "k2", scopes: ["gateway:read"] },
+    });
+    expect(minted.status).toBe(201);
+    const refused = await discover(minted.body.key);
+    expect([refused.status, refused.body.detail.message]).toEqual([
+      429,
+      "Rate limit exceeded: 2 requests per hour",
+    ]);
+    const other = relay.createKey({ userId: "bob", name: "b", scopes: ["gateway:*"] }).key;
+    expect((await discover(other)).status).toBe(200);
+  });
+
+  it("throttles failed authentications per source address", async () => {
+    relay = await relayForTest({ authFailureLimits: [{ limit: 3, windowMs: HOUR_MS }] });
+    const good = relay.createKey({ userId: "alice", name: "a", scopes: ["*"] }).key;
+    const verify = (key: string | null) => call(relay!, "GET", "/api/v1/auth/verify", { key });
+    expect((await verify(good)).status).toBe(200); // successes do not count
+    const statuses: number[] = [];
+    for (const key of [`hybro_${"x".repeat(40)}`, null, "nonsense", `hybro_${"y".repeat(40)}`]) {
+      statuses.push((await verify(key)).status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 429]);
+    const blocked = await verify(good); // while it waits, no key is even looked at
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.detail.error).toBe("too_many_failed_authentications");
+    expect(blocked.body.detail.message).toContain("at most 3 per hour");
+    expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(3500);
+  });
+
   it("applies the global limit across keys", async () => {
-    relay = await relayForTest({ discoveryPerKeyPerHour: 100, discoveryGlobalPerHour: 2 });
+    relay = await relayForTest({
+      rateLimits: {
+        discovery: {
+          key: [{ limit: 100, windowMs: HOUR_MS }],
+          global: [{ limit: 2, windowMs: HOUR_MS }],
+        },
+      },
+    });
     const keys = [1, 2, 3].map(
       (n) => relay!.createKey({ userId: `u${n}`, name: "k", scopes: ["*"] }).key,
     );
@@ -80,9 +175,16 @@ describe("hostile input", () => {
       relay.createKey({ userId: "alice", name: "h", scopes: ["*"] }).key,
     );
     await hub.register();
-    // someone else's hub is a 404 before its body is even read
+    // As on hybro.ai the body is read first; someone else's hub is then refused with 403
     const foreign = await call(relay, "POST", `${hub.base}/publish`, { rawBody: "{" });
-    expect([foreign.status, foreign.body.detail.error]).toEqual([404, "not_found"]);
+    expect([foreign.status, foreign.body.detail.error]).toEqual([400, "invalid_json"]);
+    const refused = await call(relay, "POST", `${hub.base}/publish`, {
+      body: {
+        room_id: "r",
+        events: [{ type: "task_status", agent_message_id: "a", data: { state: "working" } }],
+      },
+    });
+    expect([refused.status, refused.body.detail.error]).toEqual([403, "hub_not_owned"]);
     const cases: Array<[string, string, Parameters<typeof call>[3], number, string]> = [
       ["POST", "/api/v1/relay/hub/register", { rawBody: "{not json" }, 400, "invalid_json"],
       ["POST", "/api/v1/relay/hub/register", { rawBody: "" }, 422, "validation_error"],

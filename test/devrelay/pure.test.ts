@@ -9,7 +9,6 @@ import {
 import { maskAgentCard } from "../../src/devrelay/card-mask.ts";
 import { matchScore, rankAgents } from "../../src/devrelay/discovery.ts";
 import { jsonDepth, pathSegments } from "../../src/devrelay/http-io.ts";
-import { RateLimiter } from "../../src/devrelay/rate-limit.ts";
 import { cloudAgentId } from "../../src/devrelay/roster.ts";
 import { taskResult } from "../../src/devrelay/task-result.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
@@ -39,38 +38,6 @@ describe("API keys", () => {
     expect(isValidScope("relay:*")).toBe(true);
     expect(isValidScope("bogus:*")).toBe(false);
     expect(isValidScope("gateway:write")).toBe(false);
-  });
-});
-
-describe("rate limiter", () => {
-  it("counts per key and globally, and resets with the window", () => {
-    let now = 3_600_000 * 10 + 1000;
-    const limiter = new RateLimiter(
-      {
-        gateway: { perKey: 2, global: 3 },
-        discovery: { perKey: 1, global: 1 },
-        hub: { perKey: 10, global: 10 },
-        keys: { perKey: 10, global: 10 },
-      },
-      3_600_000,
-      () => now,
-    );
-    expect(limiter.take("gateway", "a")).toMatchObject({ allowed: true, limit: 2, remaining: 1 });
-    expect(limiter.take("gateway", "a")).toMatchObject({ allowed: true, remaining: 0 });
-    const refused = limiter.take("gateway", "a");
-    expect(refused).toMatchObject({
-      allowed: false,
-      exceededLimit: 2,
-      remaining: 0,
-      retryAfterS: 3599,
-    });
-    expect(refused.resetAtS).toBe((3_600_000 * 11) / 1000);
-    expect(limiter.take("gateway", "b")).toMatchObject({ allowed: true });
-    expect(limiter.take("gateway", "c")).toMatchObject({ allowed: false, exceededLimit: 3 });
-    expect(limiter.take("discovery", "a")).toMatchObject({ allowed: true });
-    now += 3_600_000;
-    expect(limiter.take("gateway", "a")).toMatchObject({ allowed: true, remaining: 1 });
-    expect(limiter.windowWords()).toBe("per hour");
   });
 });
 

@@ -88,6 +88,8 @@ export function agentForTest(
       url: `http://localhost:9999/${localAgentId}`,
       version: "1.0.0",
       capabilities: { streaming: true },
+      defaultInputModes: ["text/plain"],
+      defaultOutputModes: ["text/plain"],
       skills: [{ id: "s", name: "skill", description: "", tags: ["test"] }],
     },
     ...extra,

@@ -79,7 +79,7 @@ describe("fault suite: agents crash mid-stream", () => {
     }
     await daemon.link.flush(5_000);
     await settle(() => relay.publishStats().events);
-    const verdict = suite.judge(name, ledger, ids, startedAt, relay, options.faults());
+    const verdict = suite.judge(name, ledger, ids, startedAt, options.faults());
     expect(verdict.problems).toEqual([]);
     expect(verdict.result).toMatchObject({ lost: 0, duplicated: 0, disordered: 0 });
     return verdict.result;

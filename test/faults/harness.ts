@@ -167,11 +167,12 @@ export function hubKey(relay: DevRelay): string {
   return relay.createKey({ userId: "alice", name: "hub", scopes: ["*"] }).key;
 }
 
-/** The local id of the (first) agent the hub `hubId` synced; throws if none yet. */
-export function syncedAgentId(relay: DevRelay, hubId: string): string {
-  const localAgentId = relay.hubs().find((hub) => hub.hubId === hubId)?.agents[0]?.local_agent_id;
-  if (!localAgentId) throw new Error("the agent was not synced");
-  return localAgentId;
+/** The local id of the agent `name` (else the first) the hub `hubId` synced; throws if none. */
+export function syncedAgentId(relay: DevRelay, hubId: string, name?: string): string {
+  const agents = relay.hubs().find((hub) => hub.hubId === hubId)?.agents ?? [];
+  const agent = name === undefined ? agents[0] : agents.find((a) => a.name === name);
+  if (!agent) throw new Error(`the agent ${name ?? ""} was not synced`);
+  return agent.local_agent_id;
 }
 
 /** A streaming v1.0 agent answering each turn in 5 chunks, `delayMs` apart. */
@@ -195,40 +196,33 @@ export function startSlowAgent(name: string, delayMs: number): Promise<TestAgent
 // What the relay applied
 
 /**
- * Every event any relay instance applied, per turn, in order. A restarted development relay
- * forgets which `event_id`s it applied (its turn history is in memory), so a batch the old one
- * applied but never acknowledged is applied again by the new one: the ledger keeps the first
- * copy and counts the repeat as `redelivered` (a relay that keeps its ids drops it).
+ * Every event any relay instance stored, per turn, in order: what the room holds. The relay is
+ * strict (hybro.ai's rules): it recognises a retried event only by (task_id, response_seq). An
+ * event the room holds twice under different keys (a retry that was not recognised) is counted
+ * by content: the same type and data, `response_seq` aside.
  */
 export class RelayLedger {
   readonly #turns = new Map<string, PublishedEvent[]>();
-  readonly #ids = new Map<string, Set<string>>();
-  /** Per turn: event ids one relay instance applied twice (must stay 0: a double at the relay). */
-  readonly appliedTwice = new Map<string, number>();
-  /** Per turn: events a restarted relay applied again. */
-  readonly redelivered = new Map<string, number>();
-  /** Per turn: retried events the relay recognised by event_id and dropped. */
+  readonly #contents = new Map<string, Map<string, number>>();
+  /** Per turn: events the room stored a second (third, …) time. */
+  readonly storedTwice = new Map<string, number>();
+  /** Per turn: retried events the relay recognised by their key and dropped. */
   readonly relayDropped = new Map<string, number>();
+  /** Per turn: events the relay dropped silently (lineage, cancel, foreign user message id). */
+  readonly silentlyDropped = new Map<string, number>();
 
   attach(relay: DevRelay): void {
-    const appliedHere = new Set<string>();
     relay.on("published", (event) => {
       const turn = event.agent_message_id;
-      const id = typeof event.event_id === "string" ? event.event_id : null;
-      if (id !== null) {
-        if (appliedHere.has(id)) bump(this.appliedTwice, turn);
-        appliedHere.add(id);
-        let ids = this.#ids.get(turn);
-        if (!ids) {
-          ids = new Set();
-          this.#ids.set(turn, ids);
-        }
-        if (ids.has(id)) {
-          bump(this.redelivered, turn);
-          return;
-        }
-        ids.add(id);
+      let contents = this.#contents.get(turn);
+      if (!contents) {
+        contents = new Map();
+        this.#contents.set(turn, contents);
       }
+      const content = contentOf(event);
+      const seen = contents.get(content) ?? 0;
+      contents.set(content, seen + 1);
+      if (seen > 0) bump(this.storedTwice, turn);
       let events = this.#turns.get(turn);
       if (!events) {
         events = [];
@@ -237,6 +231,7 @@ export class RelayLedger {
       events.push(event);
     });
     relay.on("duplicate", (event) => bump(this.relayDropped, event.agent_message_id));
+    relay.on("dropped", (event) => bump(this.silentlyDropped, event.agent_message_id));
   }
 
   events(agentMessageId: string): PublishedEvent[] {
@@ -246,6 +241,12 @@ export class RelayLedger {
   hasTerminal(agentMessageId: string): boolean {
     return this.events(agentMessageId).some((event) => event.type === "processing_status");
   }
+}
+
+/** An event as the room shows it: type and data without the relay key's `response_seq`. */
+function contentOf(event: PublishedEvent): string {
+  const { response_seq: _, ...data } = event.data as unknown as Record<string, unknown>;
+  return JSON.stringify([event.type, data]);
 }
 
 function bump(counts: Map<string, number>, key: string): void {
@@ -346,14 +347,16 @@ export interface ScenarioResult {
   inputRequired: number;
   /** No terminal group at the relay. */
   lost: number;
-  /** More than one terminal group or task_submitted, or an event id applied twice by a relay. */
+  /** Turns with more than one terminal group or task_submitted. */
   duplicated: number;
+  /** Events the room stored twice (a retry the relay did not recognise). */
+  storedTwice: number;
   /** Events of a turn out of order (or after its terminal group, or a chunk missing). */
   disordered: number;
-  /** Retried events the relay recognised by `event_id` and dropped (expected under faults). */
+  /** Retried events the relay recognised by (task_id, response_seq) and dropped (expected under faults). */
   relayDroppedDuplicates: number;
-  /** Events a restarted relay applied again (it forgot their ids); kept once in the ledger. */
-  redelivered: number;
+  /** Events the relay dropped silently (must stay 0: the hub only publishes what it may). */
+  silentlyDropped: number;
   /** What was injected, in words (e.g. proxy counters). */
   faults: string;
   seconds: number;
@@ -370,13 +373,12 @@ export interface Verdict {
 
 const GROUP_HEADS = new Set(["agent_response", "agent_error", "task_interactive"]);
 
-/** Checks every turn at the ledger (and, for one relay, that relay's own record). */
+/** Checks every turn at the ledger: what the room stored, across relay restarts. */
 export function judge(
   scenario: string,
   ledger: RelayLedger,
   ids: readonly string[],
   startedAt: number,
-  relay?: DevRelay,
   faults = "",
 ): Verdict {
   const result: ScenarioResult = {
@@ -387,9 +389,10 @@ export function judge(
     inputRequired: 0,
     lost: 0,
     duplicated: 0,
+    storedTwice: total(ledger.storedTwice, ids),
     disordered: 0,
     relayDroppedDuplicates: total(ledger.relayDropped, ids),
-    redelivered: total(ledger.redelivered, ids),
+    silentlyDropped: total(ledger.silentlyDropped, ids),
     faults,
     seconds: Math.round((Date.now() - startedAt) / 100) / 10,
   };
@@ -403,20 +406,17 @@ export function judge(
     const events = ledger.events(id);
     const terminals = events.filter((e) => e.type === "processing_status");
     const submitted = events.filter((e) => e.type === "task_submitted");
-    const atRelay = relay?.eventsFor(id) ?? [];
-    const relayIds = atRelay.map((e) => e.event_id).filter((x) => typeof x === "string");
     if (terminals.length === 0) {
       result.lost++;
       note(id, "no terminal group", events);
       continue;
     }
-    if (
-      terminals.length > 1 ||
-      submitted.length > 1 ||
-      new Set(relayIds).size !== relayIds.length
-    ) {
+    if (terminals.length > 1 || submitted.length > 1) {
       result.duplicated++;
       note(id, "doubled", events);
+    }
+    if ((ledger.storedTwice.get(id) ?? 0) > 0) {
+      note(id, `${ledger.storedTwice.get(id)} event(s) stored twice`, events);
     }
     if (!inOrder(events)) {
       result.disordered++;
@@ -433,10 +433,8 @@ export function judge(
       result.failed[reason] = (result.failed[reason] ?? 0) + 1;
     }
   }
-  const twice = total(ledger.appliedTwice, ids);
-  if (twice > 0) {
-    result.duplicated += twice;
-    problems.push(`a relay applied ${twice} event id(s) twice`);
+  if (result.silentlyDropped > 0) {
+    problems.push(`the relay dropped ${result.silentlyDropped} event(s) silently`);
   }
   return { result, problems };
 }
@@ -528,8 +526,9 @@ export function formatTable(results: readonly ScenarioResult[]): string {
     "failed (reason)",
     "lost",
     "duplicated",
+    "stored twice",
     "disordered",
-    "dup drops",
+    "retries dropped",
     "s",
     "faults injected",
   ];
@@ -542,8 +541,9 @@ export function formatTable(results: readonly ScenarioResult[]): string {
       .join(", ") || (r.inputRequired > 0 ? `${r.inputRequired} input_required` : "0"),
     String(r.lost),
     String(r.duplicated),
+    String(r.storedTwice ?? 0),
     String(r.disordered),
-    String(r.relayDroppedDuplicates + r.redelivered),
+    String(r.relayDroppedDuplicates),
     String(r.seconds),
     r.faults,
   ]);
@@ -551,7 +551,7 @@ export function formatTable(results: readonly ScenarioResult[]): string {
     Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)),
   );
   const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 || i === 3 || i === 9 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
+    `| ${cells.map((c, i) => (i === 0 || i === 3 || i === 10 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
   return [
     line(header),
     `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,

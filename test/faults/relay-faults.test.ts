@@ -1,13 +1,15 @@
-// Faults between the hub and the relay, injected by a proxy in front of the development relay:
-// connections dropped (including answers lost after the relay applied a publish), the event
-// stream stalled (a dead path the read timeout must notice; the relay replays after
-// Last-Event-ID), 5xx, 429 with Retry-After, slow answers. A real in-process hub with a durable
-// outbox and a real streaming agent; N turns per scenario (HYBRO_FAULT_TURNS for the long form).
-// None of these faults may cost a turn, double one, or reorder its events.
+// Faults between the hub and the relay, injected by a proxy in front of the development relay
+// (strict: hybro.ai's ingest rules, so a retried event is recognised only by its
+// (task_id, response_seq)): connections dropped, publish answers lost after the relay processed
+// them (streamed and blocking turns), the event stream stalled (a dead path the read timeout must
+// notice; the relay replays after Last-Event-ID), 5xx, 429 with Retry-After, slow answers. A real
+// in-process hub with a durable outbox and real agents; N turns per scenario (HYBRO_FAULT_TURNS for
+// the long form). None of these faults may cost a turn, store an event twice, or reorder one.
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { DevRelay } from "../../src/devrelay/index.ts";
 import type { HubDaemon } from "../../src/hub/daemon.ts";
+import { startTestAgent } from "../support/a2a-agents.ts";
 import { FaultProxy, type ProxyCounts, type ProxyScript } from "./fault-proxy.ts";
 import {
   budgetMs,
@@ -34,16 +36,25 @@ describe("fault suite: relay faults", () => {
   let daemon: HubDaemon;
   let hubId: string;
   let localAgentId: string;
+  let blockingAgentId: string;
 
   beforeAll(async () => {
     let key: string;
     ({ relay, ledger, key } = await suite.relay(250));
     const agent = await startChunksAgent("Chunks", 10);
     suite.defer(() => agent.close());
+    const blocking = await startTestAgent({
+      dialect: "0.3",
+      streaming: false,
+      behaviour: "echo",
+      name: "Blocking",
+    });
+    suite.defer(() => blocking.close());
     proxy = await FaultProxy.start(relay.url);
     suite.defer(() => proxy.close());
     const agentsFile = suite.agentsFile("agents.json", [
       { name: "Chunks", url: agent.url, maxConcurrency: 64 },
+      { name: "Blocking", url: blocking.url, maxConcurrency: 64 },
     ]);
     daemon = await startHubInProcess({
       gatewayUrl: proxy.url,
@@ -54,7 +65,8 @@ describe("fault suite: relay faults", () => {
     });
     suite.defer(() => daemon.stop({ graceMs: 0, flushTimeoutMs: 500 }));
     hubId = daemon.link.hubId;
-    localAgentId = syncedAgentId(relay, hubId);
+    localAgentId = syncedAgentId(relay, hubId, "Chunks");
+    blockingAgentId = syncedAgentId(relay, hubId, "Blocking");
   });
 
   function injectedFaults(before: ProxyCounts, after: ProxyCounts): string {
@@ -81,6 +93,8 @@ describe("fault suite: relay faults", () => {
       every?: { ms: number; run: () => void };
       atStart?: () => void;
       delaysOnly?: boolean;
+      /** The agent the turns go to (default: the streaming one). */
+      agent?: string;
     },
   ): Promise<void> {
     const startedAt = Date.now();
@@ -90,7 +104,8 @@ describe("fault suite: relay faults", () => {
     const timer = faults.every ? setInterval(faults.every.run, faults.every.ms) : null;
     let ids: string[];
     try {
-      ids = await sendPacedTurns({ relay, hubId, localAgentId }, TURNS, (i) => `${name} ${i}`);
+      const to = { relay, hubId, localAgentId: faults.agent ?? localAgentId };
+      ids = await sendPacedTurns(to, TURNS, (i) => `${name} ${i}`);
       // Faults go on while most turns finish; then the path heals so stragglers can land.
       await waitForTerminals(ledger, ids, budgetMs(TURNS) / 2);
     } finally {
@@ -101,10 +116,16 @@ describe("fault suite: relay faults", () => {
     await daemon.link.flush(5_000);
     await settle(() => relay.publishStats().events);
     const injected = injectedFaults(before, proxy.counts);
-    const verdict = suite.judge(name, ledger, ids, startedAt, relay, injected);
+    const verdict = suite.judge(name, ledger, ids, startedAt, injected);
     expect(verdict.problems, `${name} (${injected})`).toEqual([]);
     if (!faults.delaysOnly) expect(injected).not.toBe("delays only");
-    expect(verdict.result).toMatchObject({ lost: 0, duplicated: 0, disordered: 0 });
+    expect(verdict.result).toMatchObject({
+      lost: 0,
+      duplicated: 0,
+      storedTwice: 0,
+      disordered: 0,
+      silentlyDropped: 0,
+    });
     // Nothing was wrong with the agent: every turn must have its answer.
     expect(verdict.result.completed).toBe(TURNS);
   }
@@ -120,11 +141,33 @@ describe("fault suite: relay faults", () => {
             : { do: "forward" },
         every: { ms: 300, run: () => proxy.dropAll() },
       });
-      // The hub retried batches the relay had applied; the relay dropped them by event_id.
+      // The hub retried batches the relay had applied; the relay recognised them by their key.
       expect(results.at(-1)?.relayDroppedDuplicates).toBeGreaterThan(0);
     },
     budgetMs(TURNS) * 2,
   );
+
+  for (const [kind, agent, seed] of [
+    ["streamed", () => localAgentId, 11],
+    ["blocking", () => blockingAgentId, 12],
+  ] as const) {
+    it(
+      `publish answers lost after the relay processed them (20 %, ${kind} turns)`,
+      async () => {
+        const random = seeded(seed);
+        await scenario(`publish answers lost (${kind})`, {
+          agent: agent(),
+          script: (request) =>
+            request.kind === "publish" && random() < 0.2
+              ? { do: "forward-then-reset" }
+              : { do: "forward" },
+        });
+        // Every lost answer made the hub send the batch again; the relay stored none of it twice.
+        expect(results.at(-1)?.relayDroppedDuplicates).toBeGreaterThan(0);
+      },
+      budgetMs(TURNS) * 2,
+    );
+  }
 
   it(
     "event stream stalled (dead path: read timeout, reconnect, replay after Last-Event-ID)",

@@ -91,7 +91,6 @@ describe("fault suite: restarts", () => {
         ledger,
         ids,
         startedAt,
-        undefined,
         `${restarts} relay restarts`,
       );
       expect(verdict.problems).toEqual([]);
@@ -148,7 +147,6 @@ describe("fault suite: restarts", () => {
         ledger,
         ids,
         startedAt,
-        relay,
         `${kills} hub kills`,
       );
       expect(verdict.problems, done ? "" : hub.stderr.slice(-4_000)).toEqual([]);

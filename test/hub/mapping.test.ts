@@ -1,11 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { decodeResult, decodeStreamEvent, decodeTaskResult } from "../../src/a2a/dialect.ts";
 import type { A2AStreamEvent } from "../../src/a2a/model.ts";
-import { replyMessage, TurnMapper, taskSubmitted } from "../../src/hub/mapping.ts";
+import {
+  newHubTaskId,
+  replyMessage,
+  TurnMapper,
+  taskSubmitted,
+  withAgentTaskIds,
+} from "../../src/hub/mapping.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
 
 const AMID = "amsg_90f2c1d4";
-const ctx = { agentMessageId: AMID, localAgentId: "7a7160aa61ee", userMessageId: "umsg_33aa" };
+const HUB_TASK = "hubtask00000000000000000000000000";
+const ctx = {
+  agentMessageId: AMID,
+  localAgentId: "7a7160aa61ee",
+  userMessageId: "umsg_33aa",
+  hubTaskId: HUB_TASK,
+};
 
 function ev(wire: unknown): A2AStreamEvent {
   const event = decodeStreamEvent(wire);
@@ -17,16 +29,16 @@ function run(mapper: TurnMapper, wires: unknown[]): PublishedEvent[] {
   return wires.flatMap((w) => mapper.onStreamEvent(ev(w)));
 }
 
-const completedStatus = {
+const completedStatus = (taskId: string) => ({
   type: "processing_status",
   agent_message_id: AMID,
-  data: { status: "completed", user_message_id: "umsg_33aa" },
-};
-const failedStatus = {
+  data: { status: "completed", user_message_id: "umsg_33aa", task_id: taskId },
+});
+const failedStatus = (taskId: string) => ({
   type: "processing_status",
   agent_message_id: AMID,
-  data: { status: "failed", user_message_id: "umsg_33aa" },
-};
+  data: { status: "failed", user_message_id: "umsg_33aa", task_id: taskId },
+});
 
 describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
   it("a completed task becomes agent_response + processing_status(completed)", () => {
@@ -63,9 +75,9 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
         {
           type: "agent_response",
           agent_message_id: AMID,
-          data: { content: "Polled result", agent_id: "7a7160aa61ee" },
+          data: { content: "Polled result", agent_id: "7a7160aa61ee", task_id: "task_4e1b" },
         },
-        completedStatus,
+        completedStatus("task_4e1b"),
       ]);
     }
   });
@@ -100,6 +112,7 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
         content: "The answer",
         agent_id: "7a7160aa61ee",
         parts: [{ url: "https://x/r.pdf", mediaType: "application/pdf", filename: "r.pdf" }],
+        task_id: "t",
       },
     });
     const statusOnly = new TurnMapper(ctx);
@@ -155,16 +168,26 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
       {
         type: "agent_error",
         agent_message_id: AMID,
-        data: { error: "Out of credits", error_type: "AgentTaskFailed", task_state: "failed" },
+        data: {
+          error: "Out of credits",
+          error_type: "AgentTaskFailed",
+          task_state: "failed",
+          task_id: "t",
+        },
       },
-      failedStatus,
+      failedStatus("t"),
     ]);
     const rejected = new TurnMapper(ctx);
     rejected.onResult(decodeTaskResult({ id: "t", status: { state: "rejected" } }));
     expect(rejected.terminal()[0]).toEqual({
       type: "agent_error",
       agent_message_id: AMID,
-      data: { error: "Agent task rejected", error_type: "AgentTaskFailed", task_state: "rejected" },
+      data: {
+        error: "Agent task rejected",
+        error_type: "AgentTaskFailed",
+        task_state: "rejected",
+        task_id: "t",
+      },
     });
   });
 
@@ -179,9 +202,10 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
           error: "The agent canceled the task.",
           error_type: "Canceled",
           task_state: "canceled",
+          task_id: "t",
         },
       },
-      failedStatus,
+      failedStatus("t"),
     ]);
   });
 
@@ -213,7 +237,7 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
         {
           type: "processing_status",
           agent_message_id: AMID,
-          data: { status: "input_required", user_message_id: "umsg_33aa" },
+          data: { status: "input_required", user_message_id: "umsg_33aa", task_id: "task_4e1b" },
         },
       ]);
     },
@@ -225,12 +249,16 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
       {
         type: "agent_error",
         agent_message_id: AMID,
-        data: { error: "The turn failed (ConnectError).", error_type: "ConnectError" },
+        data: {
+          error: "The turn failed (ConnectError).",
+          error_type: "ConnectError",
+          task_id: HUB_TASK,
+        },
       },
       {
         type: "processing_status",
         agent_message_id: AMID,
-        data: { status: "failed", user_message_id: null },
+        data: { status: "failed", user_message_id: null, task_id: HUB_TASK },
       },
     ]);
     expect(mapper.failure("", "  ")[0]?.data).toMatchObject({ error_type: "Unknown" });
@@ -282,11 +310,12 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
         },
       },
     ]);
+    // The final status is the terminal group's to say: a task_status "completed" would be a
+    // second end of the turn at the relay.
     expect(published.map((e) => e.type)).toEqual([
       "task_status",
       "artifact_update",
       "artifact_update",
-      "task_status",
     ]);
     expect(published[0]).toEqual({
       type: "task_status",
@@ -319,18 +348,14 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
       parts: [],
       append: false,
       last_chunk: false,
+      task_id: "task_4e1b",
     });
     expect(published[2]?.data).toMatchObject({
       text: "went well.",
       append: true,
       last_chunk: true,
     });
-    expect(published[3]?.data).toMatchObject({
-      state: "completed",
-      final: true,
-      status_text: "The meeting went well.",
-    });
-    expect(mapper.terminal()).toEqual([completedStatus]);
+    expect(mapper.terminal()).toEqual([completedStatus("task_4e1b")]);
   });
 
   it("v0.3 streamed messages become artifact_update on the synthetic artifact; empty ones nothing", () => {
@@ -364,6 +389,7 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
         append: true,
         last_chunk: false,
         artifact: { artifactId: `${AMID}-stream`, parts: [{ kind: "text", text: "Hello " }] },
+        task_id: HUB_TASK,
       },
     });
     expect(published[1]?.data).toMatchObject({
@@ -374,7 +400,7 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
         parts: [{ kind: "text", text: "world" }, { data: { n: 1 } }],
       },
     });
-    expect(mapper.terminal()).toEqual([completedStatus]);
+    expect(mapper.terminal()).toEqual([completedStatus(HUB_TASK)]);
   });
 
   it("v1.0 streamed message → artifact_update too", () => {
@@ -416,9 +442,9 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
       {
         type: "agent_response",
         agent_message_id: AMID,
-        data: { content: "Short, and the full answer", agent_id: "7a7160aa61ee" },
+        data: { content: "Short, and the full answer", agent_id: "7a7160aa61ee", task_id: "t" },
       },
-      completedStatus,
+      completedStatus("t"),
     ]);
   });
 
@@ -469,7 +495,12 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
     expect(mapper.terminal()[0]).toEqual({
       type: "agent_error",
       agent_message_id: AMID,
-      data: { error: "Model overloaded", error_type: "AgentTaskFailed", task_state: "failed" },
+      data: {
+        error: "Model overloaded",
+        error_type: "AgentTaskFailed",
+        task_state: "failed",
+        task_id: "t",
+      },
     });
   });
 
@@ -488,11 +519,8 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
         },
       },
     ]);
-    expect(published[0]?.data).toMatchObject({
-      state: "input-required",
-      final: false,
-      status_text: "Your name?",
-    });
+    // The question is the terminal group's (task_interactive), said once.
+    expect(published).toEqual([]);
     expect(mapper.terminal()[0]).toEqual({
       type: "task_interactive",
       agent_message_id: AMID,
@@ -532,8 +560,8 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
 
 describe("helpers", () => {
   it("task_submitted carries a fresh 32-hex id and the agent name", () => {
-    const a = taskSubmitted(AMID, "Ollama (llama3.2)");
-    const b = taskSubmitted(AMID, "Ollama (llama3.2)");
+    const a = taskSubmitted({ ...ctx, hubTaskId: newHubTaskId() }, "Ollama (llama3.2)");
+    const b = taskSubmitted({ ...ctx, hubTaskId: newHubTaskId(), runId: "run_7" }, "Ollama");
     expect(a).toMatchObject({
       type: "task_submitted",
       agent_message_id: AMID,
@@ -541,18 +569,23 @@ describe("helpers", () => {
     });
     expect(a.data.task_id).toMatch(/^[0-9a-f]{32}$/);
     expect(a.data.task_id).not.toBe(b.data.task_id);
+    expect(a.data).not.toHaveProperty("run_id");
+    expect(b.data.run_id).toBe("run_7");
   });
 
   it("replyMessage builds the canonical follow-up (reference §5.10)", () => {
-    const full = replyMessage({
-      type: "user_reply",
-      room_id: "r",
-      local_agent_id: "a",
-      agent_message_id: "m",
-      reply_text: "Yes, use the Q3 numbers",
-      task_id: "task_4e1b",
-      context_id: "ctx_room_5b1e07",
-    });
+    const full = replyMessage(
+      {
+        type: "user_reply",
+        room_id: "r",
+        local_agent_id: "a",
+        agent_message_id: "m",
+        reply_text: "Yes, use the Q3 numbers",
+        task_id: "relay-pending-m",
+        context_id: "ctx_room_5b1e07",
+      },
+      "task_4e1b",
+    );
     expect(full).toEqual({
       role: "user",
       parts: [{ text: "Yes, use the Q3 numbers" }],
@@ -561,13 +594,93 @@ describe("helpers", () => {
       referenceTaskIds: ["task_4e1b"],
       contextId: "ctx_room_5b1e07",
     });
-    const bare = replyMessage({
-      type: "user_reply",
-      room_id: "r",
-      local_agent_id: "a",
-      agent_message_id: "m",
-      reply_text: "ok",
-    });
+    const bare = replyMessage(
+      {
+        type: "user_reply",
+        room_id: "r",
+        local_agent_id: "a",
+        agent_message_id: "m",
+        reply_text: "ok",
+      },
+      null,
+    );
     expect(Object.keys(bare).sort()).toEqual(["messageId", "parts", "role"]);
   });
+
+  it("withAgentTaskIds drops the relay's placeholders and maps the hub's own task ids", () => {
+    const resolve = (taskId: string) =>
+      taskId.startsWith("relay-pending-") ? null : taskId === HUB_TASK ? "agent-task" : taskId;
+    const message = { role: "user", parts: [], taskId: "relay-pending-amsg_1" };
+    expect(withAgentTaskIds(message, resolve)).toEqual({ role: "user", parts: [] });
+    expect(
+      withAgentTaskIds(
+        { taskId: HUB_TASK, referenceTaskIds: ["relay-pending-x", HUB_TASK] },
+        resolve,
+      ),
+    ).toEqual({ taskId: "agent-task", referenceTaskIds: ["agent-task"] });
+    // snake_case (a Python relay's model dump) keeps its names
+    expect(withAgentTaskIds({ task_id: "t-1", reference_task_ids: ["t-1"] }, resolve)).toEqual({
+      task_id: "t-1",
+      reference_task_ids: ["t-1"],
+    });
+    const untouched = { role: "user", taskId: "t-2" };
+    expect(withAgentTaskIds(untouched, resolve)).toBe(untouched);
+  });
+});
+
+describe("what the relay reads (relay-wire.md section 6)", () => {
+  it("every event carries task_id (the hub's until the agent's is known) and the run id", () => {
+    const mapper = new TurnMapper({ ...ctx, runId: "run_42" });
+    const published = [
+      taskSubmitted({ ...ctx, runId: "run_42" }, "Agent"),
+      ...run(mapper, [
+        { kind: "message", role: "agent", messageId: "m0", parts: [{ kind: "text", text: "a" }] },
+        {
+          kind: "status-update",
+          taskId: "agent-t",
+          contextId: "c",
+          status: { state: "working" },
+          final: false,
+        },
+        {
+          kind: "artifact-update",
+          taskId: "agent-t",
+          contextId: "c",
+          artifact: { artifactId: "x", parts: [{ kind: "text", text: "b" }] },
+        },
+      ]),
+      ...mapper.terminal(),
+    ];
+    expect(published.map((event) => [event.type, event.data.task_id])).toEqual([
+      ["task_submitted", HUB_TASK],
+      ["artifact_update", HUB_TASK],
+      ["task_status", "agent-t"],
+      ["artifact_update", "agent-t"],
+      ["processing_status", "agent-t"],
+    ]);
+    for (const event of published) expect(event.data.run_id).toBe("run_42");
+    for (const event of mapper.failure("X", "y")) {
+      expect(event.data).toMatchObject({ task_id: "agent-t", run_id: "run_42" });
+    }
+  });
+
+  it.each([
+    "completed",
+    "failed",
+    "canceled",
+    "rejected",
+    "expired",
+    "input-required",
+    "auth-required",
+    "policy-required",
+  ])(
+    "a status update %s is not published as task_status (the relay would read an end)",
+    (state) => {
+      const mapper = new TurnMapper(ctx);
+      const published = run(mapper, [
+        { kind: "status-update", taskId: "t", contextId: "c", status: { state }, final: true },
+      ]);
+      expect(published).toEqual([]);
+    },
+  );
 });

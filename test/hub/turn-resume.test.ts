@@ -41,6 +41,7 @@ const input = (streaming: boolean) => ({
   localAgentId: "aaaaaaaaaaaa",
   agentName: "Chunks",
   userMessageId: "umsg-resume",
+  hubTaskId: "hubtask-resume",
   message: { role: "user", messageId: "m-resume", parts: [{ kind: "text", text: "count" }] },
   streaming,
 });

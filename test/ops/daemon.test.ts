@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, fetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isProcessAlive } from "../../src/config/pid-file.ts";
 import { askDaemon } from "../../src/control/client.ts";
 import type { DaemonStatus } from "../../src/control/protocol.ts";
 import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
+import { isProcessAlive } from "../../src/system/processes.ts";
 import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
 import { readGatewayReply } from "../support/gateway-reply.ts";
 import { cliEnv, daemonPidsFor, readAllFiles, runCli } from "./cli-runner.ts";
@@ -69,16 +69,12 @@ describe("background daemon", () => {
   });
 
   it("start detaches, returns once ready, and status reports it over the control socket", async () => {
+    // The key is saved once, piped (never an argument).
+    const saved = await runCli(["config", "set-key"], { env, input: `${firstKey.key}\n` });
+    expect(saved.code, saved.stderr).toBe(0);
+    expect(saved.stdout).toContain("it uses the new key when it starts");
     const result = await runCli(
-      [
-        "start",
-        "--api-key",
-        firstKey.key,
-        "--agents",
-        join(home, "agents.json"),
-        "--metrics",
-        "127.0.0.1:0",
-      ],
+      ["start", "--agents", join(home, "agents.json"), "--metrics", "127.0.0.1:0"],
       { env },
     );
     expect(result.code, result.stderr).toBe(0);
@@ -100,6 +96,8 @@ describe("background daemon", () => {
     expect(now.logFile).toBe(join(home, "log", "hub.log"));
     expect(statSync(join(home, "run", "control.sock")).mode & 0o777).toBe(0o600);
     expect(statSync(join(home, "config", "config.json")).mode & 0o777).toBe(0o600);
+    expect(statSync(join(home, "run")).mode & 0o777).toBe(0o700);
+    expect(statSync(join(home, "data", "hub.lock")).mode & 0o777).toBe(0o600);
 
     const text = await runCli(["status"], { env });
     expect(text.stdout).toContain(`hybro-hub is running (pid ${pid}`);
@@ -107,10 +105,9 @@ describe("background daemon", () => {
   });
 
   it("refuses a second start while one runs, without touching the saved key", async () => {
-    const result = await runCli(
-      ["start", "--api-key", secondKey.key, "--agents", join(home, "agents.json")],
-      { env },
-    );
+    const result = await runCli(["start", "--agents", join(home, "agents.json")], {
+      env: { ...env, HYBRO_API_KEY: secondKey.key },
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`already running (pid ${pid})`);
     expect(daemonPidsFor(home)).toEqual([pid]);
@@ -189,14 +186,14 @@ describe("background daemon", () => {
     for (const line of lines) expect(JSON.parse(line)).toHaveProperty("msg");
   });
 
-  it("stop ends the daemon gracefully and leaves no process, socket or pid file", async () => {
+  it("stop ends the daemon gracefully and leaves no process, socket or lock holder", async () => {
     const result = await runCli(["stop"], { env });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(`hybro-hub stopped (pid ${pid})`);
     expect(isProcessAlive(pid)).toBe(false);
     expect(daemonPidsFor(home)).toEqual([]);
     expect(() => statSync(join(home, "run", "control.sock"))).toThrow();
-    expect(() => statSync(join(home, "run", "hub.pid"))).toThrow();
+    expect(() => statSync(join(home, "data", "hub.lock.holder"))).toThrow();
     const again = await runCli(["stop"], { env });
     expect(again).toMatchObject({ code: 0, stdout: "hybro-hub is not running\n" });
   });

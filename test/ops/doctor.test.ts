@@ -12,8 +12,13 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Check } from "../../src/cli/doctor.ts";
+import { type Check, runDoctor } from "../../src/cli/doctor.ts";
+import { hubPaths } from "../../src/config/paths.ts";
+import { controlSocketPath } from "../../src/config/runtime-files.ts";
+import type { DaemonStatus } from "../../src/control/protocol.ts";
+import { ControlServer } from "../../src/control/server.ts";
 import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
+import { silentLogger } from "../../src/log/logger.ts";
 import { cliEnv, daemonPidsFor, REPO_ROOT, runCli } from "./cli-runner.ts";
 
 describe("hybro-hub doctor", () => {
@@ -102,6 +107,47 @@ describe("hybro-hub doctor", () => {
     const after = await doctor();
     expect(after.byName("agents file")?.result).toBe("PASS");
     expect(after.byName('agent "Echo"')).toBeUndefined();
+  });
+
+  it("fails the relay stream when the running hub reports a setup problem", async () => {
+    const paths = hubPaths({ HYBRO_HUB_HOME: home });
+    const refused =
+      'the relay refused the command stream of hub id 0123: "Hub not owned by this API key". …';
+    const status = {
+      relay: {
+        connection: "backoff",
+        problem: {
+          kind: "refused",
+          message: refused,
+          since: "2030-01-01T00:00:00.000Z",
+          sessions: 2,
+        },
+      },
+      pid: 7,
+    } as unknown as DaemonStatus;
+    const server = new ControlServer({
+      socketPath: controlSocketPath(paths),
+      logger: silentLogger(),
+      handlers: {
+        status: () => status,
+        agents: () => [],
+        stop: () => ({ pid: 7, stopping: true }),
+        "reload-key": () => {
+          throw new Error("no");
+        },
+      },
+    });
+    await server.listen();
+    try {
+      const checks = await runDoctor(paths, { gatewayUrl: relay.url });
+      expect(checks.find((check) => check.name === "relay stream")).toMatchObject({
+        result: "FAIL",
+        detail: refused,
+        fix: expect.stringContaining("delete the hub_id file"),
+      });
+    } finally {
+      await server.close();
+    }
   });
 
   it("reports an unreachable relay", async () => {

@@ -1,4 +1,4 @@
-// The operations pieces in-process: pid file, control socket, log rotation, metrics, formatting.
+// The operations pieces in-process: control socket, log rotation, metrics, formatting.
 import { EventEmitter } from "node:events";
 import {
   existsSync,
@@ -13,10 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { agentHeading, curlLine, devBanner } from "../../src/cli/dev.ts";
+import { agentsNotAtRelay } from "../../src/cli/doctor.ts";
 import { checkGatewayUrl } from "../../src/cli/gateway-url.ts";
 import { tail } from "../../src/cli/logs.ts";
 import { formatDuration, formatStatus } from "../../src/cli/status-text.ts";
-import { claimPidFile, isProcessAlive, readPidFile } from "../../src/config/pid-file.ts";
 import {
   askDaemon,
   ControlRequestError,
@@ -59,6 +59,7 @@ function snapshot(overrides: Partial<HubSnapshot> = {}): HubSnapshot {
         kind: "http",
         healthy: true,
         lastError: null,
+        notKeptByRelay: null,
         turns: { running: 1, queued: 0, completed: 5, failed: 2, inputRequired: 1 },
       },
       {
@@ -67,51 +68,14 @@ function snapshot(overrides: Partial<HubSnapshot> = {}): HubSnapshot {
         kind: "stdio",
         healthy: false,
         lastError: "the agent is down (exit 1)",
+        notKeptByRelay:
+          'the relay left it out of its sync answer: its card has no "version" string',
         turns: { running: 0, queued: 0, completed: 0, failed: 0, inputRequired: 0 },
       },
     ],
     ...overrides,
   };
 }
-
-describe("pid file", () => {
-  it("lets one process claim it, refuses a live holder and replaces a dead one", async () => {
-    const file = join(dir, "run", "hub.pid");
-    const first = await claimPidFile(file, () => true);
-    expect(first.ok).toBe(true);
-    expect(readPidFile(file)).toBe(process.pid);
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-
-    // Another holder that is alive wins.
-    writeFileSync(file, "999999\n");
-    const refused = await claimPidFile(file, () => true);
-    expect(refused).toEqual({ ok: false, pid: 999999 });
-
-    // A dead holder (or a file with garbage) is a leftover: replaced.
-    const stale = await claimPidFile(file, () => false);
-    expect(stale.ok).toBe(true);
-    expect(readPidFile(file)).toBe(process.pid);
-    writeFileSync(file, "not a pid");
-    expect((await claimPidFile(file, () => true)).ok).toBe(true);
-
-    if (stale.ok) stale.release();
-    expect(existsSync(file)).toBe(false);
-    expect(readdirSync(join(dir, "run"))).toEqual([]); // no temporary files left
-  });
-
-  it("release leaves a file that names another process alone", async () => {
-    const file = join(dir, "hub.pid");
-    const claim = await claimPidFile(file, () => false);
-    writeFileSync(file, "4242\n");
-    if (claim.ok) claim.release();
-    expect(readPidFile(file)).toBe(4242);
-  });
-
-  it("tells live processes from gone ones", () => {
-    expect(isProcessAlive(process.pid)).toBe(true);
-    expect(isProcessAlive(2 ** 22 + 12_345)).toBe(false);
-  });
-});
 
 describe("control socket", () => {
   const status = (): DaemonStatus => ({
@@ -313,7 +277,53 @@ describe("printed text", () => {
     );
     expect(text).toContain("✗ Down");
     expect(text).toContain("last error: the agent is down (exit 1)");
+    expect(text).toContain(
+      'not at the relay: the relay left it out of its sync answer: its card has no "version" string',
+    );
     expect(formatDuration(90_061_000)).toBe("1d 1h");
+    expect(text).not.toContain("problem");
+  });
+
+  it("status shows a setup problem of the command stream", () => {
+    const message =
+      "another hub is using hub id 0123 — is hybro-hub running twice, or was the data directory copied? …";
+    const text = formatStatus({
+      ...snapshot({
+        relay: {
+          connection: "backoff",
+          lastEventId: null,
+          reconnects: 9,
+          lastError: null,
+          problem: {
+            kind: "duplicate_hub",
+            message,
+            since: "2030-01-01T00:00:00.000Z",
+            sessions: 4,
+          },
+        },
+      }),
+      state: "ready",
+      pid: 42,
+      version: "1.2.3",
+      nodeVersion: "v24.0.0",
+      logFile: null,
+      managedBy: null,
+      metricsUrl: null,
+      launch: [],
+    });
+    expect(text).toContain(`            problem (since 2030-01-01T00:00:00.000Z): ${message}\n`);
+  });
+
+  it("doctor fails each agent the relay did not keep, with the reason", () => {
+    expect(agentsNotAtRelay(snapshot().agents)).toEqual([
+      {
+        result: "FAIL",
+        name: "agent at the relay",
+        detail:
+          '"Down" (bbbbbbbbbbbb): the relay left it out of its sync answer: its card has no "version" string',
+        fix: expect.stringContaining("correct the agent's card"),
+      },
+    ]);
   });
 
   it("dev prints a shell-safe curl line per agent", () => {

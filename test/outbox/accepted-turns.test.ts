@@ -103,14 +103,19 @@ describe("accepted turns, durable", () => {
     expect(second.acceptedTurns.has("open")).toBe(true);
   });
 
-  it("keeps the command stream's last event id between runs", () => {
+  it("keeps the command stream's last event id between runs, for its relay and hub only", () => {
     const dir = tempDir();
     const first = open(dir);
-    expect(first.eventIds.load()).toBeNull();
-    first.eventIds.save("run1-41");
-    first.eventIds.save("run1-42");
+    const scope = "http://relay.example abcdef";
+    expect(first.eventIds.load(scope)).toBeNull();
+    first.eventIds.save(scope, "run1-41");
+    first.eventIds.save(scope, "run1-42");
     first.close();
-    expect(open(dir).eventIds.load()).toBe("run1-42");
+    const second = open(dir);
+    expect(second.eventIds.load(scope)).toBe("run1-42");
+    expect(second.eventIds.load("http://other.example abcdef")).toBeNull();
+    second.eventIds.save(scope, null);
+    expect(second.eventIds.load(scope)).toBeNull();
   });
 
   it("in memory (no directory) still drops duplicates", () => {
@@ -119,6 +124,6 @@ describe("accepted turns, durable", () => {
     expect(box.durable).toBe(false);
     expect(box.acceptedTurns.accept(turn("a"))).toBe(true);
     expect(box.acceptedTurns.accept(turn("a"))).toBe(false);
-    expect(box.eventIds.load()).toBeNull();
+    expect(box.eventIds.load("any")).toBeNull();
   });
 });

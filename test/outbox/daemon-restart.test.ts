@@ -84,6 +84,27 @@ describe("hub daemon with a durable outbox", () => {
     await transport.close();
     // What a killed hub leaves behind: two accepted turns, no terminal group queued.
     const earlier = openOutbox({ dir: join(dir, "data"), logger: silentLogger() });
+    // The relay routed both to this hub before it was killed (and delivers them again, which
+    // the hub must recognise as turns it already accepted).
+    relay.roster.register(hubId, "alice", new Date().toISOString());
+    for (const [amid, room, umid] of [
+      ["finished-at-agent", "room-1", "u-1"],
+      ["never-reached-agent", "room-2", "u-2"],
+    ] as const) {
+      relay.sendCommand(hubId, {
+        type: "user_message",
+        room_id: room,
+        local_agent_id: localAgentId,
+        agent_message_id: amid,
+        user_message_id: umid,
+        message: {
+          kind: "message",
+          role: "user",
+          messageId: amid,
+          parts: [{ kind: "text", text: "x" }],
+        },
+      });
+    }
     earlier.acceptedTurns.accept({
       agentMessageId: "finished-at-agent",
       roomId: "room-1",
@@ -106,6 +127,8 @@ describe("hub daemon with a durable outbox", () => {
     const failed = await relay.waitForTurn("never-reached-agent");
     expect(failed.map((e) => e.type)).toEqual(["agent_error", "processing_status"]);
     expect(failed[0]?.data).toMatchObject({ error_type: "HubRestarted" });
-    expect(failed[1]?.data).toEqual({ status: "failed", user_message_id: "u-2" });
+    expect(failed[1]?.data).toMatchObject({ status: "failed", user_message_id: "u-2" });
+    // Neither turn ran again from the redelivered commands.
+    expect(agent.received).toHaveLength(1);
   });
 });

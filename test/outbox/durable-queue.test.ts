@@ -5,9 +5,14 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/logger.ts";
-import { OUTBOX_DB_FILE, type OutboxDatabase } from "../../src/outbox/database.ts";
+import {
+  OUTBOX_DB_FILE,
+  type OutboxDatabase,
+  openOutboxDatabase,
+} from "../../src/outbox/database.ts";
 import { DurablePublishQueue } from "../../src/outbox/durable-queue.ts";
 import { openOutbox } from "../../src/outbox/outbox.ts";
 import { DEFAULT_OUTBOX_SETTINGS, type OutboxSettings } from "../../src/outbox/settings.ts";
@@ -16,7 +21,7 @@ import { RelayError } from "../../src/relay/errors.ts";
 import { Publisher } from "../../src/relay/publisher.ts";
 import { relayLinkSettings } from "../../src/relay/settings.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
-import { capturingLogger, chunk, finished, submitted, until } from "./support.ts";
+import { capturingLogger, chunk, finished, label, submitted, until } from "./support.ts";
 
 const dirs: string[] = [];
 const open: Array<{ close(): unknown }> = [];
@@ -44,7 +49,10 @@ function outbox(
   return made;
 }
 
-const ids = (events: readonly PublishedEvent[]) => events.map((event) => event.event_id);
+const ids = (events: readonly PublishedEvent[]) => events.map(label);
+/** The relay's idempotency key parts of each event. */
+const keys = (events: readonly PublishedEvent[]) =>
+  events.map((event) => `${event.data.task_id}:${event.data.response_seq}`);
 
 describe("durable publish queue", () => {
   it("keeps each room's order across a restart, a batch that was out included", () => {
@@ -99,7 +107,7 @@ describe("durable publish queue", () => {
     expect(onDisk()).not.toContain(secret);
   });
 
-  it("feeds a Publisher: events queued while the relay was down go out after a restart, in order, with the same ids", async () => {
+  it("feeds a Publisher: events queued while the relay was down go out after a restart, in order, with the same keys", async () => {
     const dir = tempDir();
     const settings = relayLinkSettings({
       publishCoalesceMs: 1,
@@ -118,17 +126,19 @@ describe("durable publish queue", () => {
       settings,
       logger: silentLogger(),
       queue: down.queue,
+      sequence: down.responseSeq,
     });
     const published: PublishedEvent[] = [];
     for (const turn of ["a", "b"]) {
       const events = [submitted(turn), chunk(turn, 0), chunk(turn, 1), finished(turn)];
-      for (const event of events) failing.publish("room", [{ ...event, event_id: undefined }]);
+      for (const event of events) failing.publish("room", [event]);
     }
     await until(() => attempts >= 2, "a failed attempt");
     await failing.close();
     const stamped = down.queue.take("room", 100)?.events ?? [];
     expect(stamped).toHaveLength(8);
-    expect(stamped.every((event) => typeof event.event_id === "string")).toBe(true);
+    expect(stamped.every((event) => Number.isSafeInteger(event.data.response_seq))).toBe(true);
+    expect(new Set(keys(stamped)).size).toBe(8);
     down.close();
 
     const up = outbox(dir);
@@ -141,13 +151,70 @@ describe("durable publish queue", () => {
       settings,
       logger: silentLogger(),
       queue: up.queue,
+      sequence: up.responseSeq,
     });
     open.push(working);
     expect(await working.flush(5_000)).toBe(true);
     expect(ids(published)).toEqual(ids(stamped));
+    expect(keys(published)).toEqual(keys(stamped));
     expect(up.queue.depth()).toBe(0);
     up.close();
     expect(outbox(dir).queue.depth()).toBe(0);
+  });
+
+  it("keeps the response_seq high-water mark in the file: a restart never repeats a number", () => {
+    const dir = tempDir();
+    const first = outbox(dir);
+    const handed = Array.from({ length: 5 }, () => first.responseSeq.next());
+    first.close();
+    const db = openOutboxDatabase(dir);
+    if (!db.ok) throw new Error(db.error);
+    const mark = Number(db.db.getMeta("response_seq_high_water"));
+    db.db.close();
+    expect(mark).toBeGreaterThan(Math.max(...handed));
+    const second = outbox(dir);
+    expect(second.responseSeq.next()).toBeGreaterThanOrEqual(mark);
+  });
+
+  it("stamps, once and on disk, the events and turns an older version (schema 1) left", () => {
+    const dir = tempDir();
+    const raw = new DatabaseSync(join(dir, OUTBOX_DB_FILE));
+    raw.exec(`
+      CREATE TABLE outbox_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, room_id TEXT NOT NULL,
+        agent_message_id TEXT NOT NULL, event_json TEXT NOT NULL, bytes INTEGER NOT NULL,
+        created_at INTEGER NOT NULL);
+      CREATE TABLE accepted_turns (agent_message_id TEXT PRIMARY KEY, room_id TEXT NOT NULL,
+        local_agent_id TEXT NOT NULL, user_message_id TEXT, agent_task_id TEXT,
+        terminal INTEGER NOT NULL DEFAULT 0, accepted_at INTEGER NOT NULL);
+      CREATE TABLE outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      PRAGMA user_version = 1;`);
+    const old = {
+      type: "processing_status",
+      agent_message_id: "old",
+      event_id: "e1",
+      data: { status: "completed", user_message_id: null },
+    };
+    const json = JSON.stringify(old);
+    raw
+      .prepare(
+        "INSERT INTO outbox_events (room_id, agent_message_id, event_json, bytes, created_at) VALUES (?, ?, ?, ?, ?)",
+      )
+      .run("r", "old", json, json.length, Date.now());
+    raw
+      .prepare(
+        "INSERT INTO accepted_turns (agent_message_id, room_id, local_agent_id, agent_task_id, accepted_at) VALUES (?, ?, ?, ?, ?)",
+      )
+      .run("old", "r", "a", "agent-task", Date.now());
+    raw.close();
+
+    const first = outbox(dir);
+    const loaded = first.queue.take("r", 10)?.events[0];
+    expect(loaded?.data).toMatchObject({ task_id: "old", response_seq: expect.any(Number) });
+    expect(first.acceptedTurns.findByTaskId("agent-task")).toMatchObject({ agentMessageId: "old" });
+    first.close();
+    // The stamp was written back: the next run sends the very same key.
+    const second = outbox(dir);
+    expect(second.queue.take("r", 10)?.events[0]?.data).toEqual(loaded?.data);
   });
 
   it("drops whole oldest turns at the count bound, says so once, and counts every drop", () => {

@@ -99,7 +99,13 @@ describe("recovering unfinished turns", () => {
     expect(rooms).toEqual(["room-1"]);
     expect(events.map((e) => e.type)).toEqual(["agent_response", "processing_status"]);
     expect(events[0]?.data).toMatchObject({ content: "echo: hello", agent_id: "echo" });
-    expect(events[1]?.data).toEqual({ status: "completed", user_message_id: "u1" });
+    const taskId = task.kind === "task" ? task.id : "";
+    expect(events[1]?.data).toEqual({
+      status: "completed",
+      user_message_id: "u1",
+      task_id: taskId,
+    });
+    expect(events[0]?.data.task_id).toBe(taskId);
   });
 
   it.each([
@@ -117,7 +123,12 @@ describe("recovering unfinished turns", () => {
     expect(report).toEqual({ resumed: 0, failed: 1 });
     expect(events.map((e) => e.type)).toEqual(["agent_error", "processing_status"]);
     expect(events[0]?.data).toMatchObject({ error_type: "HubRestarted" });
-    expect(events[1]?.data).toEqual({ status: "failed", user_message_id: null });
+    expect(events[1]?.data).toMatchObject({ status: "failed", user_message_id: null });
+    // The task id the answer carries: the agent's when known, else a fresh one of the hub's.
+    for (const event of events) {
+      if (agentTaskId) expect(event.data.task_id).toBe(agentTaskId);
+      else expect(event.data.task_id).toMatch(/^[0-9a-f]{32}$/);
+    }
   });
 
   it("follows a task still working for a while, then cancels it at the agent", async () => {

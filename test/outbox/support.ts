@@ -33,23 +33,29 @@ export function capturingLogger(): {
 export const chunk = (turn: string, n: number, text = `chunk ${n} `): PublishedEvent => ({
   type: "artifact_update",
   agent_message_id: turn,
-  event_id: `${turn}-c${n}`,
-  data: { raw: null, text, parts: [], append: n > 0, last_chunk: false },
+  data: { raw: { n }, text, parts: [], append: n > 0, last_chunk: false, task_id: `task-${turn}` },
 });
 
 export const submitted = (turn: string): PublishedEvent => ({
   type: "task_submitted",
   agent_message_id: turn,
-  event_id: `${turn}-s`,
   data: { task_id: `task-${turn}`, agent_name: "echo" },
 });
 
 export const finished = (turn: string): PublishedEvent => ({
   type: "processing_status",
   agent_message_id: turn,
-  event_id: `${turn}-p`,
-  data: { status: "completed", user_message_id: null },
+  data: { status: "completed", user_message_id: null, task_id: `task-${turn}` },
 });
+
+/** A short name of an event made by the helpers above: `<turn>-s`, `<turn>-c<n>`, `<turn>-p`. */
+export function label(event: PublishedEvent): string {
+  const turn = event.agent_message_id;
+  if (event.type === "task_submitted") return `${turn}-s`;
+  if (event.type === "processing_status") return `${turn}-p`;
+  if (event.type === "artifact_update") return `${turn}-c${(event.data.raw as { n: number }).n}`;
+  return `${turn}-${event.type}`;
+}
 
 export async function until(probe: () => boolean, what: string, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;

@@ -64,7 +64,7 @@ describe("RelayClient", () => {
       {
         type: "processing_status",
         agent_message_id: "am_1",
-        data: { status: "completed", user_message_id: null },
+        data: { status: "completed", user_message_id: null, task_id: "t_1" },
       },
     ]);
     const status = await relay.status();

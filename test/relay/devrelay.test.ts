@@ -4,7 +4,7 @@ import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { RelayLink } from "../../src/relay/relay-link.ts";
 import type { PublishedEvent, RelayCommand, SyncAgent } from "../../src/wire/relay.ts";
-import { waitUntil } from "./scripted-server.ts";
+import { capturingLogger, waitUntil } from "./scripted-server.ts";
 
 const KEY = "hybro_devrelaylinktest0123456789abcdefghij";
 const HUB = "9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f9f";
@@ -18,6 +18,10 @@ const AGENT: SyncAgent = {
     description: "echoes",
     url: "http://localhost:9999",
     version: "1.0.0",
+    capabilities: { streaming: true },
+    defaultInputModes: ["text/plain"],
+    defaultOutputModes: ["text/plain"],
+    skills: [],
   },
 };
 
@@ -94,18 +98,19 @@ describe("RelayLink against the development relay", () => {
             parts: [{ kind: "text", text: `w${i} ` }],
             append: i > 0,
             last_chunk: false,
+            task_id: "t1",
           },
         }),
       ),
       {
         type: "agent_response",
         agent_message_id: "am_dev_1",
-        data: { content: "done", agent_id: AGENT.local_agent_id },
+        data: { content: "done", agent_id: AGENT.local_agent_id, task_id: "t1" },
       },
       {
         type: "processing_status",
         agent_message_id: "am_dev_1",
-        data: { status: "completed", user_message_id: "um_dev_1" },
+        data: { status: "completed", user_message_id: "um_dev_1", task_id: "t1" },
       },
     ];
     const finished = relay.waitForTurn("am_dev_1");
@@ -157,6 +162,57 @@ describe("RelayLink against the development relay", () => {
     );
     expect(link.state().reconnects).toBeGreaterThan(0);
     expect(commands.filter((c) => c.type === "connection_ready").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("shows an agent the relay did not keep, with the reason, logged once across re-syncs", async () => {
+    relay = await startDevRelay({ port: 0, memory: true, adminKey: KEY, sseHeartbeatMs: 50 });
+    const { version: _, ...noVersion } = AGENT.agent_card;
+    let broken: SyncAgent = {
+      ...AGENT,
+      local_agent_id: "bbbbbbbbbbbb",
+      name: "Broken",
+      agent_card: { ...noVersion, name: "Broken" },
+    };
+    const logs = capturingLogger();
+    link = new RelayLink({
+      gatewayUrl: relay.url,
+      apiKey: () => KEY,
+      keySource: "HYBRO_API_KEY",
+      hubId: HUB,
+      logger: logs.logger,
+      roster: () => [AGENT, broken],
+      env: {},
+      settings: { streamReadTimeoutMs: 1000, syncDebounceMs: 5 },
+    });
+    const syncs: number[] = [];
+    link.on("synced", (kept) => syncs.push(kept));
+    await link.start(() => undefined, new AbortController().signal);
+    const l = link;
+    await waitUntil(() => syncs.length >= 1, 5000, "a sync");
+    expect(l.state().notKept).toEqual([
+      {
+        localAgentId: "bbbbbbbbbbbb",
+        name: "Broken",
+        reason: 'the relay left it out of its sync answer: its card has no "version" string',
+      },
+    ]);
+    expect(l.notKeptReason(AGENT.local_agent_id)).toBeNull();
+    for (let i = 0; i < 3; i++) {
+      const before = syncs.length;
+      l.requestSync(true);
+      await waitUntil(() => syncs.length > before, 5000, "a forced re-sync");
+    }
+    const warned = () =>
+      logs.lines().filter((line) => String(line.msg).includes('agent "Broken" is not available'));
+    expect(warned()).toHaveLength(1);
+    // Fixed: kept again, said once.
+    broken = { ...broken, agent_card: { ...AGENT.agent_card, name: "Broken" } };
+    l.requestSync();
+    await waitUntil(() => l.state().notKept.length === 0, 5000, "the sync of the fixed card");
+    expect(logs.lines().map((line) => line.msg)).toContain(
+      'agent "Broken" is kept by the relay again',
+    );
+    expect(warned()).toHaveLength(1);
   });
 
   it("an unknown key is fatal against the development relay", async () => {

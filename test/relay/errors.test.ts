@@ -51,6 +51,26 @@ describe("classifyResponse", () => {
     expect(text("invalid_api_key")).toContain("--api-key");
   });
 
+  it("hybro.ai's refusals of a publish for its hub or room (plain-text 403/404) are not key problems", () => {
+    const plain = (text: string) => JSON.stringify({ detail: text });
+    const kind = (status: number, bodyText: string) =>
+      classifyResponse(answer({ call: "publish", status, bodyText }))?.kind;
+    // hybro.ai's own texts, as FastAPI sends them
+    expect(kind(403, plain("Unknown hub"))).toBe("not_registered");
+    expect(kind(403, plain("Hub not owned by this API key"))).toBe("hub_refused");
+    expect(kind(403, plain("Hub owner does not match room owner"))).toBe("permanent");
+    expect(kind(404, plain("Room r-1 not found"))).toBe("permanent");
+    // the development relay's codes
+    expect(kind(403, body("unknown_hub", "Unknown hub"))).toBe("not_registered");
+    expect(kind(403, body("hub_not_owned", "x"))).toBe("hub_refused");
+    expect(kind(404, body("room_not_found", "x"))).toBe("permanent");
+    // a 404 that names no room still means "register again"; a scope 403 is still the key's
+    expect(kind(404, body("not_found", "Hub not registered"))).toBe("not_registered");
+    expect(kind(403, body("insufficient_scope", "x", { required_scope: "relay:hub" }))).toBe(
+      "auth",
+    );
+  });
+
   it("403 carries the missing scope", () => {
     const error = classifyResponse(
       answer({
@@ -64,6 +84,31 @@ describe("classifyResponse", () => {
     expect(error.requiredScope).toBe("hub:relay");
     expect(error.message).toContain("'hub:relay'");
     expect(error.message).toContain("config file");
+  });
+
+  it("a 403 about the hub (hybro.ai's plain detail) on stream, heartbeat or sync is no key problem", () => {
+    for (const call of ["sync", "heartbeat", "events"] as const) {
+      const error = classifyResponse(
+        answer({
+          call,
+          status: 403,
+          bodyText: JSON.stringify({ detail: "Hub not owned by this API key" }),
+        }),
+      );
+      expect(error?.kind, call).toBe("hub_refused");
+      expect(error).not.toBeInstanceOf(RelayAuthError);
+      expect(error?.message).toContain("Hub not owned by this API key");
+    }
+    // A missing scope stays a key problem everywhere; register keeps the key reading. Publish's
+    // hub and room refusals have their own test above (a foreign room is no key problem either).
+    const scoped = body("insufficient_scope", "lacks scope", { required_scope: "relay:hub" });
+    expect(
+      classifyResponse(answer({ call: "heartbeat", status: 403, bodyText: scoped }))?.kind,
+    ).toBe("auth");
+    const plain = JSON.stringify({ detail: "Hub owner does not match room owner" });
+    expect(classifyResponse(answer({ call: "register", status: 403, bodyText: plain }))?.kind).toBe(
+      "auth",
+    );
   });
 
   it("404 on a hub path means register again; elsewhere it is permanent", () => {

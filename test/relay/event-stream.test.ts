@@ -216,7 +216,7 @@ describe("CommandStream", () => {
     expect(h.stream.state().connection).toBe("stopped");
   });
 
-  it("repeated clean closes grow the delay (never a hot loop)", async () => {
+  it("a stream that ends at once, again and again: growing delays (never a hot loop), logged once", async () => {
     server = await startScriptedServer((_request, res) => {
       sse(res)(": hello\n\n");
       res.end();
@@ -236,6 +236,11 @@ describe("CommandStream", () => {
     await waitUntil(() => waits.length >= 7, 5000, "seven closes");
     // waits[i] is the delay chosen after close i-1.
     expect(waits.slice(1, 7)).toEqual([3, 7, 15, 31, 63, 63]);
+    const lines = h.logs
+      .lines()
+      .filter((line) => String(line.msg).includes("ended the event stream at once"));
+    expect(lines.map((line) => line.level)).toEqual([40, ...lines.slice(1).map(() => 20)]);
+    expect(h.stream.state().problem).toBeNull();
   });
 
   it("sends Last-Event-ID on reconnect when the relay gave ids", async () => {
@@ -345,7 +350,12 @@ describe("CommandStream", () => {
     const waits: number[] = [];
     const h = run(
       server.url,
-      { reconnectBaseDelayMs: 8, reconnectMaxDelayMs: 1000, streamHealthyAfterMs: 60_000 },
+      {
+        reconnectBaseDelayMs: 8,
+        reconnectMaxDelayMs: 1000,
+        streamHealthyAfterMs: 60_000,
+        duplicateHubCloses: 100, // three quick clean ends would read as another hub with this id
+      },
       {
         random: () => 0.999,
         onClose: () => waits.push(h.stream.state().backoffMs ?? -1),
@@ -355,6 +365,139 @@ describe("CommandStream", () => {
     await waitUntil(() => h.stream.state().connection === "open", 5000, "open");
     // Delays chosen after sessions 1..4: 7, 15, 31, then back to 7 after the healthy session.
     expect([...waits.slice(1), h.stream.state().backoffMs]).toEqual([7, 15, 31, 7]);
+  });
+
+  it("the relay's error event: one clear line, shown in state, registers again, then retries slowly", async () => {
+    server = await startScriptedServer((_request, res) => {
+      // As hybro.ai does for a hub id of another account; this server never ends the answer,
+      // so the hub must end the refused stream itself (the read timeout is far away): a second
+      // request proves it did.
+      sse(res)('data: {"type":"error","error":"Hub not owned by this API key"}\n\n');
+    });
+    const h = run(server.url, {
+      streamReadTimeoutMs: 600_000,
+      slowReconnectBaseMs: 60_000,
+      slowReconnectMaxMs: 600_000,
+    });
+    await waitUntil(() => h.closes.length >= 2, 5000, "two refused sessions");
+    await waitUntil(() => h.stream.state().connection === "backoff", 5000, "backoff");
+    expect(eventRequests(server.requests)).toHaveLength(2);
+    expect(h.commands).toEqual([]); // the error event is no command
+    expect(h.authErrors).toEqual([]); // not a key problem: the stream goes on
+    expect(h.closes.map((c) => [c?.kind, c?.code])).toEqual([
+      ["hub_refused", "StreamRefused"],
+      ["hub_refused", "StreamRefused"],
+    ]);
+    // Registered again before each retry; the first retry at the normal pace (a relay that
+    // forgot the hub takes it back), the next one slow: equal jitter below 60 s.
+    expect(h.reregisters).toBe(1);
+    expect(h.stream.state().backoffMs).toBeGreaterThanOrEqual(30_000);
+    const problem = h.stream.state().problem;
+    expect(problem).toMatchObject({
+      kind: "refused",
+      reason: "Hub not owned by this API key",
+      sessions: 2,
+    });
+    const errors = h.logs.lines().filter((line) => line.level === 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.msg).toContain('"Hub not owned by this API key"');
+    expect(errors[0]?.msg).toContain("give each machine its own hub id");
+  });
+
+  it("a refusal that a new registration cures: accepted again, the problem is gone", async () => {
+    let n = 0;
+    server = await startScriptedServer((_request, res) => {
+      n += 1;
+      const write = sse(res);
+      if (n === 1) {
+        write('data: {"type":"error","error":"Unknown hub"}\n\n');
+        res.end();
+      } else {
+        write('data: {"type":"connection_ready"}\n\n');
+      }
+    });
+    const h = run(server.url);
+    await waitUntil(() => h.commands.length === 1, 5000, "connection_ready");
+    expect(h.reregisters).toBe(1);
+    expect(h.stream.state().problem).toBeNull();
+    expect(h.logs.text()).toContain("the relay accepts this hub's command stream again");
+  });
+
+  it("a 403 about the hub on the stream is the same refusal, not a refused key", async () => {
+    server = await startScriptedServer((_request, res) =>
+      json(res, 403, { detail: "Hub not owned by this API key" }),
+    );
+    const h = run(server.url, { slowReconnectBaseMs: 60_000 });
+    await waitUntil(() => h.closes.length >= 2, 5000, "two refusals");
+    expect(h.authErrors).toEqual([]);
+    expect(h.stream.state().problem).toMatchObject({
+      kind: "refused",
+      reason: "Hub not owned by this API key",
+    });
+  });
+
+  it("keeps only ids it can send back: a non-ASCII and a 100 KB id are ignored (said once), commands still arrive", async () => {
+    const huge = "x".repeat(100_000);
+    let n = 0;
+    server = await startScriptedServer((request, res) => {
+      n += 1;
+      const write = sse(res);
+      if (n === 1) {
+        write('data: {"type":"connection_ready"}\n\n');
+        write('id: run1-5\ndata: {"type":"cancel_task","local_agent_id":"a","task_id":"t1"}\n\n');
+        write(
+          'id: run1-6-日本\ndata: {"type":"cancel_task","local_agent_id":"a","task_id":"t2"}\n\n',
+        );
+        write(`id: ${huge}\ndata: {"type":"cancel_task","local_agent_id":"a","task_id":"t3"}\n\n`);
+        res.end();
+      } else {
+        write(
+          `data: ${JSON.stringify({ type: "connection_ready", resumed: request.headers["last-event-id"] ?? null })}\n\n`,
+        );
+      }
+    });
+    const h = run(server.url);
+    await waitUntil(() => h.commands.length === 5, 5000, "five commands");
+    expect(
+      h.commands.slice(1, 4).map((c) => [c.id, (c.command as { task_id?: string }).task_id]),
+    ).toEqual([
+      ["run1-5", "t1"],
+      [null, "t2"],
+      [null, "t3"],
+    ]);
+    // The reconnect resumed after the last id it could send.
+    expect(eventRequests(server.requests)[1]?.headers["last-event-id"]).toBe("run1-5");
+    expect(h.commands[4]?.command).toMatchObject({ resumed: "run1-5" });
+    const warnings = h.logs.lines().filter((line) => String(line.msg).includes("cannot send back"));
+    expect(warnings.map((line) => line.level)).toEqual([40, 20]);
+    expect(warnings[0]?.msg).toContain("visible ASCII");
+    expect(JSON.stringify(warnings)).not.toContain(huge.slice(0, 1000));
+  });
+
+  it("a reconnect the relay refuses because of its Last-Event-ID drops the id and goes on without it", async () => {
+    server = await startScriptedServer((request, res) => {
+      if (request.headers["last-event-id"]) {
+        res.writeHead(431, { "content-type": "text/plain" });
+        res.end("Request Header Fields Too Large");
+        return;
+      }
+      sse(res)('data: {"type":"connection_ready"}\n\n');
+    });
+    let dropped = 0;
+    const h = run(
+      server.url,
+      {},
+      { lastEventId: "a".repeat(200), onEventIdDropped: () => (dropped += 1) },
+    );
+    await waitUntil(() => h.commands.length === 1, 5000, "connection_ready");
+    const requests = eventRequests(server.requests);
+    expect(requests.map((r) => r.headers["last-event-id"] ?? null)).toEqual([
+      "a".repeat(200),
+      null,
+    ]);
+    expect(dropped).toBe(1);
+    expect(h.stream.state().lastEventId).toBeNull();
+    expect(h.logs.text()).toContain("the id is dropped");
   });
 
   it("abort stops promptly and leaves no timers or sockets", async () => {

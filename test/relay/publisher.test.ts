@@ -11,7 +11,7 @@ type Send = PublisherOptions["send"];
 const chunk = (turn: string, n: number): PublishedEvent => ({
   type: "artifact_update",
   agent_message_id: turn,
-  data: { raw: null, text: `t${n}`, parts: [], append: true, last_chunk: false },
+  data: { raw: null, text: `t${n}`, parts: [], append: true, last_chunk: false, task_id: "t" },
 });
 const submitted = (turn: string): PublishedEvent => ({
   type: "task_submitted",
@@ -21,7 +21,7 @@ const submitted = (turn: string): PublishedEvent => ({
 const done = (turn: string): PublishedEvent => ({
   type: "processing_status",
   agent_message_id: turn,
-  data: { status: "completed", user_message_id: null },
+  data: { status: "completed", user_message_id: null, task_id: `task-${turn}` },
 });
 
 let publisher: Publisher | null = null;
@@ -109,23 +109,74 @@ describe("Publisher", () => {
     expect(stats.eventsSent).toBe([...counters.values()].reduce((a, b) => a + b, 0));
   });
 
-  it("gives each event one event_id, kept across retries", async () => {
+  it("gives each event one response_seq (and a task_id if it had none), kept across retries", async () => {
     const attempts: string[][] = [];
     const send: Send = async (_roomId, events) => {
-      attempts.push(events.map((event) => event.event_id!));
+      attempts.push(events.map((event) => `${event.data.task_id}:${event.data.response_seq}`));
       if (attempts.length < 3) throw transient();
     };
     const { publisher: p } = make(send);
     const original = submitted("m1");
-    p.publish("room", [original, done("m1")]);
+    const noTaskId = { ...done("m1"), data: { status: "completed", user_message_id: null } };
+    p.publish("room", [original, noTaskId as PublishedEvent, done("m1")]);
     expect(await p.flush(5000)).toBe(true);
     expect(attempts).toHaveLength(3);
-    expect(attempts[0]).toHaveLength(2);
-    expect(new Set(attempts[0]).size).toBe(2);
+    expect(attempts[0]).toHaveLength(3);
+    expect(new Set(attempts[0]).size).toBe(3);
     expect(attempts[1]).toEqual(attempts[0]);
     expect(attempts[2]).toEqual(attempts[0]);
-    expect(attempts[0]![0]).toMatch(/^[0-9a-f-]{36}$/);
-    expect(original.event_id).toBeUndefined(); // the caller's object is not changed
+    expect(attempts[0]![0]).toMatch(/^task-m1:\d+$/);
+    // an event made without a task id gets its agent message id (which a retry cannot change)
+    expect(attempts[0]![1]).toMatch(/^m1:\d+$/);
+    expect(original.data).not.toHaveProperty("response_seq"); // the caller's object is not changed
+  });
+
+  it("a 422 naming one event loses only that event: the others go out in order; logged once", async () => {
+    const delivered: string[] = [];
+    let posts = 0;
+    // As a relay refuses a whole POST for one event it cannot read (FastAPI's loc, or a field).
+    const send: Send = async (_roomId, events) => {
+      posts += 1;
+      const bad = events.findIndex((event) => event.data.task_id === "poison");
+      if (bad >= 0) {
+        const detail =
+          posts % 2 === 0
+            ? { error: "validation_error", message: "bad", field: `events.${bad}.type` }
+            : {
+                error: "validation_error",
+                message: JSON.stringify([{ loc: ["body", "events", bad, "type"], msg: "x" }]),
+              };
+        throw new RelayError("permanent", "publish", "relay refused publish with 422", {
+          status: 422,
+          code: "validation_error",
+          detail,
+        });
+      }
+      delivered.push(
+        ...events.map((event) => String(event.type === "artifact_update" && event.data.text)),
+      );
+    };
+    const { publisher: p, logs } = make(send, { publishCoalesceMs: 600_000 });
+    const poison = (n: number): PublishedEvent =>
+      ({
+        ...chunk("m", n),
+        data: { ...chunk("m", n).data, task_id: "poison" },
+      }) as PublishedEvent;
+    p.publish("room", [
+      chunk("m", 0),
+      chunk("m", 1),
+      poison(2),
+      chunk("m", 3),
+      poison(4),
+      poison(5),
+    ]);
+    p.publish("room", [chunk("m", 6), done("m")]);
+    expect(await p.flush(5000)).toBe(true);
+    expect(delivered).toEqual(["t0", "t1", "t3", "t6", "false"]);
+    expect(p.stats()).toMatchObject({ dropped: 3, queued: 0 });
+    const errors = logs.lines().filter((line) => line.level === 50);
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0]?.msg)).toContain("422");
   });
 
   it("a burst of 1,000 chunks goes out in a few full batches, in order", async () => {
@@ -344,17 +395,18 @@ describe("Publisher", () => {
 
   it("resumes what a (durable) queue already holds", async () => {
     const queue = new InMemoryPublishQueue();
-    queue.append("room", [{ ...submitted("old"), event_id: "kept-id" }]);
+    const old = submitted("old");
+    queue.append("room", [{ ...old, data: { ...old.data, response_seq: 7 } } as PublishedEvent]);
     const ids: string[] = [];
     const h = make(
       async (_roomId, events) => {
-        ids.push(...events.map((event) => event.event_id!));
+        ids.push(...events.map((event) => `${event.data.task_id}:${event.data.response_seq}`));
       },
       {},
       { queue },
     );
     expect(await h.publisher.flush(5000)).toBe(true);
-    expect(ids).toEqual(["kept-id"]);
+    expect(ids).toEqual(["task-old:7"]);
   });
 
   it("close aborts in-flight POSTs and keeps their events", async () => {

@@ -1,7 +1,14 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import type { ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/log/logger.ts";
+import { OUTBOX_DB_FILE } from "../../src/outbox/database.ts";
+import { type Outbox, openOutbox } from "../../src/outbox/outbox.ts";
 import type { RelayAuthError } from "../../src/relay/errors.ts";
-import { RelayLink, type RelayLinkReady } from "../../src/relay/relay-link.ts";
+import { type EventIdStore, RelayLink, type RelayLinkReady } from "../../src/relay/relay-link.ts";
 import type { RelayLinkSettings } from "../../src/relay/settings.ts";
 import type { PublishedEvent, RelayCommand, SyncAgent } from "../../src/wire/relay.ts";
 import {
@@ -110,6 +117,7 @@ function makeLink(
     roster?: () => SyncAgent[];
     settings?: Partial<RelayLinkSettings>;
     keySource?: string;
+    eventIds?: EventIdStore;
   } = {},
 ) {
   const logs = capturingLogger();
@@ -122,6 +130,7 @@ function makeLink(
     roster: options.roster ?? (() => [agent("aaaaaaaaaaaa"), agent("bbbbbbbbbbbb")]),
     env: {},
     random: () => 0.5,
+    eventIds: options.eventIds,
     settings: {
       reconnectBaseDelayMs: 10,
       reconnectMaxDelayMs: 40,
@@ -353,7 +362,14 @@ describe("RelayLink", () => {
         {
           type: "artifact_update",
           agent_message_id: "am_1",
-          data: { raw: null, text: `c${i}`, parts: [], append: true, last_chunk: i === 999 },
+          data: {
+            raw: null,
+            text: `c${i}`,
+            parts: [],
+            append: true,
+            last_chunk: i === 999,
+            task_id: "t_1",
+          },
         },
       ]);
       if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -362,7 +378,7 @@ describe("RelayLink", () => {
       {
         type: "processing_status",
         agent_message_id: "am_1",
-        data: { status: "completed", user_message_id: null },
+        data: { status: "completed", user_message_id: null, task_id: "t_1" },
       },
     ]);
     expect(await l.flush(10_000)).toBe(true);
@@ -373,7 +389,10 @@ describe("RelayLink", () => {
       ...Array.from({ length: 1000 }, (_, i) => `c${i}`),
       "processing_status",
     ]);
-    expect(new Set(received.map((e) => e.event_id)).size).toBe(1001);
+    // 1,001 distinct relay keys: none would be dropped as a retry.
+    expect(new Set(received.map((e) => `${e.data.task_id}:${e.data.response_seq}`)).size).toBe(
+      1001,
+    );
     expect(l.state().publish).toMatchObject({ eventsSent: 1001, dropped: 0, queued: 0 });
   });
 
@@ -392,13 +411,151 @@ describe("RelayLink", () => {
       {
         type: "processing_status",
         agent_message_id: "am",
-        data: { status: "failed", user_message_id: null },
+        data: { status: "failed", user_message_id: null, task_id: "t" },
       },
     ]);
     await waitUntil(() => fatals.length === 1, 5000, "fatal");
     expect(fatals[0]?.message).toContain("--api-key");
     expect(l.depth()).toBe(1);
     expect(await l.flush(50)).toBe(false);
+  });
+
+  it("a hostile relay's ids: a non-ASCII and a 100 KB id never stick, across a restart; stored ids stay with their relay", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hybro-link-ids-"));
+    const boxes: Outbox[] = [];
+    const outbox = () => {
+      const box = openOutbox({ dir, logger: silentLogger() });
+      boxes.push(box);
+      return box;
+    };
+    let other: ScriptedServer | null = null;
+    try {
+      const huge = "9".repeat(100_000);
+      const relay = await startRelay({
+        events: (n, res) => {
+          if (n > 1) return false;
+          streams.add(res);
+          const write = sse(res);
+          write('data: {"type":"connection_ready"}\n\n');
+          write('id: good-7\ndata: {"type":"cancel_task","local_agent_id":"a","task_id":"t1"}\n\n');
+          write('id: 日本-8\ndata: {"type":"cancel_task","local_agent_id":"a","task_id":"t2"}\n\n');
+          write(
+            `id: ${huge}\ndata: {"type":"cancel_task","local_agent_id":"a","task_id":"t3"}\n\n`,
+          );
+          return true;
+        },
+      });
+      const lastIdsSent = (s: ScriptedServer) =>
+        calls(s, "events").map((r) => r.headers["last-event-id"] ?? null);
+
+      // First run: every command arrives; only the usable id is kept.
+      const first = outbox();
+      const commands: RelayCommand[] = [];
+      const { link: l1 } = makeLink(relay.url, { eventIds: first.eventIds });
+      await l1.start((command) => commands.push(command), new AbortController().signal);
+      await waitUntil(() => commands.length === 4, 5000, "four commands");
+      await l1.close();
+      first.close();
+
+      // Restart against the same relay: resumes after the usable id and works.
+      const second = outbox();
+      const again: RelayCommand[] = [];
+      const { link: l2 } = makeLink(relay.url, { eventIds: second.eventIds });
+      await l2.start((command) => again.push(command), new AbortController().signal);
+      expect(lastIdsSent(relay)).toEqual([null, "good-7"]);
+      expect(l2.state().connection).toBe("open");
+      await l2.close();
+
+      // Another relay (a changed --gateway-url) never gets this relay's id.
+      other = await startScriptedServer((request, res) => {
+        if (kindOf(request) === "register") return json(res, 200, { hub_id: HUB, user_id: "u" });
+        if (kindOf(request) === "sync") return json(res, 200, { synced: [] });
+        if (kindOf(request) !== "events") return void res.writeHead(204).end();
+        streams.add(res);
+        sse(res)('data: {"type":"connection_ready"}\n\n');
+      });
+      const { link: l3 } = makeLink(other.url, { eventIds: second.eventIds });
+      await l3.start(() => undefined, new AbortController().signal);
+      expect(lastIdsSent(other)).toEqual([null]);
+      await l3.close();
+      second.close();
+
+      // An id stored unusable (by an older version) is dropped at start, with a warning.
+      const db = new DatabaseSync(join(dir, OUTBOX_DB_FILE));
+      const scope = `${relay.url} ${HUB}`;
+      db.prepare("UPDATE outbox_meta SET value = ? WHERE key = 'last_event_id'").run(
+        JSON.stringify({ scope, id: huge }),
+      );
+      db.close();
+      const third = outbox();
+      const { link: l4, logs } = makeLink(relay.url, { eventIds: third.eventIds });
+      await l4.start(() => undefined, new AbortController().signal);
+      expect(lastIdsSent(relay)).toEqual([null, "good-7", null]);
+      expect(logs.text()).toContain("the stored last event id cannot be sent back");
+      expect(third.eventIds.load(scope)).toBeNull();
+      await l4.close();
+    } finally {
+      await other?.close();
+      for (const box of boxes) box.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("when the stream opens again after heartbeats failed, a heartbeat goes out at once", async () => {
+    let first: ServerResponse | null = null;
+    const relay = await startRelay({
+      heartbeat: (n, res) => {
+        if (n > 1) return false;
+        // One failure that asks for a long pause: the next regular heartbeat is minutes away.
+        json(res, 429, errorBody("rate_limit_exceeded", "slow down"), { "retry-after": "300" });
+        return true;
+      },
+      events: (n, res) => {
+        if (n > 1) return false;
+        first = res;
+        streams.add(res);
+        sse(res)('data: {"type":"connection_ready"}\n\n');
+        return true;
+      },
+    });
+    const { link: l } = makeLink(relay.url, { settings: { heartbeatIntervalMs: 20 } });
+    await l.start(() => undefined, new AbortController().signal);
+    await waitUntil(() => l.state().heartbeatFailures === 1, 5000, "a failed heartbeat");
+    expect(l.state().heartbeatIntervalMs).toBe(300_000);
+    first!.end(); // the relay ends the stream; the hub reconnects within tens of ms
+    await waitUntil(
+      () => calls(relay, "heartbeat").length === 2,
+      5000,
+      "the heartbeat after reopen",
+    );
+    await waitUntil(() => l.state().heartbeatFailures === 0, 5000, "heartbeats recovered");
+    expect(calls(relay, "events")).toHaveLength(2);
+    expect(l.state().heartbeatIntervalMs).toBe(20);
+  });
+
+  it("a 403 about the hub on heartbeat or sync is no refused key: retried, the link keeps running", async () => {
+    const relay = await startRelay({
+      heartbeat: (n, res) => {
+        if (n > 2) return false;
+        json(res, 403, { detail: `Hub ${HUB} is not connected` });
+        return true;
+      },
+      sync: (n, res) => {
+        if (n > 1) return false;
+        json(res, 403, { detail: "Hub not owned by this API key" });
+        return true;
+      },
+    });
+    const { link: l } = makeLink(relay.url, { settings: { heartbeatIntervalMs: 10 } });
+    const fatals: RelayAuthError[] = [];
+    l.on("fatal", (error) => fatals.push(error));
+    await l.start(() => undefined, new AbortController().signal);
+    await waitUntil(() => calls(relay, "heartbeat").length >= 3, 5000, "heartbeats go on");
+    await waitUntil(() => l.state().heartbeatFailures === 0, 5000, "heartbeats recovered");
+    expect(fatals).toEqual([]);
+    expect(l.state().connection).toBe("open");
+    // The refused sync was not retried in a loop; connection_ready synced again.
+    expect(calls(relay, "sync").length).toBeGreaterThanOrEqual(2);
   });
 
   it("aborting the start signal stops everything and leaves nothing running", async () => {

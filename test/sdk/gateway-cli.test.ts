@@ -203,9 +203,8 @@ describe("keys and failures", () => {
     const limited = await startDevRelay({
       port: 0,
       memory: true,
-      gatewayPerKeyPerHour: 1,
-      // A window that ends years from now, so no automatic retry (short Retry-After) can succeed.
-      rateLimitWindowMs: 1e12,
+      // A window years long, so no automatic retry (short Retry-After) can succeed.
+      rateLimits: { gateway: { key: [{ limit: 1, windowMs: 1e12 }] } },
     });
     try {
       const limitedKey = limited.createKey({ name: "cli", scopes: ["gateway:*"] }).key;
@@ -214,7 +213,7 @@ describe("keys and failures", () => {
       const run = await cli(["discover", "x"], { env });
       expect(run.exitCode).toBe(5);
       expect(run.stderr).toMatch(
-        /^error: rate limit exceeded, retry in \d+ s \(Rate limit exceeded: 1 requests per /,
+        /^error: rate limit exceeded, retry in \d+ s \(Rate limit exceeded: 1 request per /,
       );
     } finally {
       await limited.close();

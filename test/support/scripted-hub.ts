@@ -30,7 +30,8 @@ export interface ScriptedTurn {
   signal: AbortSignal;
   /** Resolves with the `cancel_task` for this turn. */
   cancelled: Promise<CancelTaskCommand>;
-  publish(...events: PublishedEvent[]): Promise<void>;
+  /** Publishes events as given; each gets the turn's task id (unless it names one) and a response_seq. */
+  publish(...events: Array<Unstamped<PublishedEvent>>): Promise<void>;
   submitted(): Promise<void>;
   status(state: string, statusText?: string): Promise<void>;
   /** A streamed chunk (`artifact_update`, append). */
@@ -42,6 +43,11 @@ export interface ScriptedTurn {
 }
 
 export type TurnScript = (turn: ScriptedTurn) => Promise<void>;
+
+/** An event before the hub stamps it: `data.task_id` may be left out. */
+type Unstamped<E> = E extends { data: infer D }
+  ? Omit<E, "data"> & { data: Omit<D, "task_id"> & { task_id?: string } }
+  : never;
 
 /** Non-streaming agent: answers `echo: <text> [context <contextId>]` in one `agent_response`. */
 export const echoScript: TurnScript = async (turn) => {
@@ -115,6 +121,7 @@ function textOf(message: Record<string, unknown>): string {
 export async function startScriptedHub(options: ScriptedHubOptions): Promise<ScriptedHub> {
   const base = `${options.relayUrl.replace(/\/+$/, "")}/api/v1/relay/hub`;
   const hubId = options.hubId ?? randomBytes(16).toString("hex");
+  let nextResponseSeq = 0;
   const script = options.script ?? echoScript;
   const dispatcher = new Agent({ headersTimeout: 10_000, bodyTimeout: 0 });
   const headers = { "x-api-key": options.apiKey, "content-type": "application/json" };
@@ -197,8 +204,13 @@ export async function startScriptedHub(options: ScriptedHubOptions): Promise<Scr
       ? null
       : ((command as UserMessageCommand).user_message_id ?? null);
     const amid = command.agent_message_id;
-    const publish = async (...events: PublishedEvent[]) => {
-      await post(`/${hubId}/publish`, { room_id: command.room_id, events });
+    // As a hub does: each event's relay key (task_id, response_seq) is fixed here, once.
+    const publish = async (...events: Array<Unstamped<PublishedEvent>>) => {
+      const stamped = events.map((event) => ({
+        ...event,
+        data: { task_id: taskId, ...event.data, response_seq: nextResponseSeq++ },
+      }));
+      await post(`/${hubId}/publish`, { room_id: command.room_id, events: stamped });
     };
     const turn: ScriptedTurn = {
       command,

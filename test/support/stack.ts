@@ -7,7 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, fetch } from "undici";
 import type { RegistrySettings } from "../../src/agents/registry.ts";
-import { type DevRelay, type DevRelaySettings, startDevRelay } from "../../src/devrelay/index.ts";
+import {
+  type DevRelay,
+  type DevRelaySettingsInput,
+  startDevRelay,
+} from "../../src/devrelay/index.ts";
 import { HubDaemon } from "../../src/hub/daemon.ts";
 import type { HubSettings } from "../../src/hub/hub.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log/logger.ts";
@@ -31,7 +35,7 @@ export const FAST_REGISTRY: Partial<RegistrySettings> = {
 
 export interface StackOptions {
   agents: Array<Record<string, unknown>>;
-  relay?: Partial<DevRelaySettings>;
+  relay?: DevRelaySettingsInput;
   hub?: Partial<HubSettings>;
   link?: Partial<RelayLinkSettings>;
   registry?: Partial<RegistrySettings>;
@@ -89,12 +93,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const logger =
     options.logger ??
     (process.env.HYBRO_TEST_LOGS ? createLogger({ level: "debug" }) : silentLogger());
-  const relaySettings: Partial<DevRelaySettings> = {
+  const relaySettings: DevRelaySettingsInput = {
     port: 0,
     memory: true,
     sseHeartbeatMs: 1_000,
-    gatewayPerKeyPerHour: 1_000_000,
-    gatewayGlobalPerHour: 1_000_000,
+    rateLimits: {
+      gateway: {
+        key: [{ limit: 1_000_000, windowMs: 3_600_000 }],
+        global: [{ limit: 1_000_000, windowMs: 3_600_000 }],
+      },
+    },
     ...options.relay,
   };
   let relay = await startDevRelay({ ...relaySettings, logger });

@@ -57,6 +57,13 @@ export async function tempDir(): Promise<{ path: string; remove: () => Promise<v
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
+/** A fresh RECORD_FILE path for a fixture; its folder is removed by the cleanup it adds. */
+export async function recordFile(cleanups: (() => Promise<void>)[]): Promise<string> {
+  const dir = await tempDir();
+  cleanups.push(dir.remove);
+  return join(dir.path, "record.jsonl");
+}
+
 /** The messages a fixture recorded in its RECORD_FILE. */
 export function recorded(file: string): Record<string, unknown>[] {
   let text = "";

@@ -3,11 +3,16 @@
 // supervision (restart with backoff, crash-loop detection) and the stop sequence. The
 // JSON-RPC side is RpcPeer, wrapped as for WebSocket by PeerTransport.
 //
-// No orphans: the child is spawned without a shell and not detached, execa's `cleanup` kills
-// it when the hub exits normally or on SIGINT/SIGTERM, and when the hub is SIGKILLed (where
-// nothing of ours can run) the kernel closes the pipe, the child sees EOF on stdin and, per the
-// convention, exits. An agent that ignores stdin EOF survives a SIGKILLed hub; only an outer
-// supervisor (systemd's KillMode=control-group, a container) covers that.
+// No orphans: the child is spawned without a shell, in a process group of its own, so a stop
+// reaches it and every helper it started (see process-family.ts); whatever an agent that exits
+// by itself leaves running is stopped before it is started again; a hub that exits without a
+// stop signals every family on its way out; and when the hub is SIGKILLed (where nothing of ours
+// can run) the kernel closes the pipe, the child sees EOF on stdin and, per the convention,
+// exits. An agent that ignores stdin EOF survives a SIGKILLed hub; only an outer supervisor
+// (systemd's KillMode=control-group, a container) covers that.
+//
+// Its stderr goes to the hub's log line by line within a byte budget (log-budget.ts); what does
+// not fit is dropped and counted in one line at most every `stderrDropReportMs`.
 
 import { existsSync } from "node:fs";
 import type { Writable } from "node:stream";
@@ -15,8 +20,10 @@ import { execa, type ResultPromise } from "execa";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
 import { TransportError } from "../transport.ts";
 import { childEnv, expandHome } from "./child-env.ts";
+import { LogBudget } from "./log-budget.ts";
 import { NdjsonLineReader, type OversizeLine, sniffRequestId } from "./ndjson-lines.ts";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
+import { ProcessFamily } from "./process-family.ts";
 import { DEFAULT_RPC_PEER_SETTINGS, preview, type RpcPeerSettings } from "./rpc-peer.ts";
 import { backoffDelayMs, ExitWindow, type TransportHealth } from "./supervision.ts";
 
@@ -35,7 +42,7 @@ export interface StdioSettings extends RpcPeerSettings {
   crashLoopWindowMs: number;
   /** Stop: after closing stdin, wait this long for the child to exit before SIGTERM… */
   stopGraceMs: number;
-  /** …and this long after SIGTERM before SIGKILL. */
+  /** …and this long after SIGTERM (to the agent and everything it started) before SIGKILL. */
   killGraceMs: number;
   /** After the child exits, how long to wait for the rest of its stdout before ending its calls. */
   exitDrainMs: number;
@@ -46,6 +53,12 @@ export interface StdioSettings extends RpcPeerSettings {
   stderrLevel: "trace" | "debug" | "info" | "warn";
   /** Longest stderr line logged; longer ones are cut. */
   stderrLineMaxChars: number;
+  /** Steady rate of log bytes an agent's stderr may fill (text plus each line's envelope);
+   * beyond it (and the burst) lines are dropped. */
+  stderrBytesPerS: number;
+  stderrBurstBytes: number;
+  /** Dropped stderr lines are counted in one log line at most this often (and when it ends). */
+  stderrDropReportMs: number;
 }
 
 export const DEFAULT_STDIO_SETTINGS: StdioSettings = {
@@ -62,6 +75,9 @@ export const DEFAULT_STDIO_SETTINGS: StdioSettings = {
   exitDrainMs: 200,
   stderrLevel: "info",
   stderrLineMaxChars: 4_000,
+  stderrBytesPerS: 4 * 1024,
+  stderrBurstBytes: 64 * 1024,
+  stderrDropReportMs: 10_000,
 };
 
 export interface StdioTransportOptions extends PeerTransportOptions {
@@ -83,6 +99,8 @@ interface ChildRun {
   pid: number | null;
   startedAt: number;
   lastStderr: string | null;
+  /** The agent and what it started (null until it runs, or where groups do not exist). */
+  family: ProcessFamily | null;
   /** Settles once the process has exited and its stdout is drained. */
   ended: Deferred<void>;
 }
@@ -177,8 +195,9 @@ export class StdioTransport extends PeerTransport {
         stderr: "pipe",
         buffer: false,
         reject: false,
-        cleanup: true,
-        detached: false,
+        // A group of its own, signalled whole on stop (and on the hub's exit: process-family.ts).
+        detached: GROUPS,
+        cleanup: !GROUPS,
         forceKillAfterDelay: false,
         windowsHide: true,
       });
@@ -195,6 +214,7 @@ export class StdioTransport extends PeerTransport {
       pid: child.pid ?? null,
       startedAt: Date.now(),
       lastStderr: null,
+      family: null,
       ended: new Deferred<void>(),
     };
     this.#run = run;
@@ -214,6 +234,7 @@ export class StdioTransport extends PeerTransport {
       spawned = true;
       if (this.#run !== run) return;
       run.pid = node.pid ?? null;
+      if (GROUPS && run.pid !== null) run.family = new ProcessFamily(run.pid);
       run.startedAt = Date.now();
       this.#startFailed = false;
       if (this.#phase === "starting") this.#phase = "running";
@@ -265,24 +286,58 @@ export class StdioTransport extends PeerTransport {
     });
     stdout.on("error", () => {});
 
-    const stderrLog = this.log.child({ stream: "stderr" });
-    const level = this.#settings.stderrLevel;
+    const logStderr = this.#stderrLogger();
     const maxChars = this.#settings.stderrLineMaxChars;
     const stderrLines = new NdjsonLineReader(
       maxChars * 4,
       (line) => {
         run.lastStderr = line;
-        stderrLog[level](preview(line, maxChars));
+        logStderr.line(preview(line, maxChars));
       },
-      (line) =>
-        stderrLog[level](`${preview(line.head, maxChars)} (line of ${line.bytes} bytes cut)`),
+      (line) => logStderr.line(`${preview(line.head, maxChars)} (line of ${line.bytes} bytes cut)`),
     );
     stderr.on("data", (chunk: Buffer) => stderrLines.push(chunk));
-    stderr.once("end", () => stderrLines.end());
+    stderr.once("end", () => {
+      stderrLines.end();
+      logStderr.end();
+    });
     stderr.on("error", () => {});
     stdin.on("error", (error) => {
       this.log.debug({ err: error }, "agent stdin closed");
     });
+  }
+
+  /** Logs stderr lines within the byte budget; counts the rest in one line now and then. */
+  #stderrLogger(): { line(text: string): void; end(): void } {
+    const { stderrLevel, stderrBytesPerS, stderrBurstBytes, stderrDropReportMs } = this.#settings;
+    const log = this.log.child({ stream: "stderr" });
+    const budget = new LogBudget(
+      { bytesPerS: stderrBytesPerS, burstBytes: stderrBurstBytes },
+      Date.now(),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const report = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      const dropped = budget.takeDropped();
+      if (!dropped) return;
+      const seconds = Math.max(1, Math.round((Date.now() - dropped.sinceMs) / 1000));
+      log.warn(
+        { droppedLines: dropped.lines, droppedBytes: dropped.bytes },
+        `agent "${this.name}" writes more to stderr than the log takes: ${dropped.lines} lines (${dropped.bytes} bytes) dropped in the last ${seconds} s (limit ${stderrBytesPerS} bytes/s, bursts of ${stderrBurstBytes}; stderrBytesPerS in the stdio settings)`,
+      );
+    };
+    return {
+      line: (text) => {
+        if (budget.take(Buffer.byteLength(text) + LOG_LINE_OVERHEAD_BYTES, Date.now())) {
+          log[stderrLevel](text);
+        } else if (!timer) {
+          timer = setTimeout(report, stderrDropReportMs);
+          timer.unref();
+        }
+      },
+      end: report,
+    };
   }
 
   protected override write(message: string): void {
@@ -329,6 +384,8 @@ export class StdioTransport extends PeerTransport {
       this.log.info(`agent "${this.name}" stopped (${words})`);
       return;
     }
+    // What it started may still run; stop that before a new run starts its own.
+    void this.#stopLeftovers(run);
     if (Date.now() - run.startedAt >= this.#settings.stableRunMs) this.#backoffAttempt = 0;
     this.#afterEnd(`agent "${this.name}" ${words}${lastStderr}`);
   }
@@ -398,17 +455,25 @@ export class StdioTransport extends PeerTransport {
     if (!this.#up.settled) this.#up.reject(this.stoppedError());
     const run = this.#run;
     if (run && wasPhase !== "idle") {
-      const { process: child, stdin } = run;
+      const { process: child, stdin, family } = run;
       const { stopGraceMs, killGraceMs } = this.#settings;
+      // The whole family: the group, and (noted while the agent still leads to them) any
+      // descendants that left it.
+      const signal = (name: NodeJS.Signals) => {
+        family?.survey();
+        if (family) family.signal(name);
+        else child.kill(name);
+      };
+      family?.survey();
       if (stdin.writable) stdin.end();
       if (!(await settlesWithin(run.ended.promise, stopGraceMs))) {
         this.log.info(
           `agent "${this.name}" did not exit on stdin EOF within ${stopGraceMs} ms; SIGTERM`,
         );
-        child.kill("SIGTERM");
+        signal("SIGTERM");
         if (!(await settlesWithin(run.ended.promise, killGraceMs))) {
           this.log.warn(`agent "${this.name}" ignored SIGTERM for ${killGraceMs} ms; SIGKILL`);
-          child.kill("SIGKILL");
+          signal("SIGKILL");
           if (!(await settlesWithin(run.ended.promise, killGraceMs))) {
             this.log.error(
               `agent "${this.name}" (pid ${run.pid}) did not exit after SIGKILL; check it with ps`,
@@ -416,15 +481,39 @@ export class StdioTransport extends PeerTransport {
           }
         }
       }
+      await this.#stopLeftovers(run);
     }
     this.peer.failAll(this.stoppedError());
     this.healthMaybeChanged();
+  }
+
+  /** Stops what an ended agent left running (helpers it did not stop on its way out). */
+  async #stopLeftovers(run: ChildRun): Promise<void> {
+    const family = run.family;
+    if (!family) return;
+    const left = family.alive();
+    if (left.length === 0) return;
+    this.log.info(
+      `agent "${this.name}" left ${left.length} process${left.length === 1 ? "" : "es"} running (pid ${left.join(", ")}); stopping them`,
+    );
+    const survivors = await family.stop(this.#settings.killGraceMs);
+    if (survivors.length > 0) {
+      this.log.error(
+        `agent "${this.name}": pid ${survivors.join(", ")} did not exit after SIGKILL; check with ps`,
+      );
+    }
   }
 
   protected override isHealthy(): boolean {
     return this.#phase !== "closed" && !this.#crashLooping && !this.#startFailed;
   }
 }
+
+/** What a log line costs besides its text (level, time, pid, agent, stream): counted in the budget. */
+const LOG_LINE_OVERHEAD_BYTES = 128;
+
+/** Process groups exist (POSIX): an agent then runs as the leader of one of its own. */
+const GROUPS = process.platform !== "win32";
 
 /** True when `promise` settles within `ms`. */
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
