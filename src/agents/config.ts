@@ -6,6 +6,8 @@ import { dirname, resolve } from "node:path";
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { keySuggestion } from "../config/did-you-mean.ts";
+import { checkAgentPolicies } from "../privacy/agent-policies.ts";
+import type { PolicySpec } from "../privacy/policy-spec.ts";
 import { localAgentIdForCommand, localAgentIdForUrl } from "../wire/agent-id.ts";
 import { type EnvSource, type ExpansionProblem, expandHome, expandTree } from "./env-expand.ts";
 import { describeJsonError } from "./json-position.ts";
@@ -65,6 +67,8 @@ export interface AgentsConfig {
   /** Ports discovery may probe; null = every listening loopback port. */
   autoDiscoverPorts: PortRange[] | null;
   autoDiscoverExcludePorts: number[];
+  /** The file's `"privacy"`: a privacy policy per agent name (src/privacy/agent-policies.ts). */
+  privacy?: Record<string, PolicySpec>;
 }
 
 export const EMPTY_AGENTS_CONFIG: AgentsConfig = {
@@ -138,6 +142,7 @@ const fileSchema = z.strictObject({
     .min(1, "must not be empty (leave it out to probe every listening port)")
     .optional(),
   autoDiscoverExcludePorts: z.array(port).optional(),
+  privacy: z.record(z.string(), z.unknown()).optional(),
 });
 
 type RawEntry = z.infer<typeof entrySchema>;
@@ -210,6 +215,12 @@ export function parseAgentsFile(
 
   if (problems.length === 0 && result.success) {
     const built = buildConfig(result.data, options.home, dirname(resolve(fileName)), problems);
+    if (result.data.privacy !== undefined) {
+      const names = built.agents.map((agent) => agent.name);
+      const privacy = checkAgentPolicies(result.data.privacy, names);
+      problems.push(...privacy.problems);
+      built.privacy = privacy.policies;
+    }
     if (problems.length === 0) {
       return { ok: true, config: built, warnings };
     }

@@ -7,6 +7,8 @@ const ConfigFileSchema = z
   .object({
     apiKey: z.string().optional(),
     gatewayUrl: z.string().url().optional(),
+    /** The hub-wide privacy policy; checked where it is used (src/privacy/hub-privacy.ts). */
+    privacy: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;

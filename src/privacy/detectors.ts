@@ -398,7 +398,7 @@ const NUMBER_RULES: readonly NumberRule[] = [
     rule: "iban",
     regex: /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,32}/g,
     check: (m) => {
-      const length = IBAN_LENGTHS[m[0].slice(0, 2)];
+      const length = IBAN_LENGTHS.get(m[0].slice(0, 2));
       if (length === undefined) return null;
       // The country's length of letters and digits, then no more of them right after.
       let taken = 0;

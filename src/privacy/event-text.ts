@@ -1,8 +1,8 @@
 // Where the text of a published event is. Every string the hub would publish is visited —
 // streamed text, artifact and file names, data-part values, status and error messages, the
 // agent's raw event — except the fields that carry ids, states and kinds (changing those would
-// break the protocol, and the hub or the relay made them) and a file's base64 `bytes` (encoded
-// content no text detector can read).
+// break the protocol, and the hub or the relay made them) and a file's base64 content (`bytes`
+// in A2A 0.3, a string `raw` in 1.0: encoded content no text detector can read).
 //
 // Each visited string has a site key: its path, with the items of a `parts` list counted among
 // their own sort (`t0` = the first text part), so the same text part of consecutive chunks of
@@ -99,6 +99,7 @@ function mapValue(
   options: MapOptions,
 ): unknown {
   if (typeof value === "string") {
+    if (mode === "a2a" && field === "raw") return value; // a 1.0 file part's base64 bytes
     return visit(value, { key, streamable: mode !== "content" && field === "text" });
   }
   if (Array.isArray(value)) {

@@ -38,6 +38,8 @@ export function patternProblem(source: string): string | null {
   }
   let regex: RE2JS;
   try {
+    // Compiled as written first, so that the message quotes the pattern as the user wrote it.
+    re2().RE2JS.compile(source);
     regex = userPattern(source);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

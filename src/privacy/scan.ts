@@ -21,7 +21,10 @@ export interface Finding {
 
 export const HUB_KEY_RULE = "hub_api_key";
 
-/** All findings in `text`, by start (then the stronger action first). Overlaps are kept. */
+/**
+ * All findings in `text`, by start (then the longer, then the stronger action first). Findings of
+ * different kinds may overlap; one inside another of the same kind is left out.
+ */
 export function findAll(policy: Policy, text: string): Finding[] {
   const out: Finding[] = [];
   if (text.length === 0) return out;
@@ -52,8 +55,21 @@ export function findAll(policy: Policy, text: string): Finding[] {
     }
   }
   findCustom(policy, text, out);
-  out.sort((a, b) => a.start - b.start || actionRank(b.action) - actionRank(a.action));
-  return out;
+  out.sort(
+    (a, b) => a.start - b.start || b.end - a.end || actionRank(b.action) - actionRank(a.action),
+  );
+  return withoutNested(out);
+}
+
+/** One finding per stretch and kind: `+1 (555) 234-5678` is not also the phone `(555) 234-5678`. */
+function withoutNested(sorted: Finding[]): Finding[] {
+  const reach = new Map<string, number>();
+  return sorted.filter((f) => {
+    const key = f.kind === "custom" ? `custom\0${f.rule}` : f.kind;
+    if (f.end <= (reach.get(key) ?? -1)) return false;
+    reach.set(key, f.end);
+    return true;
+  });
 }
 
 function findCustom(policy: Policy, text: string, out: Finding[]): void {

@@ -100,6 +100,13 @@ export class TurnGuard {
     const stream = artifact ? this.#stream(artifact.id) : null;
     let streamedInput = false;
     let visible = false;
+    // The same text often sits in several fields of one event (text, raw, artifact): count once.
+    const counted = new Set<string>();
+    const count = (text: string, findings: readonly Finding[]) => {
+      if (findings.length === 0 || counted.has(text)) return;
+      counted.add(text);
+      tally.add(findings);
+    };
     const data = mapEventText(event.data as unknown as Record<string, unknown>, (text, site) => {
       if (found.block) return text;
       if (stream && artifact && site.streamable) {
@@ -109,7 +116,7 @@ export class TurnGuard {
           stream.sites.set(site.key, sink);
         }
         const step = artifact.last ? joinSteps(sink.push(text), sink.end()) : sink.push(text);
-        tally.add(step.findings);
+        count(text, step.findings);
         found.block = step.block;
         if (text !== "") streamedInput = true;
         if (step.text !== "") visible = true;
@@ -117,7 +124,7 @@ export class TurnGuard {
       }
       visible = true;
       const findings = findAll(this.#policy, text);
-      tally.add(findings);
+      count(text, findings);
       found.block = findings.find((f) => f.action === "block") ?? null;
       const changing = findings.filter((f) => changesText(f.action));
       return changing.length > 0
