@@ -12,6 +12,7 @@ import {
 } from "./gateway-commands.ts";
 import { registerInitCommand } from "./init.ts";
 import { registerLogsCommand } from "./logs.ts";
+import { registerPrivacyCommand } from "./privacy.ts";
 import { rootProgram } from "./program-root.ts";
 import { registerRelayCommand } from "./relay.ts";
 import { registerRestartCommand } from "./restart.ts";
@@ -38,5 +39,6 @@ export function buildProgram(): Command {
   registerDiscoverCommand(program);
   registerSendCommand(program);
   registerChatCommand(program);
+  registerPrivacyCommand(program);
   return program;
 }

@@ -202,12 +202,10 @@ export class TurnGuard {
 
   #block(finding: Finding, eventType: string): void {
     this.#streams.clear();
-    this.#blocked = {
-      errorType: POLICY_BLOCKED,
-      kind: finding.kind,
-      rule: finding.rule,
-      message: `The hub's privacy policy stopped this reply: rule "${finding.rule}" (kind ${finding.kind}) matched in ${eventType === "artifact_update" ? "streamed output" : `a ${eventType} event`}; nothing from that point on was sent.`,
-    };
+    this.#blocked = policyBlock(
+      finding,
+      eventType === "artifact_update" ? "streamed output" : `a ${eventType} event`,
+    );
   }
 
   /** After a block only the turn's failure goes out: PolicyBlocked and processing failed. */
@@ -219,6 +217,16 @@ export class TurnGuard {
       ? { publish: [{ event, detections: [] }], withheld: [], blocked: this.#blocked }
       : { publish: [], withheld: [{ type: event.type, detections: [] }], blocked: this.#blocked };
   }
+}
+
+/** The block for a finding; `where` says where it matched ("streamed output"). */
+export function policyBlock(finding: Finding, where: string): PolicyBlock {
+  return {
+    errorType: POLICY_BLOCKED,
+    kind: finding.kind,
+    rule: finding.rule,
+    message: `The hub's privacy policy stopped this reply: rule "${finding.rule}" (kind ${finding.kind}) matched in ${where}; nothing from that point on was sent.`,
+  };
 }
 
 function artifactOf(data: unknown): { id: string; append: boolean; last: boolean } {
