@@ -107,24 +107,31 @@ const PREFIXED_TOKENS: readonly PrefixedToken[] = [
   },
 ];
 
+/** Every prefix, longest first, with its token rule: one pass over the text finds them all. */
+const PREFIXES = PREFIXED_TOKENS.flatMap((token) =>
+  token.prefixes.map((prefix) => ({ prefix, token })),
+).sort((a, b) => b.prefix.length - a.prefix.length);
+const ANY_PREFIX = new RegExp(PREFIXES.map((p) => p.prefix.replace(/[-]/g, "\\-")).join("|"), "g");
+
 function findPrefixedTokens(text: string, out: RawMatch[]): void {
-  for (const token of PREFIXED_TOKENS) {
-    for (const prefix of token.prefixes) {
-      let at = text.indexOf(prefix);
-      while (at >= 0) {
-        let end = at + prefix.length;
-        // A prefix inside a longer word ("task-…" holds "sk-") starts no token.
-        const glued = at > 0 && isKeyChar(text.charCodeAt(at - 1));
-        while (end < text.length && token.body(text.charCodeAt(end))) end++;
-        const bodyLength = end - at - prefix.length;
-        const after = end < text.length ? text.charCodeAt(end) : -1;
-        if (!glued && !isWordChar(after) && token.accept(text.slice(at, end), bodyLength)) {
-          out.push({ start: at, end, kind: "api_key", rule: token.rule });
-        }
-        // Any later prefix inside this run is glued to it: continue after the run.
-        at = text.indexOf(prefix, Math.max(end, at + 1));
-      }
+  ANY_PREFIX.lastIndex = 0;
+  for (let m = ANY_PREFIX.exec(text); m !== null; m = ANY_PREFIX.exec(text)) {
+    const at = m.index;
+    const { prefix, token } = PREFIXES.find((p) => p.prefix === m[0]) as (typeof PREFIXES)[number];
+    let end = at + prefix.length;
+    while (end < text.length && token.body(text.charCodeAt(end))) end++;
+    // A prefix inside a longer word ("task-…" holds "sk-") starts no token.
+    const glued = at > 0 && isKeyChar(text.charCodeAt(at - 1));
+    const after = end < text.length ? text.charCodeAt(end) : -1;
+    if (
+      !glued &&
+      !isWordChar(after) &&
+      token.accept(text.slice(at, end), end - at - prefix.length)
+    ) {
+      out.push({ start: at, end, kind: "api_key", rule: token.rule });
     }
+    // Any later prefix inside this run is glued to it: continue after the run.
+    ANY_PREFIX.lastIndex = Math.max(end, at + 1);
   }
 }
 

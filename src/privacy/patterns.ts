@@ -68,21 +68,37 @@ export function matchesWhole(source: string, value: string): boolean {
 }
 
 /**
- * Several patterns searched together: one pass over the text says which of them match at all
- * (RE2Set), and only those are run again to find where.
+ * Several patterns searched together. Most texts hold none of them, so first a cheap test: a
+ * pattern that starts with plain characters (`PROJ-\d{4}` starts with "proj-") cannot match a
+ * text without them. The rest go through one RE2 pass that says which match at all (RE2Set), and
+ * only those are run again to find where.
  */
 export class PatternSet {
   readonly sources: readonly string[];
+  /** Each pattern's required leading text (lower-case ASCII), or null. */
+  readonly #literals: ReadonlyArray<string | null>;
   #set: RE2Set | null = null;
 
   constructor(sources: readonly string[]) {
     this.sources = sources;
+    this.#literals = sources.map(leadingLiteral);
   }
 
   /** Calls `found(index, start, end)` for every non-empty match of every pattern. */
   forEachMatch(text: string, found: (index: number, start: number, end: number) => void): void {
     if (this.sources.length === 0 || text.length === 0) return;
-    for (const index of this.#gate().match(text)) {
+    const lower = text.toLowerCase();
+    // ſ (long s) matches "s" case-insensitively but does not lower-case to it.
+    const longS = lower.includes("\u017f");
+    const candidates = this.#literals.flatMap((literal, index) =>
+      literal === null || lower.includes(literal) || (longS && literal.includes("s"))
+        ? [index]
+        : [],
+    );
+    if (candidates.length === 0) return;
+    const matching = candidates.length === 1 ? candidates : this.#gate().match(text);
+    for (const index of matching) {
+      if (candidates.length > 1 && !candidates.includes(index)) continue;
       const matcher = userPattern(this.sources[index] as string).matcher(text);
       while (matcher.find()) {
         const start = matcher.start();
@@ -102,4 +118,47 @@ export class PatternSet {
     }
     return this.#set;
   }
+}
+
+/** Characters that stand for themselves in a pattern (outside a class). */
+const PLAIN = /[A-Za-z0-9 _\-:=@#%&'"<>,;~`!/]/;
+/** Characters a backslash makes plain. */
+const ESCAPED_PLAIN = /[.\\/\-+*?()[\]{}|^$]/;
+
+/**
+ * The text every match of `source` starts with, lower-case, when it is at least 2 plain ASCII
+ * characters and the pattern has no top-level alternative; else null (no shortcut).
+ */
+export function leadingLiteral(source: string): string | null {
+  if (hasTopLevelAlternation(source)) return null;
+  let literal = "";
+  let i = 0;
+  while (i < source.length) {
+    const c = source[i] as string;
+    if (PLAIN.test(c)) {
+      literal += c;
+      i++;
+    } else if (c === "\\" && ESCAPED_PLAIN.test(source[i + 1] ?? "")) {
+      literal += source[i + 1];
+      i += 2;
+    } else break;
+  }
+  // A quantifier makes the last character optional or repeated: keep only what is certain.
+  if (i < source.length && "*?{+".includes(source[i] as string)) literal = literal.slice(0, -1);
+  return literal.length >= 2 ? literal.toLowerCase() : null;
+}
+
+function hasTopLevelAlternation(source: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === "\\") i++;
+    else if (inClass) inClass = c !== "]";
+    else if (c === "[") inClass = true;
+    else if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === "|" && depth === 0) return true;
+  }
+  return false;
 }

@@ -132,3 +132,16 @@ async function waitFor(condition: () => boolean): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe("the README's privacy examples", () => {
+  it("are valid settings", async () => {
+    const { readmeBlocks } = await import("../ops/readme.ts");
+    const [hubJson, agentsJson] = readmeBlocks("## The privacy guard");
+    const hub = hubPrivacyOf(JSON.parse(hubJson ?? ""), "config.json");
+    expect(hub.ok).toBe(true);
+    const parsed = parseAgentsFile(agentsJson ?? "", "agents.json", { env: {}, home: "/h" });
+    expect(parsed.ok ? parsed.config.privacy : parsed.error).toMatchObject({
+      Coder: { secrets: "block" },
+    });
+  });
+});
