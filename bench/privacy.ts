@@ -16,25 +16,14 @@ import { AuditLog } from "../src/privacy/audit-log.ts";
 import { compilePolicy } from "../src/privacy/policy.ts";
 import { TurnGuard } from "../src/privacy/turn-guard.ts";
 import type { PublishedEvent } from "../src/wire/relay.ts";
+import { summary as summaryOf } from "./stats.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
 const SMALL_EVENTS = quick ? 2_000 : 10_000;
 const LARGE_EVENTS = quick ? 50 : 200;
 const STREAMS = quick ? 10 : 40;
 
-function percentile(sorted: number[], p: number): number {
-  const at = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[at] ?? Number.NaN;
-}
-const round = (n: number, digits = 4) => Number(n.toFixed(digits));
-function summary(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    p50: round(percentile(sorted, 50)),
-    p99: round(percentile(sorted, 99)),
-    n: sorted.length,
-  };
-}
+const summary = (samples: number[]) => summaryOf(samples, 4);
 
 // Every detector on and changing text (so every hold-back rule runs too), two custom rules with
 // keywords and patterns, an allow-list, the hub's key.

@@ -16,26 +16,12 @@ import { NO_RATE_LIMITS, startDevRelay } from "../src/devrelay/index.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import type { PublishedEvent } from "../src/wire/relay.ts";
 import { connectTestClient, startTestAgent } from "../test/support/a2a-agents.ts";
+import { round, summary } from "./stats.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
 const SEQUENTIAL_TURNS = quick ? 100 : 500;
 const CONCURRENT_TURNS = quick ? 640 : 3_200;
 const CONCURRENCY = 64;
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const at = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[at]!;
-}
-const round = (n: number, digits = 3) => Number(n.toFixed(digits));
-function summary(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    p50: round(percentile(sorted, 50)),
-    p99: round(percentile(sorted, 99)),
-    n: sorted.length,
-  };
-}
 
 function userMessage(text: string) {
   return {

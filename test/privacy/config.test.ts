@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseAgentsFile } from "../../src/agents/config.ts";
 import { type AgentsConfigUpdate, AgentsFileWatcher } from "../../src/agents/watch.ts";
+import { pollUntil } from "../../src/async/poll.ts";
 import { readConfigFile, saveApiKey } from "../../src/config/config-file.ts";
 import { agentPolicy, DEFAULT_HUB_PRIVACY, hubPrivacyOf } from "../../src/privacy/hub-privacy.ts";
 import { fakeKey } from "./support.ts";
@@ -126,11 +127,7 @@ describe("config.json privacy", () => {
 });
 
 async function waitFor(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met within 10 s");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  if (!(await pollUntil(condition, 10_000, 20))) throw new Error("condition not met within 10 s");
 }
 
 describe("the README's privacy examples", () => {
