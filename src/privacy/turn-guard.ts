@@ -100,6 +100,7 @@ export class TurnGuard {
     const stream = artifact ? this.#stream(artifact.id) : null;
     let streamedInput = false;
     let visible = false;
+    const visited = new Set<string>();
     // The same text often sits in several fields of one event (text, raw, artifact): count once.
     const counted = new Set<string>();
     const count = (text: string, findings: readonly Finding[]) => {
@@ -115,6 +116,7 @@ export class TurnGuard {
           sink = new StreamText(this.#policy, this.#placeholders);
           stream.sites.set(site.key, sink);
         }
+        visited.add(site.key);
         const step = artifact.last ? joinSteps(sink.push(text), sink.end()) : sink.push(text);
         count(text, step.findings);
         found.block = step.block;
@@ -141,8 +143,14 @@ export class TurnGuard {
     }
     const out = (data === (event.data as unknown) ? event : { ...event, data }) as PublishedEvent;
     if (artifact && stream) {
-      if (artifact.last) this.#streams.delete(artifact.id);
-      else stream.template = out;
+      if (artifact.last) {
+        // The artifact ends: text still held for a field this last chunk lacks goes out first.
+        for (const key of visited) stream.sites.delete(key);
+        const rest = this.#release(stream);
+        if (rest.blocked) return { ...rest, publish: [...publish, ...rest.publish] };
+        publish.push(...rest.publish);
+        this.#streams.delete(artifact.id);
+      } else stream.template = out;
       // Only text that is all held back: nothing to add yet (the next chunk or the end brings it).
       if (
         artifact.append &&
@@ -165,30 +173,41 @@ export class TurnGuard {
   flush(): GuardStep {
     if (this.#blocked) return { publish: [], withheld: [], blocked: this.#blocked };
     const publish: GuardedEvent[] = [];
-    for (const [id, stream] of this.#streams) {
-      const tally = new Tally();
-      const texts = new Map<string, string>();
-      let any = false;
-      for (const [key, sink] of stream.sites) {
-        const step = sink.end();
-        tally.add(step.findings);
-        if (step.block) {
-          this.#block(step.block, "artifact_update");
-          return {
-            publish,
-            withheld: [{ type: "artifact_update", detections: tally.detections() }],
-            blocked: this.#blocked,
-          };
-        }
-        texts.set(key, step.text);
-        if (step.text !== "") any = true;
-      }
-      this.#streams.delete(id);
-      if (any && stream.template) {
-        publish.push({ event: tailEvent(stream.template, texts), detections: tally.detections() });
-      }
+    for (const stream of this.#streams.values()) {
+      const step = this.#release(stream);
+      publish.push(...step.publish);
+      if (step.blocked) return { ...step, publish };
     }
+    this.#streams.clear();
     return { publish, withheld: [], blocked: null };
+  }
+
+  /** The held text of one artifact as one tail event (none when nothing is held). */
+  #release(stream: Stream): GuardStep {
+    const tally = new Tally();
+    const texts = new Map<string, string>();
+    const counted = new Set<string>();
+    for (const [key, sink] of stream.sites) {
+      const step = sink.end();
+      // The same held text in several fields (text, raw, artifact) is counted once.
+      if (!counted.has(step.text)) tally.add(step.findings);
+      counted.add(step.text);
+      if (step.block) {
+        this.#block(step.block, "artifact_update");
+        const withheld = [{ type: "artifact_update" as const, detections: tally.detections() }];
+        return { publish: [], withheld, blocked: this.#blocked };
+      }
+      texts.set(key, step.text);
+    }
+    stream.sites.clear();
+    const any = [...texts.values()].some((text) => text !== "");
+    if (!any || !stream.template) return { publish: [], withheld: [], blocked: null };
+    const tail = tailEvent(stream.template, texts);
+    return {
+      publish: [{ event: tail, detections: tally.detections() }],
+      withheld: [],
+      blocked: null,
+    };
   }
 
   #stream(id: string): Stream {

@@ -169,6 +169,35 @@ describe("streamed output", () => {
   });
 });
 
+describe("held text is never lost", () => {
+  it("a tail released at the turn's end counts its findings once, not once per copy", () => {
+    const { mapper, send, steps } = newTurn();
+    send(mapper.onStreamEvent(message("write to bob@example.com")));
+    send(mapper.terminal());
+    const tail = steps.at(-1)?.publish[0];
+    expect(tail?.event.data).toMatchObject({ text: "[redacted:email]" });
+    expect(tail?.detections).toEqual([
+      { kind: "email", rule: "email", action: "redact", count: 1 },
+    ]);
+  });
+
+  it("an artifact's last chunk without a field still releases what that field held", () => {
+    const { mapper, published, send } = newTurn();
+    send(mapper.onStreamEvent(artifact([{ kind: "text", text: "Hello wor" }], { append: false })));
+    send(mapper.onStreamEvent(artifact([], { last: true })));
+    const artifacts = published.filter((e) => e.type === "artifact_update");
+    const copies = artifacts.map((e) => {
+      const data = e.data as {
+        text: string;
+        raw: { artifact: { parts: Array<{ text: string }> } };
+      };
+      return { text: data.text, raw: data.raw.artifact.parts.map((p) => p.text).join("") };
+    });
+    expect(copies.map((c) => c.text).join("")).toBe("Hello wor");
+    expect(copies.map((c) => c.raw).join("")).toBe("Hello wor");
+  });
+});
+
 describe("every text field", () => {
   it("artifact and file names, data-part values, status and error messages", () => {
     const { mapper, published, send } = newTurn();
