@@ -18,23 +18,26 @@ const SECRET_NAME_OPEN_QUOTE =
 export function holdBackFrom(policy: Policy, text: string, from: number): number {
   const hold = policy.compiled.hold;
   const end = text.length;
-  if (!hold.words || from >= end) return end;
+  if (from >= end) return end;
   let start = end;
-  // The last unfinished word: a key, an address, a JWT, a number may go on in the next chunk.
-  while (start > from && !isSpace(text.charCodeAt(start - 1))) start--;
-  if (hold.numbers) start = Math.min(start, groupedNumberStart(text, start, from));
-  // The next two look into sent text too: a name or BEGIN line sent earlier still counts.
-  if (hold.assignments) {
-    // An open quote after a secret's name: the value goes on until the closing quote.
-    const open = SECRET_NAME_OPEN_QUOTE.exec(text.slice(Math.max(0, end - 256)));
-    if (open) start = Math.min(start, end - (open[1] as string).length);
-  }
-  if (hold.pem) {
-    const begin = text.lastIndexOf("-----BEGIN", end);
-    if (begin >= 0 && begin >= end - 80 && !text.includes("-----", begin + 10)) {
-      start = Math.min(start, begin);
+  if (hold.words) {
+    // The last unfinished word: a key, an address, a JWT, a number may go on in the next chunk.
+    while (start > from && !isSpace(text.charCodeAt(start - 1))) start--;
+    if (hold.numbers) start = Math.min(start, groupedNumberStart(text, start, from));
+    // The next two look into sent text too: a name or BEGIN line sent earlier still counts.
+    if (hold.assignments) {
+      // An open quote after a secret's name: the value goes on until the closing quote.
+      const open = SECRET_NAME_OPEN_QUOTE.exec(text.slice(Math.max(0, end - 256)));
+      if (open) start = Math.min(start, end - (open[1] as string).length);
+    }
+    if (hold.pem) {
+      const begin = text.lastIndexOf("-----BEGIN", end);
+      if (begin >= 0 && begin >= end - 80 && !text.includes("-----", begin + 10)) {
+        start = Math.min(start, begin);
+      }
     }
   }
+  // Keywords and the hub's key: only a tail that is their beginning ("hybro_a…" of the key).
   for (const literal of hold.literals) start = Math.min(start, partialLiteral(text, literal, true));
   for (const literal of hold.exactLiterals)
     start = Math.min(start, partialLiteral(text, literal, false));

@@ -50,7 +50,7 @@ export interface CompiledRules {
 }
 
 export interface HoldRules {
-  /** Some action changes the text: hold back the last unfinished word. */
+  /** A detector or pattern changes the text: hold back the last unfinished word. */
   words: boolean;
   /** Grouped numbers (cards, phones, IBANs, SSNs with spaces) change the text. */
   numbers: boolean;
@@ -142,10 +142,10 @@ function compileRules(
 
   const changing = (action: Action) => changesText(action);
   const hold: HoldRules = {
+    // The hub's key alone needs no word held back: its beginning is found exactly (literals).
     words:
-      hubApiKey !== null ||
       BUILTIN_KINDS.some((kind) => changing(actions[kind])) ||
-      custom.some((rule) => changing(rule.action)),
+      custom.some((rule) => changing(rule.action) && rule.patterns.length > 0),
     numbers: (["card", "phone", "iban", "ssn"] as const).some((kind) => changing(actions[kind])),
     assignments: changing(actions.password),
     pem: changing(actions.private_key),

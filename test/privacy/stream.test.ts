@@ -117,6 +117,20 @@ describe("what waits for the next chunk", () => {
     expect(s.held).toBe("-----BEGIN RSA PRI".length);
   });
 
+  it("with a log-only policy, only a tail that could begin the hub's key", () => {
+    const logOnly = compilePolicy([{ secrets: "log", personal: "log" }], { hubApiKey: HUB_KEY });
+    const s = new StreamText(logOnly, new Placeholders());
+    expect(s.push("Hello wor").text).toBe("Hello wor");
+    expect(s.push("ld, key hybro_").text).toBe("ld, key ");
+    expect(s.push(`${HUB_KEY.slice(6)} ok`).text).toBe("[redacted:api_key] ok");
+    const text = `the key ${HUB_KEY} again ${HUB_KEY}.`;
+    const whole = stream([text], logOnly);
+    expect(whole.text).toBe("the key [redacted:api_key] again [redacted:api_key].");
+    for (let at = 1; at < text.length; at++) {
+      expect(stream([text.slice(0, at), text.slice(at)], logOnly), `split at ${at}`).toEqual(whole);
+    }
+  });
+
   it("nothing when the policy only logs, yet a split match is still counted once", () => {
     const logOnly = compilePolicy([{ secrets: "log", personal: "log" }]);
     const s = new StreamText(logOnly, new Placeholders());
