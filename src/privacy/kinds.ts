@@ -52,7 +52,3 @@ export function strongerAction(a: Action, b: Action): Action {
 export function changesText(action: Action): boolean {
   return action === "redact" || action === "block";
 }
-
-export function isBuiltinKind(name: string): name is BuiltinKind {
-  return (BUILTIN_KINDS as readonly string[]).includes(name);
-}

@@ -11,7 +11,6 @@ import {
   changesText,
   DEFAULT_ACTIONS,
   DEFAULT_CUSTOM_ACTION,
-  GROUPS,
   type Group,
   PERSONAL_KINDS,
   strongerAction,
@@ -176,5 +175,3 @@ export function describePolicy(policy: Policy): string[] {
   if (allowed > 0) lines.push(`allow-list ${allowed} entr${allowed === 1 ? "y" : "ies"}`);
   return lines;
 }
-
-export const GROUP_NAMES: readonly Group[] = Object.keys(GROUPS) as Group[];

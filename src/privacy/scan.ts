@@ -19,7 +19,7 @@ export interface Finding {
   label: string;
 }
 
-export const HUB_KEY_RULE = "hub_api_key";
+const HUB_KEY_RULE = "hub_api_key";
 
 /**
  * All findings in `text`, by start (then the longer, then the stronger action first). Findings of

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { hubPrivacyOf } from "../../src/privacy/hub-privacy.ts";
 import { DEFAULT_ACTIONS } from "../../src/privacy/kinds.ts";
-import { PatternSet, patternProblem } from "../../src/privacy/patterns.ts";
+import { leadingLiteral, PatternSet, patternProblem } from "../../src/privacy/patterns.ts";
 import { compilePolicy, describePolicy } from "../../src/privacy/policy.ts";
 import { checkPolicySpec } from "../../src/privacy/policy-spec.ts";
 import { findAll } from "../../src/privacy/scan.ts";
@@ -90,6 +90,36 @@ describe("a catastrophic pattern cannot hang the hub", () => {
     const policy = policyOf({ custom: [{ name: "evil", patterns: ["(a+)+$"], action: "block" }] });
     expect(findAll(policy, `${"a".repeat(100_000)}!`)).toEqual([]);
     expect(found("aaa", policy)).toEqual(["custom:evil=aaa"]);
+  });
+});
+
+describe("the shortcut before running patterns", () => {
+  it("takes only the text every match must start with", () => {
+    expect(leadingLiteral("PROJ-\\d{4}")).toBe("proj-");
+    expect(leadingLiteral("cust-[0-9a-f]{8}")).toBe("cust-");
+    expect(leadingLiteral("foo\\.bar")).toBe("foo.bar");
+    expect(leadingLiteral("abc*")).toBe("ab");
+    expect(leadingLiteral("a b")).toBe("a b");
+    for (const none of [
+      "ab?c",
+      "a|bc",
+      "x(a|b)|y",
+      "(foo)",
+      "^abc",
+      "[ab]cd",
+      "\\bword",
+      "ab{0,1}",
+    ]) {
+      expect(leadingLiteral(none), none).toBeNull();
+    }
+    expect(leadingLiteral("x[a|b]")).toBeNull(); // "x" alone is too short
+    expect(leadingLiteral("ab[|]c")).toBe("ab"); // a | inside a class is no alternative
+  });
+
+  it("never skips a text the pattern matches, in any case, also with ſ (long s)", () => {
+    const policy = policyOf({ custom: [{ name: "k", patterns: ["sk-\\d+", "Secret-\\w+"] }] });
+    expect(found("SK-12 secret-ABC", policy)).toEqual(["custom:k=SK-12", "custom:k=secret-ABC"]);
+    expect(found("\u017Fk-12", policy)).toEqual(["custom:k=\u017Fk-12"]);
   });
 });
 
