@@ -47,6 +47,13 @@ export interface RelayLinkSettings {
   publishRetryMaxDelayMs: number;
   /** Cap of any relay-given `Retry-After`. */
   maxRetryAfterMs: number;
+  /**
+   * Largest publish body the relay takes (bytes). Events larger than it are split; a 413 lowers
+   * it for the rest of the run (to the relay's stated limit, else by half).
+   */
+  publishMaxBodyBytes: number;
+  /** Unsent bytes of one room above which its turns stop reading their agent until it drains. */
+  publishRoomHighWaterBytes: number;
 }
 
 export const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.freeze({
@@ -71,6 +78,8 @@ export const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.f
   publishRetryBaseDelayMs: 500,
   publishRetryMaxDelayMs: 30_000,
   maxRetryAfterMs: 300_000,
+  publishMaxBodyBytes: 1024 * 1024,
+  publishRoomHighWaterBytes: 4 * 1024 * 1024,
 });
 
 /** Defaults overlaid with the given values (undefined entries ignored). */

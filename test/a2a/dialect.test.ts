@@ -11,7 +11,14 @@ import {
   normaliseState,
   sendParams,
 } from "../../src/a2a/dialect.ts";
-import { taskText, textOfParts } from "../../src/a2a/model.ts";
+import { type A2ATask, textOfParts } from "../../src/a2a/model.ts";
+
+/** Every artifact's text, else the status message's. */
+function taskText(task: A2ATask): string {
+  const fromArtifacts = task.artifacts.map((a) => textOfParts(a.parts)).join("");
+  return fromArtifacts || textOfParts(task.status.message?.parts);
+}
+
 import { TransportError } from "../../src/agents/transport.ts";
 
 describe("method names", () => {

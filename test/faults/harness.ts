@@ -28,6 +28,7 @@ import { createLogger, type Logger, silentLogger } from "../../src/log/logger.ts
 import type { RelayLinkSettings } from "../../src/relay/settings.ts";
 import type { PublishedEvent, UserMessageCommand } from "../../src/wire/relay.ts";
 import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
+import { chunkText } from "../support/events.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const CLI = join(REPO_ROOT, "src/cli/main.ts");
@@ -455,7 +456,7 @@ export function inOrder(events: readonly PublishedEvent[]): boolean {
   let nextChunk = 0;
   for (const event of events) {
     if (event.type !== "artifact_update") continue;
-    const match = /^chunk (\d+) $/.exec(String(event.data.text));
+    const match = /^chunk (\d+) $/.exec(chunkText(event));
     if (!match) continue;
     if (Number(match[1]) !== nextChunk) return false;
     nextChunk++;

@@ -11,6 +11,7 @@ import {
 import type { PublishedEvent } from "../../src/wire/relay.ts";
 import type { TestAgent } from "../support/a2a-agents.ts";
 import { agentsPerTest } from "../support/agents-per-test.ts";
+import { chunkText } from "../support/events.ts";
 
 const { agent, connect, rawAgent } = agentsPerTest();
 
@@ -154,7 +155,7 @@ describe.each([
       });
     else
       expect(
-        second.events.some((e) => e.type === "artifact_update" && e.data.text === "hello, Ada"),
+        second.events.some((e) => e.type === "artifact_update" && chunkText(e) === "hello, Ada"),
       ).toBe(true);
     expect(second.events.at(-1)).toMatchObject({
       data: { status: "completed", user_message_id: null },
@@ -193,7 +194,7 @@ describe("streamed turns", () => {
     const { events, batches } = await turn(client, input("go", true));
     const chunks = events.filter((e) => e.type === "artifact_update");
     expect(chunks).toHaveLength(20);
-    expect(chunks.map((e) => e.data.text).join("")).toBe(
+    expect(chunks.map((e) => chunkText(e)).join("")).toBe(
       Array.from({ length: 20 }, (_, i) => `chunk ${i} `).join(""),
     );
     expect(events.some((e) => e.type === "agent_response")).toBe(false);

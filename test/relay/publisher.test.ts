@@ -4,15 +4,13 @@ import { InMemoryPublishQueue } from "../../src/relay/publish-queue.ts";
 import { Publisher, type PublisherOptions } from "../../src/relay/publisher.ts";
 import { type RelayLinkSettings, relayLinkSettings } from "../../src/relay/settings.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
+import { chunkText, textChunk } from "../support/events.ts";
 import { capturingLogger, seededRandom, waitUntil } from "./scripted-server.ts";
 
 type Send = PublisherOptions["send"];
 
-const chunk = (turn: string, n: number): PublishedEvent => ({
-  type: "artifact_update",
-  agent_message_id: turn,
-  data: { raw: null, text: `t${n}`, parts: [], append: true, last_chunk: false, task_id: "t" },
-});
+const chunk = (turn: string, n: number): PublishedEvent =>
+  textChunk(turn, `t${n}`, { task_id: "t" });
 const submitted = (turn: string): PublishedEvent => ({
   type: "task_submitted",
   agent_message_id: turn,
@@ -76,7 +74,7 @@ describe("Publisher", () => {
         await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 4)));
         if (random() < 0.3) throw transient();
         const list = delivered.get(roomId) ?? [];
-        for (const event of events) list.push((event.data as { text: string }).text);
+        for (const event of events) list.push(chunkText(event));
         delivered.set(roomId, list);
       } finally {
         inFlight.delete(roomId);
@@ -153,7 +151,7 @@ describe("Publisher", () => {
         });
       }
       delivered.push(
-        ...events.map((event) => String(event.type === "artifact_update" && event.data.text)),
+        ...events.map((event) => (event.type === "artifact_update" ? chunkText(event) : "false")),
       );
     };
     const { publisher: p, logs } = make(send, { publishCoalesceMs: 600_000 });
@@ -184,7 +182,8 @@ describe("Publisher", () => {
     const texts: string[] = [];
     const send: Send = async (_roomId, events) => {
       posts.push(events.length);
-      for (const event of events) if (event.type === "artifact_update") texts.push(event.data.text);
+      for (const event of events)
+        if (event.type === "artifact_update") texts.push(chunkText(event));
       await new Promise((resolve) => setTimeout(resolve, 1));
     };
     const { publisher: p } = make(send, { publishCoalesceMs: 25 });
@@ -435,19 +434,14 @@ describe("InMemoryPublishQueue", () => {
     queue.append("a", [chunk("m", 0), chunk("m", 1), chunk("m", 2)]);
     queue.append("b", [chunk("n", 0)]);
     const first = queue.take("a", 2)!;
-    expect(first.events.map((e) => (e.data as { text: string }).text)).toEqual(["t0", "t1"]);
+    expect(first.events.map((e) => chunkText(e))).toEqual(["t0", "t1"]);
     expect(queue.take("a", 2)).toBeNull(); // one batch out per room
     expect(queue.take("b", 5)?.events).toHaveLength(1);
     queue.append("a", [chunk("m", 3)]);
     queue.release(first);
     expect(queue.roomDepth("a")).toBe(4);
     const again = queue.take("a", 10)!;
-    expect(again.events.map((e) => (e.data as { text: string }).text)).toEqual([
-      "t0",
-      "t1",
-      "t2",
-      "t3",
-    ]);
+    expect(again.events.map((e) => chunkText(e))).toEqual(["t0", "t1", "t2", "t3"]);
     queue.ack(again);
     expect(queue.roomDepth("a")).toBe(0);
     expect(queue.depth()).toBe(1);

@@ -20,7 +20,7 @@ import {
   parseStreamEvent,
   RateLimitError,
   rateLimitFromHeaders,
-  streamEventText,
+  StreamedAnswer,
   taskText,
 } from "../../src/sdk/index.ts";
 import { retryDelayMs } from "../../src/sdk/retry-policy.ts";
@@ -231,10 +231,10 @@ describe("taskText", () => {
 describe("parseStreamEvent", () => {
   it("types relay events and keeps anything else as unrecognized", () => {
     const event = parseStreamEvent(
-      '{"type":"artifact_update","agent_message_id":"a","data":{"text":"hi","append":true}}',
+      '{"type":"artifact_update","agent_message_id":"a","data":{"artifacts":[{"artifactId":"x","parts":[{"kind":"text","text":"hi"}]}],"append":true}}',
     );
     expect(event?.type).toBe("artifact_update");
-    expect(event && streamEventText(event)).toBe("hi");
+    expect(new StreamedAnswer().apply(event!)).toEqual({ append: "hi" });
     expect(parseStreamEvent('{"type":"task_result","result":{}}')).toEqual({
       type: "unrecognized",
       raw: { type: "task_result", result: {} },
