@@ -267,8 +267,13 @@ export function registerSendCommand(program: Command): void {
           result.state === "rejected" ||
           result.state === "canceled"
         ) {
+          const what: Record<string, string> = {
+            failed: "the agent failed",
+            rejected: "the agent rejected the task",
+            canceled: "the agent's task was canceled",
+          };
           process.stderr.write(
-            `error: the agent's task ${result.state}: ${shown.trimEnd() || result.state}\n`,
+            `error: ${what[result.state]}: ${shown.trimEnd() || result.state}\n`,
           );
           return GatewayExitCode.error;
         }

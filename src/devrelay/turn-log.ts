@@ -114,10 +114,11 @@ function learnFrom(turn: TurnRecord, event: PublishedEvent): void {
     if (typeof data.task_id === "string") turn.hubTaskId ??= data.task_id;
     return;
   }
-  // Every event after `task_submitted` carries the agent's task id once the hub knows it.
-  if (typeof data.task_id === "string" && data.task_id && data.task_id !== turn.hubTaskId) {
-    turn.agentTaskId = data.task_id;
-  }
+  // Every event after `task_submitted` carries the agent's task id once the hub knows it; a
+  // status or a question names the agent's task even when `task_submitted` did too.
+  const named = typeof data.task_id === "string" && data.task_id ? data.task_id : null;
+  const aboutTask = event.type === "task_status" || event.type === "task_interactive";
+  if (named && (aboutTask || named !== turn.hubTaskId)) turn.agentTaskId = named;
   if (typeof data.context_id === "string" && data.context_id) {
     turn.agentContextId = data.context_id;
   }

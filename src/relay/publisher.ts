@@ -583,9 +583,11 @@ export class Publisher {
           const bodyBytes =
             ENVELOPE_ALLOWANCE_BYTES + events.reduce((sum, e) => sum + this.sizeOf(e) + 1, 0);
           const lowered = this.learnLimit(bodyBytes, failure);
-          if (count > 1 && lowered) {
-            // Too large together: try again at once in smaller bodies.
+          if (count > 1) {
+            // Too large together: try again at once in smaller bodies (fewer events too, for a
+            // relay whose limit is below what we may learn).
             sendable.release();
+            room.maxBatch = Math.max(1, Math.ceil(count / 2));
             room.urgent = true;
             this.counters.retries += 1;
             return;
@@ -594,22 +596,20 @@ export class Publisher {
             this.counters.retries += 1;
             return;
           }
-          if (count === 1 || !lowered) {
-            sendable.drop();
-            this.counters.dropped += count;
-            for (const event of events) {
-              if (this.lostTurns.size >= 1_000) {
-                const oldest = this.lostTurns.keys().next().value;
-                if (oldest !== undefined) this.lostTurns.delete(oldest);
-              }
-              this.lostTurns.set(
-                event.agent_message_id,
-                `Part of the agent's answer could not be delivered: the relay refused an event of ${this.sizeOf(event)} bytes as too large even alone.`,
-              );
+          sendable.drop();
+          this.counters.dropped += count;
+          for (const event of events) {
+            if (this.lostTurns.size >= 1_000) {
+              const oldest = this.lostTurns.keys().next().value;
+              if (oldest !== undefined) this.lostTurns.delete(oldest);
             }
-            this.logRefusal(roomId, failure, events);
-            return;
+            this.lostTurns.set(
+              event.agent_message_id,
+              `Part of the agent's answer could not be delivered: the relay refused an event of ${this.sizeOf(event)} bytes as too large even alone.`,
+            );
           }
+          this.logRefusal(roomId, failure, events);
+          return;
         }
         if (failure.status === 422 && count > 1) {
           // The relay refuses a whole POST for one event it cannot read: send the events before

@@ -1,6 +1,6 @@
 // Published events as the hub makes them now, for tests that need a few by hand.
 import type { ArtifactUpdateEvent, PublishedEvent } from "../../src/wire/relay.ts";
-import { textOfRelayParts } from "../../src/wire/room-answer.ts";
+import { RoomAnswer, textOfRelayParts } from "../../src/wire/room-answer.ts";
 
 /** A streamed text chunk: the artifact `<amid>-stream`, appended to. */
 export function textChunk(
@@ -27,4 +27,11 @@ export function chunkText(event: PublishedEvent | { type: string } | undefined):
   const data = (event as PublishedEvent).data as { artifacts?: Array<{ parts?: unknown[] }> };
   const artifacts = data.artifacts ?? [];
   return artifacts.map((artifact) => textOfRelayParts(artifact.parts)).join("");
+}
+
+/** What the room would hold after these events (built as hybro.ai builds it). */
+export function roomOf(events: readonly PublishedEvent[]): RoomAnswer {
+  const answer = new RoomAnswer(events[0]?.agent_message_id ?? "");
+  for (const event of events) answer.apply(event);
+  return answer;
 }
