@@ -115,7 +115,8 @@ export function splitEvent(event: PublishedEvent, maxBytes: number): PublishedEv
   }
   const artifact = artifacts[0];
   if (!artifact || !Array.isArray(artifact.parts)) return [event];
-  const shell = withArtifact(event, { ...artifact, parts: [] }, true, lastChunk);
+  // `false` is the longer flag: every piece fits whatever its flags end up being.
+  const shell = withArtifact(event, { ...artifact, parts: [] }, false, false);
   const room = maxBytes - jsonBytes(shell);
   if (room < MIN_PART_ROOM) return [event];
   const groups = packParts(artifact.parts, room);
@@ -177,7 +178,8 @@ function shortened<E extends PublishedEvent>(event: E, field: string, maxBytes: 
   const text = data[field];
   if (typeof text !== "string") return event;
   const note = " … (cut: too long for one publish)";
-  const budget = maxBytes - jsonBytes({ ...event, data: { ...data, [field]: "" } }) - note.length;
+  const budget =
+    maxBytes - jsonBytes({ ...event, data: { ...data, [field]: "" } }) - jsonBytes(note) + 2;
   if (budget <= 0) return event;
   const cut = text.slice(0, sliceEnd(text, 0, budget)) + note;
   return { ...event, data: { ...data, [field]: cut } } as E;
@@ -206,7 +208,7 @@ export function oversizedPart(
         if (isText(part)) continue;
         const bytes = jsonBytes(part);
         if (bytes < maxBytes - 4096) continue; // clearly fits
-        shellBytes ??= jsonBytes(withArtifact(event, { ...artifact, parts: [] }, true, true));
+        shellBytes ??= jsonBytes(withArtifact(event, { ...artifact, parts: [] }, false, false));
         if (shellBytes + bytes <= maxBytes) continue;
         const json = part as unknown as Json;
         const file = isObject(json.file) ? json.file : null;

@@ -94,6 +94,10 @@ interface Sendable {
 const ENVELOPE_ALLOWANCE_BYTES = 512;
 /** A learned body limit never goes below this: a relay refusing such bodies refuses something else. */
 export const MIN_PUBLISH_BODY_BYTES = 16 * 1024;
+/** What a piece's own `response_seq` may add over the number it was cut with. */
+const STAMP_SLACK_BYTES = 64;
+/** Bodies above this whose connection broke are retried smaller at once (see cutWhileLarge). */
+export const CUT_SPLIT_MIN_BYTES = 256 * 1024;
 
 export class Publisher {
   private readonly options: PublisherOptions;
@@ -185,10 +189,7 @@ export class Publisher {
         }
         return;
       }
-      const limit = this.maxEventBytes();
-      const stamped = events
-        .flatMap((event) => splitEvent(event, limit))
-        .map((event) => stampEvent(event, this.sequence));
+      const stamped = events.flatMap((event) => this.fitted(stampEvent(event, this.sequence)));
       let bytes = this.roomBytes.get(roomId) ?? 0;
       for (const event of stamped) {
         bytes += this.sizeOf(event);
@@ -414,6 +415,11 @@ export class Publisher {
     if (!room || this.stopped || room.sending) return;
     let sendable: Sendable;
     if (room.front) {
+      // A piece cut before the limit went down again: cut it to the limit now.
+      const head = room.front.events[0];
+      if (head && this.sizeOf(head) > this.maxEventBytes()) {
+        room.front.events.splice(0, 1, ...this.fitted(head));
+      }
       sendable = this.frontSendable(roomId, room);
     } else {
       const batch = this.queue.take(
@@ -454,7 +460,13 @@ export class Publisher {
         },
       };
       if (batch.events.length === 1) {
-        sendable = { ...sendable, ...this.splittable(roomId, room, batch) };
+        const split = this.splittable(roomId, room, batch);
+        // An event queued whole before the limit went down (or by an older version): cut it now.
+        if (this.sizeOf(batch.events[0]!) > this.maxEventBytes() && split.tooLarge()) {
+          this.schedule(roomId);
+          return;
+        }
+        sendable = { ...sendable, ...split };
       }
     }
     room.sending = true;
@@ -483,10 +495,9 @@ export class Publisher {
       events,
       tooLarge: () => {
         // A piece refused again (the limit was lower still): cut it smaller, in place.
-        const pieces = splitEvent(front.events[0]!, this.maxEventBytes());
+        const pieces = this.fitted(front.events[0]!);
         if (pieces.length < 2) return false;
-        const seq = (front.events[0]!.data as { response_seq?: number }).response_seq;
-        front.events.splice(0, 1, ...this.restamped(pieces, seq));
+        front.events.splice(0, 1, ...pieces);
         return true;
       },
       delivered: () => {
@@ -520,11 +531,9 @@ export class Publisher {
   ): { tooLarge: () => boolean } {
     return {
       tooLarge: () => {
-        const event = batch.events[0]!;
-        const pieces = splitEvent(event, this.maxEventBytes());
+        const pieces = this.fitted(batch.events[0]!);
         if (pieces.length < 2) return false;
-        const seq = (event.data as { response_seq?: number }).response_seq;
-        room.front = { events: this.restamped(pieces, seq), of: batch };
+        room.front = { events: pieces, of: batch };
         this.logger.info(
           { roomId, pieces: pieces.length },
           "relay refused one event as too large; sending it in pieces",
@@ -532,6 +541,15 @@ export class Publisher {
         return true;
       },
     };
+  }
+
+  /** A stamped event, or its pieces (each stamped) when it is larger than one body may be. */
+  private fitted(event: PublishedEvent): PublishedEvent[] {
+    if (this.sizeOf(event) <= this.maxEventBytes()) return [event];
+    // Room for the pieces' own numbers, which may be a digit longer.
+    const pieces = splitEvent(event, this.maxEventBytes() - STAMP_SLACK_BYTES);
+    if (pieces.length < 2) return [event];
+    return this.restamped(pieces, (event.data as { response_seq?: number }).response_seq);
   }
 
   /**
@@ -582,7 +600,7 @@ export class Publisher {
         if (failure.status === 413) {
           const bodyBytes =
             ENVELOPE_ALLOWANCE_BYTES + events.reduce((sum, e) => sum + this.sizeOf(e) + 1, 0);
-          const lowered = this.learnLimit(bodyBytes, failure);
+          this.learnLimit(bodyBytes, failure);
           if (count > 1) {
             // Too large together: try again at once in smaller bodies (fewer events too, for a
             // relay whose limit is below what we may learn).
@@ -592,7 +610,7 @@ export class Publisher {
             this.counters.retries += 1;
             return;
           }
-          if (count === 1 && lowered && sendable.tooLarge?.()) {
+          if (count === 1 && sendable.tooLarge?.()) {
             this.counters.retries += 1;
             return;
           }
@@ -640,11 +658,47 @@ export class Publisher {
         this.retryLater(roomId, room, failure);
         return;
       default:
+        if (failure.code === "ReadError" && this.cutWhileLarge(roomId, room, sendable)) return;
         sendable.release();
         room.attempts += 1;
         this.counters.retries += 1;
         this.retryLater(roomId, room, failure);
     }
+  }
+
+  /**
+   * The connection broke while a large body was out: a proxy in front of the relay may cut a
+   * body it finds too large instead of answering 413. Sending the same body again with backoff
+   * would wait for nothing (a retry of an oversized answer once stalled about a minute), so the
+   * limit goes down by half (not below CUT_SPLIT_MIN_BYTES) and smaller bodies go at once.
+   */
+  private cutWhileLarge(
+    roomId: string,
+    room: RoomState,
+    sendable: Sendable & { tooLarge?: () => boolean },
+  ): boolean {
+    const bodyBytes =
+      ENVELOPE_ALLOWANCE_BYTES + sendable.events.reduce((sum, e) => sum + this.sizeOf(e) + 1, 0);
+    if (bodyBytes <= CUT_SPLIT_MIN_BYTES) return false;
+    const limit = Math.max(CUT_SPLIT_MIN_BYTES, Math.floor(bodyBytes / 2));
+    const lowered = limit < this.bodyLimit;
+    if (lowered) {
+      this.bodyLimit = limit;
+      this.logger.warn(
+        { roomId, bodyBytes, limitBytes: limit },
+        `the connection broke while a publish of ${bodyBytes} bytes was sent; trying at once with at most ${limit} bytes per request`,
+      );
+    }
+    if (sendable.events.length > 1) {
+      if (!lowered) return false;
+      sendable.release();
+      room.maxBatch = Math.max(1, Math.ceil(sendable.events.length / 2));
+      room.urgent = true;
+    } else if (!sendable.tooLarge?.()) {
+      return false;
+    }
+    this.counters.retries += 1;
+    return true;
   }
 
   /**
