@@ -231,9 +231,8 @@ export class RoomAnswer {
   }
   /** The room's words for a failed turn (hybro.ai shows its own, not the hub's). */
   get publicError(): string | null {
-    return this.#finalised && this.#state in PUBLIC_ERRORS
-      ? (PUBLIC_ERRORS[this.#state] ?? null)
-      : null;
+    if (!this.#finalised) return null;
+    return PUBLIC_ERRORS[this.#state] ?? null;
   }
   /** The hub's error text (`agent_error.error`), kept in the relay's event journal. */
   get error(): string | null {

@@ -27,7 +27,8 @@ export type Framing = (json: string) => string;
 export const FRAMINGS: Record<string, Framing> = {
   plain: (json) => `data: ${json}\n\n`,
   recordSeparator: (json) => `data: \u001e${json}\n\n`,
-  crlfWithComments: (json) => `: keep-alive\r\nevent: message\r\nid: ${randomUUID()}\r\ndata: ${json}\r\n\r\n`,
+  crlfWithComments: (json) =>
+    `: keep-alive\r\nevent: message\r\nid: ${randomUUID()}\r\ndata: ${json}\r\n\r\n`,
   multiLine: (json) =>
     `${JSON.stringify(JSON.parse(json), null, 2)
       .split("\n")
@@ -157,7 +158,13 @@ export const v03 = {
     },
     final,
   }),
-  chunk: (taskId: string, artifactId: string, text: string, append: boolean, lastChunk = false) => ({
+  chunk: (
+    taskId: string,
+    artifactId: string,
+    text: string,
+    append: boolean,
+    lastChunk = false,
+  ) => ({
     kind: "artifact-update",
     taskId,
     contextId: "ctx-raw",
