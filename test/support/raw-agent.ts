@@ -42,6 +42,8 @@ export interface RawAgentScript {
   /** Any other call (`message/send`, `tasks/get`, …): the JSON-RPC `result`, or an Error. */
   call?: (request: RawRpc) => unknown;
   framing?: Framing;
+  /** Awaited before the card is served (a busy agent answers it late, or never). */
+  cardDelay?: () => Promise<void>;
 }
 
 export interface RawAgent {
@@ -49,6 +51,8 @@ export interface RawAgent {
   name: string;
   /** Every call's method, in order. */
   calls: string[];
+  /** Card requests received (answered or not). */
+  readonly cardRequests: number;
   close(): Promise<void>;
 }
 
@@ -57,8 +61,12 @@ export async function startRawAgent(name: string, script: RawAgentScript): Promi
   const calls: string[] = [];
   const framing = script.framing ?? FRAMINGS.plain!;
   let url = "";
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  let cards = 0;
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === "GET" && req.url?.startsWith("/.well-known/agent")) {
+      cards++;
+      await script.cardDelay?.();
+      if (res.destroyed) return;
       res.setHeader("content-type", "application/json");
       res.end(
         JSON.stringify({
@@ -122,6 +130,9 @@ export async function startRawAgent(name: string, script: RawAgentScript): Promi
     url,
     name,
     calls,
+    get cardRequests() {
+      return cards;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
