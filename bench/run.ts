@@ -1,6 +1,7 @@
 // Benchmark: development relay + the real hub (a child process, production settings) + echo
-// agents built on @a2a-js/sdk, all on loopback. Prints one JSON object; figures are medians and
-// percentiles of one run (these machines are shared: compare ratios, not absolutes).
+// agents built on @a2a-js/sdk, all on loopback. Prints one JSON object, then the large-answer
+// section (bench/large-answer.ts); figures are medians and percentiles of one run (these
+// machines are shared: compare ratios, not absolutes).
 //
 //   npm run bench            # full run
 //   BENCH_QUICK=1 npm run bench
@@ -16,6 +17,7 @@ import { NO_RATE_LIMITS, startDevRelay } from "../src/devrelay/index.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import type { PublishedEvent } from "../src/wire/relay.ts";
 import { connectTestClient, startTestAgent } from "../test/support/a2a-agents.ts";
+import { largeAnswerBench } from "./large-answer.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
 const SEQUENTIAL_TURNS = quick ? 100 : 500;
@@ -320,6 +322,14 @@ async function main() {
   await Promise.all([echo.close(), slow.close(), chunks.close()]);
   await relay.close();
   rmSync(home, { recursive: true, force: true });
+
+  // 7. One 10 MiB streamed answer through relay → hub → relay (its own hubs; see the file).
+  const largeAnswer = await largeAnswerBench({ runs: quick ? 3 : 5 });
+  process.stdout.write(`${JSON.stringify({ large_answer: largeAnswer }, null, 2)}\n`);
+  writeFileSync(
+    join(import.meta.dirname, "results", "large-answer.json"),
+    `${JSON.stringify({ date: result.date, node: process.version, ...largeAnswer }, null, 2)}\n`,
+  );
 }
 
 await main();

@@ -13,9 +13,50 @@ import type {
   RelayPart,
 } from "../wire/relay.ts";
 
-/** UTF-8 bytes of a value's JSON. */
+/**
+ * UTF-8 bytes of a value's `JSON.stringify`, counted without making the string: a large answer
+ * is measured many times on its way, and each copy would be garbage the size of the answer.
+ */
 export function jsonBytes(value: unknown): number {
-  return Buffer.byteLength(JSON.stringify(value) ?? "null", "utf8");
+  switch (typeof value) {
+    case "string":
+      return stringBytes(value) + 2;
+    case "number":
+      return Number.isFinite(value) ? String(value).length : 4;
+    case "boolean":
+      return value ? 4 : 5;
+    case "object": {
+      if (value === null) return 4;
+      if (Array.isArray(value)) {
+        let bytes = 2 + Math.max(0, value.length - 1);
+        for (const item of value) bytes += omitted(item) ? 4 : jsonBytes(item);
+        return bytes;
+      }
+      const json = value as Json & { toJSON?: () => unknown };
+      if (typeof json.toJSON === "function") return jsonBytes(json.toJSON());
+      let bytes = 2;
+      let members = 0;
+      for (const key in json) {
+        if (!Object.hasOwn(json, key)) continue;
+        const item = json[key];
+        if (omitted(item)) continue;
+        bytes += stringBytes(key) + 3 + jsonBytes(item) + (members > 0 ? 1 : 0);
+        members++;
+      }
+      return bytes;
+    }
+    default:
+      return 4; // undefined alone: JSON.stringify gives nothing; counted as null (a safe upper bound)
+  }
+}
+
+function omitted(value: unknown): boolean {
+  return value === undefined || typeof value === "function" || typeof value === "symbol";
+}
+
+/** Bytes of a string's content inside JSON quotes (escapes, UTF-8, lone surrogates). */
+function stringBytes(text: string): number {
+  return sliceBytes(text, 0, text.length);
 }
 
 /** Bytes a publish body adds around its events (`{"room_id":…,"events":[]}`), plus slack. */
@@ -48,14 +89,28 @@ function escapedBytes(code: number): number {
  * most `budget` bytes; never splits a surrogate pair (a lone surrogate costs its `\uXXXX`).
  */
 export function sliceEnd(text: string, start: number, budget: number): number {
+  return scan(text, start, text.length, budget).end;
+}
+
+function sliceBytes(text: string, start: number, end: number): number {
+  return scan(text, start, end, Number.POSITIVE_INFINITY).used;
+}
+
+/** Walks `text` from `start` while the escaped UTF-8 bytes stay within `budget`. */
+function scan(
+  text: string,
+  start: number,
+  end: number,
+  budget: number,
+): { end: number; used: number } {
   let used = 0;
   let i = start;
-  while (i < text.length) {
+  while (i < end) {
     const code = text.charCodeAt(i);
     let cost: number;
     let width = 1;
     if (code >= 0xd800 && code <= 0xdbff) {
-      const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+      const next = i + 1 < end ? text.charCodeAt(i + 1) : 0;
       if (next >= 0xdc00 && next <= 0xdfff) {
         cost = 4;
         width = 2;
@@ -66,7 +121,7 @@ export function sliceEnd(text: string, start: number, budget: number): number {
     used += cost;
     i += width;
   }
-  return i;
+  return { end: i, used };
 }
 
 function isText(part: unknown): part is { kind: "text"; text: string } & Json {

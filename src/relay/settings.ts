@@ -79,7 +79,7 @@ export const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.f
   publishRetryMaxDelayMs: 30_000,
   maxRetryAfterMs: 300_000,
   publishMaxBodyBytes: 1024 * 1024,
-  publishRoomHighWaterBytes: 4 * 1024 * 1024,
+  publishRoomHighWaterBytes: 1024 * 1024,
 });
 
 /** Defaults overlaid with the given values (undefined entries ignored). */

@@ -38,6 +38,27 @@ function room(events: PublishedEvent[]): RoomAnswer {
 // Every kind of character JSON escapes or UTF-8 widens, and a surrogate pair at many offsets.
 const TRICKY = 'plain "quoted" back\\slash\ttab\nnew é ü € 中文 𝄞 emoji 😀 \u0001ctl \u2028 ';
 
+describe("jsonBytes", () => {
+  it("counts exactly what JSON.stringify would make, in UTF-8, without making it", () => {
+    const values: unknown[] = [
+      TRICKY,
+      "lone \ud800 high and \udc00 low",
+      { a: 1, b: [true, false, null, 1.5e-7, -0], c: { d: undefined, e: () => 1 } },
+      [undefined, () => 1, Number.NaN, Number.POSITIVE_INFINITY, "x"],
+      { nested: { deeper: [{ text: TRICKY.repeat(3) }] }, 'k"ey': "v" },
+      { toJSON: () => ({ replaced: "yes" }) },
+      update([{ kind: "text", text: TRICKY }]),
+      12345678901234,
+      "",
+      [],
+      {},
+    ];
+    for (const value of values) {
+      expect(jsonBytes(value)).toBe(Buffer.byteLength(JSON.stringify(value)));
+    }
+  });
+});
+
 describe("splitEvent", () => {
   it("an event that fits comes back whole (the same object)", () => {
     const event = update([{ kind: "text", text: "small" }]);
