@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { jsonBytes, oversizedPart, sliceEnd, splitEvent } from "../../src/relay/event-split.ts";
+import { publishLimitFromEnv } from "../../src/relay/settings.ts";
 import type { ArtifactUpdateEvent, PublishedEvent } from "../../src/wire/relay.ts";
 import { RoomAnswer } from "../../src/wire/room-answer.ts";
 
@@ -172,5 +173,23 @@ describe("splitEvent", () => {
     const [cut] = splitEvent(status, 10_000);
     expect(jsonBytes(cut)).toBeLessThanOrEqual(10_000);
     expect((cut?.data as { status_text: string }).status_text).toMatch(/cut: too long/);
+  });
+});
+
+describe("publishLimitFromEnv", () => {
+  it("reads bytes, k and m; refuses what is not a size of at least 16 KiB, saying so", () => {
+    expect(publishLimitFromEnv({})).toEqual({});
+    expect(publishLimitFromEnv({ HYBRO_RELAY_MAX_BODY_BYTES: "1048576" })).toEqual({
+      bytes: 1048576,
+    });
+    expect(publishLimitFromEnv({ HYBRO_RELAY_MAX_BODY_BYTES: "512k" })).toEqual({ bytes: 524288 });
+    expect(publishLimitFromEnv({ HYBRO_RELAY_MAX_BODY_BYTES: " 2M " })).toEqual({
+      bytes: 2097152,
+    });
+    for (const bad of ["1000", "lots", "-5m", "1.5m"]) {
+      expect(publishLimitFromEnv({ HYBRO_RELAY_MAX_BODY_BYTES: bad }).error).toMatch(
+        /^HYBRO_RELAY_MAX_BODY_BYTES=".*" is not a size of at least 16384 bytes/,
+      );
+    }
   });
 });
