@@ -7,7 +7,6 @@
 //
 //   npm run build && node bench/large-answer.ts      # or: BENCH_QUICK=1 …
 //   (also a section of `npm run bench`)
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +21,7 @@ import { silentLogger } from "../src/log/logger.ts";
 import { RoomAnswer } from "../src/wire/room-answer.ts";
 import { bigAnswer } from "../test/support/a2a-agents.ts";
 import { startRawAgent, v03 } from "../test/support/raw-agent.ts";
+import { relayTurn, startHubProcess } from "./hub-process.ts";
 
 const ANSWER_BYTES = 10 * 1024 * 1024;
 const CHUNK_BYTES = 64 * 1024;
@@ -128,44 +128,16 @@ async function runHub(options: {
   const agentsFile = join(home, "agents.json");
   const retainedFile = join(home, "retained.json");
   writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: "Large", url: options.agentUrl }] }));
-  mkdirSync(join(home, "config"), { recursive: true });
-  const hub = spawn(
-    process.execPath,
-    [
-      ...options.nodeFlags,
-      join(import.meta.dirname, "../dist/cli/main.js"),
-      "start",
-      "--foreground",
-      "--agents",
-      agentsFile,
-      "--gateway-url",
-      relay.url,
-      "--log-level",
-      "warn",
-    ],
-    {
-      env: {
-        ...process.env,
-        HYBRO_HUB_HOME: home,
-        HYBRO_API_KEY: options.key,
-        ...(options.retained ? { HYBRO_BENCH_RETAINED: retainedFile } : {}),
-      },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const exited = new Promise((resolve) => hub.once("exit", resolve));
+  const hub = await startHubProcess({
+    home,
+    agentsFile,
+    relayUrl: relay.url,
+    key: options.key,
+    nodeFlags: options.nodeFlags,
+    env: options.retained ? { HYBRO_BENCH_RETAINED: retainedFile } : {},
+  });
   try {
-    await new Promise<void>((resolve, reject) => {
-      let out = "";
-      hub.stdout.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes("hub ready")) resolve();
-      });
-      hub.once("exit", (code) => reject(new Error(`hub exited early with ${code}`)));
-    });
-    const status = () => readFileSync(`/proc/${hub.pid}/status`, "utf8");
-    const kb = (text: string, field: string) =>
-      Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)?.[1] ?? Number.NaN);
+    const kb = (field: string) => hub.statusKb(field);
     const hubId = readFileSync(join(home, "data", "hub_id"), "utf8").trim();
     let localAgentId: string | undefined;
     while (!localAgentId) {
@@ -192,24 +164,9 @@ async function runHub(options: {
     // Through the hub: a relay command until the turn's terminal event is published back.
     let complete = true;
     const viaHub = async () => {
-      const agentMessageId = `large-${randomBytes(6).toString("hex")}`;
       const postsBefore = relay.publishStats().posts;
-      const done = relay.waitForTurn(agentMessageId, 300_000);
       const started = performance.now();
-      relay.sendCommand(hubId, {
-        type: "user_message",
-        room_id: `room-${agentMessageId}`,
-        local_agent_id: localAgentId,
-        agent_message_id: agentMessageId,
-        user_message_id: `u-${agentMessageId}`,
-        message: {
-          kind: "message",
-          role: "user",
-          messageId: agentMessageId,
-          parts: [{ kind: "text", text: "go" }],
-        },
-      });
-      const events = await done;
+      const { agentMessageId, events } = await relayTurn(relay, hubId, localAgentId, "go", 300_000);
       const ms = performance.now() - started;
       const room = new RoomAnswer(agentMessageId);
       for (const event of events) room.apply(event);
@@ -221,11 +178,11 @@ async function runHub(options: {
     // answer, which also warms the JIT and the sockets, counts for memory but not for time).
     await direct();
     await sleep(500);
-    const idleKb = kb(status(), "VmRSS");
+    const idleKb = kb("VmRSS");
     let peakKb = idleKb;
     const sampler = setInterval(() => {
       try {
-        peakKb = Math.max(peakKb, kb(status(), "VmRSS"));
+        peakKb = Math.max(peakKb, kb("VmRSS"));
       } catch {
         // the hub exited; the run fails below
       }
@@ -253,16 +210,14 @@ async function runHub(options: {
       },
       complete,
     };
-    hub.kill("SIGTERM");
-    await exited;
+    await hub.stop();
     if (options.retained) {
       const held = JSON.parse(readFileSync(retainedFile, "utf8")) as { min: number; peak: number };
       result.retained_mb_above_idle = round((held.peak - held.min) / (1024 * 1024));
     }
     return result;
   } finally {
-    hub.kill("SIGTERM");
-    await exited;
+    await hub.stop();
     rmSync(home, { recursive: true, force: true });
   }
 }

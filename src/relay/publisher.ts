@@ -491,6 +491,13 @@ export class Publisher {
     const front = room.front!;
     const count = this.fitting(front.events);
     const events = front.events.slice(0, count);
+    const done = () => {
+      front.events.splice(0, count);
+      if (front.events.length > 0) return;
+      room.front = null;
+      this.queue.ack(front.of);
+      this.forget(roomId, front.of.events);
+    };
     return {
       events,
       tooLarge: () => {
@@ -500,23 +507,10 @@ export class Publisher {
         front.events.splice(0, 1, ...pieces);
         return true;
       },
-      delivered: () => {
-        front.events.splice(0, count);
-        if (front.events.length === 0) {
-          room.front = null;
-          this.queue.ack(front.of);
-          this.forget(roomId, front.of.events);
-        }
-      },
+      delivered: done,
       release: () => {},
-      drop: () => {
-        front.events.splice(0, count);
-        if (front.events.length === 0) {
-          room.front = null;
-          this.queue.ack(front.of);
-          this.forget(roomId, front.of.events);
-        }
-      },
+      // A piece dropped for good is gone like a delivered one; the turn's end says so.
+      drop: done,
     };
   }
 

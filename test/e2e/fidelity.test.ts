@@ -8,6 +8,7 @@ import {
   QUESTION_DATA,
   STRUCTURED,
   startTestAgent,
+  structuredArtifacts,
   type TestAgent,
 } from "../support/a2a-agents.ts";
 import { roomOf } from "../support/events.ts";
@@ -144,23 +145,7 @@ describe("the eight cases, end to end", () => {
       const result = task(reply);
       expect(result.status.state).toBe("completed");
       const agentMessageId = String(result.metadata?.agent_message_id);
-      expect(result.artifacts).toEqual([
-        { artifactId: "code", name: "fib.py", parts: [{ kind: "text", text: STRUCTURED.code }] },
-        {
-          artifactId: "report",
-          name: "report",
-          parts: [
-            { kind: "data", data: STRUCTURED.data },
-            { kind: "text", text: "see the file" },
-            { kind: "file", file: STRUCTURED.file },
-          ],
-        },
-        {
-          artifactId: `${agentMessageId}-status`,
-          name: "status",
-          parts: [{ kind: "text", text: STRUCTURED.closing }],
-        },
-      ]);
+      expect(result.artifacts).toEqual(structuredArtifacts(agentMessageId));
       expect(statusText(reply)).toBe(`${STRUCTURED.code}see the file${STRUCTURED.closing}`);
       // The task id is the agent's (the SDK agent's ids are UUIDs), not the relay's or the hub's.
       expect(result.id).toMatch(/^[0-9a-f-]{36}$/);

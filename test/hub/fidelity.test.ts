@@ -6,7 +6,7 @@ import { HttpTransport } from "../../src/agents/transports/http.ts";
 import { newHubTaskId } from "../../src/hub/mapping.ts";
 import { runTurn, type TurnInput, type TurnOptions } from "../../src/hub/turn.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
-import { QUESTION_DATA, STRUCTURED } from "../support/a2a-agents.ts";
+import { QUESTION_DATA, STRUCTURED, structuredArtifacts } from "../support/a2a-agents.ts";
 import { agentsPerTest } from "../support/agents-per-test.ts";
 import { roomOf } from "../support/events.ts";
 import { FRAMINGS, type RawAgentScript, startRawAgent, v03 } from "../support/raw-agent.ts";
@@ -193,23 +193,7 @@ describe.each([
     const { client } = await connect(await agent({ dialect, streaming, behaviour: "structured" }));
     const { outcome, events, room } = await turn(client, streaming);
     expect(outcome.status).toBe("completed");
-    expect(room.artifacts).toEqual([
-      { artifactId: "code", name: "fib.py", parts: [{ kind: "text", text: STRUCTURED.code }] },
-      {
-        artifactId: "report",
-        name: "report",
-        parts: [
-          { kind: "data", data: STRUCTURED.data },
-          { kind: "text", text: "see the file" },
-          { kind: "file", file: STRUCTURED.file },
-        ],
-      },
-      {
-        artifactId: `${events[0]?.agent_message_id}-status`,
-        name: "status",
-        parts: [{ kind: "text", text: STRUCTURED.closing }],
-      },
-    ]);
+    expect(room.artifacts).toEqual(structuredArtifacts(`${events[0]?.agent_message_id}`));
     expect(room.text).toBe(`${STRUCTURED.code}see the file${STRUCTURED.closing}`);
     // After task_submitted every event names the agent's task and context.
     for (const event of events.slice(1)) {

@@ -41,6 +41,22 @@ const failedStatus = (taskId: string) => ({
 });
 
 const stubs = (...ids: string[]) => ids.map((artifactId) => ({ artifactId, parts: [] }));
+/** The end of a completed turn that sent these artifacts. */
+const responseEnd = (taskId: string, contextId: string, ...ids: string[]) => [
+  {
+    type: "agent_response",
+    agent_message_id: AMID,
+    data: {
+      content: "",
+      agent_id: "7a7160aa61ee",
+      artifacts: stubs(...ids),
+      append: true,
+      task_id: taskId,
+      context_id: contextId,
+    },
+  },
+  completedStatus(taskId),
+];
 
 describe("blocking results", () => {
   it("a completed task: each artifact once, exact, then an agent_response naming them", () => {
@@ -98,21 +114,7 @@ describe("blocking results", () => {
           },
         },
       ]);
-      expect(mapper.terminal()).toEqual([
-        {
-          type: "agent_response",
-          agent_message_id: AMID,
-          data: {
-            content: "",
-            agent_id: "7a7160aa61ee",
-            artifacts: stubs("a"),
-            append: true,
-            task_id: "task_4e1b",
-            context_id: "ctx_room_5b1e07",
-          },
-        },
-        completedStatus("task_4e1b"),
-      ]);
+      expect(mapper.terminal()).toEqual(responseEnd("task_4e1b", "ctx_room_5b1e07", "a"));
     }
   });
 
@@ -533,21 +535,7 @@ describe("streams", () => {
       },
     ]);
     // The closing message repeats the streamed answer: not sent a second time.
-    expect(mapper.terminal()).toEqual([
-      {
-        type: "agent_response",
-        agent_message_id: AMID,
-        data: {
-          content: "",
-          agent_id: "7a7160aa61ee",
-          artifacts: stubs("a1"),
-          append: true,
-          task_id: "task_4e1b",
-          context_id: "ctx_room_5b1e07",
-        },
-      },
-      completedStatus("task_4e1b"),
-    ]);
+    expect(mapper.terminal()).toEqual(responseEnd("task_4e1b", "ctx_room_5b1e07", "a1"));
   });
 
   it("streamed messages go to the artifact <id>-stream; empty ones send nothing", () => {

@@ -63,6 +63,16 @@ const ANSWERS: Record<string, Array<{ id: string; parts: unknown[]; append?: boo
   ],
 };
 
+/** How `send` and `chat` show the "structured" answer. */
+const STRUCTURED_SHOWN = [
+  "def fib(n):",
+  "    return n",
+  '{"rows":3,"ok":true}',
+  "see the file",
+  "[file: notes.txt, text/plain]",
+  "Generated files: fib.py, report",
+].join("\n");
+
 async function answerScript(
   turn: ScriptedTurn,
   updates: Array<{ id: string; parts: unknown[]; append?: boolean }>,
@@ -156,16 +166,7 @@ describe("hybro-hub send", () => {
   it("shows every artifact: text exactly, files by name, data as compact JSON, the closing message", async () => {
     const run = await cli(["send", hub.agentId, "structured"]);
     expect(run.exitCode).toBe(0);
-    expect(run.stdout).toBe(
-      [
-        "def fib(n):",
-        "    return n",
-        '{"rows":3,"ok":true}',
-        "see the file",
-        "[file: notes.txt, text/plain]",
-        "Generated files: fib.py, report",
-      ].join("\n"),
-    );
+    expect(run.stdout).toBe(STRUCTURED_SHOWN);
   });
 
   it("a data-only answer prints its JSON and exits 0; an empty one prints no empty line", async () => {
@@ -237,16 +238,7 @@ describe("hybro-hub chat", () => {
 
   it("shows files by name and data as JSON as they stream", async () => {
     const run = await cli(["chat", hub.agentId], { input: "structured\n" });
-    expect(run.stdout).toBe(
-      [
-        "def fib(n):",
-        "    return n",
-        '{"rows":3,"ok":true}',
-        "see the file",
-        "[file: notes.txt, text/plain]",
-        "Generated files: fib.py, report",
-      ].join("\n"),
-    );
+    expect(run.stdout).toBe(STRUCTURED_SHOWN);
   });
 
   it("an unknown agent ends at once with exit code 4", async () => {

@@ -134,6 +134,26 @@ export const STRUCTURED = {
   },
   closing: "Generated files: fib.py, report",
 };
+/** The artifacts the room holds for "structured" (the closing message is the hub's `<id>-status`). */
+export function structuredArtifacts(agentMessageId: string) {
+  return [
+    { artifactId: "code", name: "fib.py", parts: [{ kind: "text", text: STRUCTURED.code }] },
+    {
+      artifactId: "report",
+      name: "report",
+      parts: [
+        { kind: "data", data: STRUCTURED.data },
+        { kind: "text", text: "see the file" },
+        { kind: "file", file: STRUCTURED.file },
+      ],
+    },
+    {
+      artifactId: `${agentMessageId}-status`,
+      name: "status",
+      parts: [{ kind: "text", text: STRUCTURED.closing }],
+    },
+  ];
+}
 export const QUESTION_DATA = {
   text: "Run this tool?",
   data: { tool: "delete_file", args: { path: "/tmp/x" }, schema: { type: "boolean" } },
