@@ -12,7 +12,7 @@
 // the hub's own task id for the turn before that) and the relay's `run_id` when the turn had one;
 // the publisher adds `data.response_seq` (relay/response-seq.ts) and splits what is too large.
 
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { encodePart } from "../a2a/dialect.ts";
 import {
   type A2AArtifact,
@@ -138,6 +138,13 @@ function relayStatus(state: string, message: A2AMessage | null, timestamp: strin
   return status;
 }
 
+/** A cheap measure of parts (text length, else 1 a part), to see whether the room holds them. */
+function partsSize(parts: readonly A2APart[]): number {
+  let size = 0;
+  for (const part of parts) size += partText(part)?.length ?? 1;
+  return size;
+}
+
 /** Any part that shows something: a non-text part, or text that is not empty. */
 function hasContent(parts: readonly A2APart[] | undefined): boolean {
   return (parts ?? []).some((part) => partText(part) !== "");
@@ -153,16 +160,18 @@ export class TurnMapper {
   #statusMessage: A2AMessage | null = null;
   /** A Message was the answer (a blocking result, or a stream of messages outside any task). */
   #messageAnswer = false;
-  /** Artifact ids sent this turn, in order, and whether each is complete (sent whole or its last chunk). */
-  readonly #sent = new Map<string, boolean>();
+  /**
+   * Artifacts sent this turn, in order: whether each is complete (sent whole or its last chunk),
+   * and what the room holds of it (its parts and their size), to send a fetched task's artifact
+   * only where it says more.
+   */
+  readonly #sent = new Map<string, { complete: boolean; parts: number; size: number }>();
   /** Each artifact's text while the total stays small (to spot a status message that repeats it). */
   readonly #texts = new Map<string, string>();
   #textChars = 0;
   #textOverflow = false;
   /** Parts of the stream may be missing: the next task fetched replaces every artifact. */
   #resend = false;
-  /** What each artifact of a fetched task held when last sent (a digest of its parts). */
-  readonly #snapshots = new Map<string, string>();
 
   constructor(ctx: TurnContext) {
     this.#ctx = ctx;
@@ -344,15 +353,30 @@ export class TurnMapper {
     if (!withArtifacts) return [];
     const resend = this.#resend;
     this.#resend = false;
-    // A task still working may add to an artifact later: sent again (replacing) when it changed.
+    // A task still working may add to an artifact later: what it adds goes out as it comes.
     const whole = isTurnEndingState(task.status.state);
     const events: PublishedEvent[] = [];
     task.artifacts.forEach((artifact, index) => {
-      const id = artifact.artifactId || `${this.#ctx.agentMessageId}-artifact-${index}`;
-      const digest = createHash("sha256").update(JSON.stringify(artifact.parts)).digest("hex");
-      if (!resend && (this.#sent.get(id) === true || this.#snapshots.get(id) === digest)) return;
-      this.#snapshots.set(id, digest);
-      events.push(...this.#artifactEvents({ ...artifact, artifactId: id }, false, whole, ""));
+      const artifactId = artifact.artifactId || `${this.#ctx.agentMessageId}-artifact-${index}`;
+      const held = this.#sent.get(artifactId);
+      const named = { ...artifact, artifactId };
+      if (resend || !held) {
+        events.push(...this.#artifactEvents(named, false, whole, ""));
+        return;
+      }
+      if (held.complete) return;
+      // The room has the first parts already (a stream cut short, an earlier poll): the rest
+      // is added; an artifact the agent changed otherwise is sent whole again, replacing.
+      const prefix = artifact.parts.slice(0, held.parts);
+      if (artifact.parts.length >= held.parts && partsSize(prefix) === held.size) {
+        const rest = artifact.parts.slice(held.parts);
+        if (rest.length > 0) {
+          events.push(...this.#artifactEvents({ ...named, parts: rest }, true, whole, ""));
+        }
+        return;
+      }
+      // A working task's snapshot may lag behind what was streamed: only its final one replaces.
+      if (whole) events.push(...this.#artifactEvents(named, false, whole, ""));
     });
     return events;
   }
@@ -387,7 +411,12 @@ export class TurnMapper {
     if (artifact.name) out.name = artifact.name;
     if (artifact.description) out.description = artifact.description;
     if (artifact.metadata) out.metadata = artifact.metadata;
-    this.#sent.set(artifactId, lastChunk);
+    const held = append ? this.#sent.get(artifactId) : undefined;
+    this.#sent.set(artifactId, {
+      complete: lastChunk,
+      parts: (held?.parts ?? 0) + artifact.parts.length,
+      size: (held?.size ?? 0) + partsSize(artifact.parts),
+    });
     this.#noteText(artifactId, textOfParts(artifact.parts), append);
     const data: Unstamped<ArtifactUpdateEvent["data"]> = {
       artifacts: [out],

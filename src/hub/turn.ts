@@ -290,7 +290,7 @@ class TurnSteps {
         `stream broke (${error.message}); following the task with tasks/get`,
       );
       try {
-        mapper.resendArtifacts();
+        // What arrived is intact (whole SSE events); the task fetched adds what did not.
         await this.#followTask(taskId, { immediately: true, lenient: false });
       } catch {
         throw error;

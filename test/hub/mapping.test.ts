@@ -731,6 +731,37 @@ describe("streams", () => {
     });
   });
 
+  it("a task fetched after a cut stream adds only what the room lacks; a lagging snapshot is ignored", () => {
+    const mapper = new TurnMapper(ctx);
+    const chunk = (text: string, append: boolean) => ({
+      kind: "artifact-update",
+      taskId: "t",
+      artifact: { artifactId: "a", parts: [{ kind: "text", text }] },
+      append,
+    });
+    run(mapper, [chunk("one ", false), chunk("two ", true)]);
+    const task = (state: string, texts: string[]) =>
+      decodeTaskResult({
+        id: "t",
+        status: { state },
+        artifacts: [{ artifactId: "a", parts: texts.map((text) => ({ kind: "text", text })) }],
+      });
+    // The agent's store lags behind the stream: nothing to send.
+    expect(mapper.onResult(task("working", ["one "]))).toEqual([]);
+    // It caught up and went on: only the new parts, appended.
+    const more = mapper.onResult(task("working", ["one ", "two ", "three "]));
+    expect(more.map((e) => [e.data, "append" in e.data && e.data.append])).toMatchObject([
+      [{ artifacts: [{ parts: [{ text: "three " }] }] }, true],
+    ]);
+    // The final task differs from what the room holds: it replaces it, whole.
+    const last = mapper.onResult(task("completed", ["ONE TWO THREE"]));
+    expect(last[0]?.data).toMatchObject({
+      artifacts: [{ artifactId: "a", parts: [{ kind: "text", text: "ONE TWO THREE" }] }],
+      append: false,
+      last_chunk: true,
+    });
+  });
+
   it("a stream of a task that never said how it ended has not ended (never completed)", () => {
     const mapper = new TurnMapper(ctx);
     run(mapper, [

@@ -172,7 +172,9 @@ describe("splitEvent", () => {
     };
     const [cut] = splitEvent(status, 10_000);
     expect(jsonBytes(cut)).toBeLessThanOrEqual(10_000);
-    expect((cut?.data as { status_text: string }).status_text).toMatch(/cut: too long/);
+    expect((cut?.data as { status_text?: string } | undefined)?.status_text).toMatch(
+      /cut: too long/,
+    );
   });
 });
 
