@@ -269,7 +269,7 @@ describe("Registry", () => {
     // One server for two agents (two paths): while it is busy its card never comes.
     let hanging = false;
     const held: Array<() => void> = [];
-    const busyServer = createServer((req, res) => {
+    const busyServer = createServer((_req, res) => {
       if (hanging) {
         held.push(() => res.destroy());
         return;
