@@ -1,14 +1,16 @@
-// Where the text of a published event is. Every string the hub would publish is visited —
-// streamed text, artifact and file names, data-part values, status and error messages, the
-// agent's raw event — except the fields that carry ids, states and kinds (changing those would
-// break the protocol, and the hub or the relay made them) and a file's base64 content (`bytes`
-// in A2A 0.3, a string `raw` in 1.0: encoded content no text detector can read).
+// Where the text of a published event is (the shapes of src/wire/relay.ts). Every string the hub
+// would publish is visited — an artifact's name, description and metadata, its parts' text, a
+// file's name and uri, a data part's values at any depth, status and error messages, the agent's
+// question in `task_interactive.status` with its data parts and metadata — except the fields that
+// carry ids, states, flags and kinds (changing those would break the protocol, and the hub or the
+// relay made them) and a file's base64 content (`bytes` in A2A 0.3, a string `raw` in 1.0:
+// encoded content no text detector can read). Under `data` and `metadata` every value is content;
+// their keys are not visited.
 //
-// Each visited string has a site key: its path, with the items of a `parts` list counted among
-// their own sort (`t0` = the first text part), so the same text part of consecutive chunks of
-// one artifact has the same key even when other parts come and go between them.
+// The turn guard (turn-guard.ts) walks `artifact_update.data.artifacts` itself, because an
+// artifact's text parts are a stream there; it uses `mapArtifactFields` and `mapPart` for the rest.
 
-/** `data` fields of relay events that are ids, flags or states. */
+/** `data` fields of relay events that are ids, flags or states (a string `status` is a state). */
 const RELAY_FIELDS = new Set([
   "task_id",
   "response_seq",
@@ -18,7 +20,6 @@ const RELAY_FIELDS = new Set([
   "agent_id",
   "agent_name",
   "state",
-  "status",
   "final",
   "append",
   "last_chunk",
@@ -26,7 +27,7 @@ const RELAY_FIELDS = new Set([
   "task_state",
 ]);
 
-/** Fields of A2A objects (tasks, messages, parts, artifacts, events) that are not content. */
+/** Fields of A2A objects (tasks, messages, parts, artifacts, statuses) that are not content. */
 const A2A_FIELDS = new Set([
   "kind",
   "taskId",
@@ -49,64 +50,64 @@ const A2A_FIELDS = new Set([
 /** Under these keys everything is content (a data part's value, metadata). */
 const CONTENT_FIELDS = new Set(["data", "metadata"]);
 
-export interface TextSite {
-  /** The string's path, stable across the chunks of one artifact. */
-  key: string;
-  /** A `text` field of the A2A/relay structure (a streamed artifact's text goes here). */
-  streamable: boolean;
-}
+/** Gives the text to publish in place of `text`. */
+export type Visit = (text: string) => string;
 
-export interface MapOptions {
-  /** Leave out the items of `parts` lists that have no `text` (for an event that only adds text). */
-  textPartsOnly?: boolean;
-}
-
-type Visit = (text: string, site: TextSite) => string;
+type Mode = "relay" | "a2a" | "content";
 
 /**
- * `data` with every visited string replaced by what `visit` returns. Unchanged objects are kept
- * as they are (nothing is copied unless something in it changed).
+ * An event's `data` with every visited string replaced by what `visit` returns, leaving out the
+ * fields in `skip`. Unchanged objects are kept as they are (nothing is copied unless something
+ * in it changed).
  */
 export function mapEventText(
   data: Record<string, unknown>,
   visit: Visit,
-  options: MapOptions = {},
+  skip: ReadonlySet<string> = NONE,
 ): Record<string, unknown> {
-  return mapObject(data, "", "relay", visit, options);
+  return mapObject(data, "relay", visit, skip);
 }
 
-/** True when any `parts` list in `data` has an item without text (a file or data part). */
-export function hasNonTextParts(data: unknown): boolean {
-  if (Array.isArray(data)) return data.some(hasNonTextParts);
-  if (data === null || typeof data !== "object") return false;
-  for (const [key, value] of Object.entries(data)) {
-    if (key === "parts" && Array.isArray(value) && value.some((part) => !isTextPart(part))) {
-      return true;
-    }
-    if (!CONTENT_FIELDS.has(key) && hasNonTextParts(value)) return true;
-  }
-  return false;
-}
-
-type Mode = "relay" | "a2a" | "content";
-
-function mapValue(
-  value: unknown,
-  key: string,
-  field: string,
-  mode: Mode,
+/** An artifact's own fields (name, description, metadata, …), its `parts` left as they are. */
+export function mapArtifactFields(
+  artifact: Record<string, unknown>,
   visit: Visit,
-  options: MapOptions,
-): unknown {
+): Record<string, unknown> {
+  return mapObject(artifact, "a2a", visit, PARTS);
+}
+
+/** One part: a file's name and uri, a data part's values, metadata; `text` too unless skipped. */
+export function mapPart(part: unknown, visit: Visit, options: { skipText?: boolean } = {}) {
+  if (!isRecord(part)) return mapValue(part, "", "a2a", visit);
+  return mapObject(part, "a2a", visit, options.skipText ? TEXT : NONE);
+}
+
+/** A text part (`{kind: "text", text}`, or a part with a string `text` and no kind). */
+export function isTextPart(part: unknown): part is Record<string, unknown> & { text: string } {
+  return (
+    isRecord(part) &&
+    typeof part["text"] === "string" &&
+    (part["kind"] === undefined || part["kind"] === "text")
+  );
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+const NONE: ReadonlySet<string> = new Set();
+const PARTS: ReadonlySet<string> = new Set(["parts"]);
+const TEXT: ReadonlySet<string> = new Set(["text"]);
+
+function mapValue(value: unknown, field: string, mode: Mode, visit: Visit): unknown {
   if (typeof value === "string") {
     if (mode === "a2a" && field === "raw") return value; // a 1.0 file part's base64 bytes
-    return visit(value, { key, streamable: mode !== "content" && field === "text" });
+    return visit(value);
   }
   if (Array.isArray(value)) {
-    if (field === "parts" && mode !== "content") return mapParts(value, key, mode, visit, options);
     let out: unknown[] | null = null;
     value.forEach((item, index) => {
-      const mapped = mapValue(item, `${key}/${index}`, field, mode, visit, options);
+      const mapped = mapValue(item, field, mode, visit);
       if (mapped !== item) {
         out ??= [...value];
         out[index] = mapped;
@@ -114,63 +115,30 @@ function mapValue(
     });
     return out ?? value;
   }
-  if (value !== null && typeof value === "object") {
-    return mapObject(value as Record<string, unknown>, key, mode, visit, options);
-  }
+  if (isRecord(value)) return mapObject(value, mode, visit, NONE);
   return value;
-}
-
-function mapParts(
-  parts: unknown[],
-  key: string,
-  mode: Mode,
-  visit: Visit,
-  options: MapOptions,
-): unknown[] {
-  let texts = 0;
-  let others = 0;
-  let changed = false;
-  const out: unknown[] = [];
-  for (const part of parts) {
-    const text = isTextPart(part);
-    if (!text && options.textPartsOnly) {
-      changed = true;
-      continue;
-    }
-    const itemKey = `${key}/${text ? `t${texts++}` : `o${others++}`}`;
-    const mapped = mapValue(part, itemKey, "", mode, visit, options);
-    if (mapped !== part) changed = true;
-    out.push(mapped);
-  }
-  return changed ? out : parts;
 }
 
 function mapObject(
   object: Record<string, unknown>,
-  key: string,
   mode: Mode,
   visit: Visit,
-  options: MapOptions,
+  skip: ReadonlySet<string>,
 ): Record<string, unknown> {
   let out: Record<string, unknown> | null = null;
   for (const [field, value] of Object.entries(object)) {
+    if (skip.has(field)) continue;
     if (mode === "relay" && RELAY_FIELDS.has(field)) continue;
+    // processing_status's `status` is a state; task_interactive's is the agent's TaskStatus.
+    if (mode === "relay" && field === "status" && typeof value === "string") continue;
     if (mode === "a2a" && A2A_FIELDS.has(field)) continue;
     const inner: Mode =
       mode !== "content" && CONTENT_FIELDS.has(field) ? "content" : mode === "relay" ? "a2a" : mode;
-    const mapped = mapValue(value, `${key}/${field}`, field, inner, visit, options);
+    const mapped = mapValue(value, field, inner, visit);
     if (mapped !== value) {
       out ??= { ...object };
       out[field] = mapped;
     }
   }
   return out ?? object;
-}
-
-function isTextPart(part: unknown): boolean {
-  return (
-    part !== null &&
-    typeof part === "object" &&
-    typeof (part as Record<string, unknown>)["text"] === "string"
-  );
 }

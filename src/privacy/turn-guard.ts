@@ -1,9 +1,30 @@
 // The privacy guard of one turn: every event the hub would publish for the turn goes through
 // `inspect()`, in order, and what comes out is what may be published. See index.ts for how the
 // hub uses it.
+//
+// Streams: the text parts of one artifact (by `artifactId`), in order over its `artifact_update`s,
+// are one text — the room joins them with nothing between — so a value split over two chunks is
+// found whole (stream-text.ts). Each chunk's text goes out at once except the short tail that
+// could begin a match; that tail rides with the artifact's next text part. What releases it:
+//   - the artifact's next text part (the same event or a later one);
+//   - a file or data part of the artifact after it, or the artifact's last chunk (`last_chunk`);
+//   - a turn-closing event (agent_response, agent_error, task_interactive, processing_status):
+//     the held text of every artifact goes out before it, one appended `artifact_update` each;
+//   - `flush()`, for a turn that ends without a closing event through the guard.
+// A chunk with `append: false` replaces the artifact, so text held for what it replaces is
+// dropped. A chunk whose text all waits is not published; what it carried (its `append: false`,
+// the artifact's name) goes with the artifact's next published event, so the room ends up with
+// the same artifact and the same text.
 
-import type { PublishedEvent } from "../wire/relay.ts";
-import { hasNonTextParts, mapEventText } from "./event-text.ts";
+import type { ArtifactUpdateEvent, PublishedEvent, RelayArtifact } from "../wire/relay.ts";
+import {
+  isRecord,
+  isTextPart,
+  mapArtifactFields,
+  mapEventText,
+  mapPart,
+  type Visit,
+} from "./event-text.ts";
 import { type Action, changesText, type Kind } from "./kinds.ts";
 import { Placeholders } from "./placeholders.ts";
 import type { Policy } from "./policy.ts";
@@ -59,19 +80,33 @@ const CLOSING_TYPES: ReadonlySet<string> = new Set([
   "processing_status",
 ]);
 
-interface Stream {
-  /** Its texts by site key. */
-  sites: Map<string, StreamText>;
-  /** The last event published for it (as published), the model of a tail event. */
-  template: PublishedEvent | null;
+/** What an artifact's events not yet published carried, for its next published event. */
+interface Owed {
+  /** False when one of them replaced the artifact (`append: false`). */
+  append: boolean;
+  /** Their artifact fields (name, description, metadata), already through the policy. */
+  fields: Record<string, unknown>;
 }
+
+interface ArtifactStream {
+  text: StreamText;
+  /** The artifact's latest event (ids, run and context for a tail event). */
+  template: ArtifactUpdateEvent;
+  owed: Owed | null;
+}
+
+const NOTHING: GuardStep = { publish: [], withheld: [], blocked: null };
 
 export class TurnGuard {
   readonly #policy: Policy;
   readonly #placeholders = new Placeholders();
-  /** Streamed artifacts by artifact id. */
-  readonly #streams = new Map<string, Stream>();
+  /** Streamed artifacts by artifact id, in the order they first came. */
+  readonly #streams = new Map<string, ArtifactStream>();
+  /** Artifacts something was published of this turn (the room holds them, in this order). */
+  readonly #inRoom = new Set<string>();
   #blocked: PolicyBlock | null = null;
+  /** How much of the blocked turn's failure has gone out. */
+  #failure: "none" | "error" | "ended" = "none";
 
   constructor(policy: Policy) {
     this.#policy = policy;
@@ -84,86 +119,33 @@ export class TurnGuard {
   /** The next event of the turn, as the mapping made it. */
   inspect(event: PublishedEvent): GuardStep {
     if (this.#blocked) return this.#afterBlock(event);
-    const publish: GuardedEvent[] = [];
+    let released: GuardStep = NOTHING;
     if (CLOSING_TYPES.has(event.type)) {
-      const released = this.flush();
+      released = this.flush();
       if (released.blocked) {
-        const withheld = [...released.withheld, { type: event.type, detections: [] }];
-        return { ...released, withheld };
-      }
-      publish.push(...released.publish);
-    }
-    const tally = new Tally();
-    const found: { block: Finding | null } = { block: null };
-    const artifact = event.type === "artifact_update" ? artifactOf(event.data) : null;
-    if (artifact && !artifact.append) this.#streams.delete(artifact.id); // replaced: drop held text
-    const stream = artifact ? this.#stream(artifact.id) : null;
-    let streamedInput = false;
-    let visible = false;
-    const visited = new Set<string>();
-    // The same text often sits in several fields of one event (text, raw, artifact): count once.
-    const counted = new Set<string>();
-    const count = (text: string, findings: readonly Finding[]) => {
-      if (findings.length === 0 || counted.has(text)) return;
-      counted.add(text);
-      tally.add(findings);
-    };
-    const data = mapEventText(event.data as unknown as Record<string, unknown>, (text, site) => {
-      if (found.block) return text;
-      if (stream && artifact && site.streamable) {
-        let sink = stream.sites.get(site.key);
-        if (!sink) {
-          sink = new StreamText(this.#policy, this.#placeholders);
-          stream.sites.set(site.key, sink);
-        }
-        visited.add(site.key);
-        const step = artifact.last ? joinSteps(sink.push(text), sink.end()) : sink.push(text);
-        count(text, step.findings);
-        found.block = step.block;
-        if (text !== "") streamedInput = true;
-        if (step.text !== "") visible = true;
-        return step.text;
-      }
-      visible = true;
-      const findings = findAll(this.#policy, text);
-      count(text, findings);
-      found.block = findings.find((f) => f.action === "block") ?? null;
-      const changing = findings.filter((f) => changesText(f.action));
-      return changing.length > 0
-        ? redactText(text, 0, text.length, changing, this.#placeholders)
-        : text;
-    });
-    if (found.block) {
-      this.#block(found.block, event.type);
-      return {
-        publish,
-        withheld: [{ type: event.type, detections: tally.detections() }],
-        blocked: this.#blocked,
-      };
-    }
-    const out = (data === (event.data as unknown) ? event : { ...event, data }) as PublishedEvent;
-    if (artifact && stream) {
-      if (artifact.last) {
-        // The artifact ends: text still held for a field this last chunk lacks goes out first.
-        for (const key of visited) stream.sites.delete(key);
-        const rest = this.#release(stream);
-        if (rest.blocked) return { ...rest, publish: [...publish, ...rest.publish] };
-        publish.push(...rest.publish);
-        this.#streams.delete(artifact.id);
-      } else stream.template = out;
-      // Only text that is all held back: nothing to add yet (the next chunk or the end brings it).
-      if (
-        artifact.append &&
-        !artifact.last &&
-        streamedInput &&
-        !visible &&
-        !hasNonTextParts(event.data)
-      ) {
-        return { publish, withheld: [], blocked: null };
+        return {
+          ...released,
+          withheld: [...released.withheld, { type: event.type, detections: [] }],
+        };
       }
     }
-    publish.push({ event: out, detections: tally.detections() });
-    return { publish, withheld: [], blocked: null };
+    const artifacts =
+      event.type === "artifact_update" && Array.isArray(event.data.artifacts)
+        ? event.data.artifacts
+        : null;
+    let step: GuardStep;
+    if (!artifacts || artifacts.length === 0) step = this.#whole(event);
+    else if (artifacts.length === 1) step = this.#artifactUpdate(event as ArtifactUpdateEvent);
+    else {
+      // The relay applies an event's flags to each of its artifacts: one per event is the same.
+      step = NOTHING;
+      for (const artifact of artifacts) {
+        const one = { ...event, data: { ...event.data, artifacts: [artifact] } };
+        step = join(step, this.#artifactUpdate(one as ArtifactUpdateEvent));
+        if (step.blocked) break;
+      }
+    }
+    return join(released, step);
   }
 
   /**
@@ -172,69 +154,203 @@ export class TurnGuard {
    */
   flush(): GuardStep {
     if (this.#blocked) return { publish: [], withheld: [], blocked: this.#blocked };
-    const publish: GuardedEvent[] = [];
-    for (const stream of this.#streams.values()) {
-      const step = this.#release(stream);
-      publish.push(...step.publish);
-      if (step.blocked) return { ...step, publish };
+    let out: GuardStep = NOTHING;
+    for (const [id, stream] of this.#streams) {
+      out = join(out, this.#release(id, stream));
+      if (out.blocked) return out;
     }
     this.#streams.clear();
-    return { publish, withheld: [], blocked: null };
+    return out;
   }
 
-  /** The held text of one artifact as one tail event (none when nothing is held). */
-  #release(stream: Stream): GuardStep {
-    const tally = new Tally();
-    const texts = new Map<string, string>();
-    const counted = new Set<string>();
-    for (const [key, sink] of stream.sites) {
-      const step = sink.end();
-      // The same held text in several fields (text, raw, artifact) is counted once.
-      if (!counted.has(step.text)) tally.add(step.findings);
-      counted.add(step.text);
-      if (step.block) {
-        this.#block(step.block, "artifact_update");
-        const withheld = [{ type: "artifact_update" as const, detections: tally.detections() }];
-        return { publish: [], withheld, blocked: this.#blocked };
-      }
-      texts.set(key, step.text);
-    }
-    stream.sites.clear();
-    const any = [...texts.values()].some((text) => text !== "");
-    if (!any || !stream.template) return { publish: [], withheld: [], blocked: null };
-    const tail = tailEvent(stream.template, texts);
+  /** An event whose text is not streamed: every string through the policy at once. */
+  #whole(event: PublishedEvent): GuardStep {
+    const scan = new Scan(this.#policy, this.#placeholders);
+    const data = mapEventText(event.data as unknown as Record<string, unknown>, scan.visit);
+    if (scan.block) return this.#blockOn(scan, event.type);
+    const out =
+      data === (event.data as unknown) ? event : ({ ...event, data } as unknown as PublishedEvent);
     return {
-      publish: [{ event: tail, detections: tally.detections() }],
+      publish: [{ event: out, detections: scan.detections() }],
       withheld: [],
       blocked: null,
     };
   }
 
-  #stream(id: string): Stream {
+  /** One artifact's chunk: its text parts continue the artifact's stream. */
+  #artifactUpdate(event: ArtifactUpdateEvent): GuardStep {
+    const data = event.data;
+    const artifact = data.artifacts[0] as unknown;
+    if (!isRecord(artifact) || !Array.isArray(artifact["parts"])) return this.#whole(event);
+    const id = typeof artifact["artifactId"] === "string" ? artifact["artifactId"] : "";
+    const append = data.append === true;
+    const last = data.last_chunk === true;
+    if (!append) this.#streams.delete(id); // replaced: what was held belongs to the old content
     let stream = this.#streams.get(id);
     if (!stream) {
-      stream = { sites: new Map(), template: null };
+      stream = {
+        text: new StreamText(this.#policy, this.#placeholders),
+        template: event,
+        owed: null,
+      };
       this.#streams.set(id, stream);
     }
-    return stream;
+    stream.template = event;
+
+    const scan = new Scan(this.#policy, this.#placeholders);
+    const fields = mapArtifactFields(artifact, scan.visit);
+    const parts = artifact["parts"] as unknown[];
+    const out: unknown[] = [];
+    let changed = fields !== artifact;
+    for (const [index, part] of parts.entries()) {
+      if (scan.block) break;
+      if (isTextPart(part)) {
+        // Nothing waits after a text part that a file or data part follows, or that ends the artifact.
+        const next = parts[index + 1];
+        const final = next === undefined ? last : !isTextPart(next);
+        const pushed = stream.text.push(part.text);
+        const step = final ? joinStreamSteps(pushed, stream.text.end()) : pushed;
+        scan.stream(step);
+        const rest = mapPart(part, scan.visit, { skipText: true }) as Record<string, unknown>;
+        if (step.text === part.text && rest === part) {
+          out.push(part);
+          continue;
+        }
+        changed = true;
+        // A part whose text all waits is left out (the text goes with the next one).
+        if (step.text !== "" || part.text === "") out.push({ ...rest, text: step.text });
+        continue;
+      }
+      if (stream.text.held > 0) {
+        const step = stream.text.end();
+        scan.stream(step);
+        if (step.text !== "") out.push({ kind: "text", text: step.text });
+        changed = true;
+      }
+      const mapped = mapPart(part, scan.visit);
+      if (mapped !== part) changed = true;
+      out.push(mapped);
+    }
+    if (last && !scan.block && stream.text.held > 0) {
+      // A last chunk with no text part at its end (or none at all) still ends the artifact's text.
+      const step = stream.text.end();
+      scan.stream(step);
+      if (step.text !== "") out.push({ kind: "text", text: step.text });
+      changed = true;
+    }
+    if (scan.block) return this.#blockOn(scan, "artifact_update");
+
+    if (parts.length > 0 && out.length === 0 && !last) {
+      // All of it waits: publish nothing yet, remember what the next published event owes.
+      const { parts: _parts, ...own } = fields;
+      stream.owed = {
+        append: (stream.owed?.append ?? true) && append,
+        fields: { ...stream.owed?.fields, ...own },
+      };
+      return NOTHING;
+    }
+    const released = this.#inRoom.has(id) ? NOTHING : this.#releaseUnpublished(id);
+    if (released.blocked) return released;
+    let published: PublishedEvent = event;
+    const owed = stream.owed;
+    if (changed || owed) {
+      const artifactOut = {
+        ...owed?.fields,
+        ...fields,
+        parts: changed ? out : parts,
+      } as unknown as RelayArtifact;
+      const appendOut = owed ? owed.append && append : append;
+      published = { ...event, data: { ...data, artifacts: [artifactOut], append: appendOut } };
+    }
+    stream.owed = null;
+    this.#inRoom.add(id);
+    if (last) this.#streams.delete(id);
+    return join(released, {
+      publish: [{ event: published, detections: scan.detections() }],
+      withheld: [],
+      blocked: null,
+    });
   }
 
-  #block(finding: Finding, eventType: string): void {
+  /**
+   * Before an artifact's first event goes out, artifacts whose text all waited so far go first:
+   * the room orders artifacts by their first event, and theirs came earlier.
+   */
+  #releaseUnpublished(except: string): GuardStep {
+    let out: GuardStep = NOTHING;
+    for (const [id, stream] of this.#streams) {
+      if (id === except || this.#inRoom.has(id) || !stream.owed) continue;
+      out = join(out, this.#release(id, stream));
+      if (out.blocked) return out;
+    }
+    return out;
+  }
+
+  /** The held text of one artifact as one tail event (none when nothing is held). */
+  #release(id: string, stream: ArtifactStream): GuardStep {
+    const step = stream.text.end();
+    const scan = new Scan(this.#policy, this.#placeholders);
+    scan.stream(step);
+    if (scan.block) return this.#blockOn(scan, "artifact_update");
+    const owed = stream.owed;
+    stream.owed = null;
+    if (step.text === "") return NOTHING;
+    this.#inRoom.add(id);
+    const { response_seq: _seq, artifacts: _artifacts, ...ids } = stream.template.data;
+    const tail: ArtifactUpdateEvent = {
+      type: "artifact_update",
+      agent_message_id: stream.template.agent_message_id,
+      data: {
+        ...ids,
+        artifacts: [
+          { ...owed?.fields, artifactId: id, parts: [{ kind: "text", text: step.text }] },
+        ],
+        append: owed ? owed.append : true,
+        last_chunk: false,
+      },
+    };
+    return {
+      publish: [{ event: tail, detections: scan.detections() }],
+      withheld: [],
+      blocked: null,
+    };
+  }
+
+  #blockOn(scan: Scan, eventType: PublishedEvent["type"]): GuardStep {
+    const finding = scan.block as Finding;
     this.#streams.clear();
     this.#blocked = policyBlock(
       finding,
       eventType === "artifact_update" ? "streamed output" : `a ${eventType} event`,
     );
+    return {
+      publish: [],
+      withheld: [{ type: eventType, detections: scan.detections() }],
+      blocked: this.#blocked,
+    };
   }
 
-  /** After a block only the turn's failure goes out: PolicyBlocked and processing failed. */
+  /**
+   * After a block only the turn's failure goes out, once: agent_error PolicyBlocked, then
+   * processing_status failed.
+   */
   #afterBlock(event: PublishedEvent): GuardStep {
-    const failure =
-      (event.type === "agent_error" && event.data.error_type === POLICY_BLOCKED) ||
-      (event.type === "processing_status" && event.data.status === "failed");
-    return failure
-      ? { publish: [{ event, detections: [] }], withheld: [], blocked: this.#blocked }
-      : { publish: [], withheld: [{ type: event.type, detections: [] }], blocked: this.#blocked };
+    const pass =
+      (event.type === "agent_error" &&
+        event.data.error_type === POLICY_BLOCKED &&
+        this.#failure === "none") ||
+      (event.type === "processing_status" &&
+        event.data.status === "failed" &&
+        this.#failure === "error");
+    if (!pass) {
+      return {
+        publish: [],
+        withheld: [{ type: event.type, detections: [] }],
+        blocked: this.#blocked,
+      };
+    }
+    this.#failure = this.#failure === "none" ? "error" : "ended";
+    return { publish: [{ event, detections: [] }], withheld: [], blocked: this.#blocked };
   }
 }
 
@@ -248,31 +364,18 @@ export function policyBlock(finding: Finding, where: string): PolicyBlock {
   };
 }
 
-function artifactOf(data: unknown): { id: string; append: boolean; last: boolean } {
-  const d = data as Record<string, unknown>;
-  const raw = record(d["raw"]);
-  const id =
-    stringField(record(d["artifact"]), "artifactId") ??
-    stringField(record(raw?.["artifact"]), "artifactId") ??
-    stringField(record(Array.isArray(d["artifacts"]) ? d["artifacts"][0] : null), "artifactId") ??
-    "";
-  const append = d["append"] ?? raw?.["append"];
-  const last = d["last_chunk"] ?? raw?.["lastChunk"];
-  return { id, append: append === true, last: last === true };
+/** Two steps one after the other; a block in the first ends it. */
+function join(a: GuardStep, b: GuardStep): GuardStep {
+  if (a === NOTHING) return b;
+  if (b === NOTHING) return a;
+  return {
+    publish: [...a.publish, ...b.publish],
+    withheld: [...a.withheld, ...b.withheld],
+    blocked: a.blocked ?? b.blocked,
+  };
 }
 
-function record(value: unknown): Record<string, unknown> | null {
-  return value !== null && typeof value === "object" && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : null;
-}
-
-function stringField(object: Record<string, unknown> | null, field: string): string | undefined {
-  const value = object?.[field];
-  return typeof value === "string" ? value : undefined;
-}
-
-function joinSteps(a: StreamStep, b: StreamStep): StreamStep {
+function joinStreamSteps(a: StreamStep, b: StreamStep): StreamStep {
   return {
     text: a.text + b.text,
     findings: [...a.findings, ...b.findings],
@@ -280,48 +383,47 @@ function joinSteps(a: StreamStep, b: StreamStep): StreamStep {
   };
 }
 
-/**
- * The template with only its held-back text, appended to the artifact. Text held for a site the
- * template lacks (the artifact changed shape) goes with the template's first text.
- */
-function tailEvent(template: PublishedEvent, texts: Map<string, string>): PublishedEvent {
-  const templateData = template.data as unknown as Record<string, unknown>;
-  const keys: string[] = [];
-  mapEventText(templateData, (text, site) => {
-    if (site.streamable) keys.push(site.key);
-    return text;
-  });
-  const leftover = [...texts].filter(([key]) => !keys.includes(key)).map(([, text]) => text);
-  const data = mapEventText(
-    templateData,
-    (text, site) => {
-      if (!site.streamable) return text;
-      const held = texts.get(site.key) ?? "";
-      return site.key === keys[0] ? held + leftover.join("") : held;
-    },
-    { textPartsOnly: true },
-  );
-  const out: Record<string, unknown> = { ...data, append: true };
-  if (keys.length === 0) out["text"] = leftover.join("");
-  delete out["response_seq"];
-  const raw = record(out["raw"]);
-  if (raw && "append" in raw) out["raw"] = { ...raw, append: true };
-  return { ...template, data: out } as unknown as PublishedEvent;
-}
-
-class Tally {
+/** What one event's texts gave: the findings by kind, rule and action, and the first block. */
+class Scan {
+  readonly #policy: Policy;
+  readonly #placeholders: Placeholders;
   readonly #counts = new Map<string, Detection>();
+  block: Finding | null = null;
 
-  add(findings: readonly Finding[]): void {
+  constructor(policy: Policy, placeholders: Placeholders) {
+    this.#policy = policy;
+    this.#placeholders = placeholders;
+  }
+
+  /** A text published whole: its findings counted, redacted where the policy says. */
+  readonly visit: Visit = (text) => {
+    if (this.block) return text;
+    const findings = findAll(this.#policy, text);
+    if (findings.length === 0) return text;
+    this.#add(findings);
+    this.block = findings.find((f) => f.action === "block") ?? null;
+    const changing = findings.filter((f) => changesText(f.action));
+    return changing.length > 0
+      ? redactText(text, 0, text.length, changing, this.#placeholders)
+      : text;
+  };
+
+  /** A step of a stream: its findings (the stream redacted its text already). */
+  stream(step: StreamStep): void {
+    this.#add(step.findings);
+    this.block ??= step.block;
+  }
+
+  detections(): Detection[] {
+    return [...this.#counts.values()];
+  }
+
+  #add(findings: readonly Finding[]): void {
     for (const f of findings) {
       const key = `${f.kind}\0${f.rule}\0${f.action}`;
       const entry = this.#counts.get(key);
       if (entry) entry.count++;
       else this.#counts.set(key, { kind: f.kind, rule: f.rule, action: f.action, count: 1 });
     }
-  }
-
-  detections(): Detection[] {
-    return [...this.#counts.values()];
   }
 }

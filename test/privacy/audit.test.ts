@@ -141,7 +141,7 @@ describe("the report", () => {
       [
         {
           agent: "Coder",
-          events: 4,
+          events: 6,
           bytes: bytesOf("Coder"),
           turns: 2,
           withheld: 0,
@@ -173,11 +173,11 @@ describe("the report", () => {
     ]);
     expect(report.bucket).toBe("hour");
     expect(report.timeline.map((t) => [t.from, t.events, t.detections, t.blockedTurns])).toEqual([
-      ["2026-11-15T09:00:00.000Z", 2, 1, 0],
-      ["2026-11-15T10:00:00.000Z", 5, 3, 1],
+      ["2026-11-15T09:00:00.000Z", 3, 1, 0],
+      ["2026-11-15T10:00:00.000Z", 6, 3, 1],
     ]);
     const text = formatReport(report, "last 12h");
-    expect(text).toContain("7 events published");
+    expect(text).toContain("9 events published");
     expect(text).toContain("1 blocked turn");
     expect(text).toMatch(/Notes\s+3\s+[\d.]+ (B|KiB)\s+1\s+1\s+1/);
     expect(text).toMatch(/email\s+redact\s+3/);

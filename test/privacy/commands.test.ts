@@ -126,15 +126,15 @@ describe("privacy report", () => {
     const text = await runCli(["privacy", "report"], { env });
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(
-      /^Privacy report, last 24h \(.*\): 5 events published, .* out, 2 detections, 1 blocked turn\n/,
+      /^Privacy report, last 24h \(.*\): 6 events published, .* out, 2 detections, 1 blocked turn\n/,
     );
-    expect(text.stdout).toMatch(/\n {2}Coder +2 +[\d.]+ (B|KiB) +1 +0 +0\n/);
+    expect(text.stdout).toMatch(/\n {2}Coder +3 +[\d.]+ (B|KiB) +1 +0 +0\n/);
     expect(text.stdout).toMatch(/\n {2}custom +block +1\n {2}email +redact +1\n/);
     expect(text.stdout).toContain("codename (custom)");
 
     const json = await runCli(["privacy", "report", "--since", "all", "--json"], { env });
     const report = JSON.parse(json.stdout);
-    expect(report.events).toBe(7);
+    expect(report.events).toBe(9);
     expect(report.kinds).toEqual([
       { kind: "custom", action: "block", count: 1 },
       { kind: "email", action: "redact", count: 2 },
