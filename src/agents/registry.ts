@@ -9,6 +9,7 @@ import { analyseCard, type CardInfo, syncCapabilities } from "../a2a/card.ts";
 import { A2AClient } from "../a2a/client.ts";
 import { methodFor } from "../a2a/dialect.ts";
 import type { Logger } from "../log/logger.ts";
+import type { PolicySpec } from "../privacy/policy-spec.ts";
 import { localAgentIdForUrl } from "../wire/agent-id.ts";
 import type { SyncAgent } from "../wire/relay.ts";
 import { builtCard, processCardInfo, rebaseEndpoint, relaySyncCard } from "./agent-card.ts";
@@ -276,6 +277,16 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   get(localAgentId: string): LocalAgent | undefined {
     return this.#slots.get(localAgentId)?.agent ?? undefined;
+  }
+
+  /**
+   * The agent's own privacy policy from agents.json's `"privacy"` (by its entry's name), as of
+   * the last good read; undefined for a discovered agent or one without an entry there.
+   */
+  privacySpecOf(localAgentId: string): PolicySpec | undefined {
+    const slot = this.#slots.get(localAgentId);
+    if (slot?.origin !== "config") return undefined;
+    return this.#config.privacy?.[slot.entry.name];
   }
 
   /** Agents in the roster, healthy or not: configured ones in file order, then discovered ones. */

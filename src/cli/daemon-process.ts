@@ -4,6 +4,7 @@
 // and the readiness report around one HubDaemon.
 import { unwatchFile, watchFile } from "node:fs";
 import { resolveApiKey } from "../config/api-key.ts";
+import { readConfigFile } from "../config/config-file.ts";
 import { loadOrCreateHubId } from "../config/hub-id.ts";
 import { acquireHubLock, type HubLock } from "../config/hub-lock.ts";
 import type { HubPaths } from "../config/paths.ts";
@@ -13,6 +14,7 @@ import { ControlServer, ControlSocketInUseError } from "../control/server.ts";
 import type { HubDaemon, HubDaemonOptions } from "../hub/daemon.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PublishCounters } from "../metrics/hub-metrics.ts";
+import { type HubPrivacyRead, hubPrivacyOf } from "../privacy/hub-privacy.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { metricsExposureWarning } from "./listen-warning.ts";
 import { oneLineError } from "./one-line-errors.ts";
@@ -143,6 +145,23 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
     return { changed, source: again.source, fingerprint: keyFingerprint(apiKey) };
   };
 
+  // config.json's "privacy": read at start (a broken one stops the start), again on SIGHUP and
+  // when the file changes; a broken one then keeps the settings in force, in one line.
+  let privacyText: string | null = null;
+  const reloadPrivacy = (why: string) => {
+    if (!daemon) return;
+    const read = readPrivacy(options.configFile);
+    if (!read.ok) {
+      logger.error(`${why}: keeping the privacy settings in force: ${read.error}`);
+      return;
+    }
+    const text = JSON.stringify(read.privacy);
+    if (text === privacyText) return;
+    privacyText = text;
+    daemon.setPrivacy(read.privacy);
+    logger.info(`${why}: privacy settings from ${options.configFile} now apply to new turns`);
+  };
+
   const control = new ControlServer({
     socketPath,
     logger,
@@ -191,6 +210,7 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
       // logged in reloadKey
     }
     if (!daemon) return;
+    reloadPrivacy("SIGHUP");
     logger.info(`SIGHUP: re-reading ${options.agentsFile}`);
     void daemon.registry.reload();
   };
@@ -207,6 +227,11 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
     } catch {
       // logged in reloadKey
     }
+    if (watched === options.configFile) reloadPrivacy(`${watched} changed`);
+  };
+  const onConfigChange = (now: { mtimeMs: number }, before: { mtimeMs: number }) => {
+    if (now.mtimeMs === before.mtimeMs || now.mtimeMs === 0) return;
+    reloadPrivacy(`${options.configFile} changed`);
   };
 
   try {
@@ -229,6 +254,19 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
       { interval: settings.keyWatchIntervalMs, persistent: false },
       onWatchedChange,
     );
+    if (watched !== options.configFile) {
+      watchFile(
+        options.configFile,
+        { interval: settings.keyWatchIntervalMs, persistent: false },
+        onConfigChange,
+      );
+    }
+    const privacy = readPrivacy(options.configFile);
+    if (!privacy.ok) {
+      report.failed(privacy.error, ExitCode.usage);
+      return ExitCode.usage;
+    }
+    privacyText = JSON.stringify(privacy.privacy);
 
     const hubId = loadOrCreateHubId(paths.data, (message) => logger.warn(message));
     // Loaded on demand so the CLI's other commands do not pay for the hub's modules.
@@ -250,6 +288,7 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
       },
       hub: { shutdownGraceMs: options.shutdownGraceMs },
       dataDir: paths.data,
+      privacy: privacy.privacy,
     });
     const hub = daemon;
 
@@ -271,6 +310,7 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
         on: (event, listener) => hub.on(event, listener),
         off: (event, listener) => hub.off(event, listener),
         publishStats: () => publishStatsOf(hub),
+        privacyStats: () => hub.privacy.counts(),
       });
       closeMetrics = metrics.close;
       try {
@@ -343,10 +383,18 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
     process.off("SIGHUP", onHangup);
     process.off("uncaughtExceptionMonitor", onCrash);
     unwatchFile(watched, onWatchedChange);
+    unwatchFile(options.configFile, onConfigChange);
     closeMetrics();
     await metricsServer?.close();
     await control.close();
   }
+}
+
+/** config.json's privacy settings (a file it cannot read is an error here too). */
+function readPrivacy(configFile: string): HubPrivacyRead {
+  const config = readConfigFile(configFile);
+  if (!config.ok) return { ok: false, error: config.error };
+  return hubPrivacyOf(config.config, configFile);
 }
 
 /** systemd and launchd set HYBRO_HUB_SERVICE in the files `service install` writes. */

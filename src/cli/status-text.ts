@@ -27,6 +27,7 @@ export function formatAgents(agents: AgentStatus[]): string {
         `running ${turns.running} · queued ${turns.queued} · completed ${turns.completed} · ` +
         `failed ${turns.failed} · waiting for input ${turns.inputRequired}`,
     );
+    if (agent.privacy) lines.push(`      privacy: ${agent.privacy}`);
     if (agent.lastError) lines.push(`      last error: ${agent.lastError}`);
     if (agent.notKeptByRelay) lines.push(`      not at the relay: ${agent.notKeptByRelay}`);
   }
@@ -65,6 +66,10 @@ export function formatStatus(
     `  agents    ${status.agentsFile}`,
     `  logs      ${status.logFile ?? (status.managedBy === "systemd" ? "the journal: journalctl --user -u hybro-hub" : "stderr of the terminal it runs in")}`,
   );
+  if (status.privacyAudit !== undefined)
+    lines.push(
+      `  audit     ${status.privacyAudit ?? "off (privacy.audit is false, or no data folder)"}`,
+    );
   if (status.metricsUrl) lines.push(`  metrics   ${status.metricsUrl}`);
   return `${lines.join("\n")}\n${formatAgents(status.agents)}`;
 }

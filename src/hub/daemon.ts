@@ -6,6 +6,10 @@ import { Registry, type RegistrySettings } from "../agents/registry.ts";
 import type { Logger } from "../log/logger.ts";
 import { type Outbox, openOutbox } from "../outbox/outbox.ts";
 import type { OutboxSettings, RecoverySettings } from "../outbox/settings.ts";
+import { AuditLog, privacyAuditFilePath } from "../privacy/audit-log.ts";
+import { DEFAULT_HUB_PRIVACY, type HubPrivacy } from "../privacy/hub-privacy.ts";
+import { OutboundPrivacy } from "../privacy/outbound.ts";
+import { summarizePolicy } from "../privacy/policy.ts";
 import { RelayLink } from "../relay/relay-link.ts";
 import type { RelayLinkSettings } from "../relay/settings.ts";
 import { type AgentTurnCounts, Hub, type HubSettings, type TurnEndReport } from "./hub.ts";
@@ -26,6 +30,13 @@ export interface HubDaemonOptions {
   dataDir?: string;
   outbox?: Partial<OutboxSettings>;
   recovery?: Partial<RecoverySettings>;
+  /** config.json's `"privacy"` (checked); default: the built-in policy, audit on. */
+  privacy?: HubPrivacy;
+  /**
+   * The audit record (`privacy-audit.jsonl`); default: in `dataDir`, none without one. Only
+   * written while the privacy settings say `audit` (the default).
+   */
+  auditFile?: string | null;
 }
 
 /** One finished turn, for metrics (reported by the Hub's `onTurnEnd` hook). */
@@ -74,7 +85,11 @@ export interface HubSnapshot {
     /** Why the relay did not keep it at the last sync (so nobody can reach it), or null. */
     notKeptByRelay: string | null;
     turns: AgentTurnCounts;
+    /** The agent's privacy policy in one line (optional: earlier daemons do not send it). */
+    privacy?: string;
   }>;
+  /** The audit record's file, null when off (optional: earlier daemons do not send it). */
+  privacyAudit?: string | null;
 }
 
 export class HubDaemon extends EventEmitter<HubDaemonEvents> {
@@ -83,6 +98,8 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
   readonly hub: Hub;
   /** Unsent events and accepted turns (durable with `dataDir`). */
   readonly outbox: Outbox;
+  /** The privacy guard every published event goes through. */
+  readonly privacy: OutboundPrivacy;
   readonly startedAt = Date.now();
   readonly #options: HubDaemonOptions;
   readonly #abort = new AbortController();
@@ -120,9 +137,20 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       responseSeq: this.outbox.responseSeq,
       eventIds: this.outbox.eventIds,
     });
+    const privacy = options.privacy ?? DEFAULT_HUB_PRIVACY;
+    this.privacy = new OutboundPrivacy({
+      publish: (roomId, events, onQueued) => this.link.publish(roomId, events, onQueued),
+      hub: privacy,
+      agentSpec: (localAgentId) => this.registry.privacySpecOf(localAgentId),
+      apiKey: () => options.apiKey(),
+      audit: this.#auditLog(privacy),
+      logger: logger.child({ part: "privacy" }),
+    });
     this.hub = new Hub({
       roster: this.registry,
       sink: this.link,
+      outlet: (turn) => this.privacy.open(turn),
+      onIncoming: (text, agent) => this.privacy.classifyIncoming(text, agent.name),
       logger: logger.child({ part: "hub" }),
       settings: options.hub,
       onTurnEnd: (end) => this.emit("turnEnd", end),
@@ -141,8 +169,31 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
     const signal = this.#abort.signal;
     await this.registry.start(signal);
     // Turns an earlier run never answered: answered now, queued behind their earlier events.
-    void this.outbox.recover({ roster: this.registry, sink: this.link });
+    void this.outbox.recover({
+      roster: this.registry,
+      sink: this.link,
+      outlet: (turn) => this.privacy.open(turn),
+    });
     void this.link.start((command) => this.hub.handleCommand(command as never), signal);
+  }
+
+  /** New hub-wide privacy settings (a good reload of config.json); running turns keep theirs. */
+  setPrivacy(privacy: HubPrivacy): void {
+    const current = this.privacy.auditFile;
+    const wanted = privacy.audit ? this.#auditFile() : null;
+    const audit = wanted === current ? undefined : wanted === null ? null : this.#auditLog(privacy);
+    this.privacy.reconfigure(privacy, audit);
+  }
+
+  #auditFile(): string | null {
+    const { auditFile, dataDir } = this.#options;
+    if (auditFile !== undefined) return auditFile;
+    return dataDir ? privacyAuditFilePath({ data: dataDir }) : null;
+  }
+
+  #auditLog(privacy: HubPrivacy): AuditLog | null {
+    const file = privacy.audit ? this.#auditFile() : null;
+    return file ? new AuditLog(file) : null;
   }
 
   /** The state `hybro-hub status` reports, read fresh on each call. */
@@ -180,7 +231,9 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
         lastError: agent.lastError == null ? null : String(agent.lastError),
         notKeptByRelay: this.link.notKeptReason(agent.localAgentId),
         turns: { ...this.hub.countsFor(agent.localAgentId) },
+        privacy: summarizePolicy(this.privacy.policyOf(agent.localAgentId)),
       })),
+      privacyAudit: this.privacy.auditFile,
     };
   }
 
@@ -201,6 +254,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       await this.link.close();
       await this.registry.close();
       this.outbox.close();
+      this.privacy.close();
     })();
     return this.#stopping;
   }

@@ -3,7 +3,11 @@
 // and shutdown drains. It knows the relay only as "somewhere to publish" and the agents only as
 // a roster, so it runs the same against the real relay, the development relay and tests.
 import type { A2AClient } from "../a2a/client.ts";
+import { textOfParts } from "../a2a/model.ts";
 import type { Logger } from "../log/logger.ts";
+import type { GuardedTurn, TurnOutlet } from "../privacy/outbound.ts";
+import { POLICY_BLOCKED } from "../privacy/turn-guard.ts";
+import type { QueuedObserver } from "../relay/publisher.ts";
 import type {
   CancelTaskCommand,
   PublishedEvent,
@@ -14,7 +18,13 @@ import { isPlaceholderTaskId } from "../wire/relay.ts";
 import { AcceptedTurns, type TurnLedger } from "./accepted-turns.ts";
 import { AgentSlots } from "./agent-slots.ts";
 import { classifyCommand } from "./commands.ts";
-import { failureGroup, newHubTaskId, replyMessage, withAgentTaskIds } from "./mapping.ts";
+import {
+  failureGroup,
+  newHubTaskId,
+  replyMessage,
+  type TurnIds,
+  withAgentTaskIds,
+} from "./mapping.ts";
 
 import {
   runTurn,
@@ -38,7 +48,8 @@ export interface Roster {
   reportUnreachable(localAgentId: string): void;
 }
 export interface EventSink {
-  publish(roomId: string, events: PublishedEvent[]): void;
+  /** `onQueued` sees the events as they will be published (stamped, split), when queued. */
+  publish(roomId: string, events: PublishedEvent[], onQueued?: QueuedObserver): void;
   /** The largest event one publish can carry (parts larger than this fail the turn). */
   maxEventBytes?(): number;
   /** A promise while the room holds too much unsent: its turns pause reading their agents. */
@@ -60,6 +71,12 @@ export const DEFAULT_HUB_SETTINGS: HubSettings = {
   acceptedTurnsCapacity: 50_000,
   turn: {},
 };
+
+/**
+ * A turn's way out to the sink: the privacy guard's (src/privacy/outbound.ts) or, without one,
+ * straight to the sink. Its `publish` returns a policy block the first time one stops the turn.
+ */
+export type OpenOutlet = (turn: GuardedTurn) => TurnOutlet;
 
 /** One accepted turn that has ended (its terminal group published): for metrics. */
 export interface TurnEndReport {
@@ -103,6 +120,8 @@ export class Hub {
   readonly #counts = new Map<string, AgentTurnCounts>();
   #accepting = true;
   readonly #onTurnEnd: (report: TurnEndReport) => void;
+  readonly #onIncoming: (text: string, agent: RosterAgent) => void;
+  readonly #open: OpenOutlet;
 
   constructor(options: {
     roster: Roster;
@@ -112,8 +131,22 @@ export class Hub {
     onTurnEnd?: (report: TurnEndReport) => void;
     /** Where accepted turns are remembered (the durable outbox's ledger); default in memory. */
     acceptedTurns?: TurnLedger;
+    /** The user's text of each accepted turn, before it goes to its agent (privacy: logged only). */
+    onIncoming?: (text: string, agent: RosterAgent) => void;
+    /** Where each turn's events go through (the privacy guard); default: straight to `sink`. */
+    outlet?: OpenOutlet;
   }) {
+    const sink = options.sink;
+    this.#open =
+      options.outlet ??
+      ((turn) => ({
+        publish: (events) => {
+          sink.publish(turn.roomId, events);
+          return null;
+        },
+      }));
     this.#onTurnEnd = options.onTurnEnd ?? (() => {});
+    this.#onIncoming = options.onIncoming ?? (() => {});
     this.#roster = options.roster;
     this.#sink = options.sink;
     this.#logger = options.logger;
@@ -156,18 +189,16 @@ export class Hub {
           `relay sent an invalid ${classified.type}: ${classified.reason}`,
         );
         if (classified.roomId && classified.agentMessageId) {
-          this.#sink.publish(
-            classified.roomId,
-            failureGroup(
-              {
-                agentMessageId: classified.agentMessageId,
-                userMessageId: classified.userMessageId,
-                hubTaskId: newHubTaskId(),
-                runId: classified.runId,
-              },
-              "InvalidEvent",
-              `Invalid ${classified.type} event: ${classified.reason}`,
-            ),
+          this.#publishFailure(
+            { roomId: classified.roomId, localAgentId: null, agentName: null },
+            {
+              agentMessageId: classified.agentMessageId,
+              userMessageId: classified.userMessageId,
+              hubTaskId: newHubTaskId(),
+              runId: classified.runId,
+            },
+            "InvalidEvent",
+            `Invalid ${classified.type} event: ${classified.reason}`,
           );
         }
         return;
@@ -205,14 +236,15 @@ export class Hub {
       return;
     }
     const ids = { agentMessageId, userMessageId, hubTaskId, runId };
+    const agent = this.#roster.get(agentId);
     const reject = (errorType: string, message: string) => {
-      this.#sink.publish(roomId, failureGroup(ids, errorType, message));
+      const who = { roomId, localAgentId: agentId, agentName: agent?.name ?? null };
+      this.#publishFailure(who, ids, errorType, message);
     };
     if (!this.#accepting) {
       reject("HubShutdown", "The hub is shutting down; send the message again in a moment.");
       return;
     }
-    const agent = this.#roster.get(agentId);
     if (!agent) {
       this.#logger.warn({ agentMessageId, localAgentId: agentId }, "turn for an unknown agent");
       reject("AgentNotFound", `Agent ${agentId} is no longer available on this hub.`);
@@ -222,6 +254,12 @@ export class Hub {
       command.type === "user_reply"
         ? replyMessage(command, knownTaskId)
         : withAgentTaskIds(command.message, (taskId) => this.#agentTaskIdOf(taskId));
+    try {
+      const parts = message["parts"];
+      this.#onIncoming(textOfParts(Array.isArray(parts) ? parts : []), agent);
+    } catch (error) {
+      this.#logger.error({ err: error, agentMessageId }, "could not classify the incoming message");
+    }
     const turn: RunningTurn = {
       agentMessageId,
       roomId,
@@ -263,7 +301,8 @@ export class Hub {
         abort.kind === "cancel"
           ? ["Canceled", "The turn was canceled before it started."]
           : ["HubShutdown", "The hub shut down before this turn could start."];
-      this.#sink.publish(turn.roomId, failureGroup(turn, errorType, text));
+      const who = { roomId: turn.roomId, localAgentId: agent.localAgentId, agentName: agent.name };
+      this.#publishFailure(who, turn, errorType, text);
       report("failed");
       return;
     }
@@ -276,6 +315,12 @@ export class Hub {
       turn.taskId = taskId;
       this.#accepted.noteTaskId(turn.agentMessageId, taskId);
     };
+    const outlet = this.#open({
+      roomId: turn.roomId,
+      agentMessageId: turn.agentMessageId,
+      localAgentId: agent.localAgentId,
+      agentName: agent.name,
+    });
     let outcome: TurnOutcome | undefined;
     try {
       outcome = await runTurn(
@@ -290,7 +335,7 @@ export class Hub {
           streaming: agent.streaming,
         },
         agent.client,
-        (events) => this.#sink.publish(turn.roomId, events),
+        (events) => outlet.publish(events)?.message ?? null,
         {
           signal: turn.controller.signal,
           onTaskId: learnTaskId,
@@ -311,6 +356,21 @@ export class Hub {
     else counts.failed++;
     report(outcome.status);
     if (outcome.agentUnreachable) this.#roster.reportUnreachable(agent.localAgentId);
+  }
+
+  /**
+   * A failure group the hub makes itself (no agent ran), through the turn's outlet; when the
+   * policy stops it (a custom rule on the hub's own words), the PolicyBlocked failure instead.
+   */
+  #publishFailure(
+    who: Omit<GuardedTurn, "agentMessageId">,
+    ids: TurnIds,
+    errorType: string,
+    message: string,
+  ): void {
+    const outlet = this.#open({ ...who, agentMessageId: ids.agentMessageId });
+    const blocked = outlet.publish(failureGroup(ids, errorType, message));
+    if (blocked) outlet.publish(failureGroup(ids, POLICY_BLOCKED, blocked.message));
   }
 
   /** The sink's size limit and backpressure for one room's turn, when it has them. */

@@ -30,7 +30,8 @@ export const DEFAULT_TURN_SETTINGS: TurnSettings = {
   cancelTimeoutMs: 5_000,
 };
 
-export type TurnAbortKind = "cancel" | "deadline" | "shutdown";
+/** `policy`: the privacy guard blocked the turn's output (its message names the rule). */
+export type TurnAbortKind = "cancel" | "deadline" | "shutdown" | "policy";
 
 /** The reason to abort a turn's signal with; decides the terminal `error_type`. */
 export class TurnAbort extends Error {
@@ -46,11 +47,13 @@ const DEFAULT_ABORT_TEXT: Record<TurnAbortKind, string> = {
   cancel: "The turn was canceled.",
   deadline: "The agent did not finish in time.",
   shutdown: "The hub shut down before the agent finished.",
+  policy: "The hub's privacy policy stopped this reply.",
 };
 const ABORT_ERROR_TYPE: Record<TurnAbortKind, string> = {
   cancel: "Canceled",
   deadline: "TurnTimeout",
   shutdown: "HubShutdown",
+  policy: "PolicyBlocked",
 };
 
 export interface TurnInput {
@@ -105,10 +108,15 @@ class TurnFailure extends Error {
   }
 }
 
+/**
+ * `emit` queues the turn's events; it returns a message when the privacy policy stopped the turn
+ * on them (the turn then ends failed, PolicyBlocked, with that message).
+ */
 export async function runTurn(
   input: TurnInput,
   client: A2AClient,
-  emit: (events: PublishedEvent[]) => void,
+  // biome-ignore lint/suspicious/noConfusingVoidType: a sink with nothing to say returns nothing
+  emit: (events: PublishedEvent[]) => string | null | void,
   options: TurnOptions,
 ): Promise<TurnOutcome> {
   const settings = { ...DEFAULT_TURN_SETTINGS, ...options.settings };
@@ -122,6 +130,9 @@ export async function runTurn(
     contextId: contextIdOf(input.message),
   });
   let reportedTaskId: string | null = null;
+  const controller = new AbortController();
+  /** The policy block that stopped the turn, once one did. */
+  const policy: { blocked: string | null } = { blocked: null };
   const publish = (events: PublishedEvent[]) => {
     try {
       if (mapper.taskId !== null && mapper.taskId !== reportedTaskId) {
@@ -129,13 +140,16 @@ export async function runTurn(
         options.onTaskId?.(reportedTaskId);
       }
       if (events.length === 0) return;
-      emit(events);
+      const block = emit(events);
+      if (block && policy.blocked === null) {
+        policy.blocked = block;
+        controller.abort(new TurnAbort("policy", block));
+      }
     } catch (error) {
       logger.error({ err: error }, "could not hand turn events to the publisher");
     }
   };
 
-  const controller = new AbortController();
   const deadlineAt = Date.now() + settings.turnDeadlineMs;
   const deadline = setTimeout(() => {
     controller.abort(
@@ -193,7 +207,22 @@ export async function runTurn(
     options.signal.removeEventListener("abort", forwardAbort);
   }
   publish(group);
+  const late = policy.blocked;
+  if (late !== null && !isPolicyFailure(group)) {
+    // The policy stopped the turn's end itself (or its failure): the turn fails, saying why; the
+    // agent's task stops (it may still wait for input).
+    if (mapper.taskId) await cancelOnAgent(client, mapper.taskId, settings, logger);
+    logger.info({ taskId: mapper.taskId }, `turn blocked: ${late}`);
+    group = mapper.failure(ABORT_ERROR_TYPE.policy, late);
+    publish(group);
+  }
   return outcomeOf(group, agentUnreachable, mapper.taskId);
+}
+
+function isPolicyFailure(group: readonly PublishedEvent[]): boolean {
+  return group.some(
+    (event) => event.type === "agent_error" && event.data.error_type === ABORT_ERROR_TYPE.policy,
+  );
 }
 
 /** The conversation the message names (camelCase or a Python relay's snake_case), if any. */

@@ -3,6 +3,7 @@
 // scraped; the turn duration histogram is fed by the daemon's `turnEnd` event.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { HubSnapshot, TurnEnd } from "../hub/daemon.ts";
+import type { PrivacyCounts } from "../privacy/outbound.ts";
 
 /** What the metrics read from a running hub (HubDaemon satisfies it). */
 export interface MetricsSource {
@@ -11,6 +12,8 @@ export interface MetricsSource {
   off(event: "turnEnd", listener: (end: TurnEnd) => void): unknown;
   /** The relay link's publishing counters. */
   publishStats: () => PublishCounters;
+  /** What the privacy guard found and did (absent: no privacy metrics). */
+  privacyStats?: () => PrivacyCounts;
 }
 
 export interface PublishCounters {
@@ -153,6 +156,31 @@ export function createHubMetrics(source: MetricsSource): HubMetrics {
       this.set(source.snapshot().uptimeMs / 1000);
     },
   });
+
+  const privacyStats = source.privacyStats;
+  if (privacyStats) {
+    new Counter({
+      name: "hybro_hub_privacy_detections_total",
+      help: "Matches the privacy guard found in published output, by kind and the action taken.",
+      labelNames: ["kind", "action"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { kind, action, count } of privacyStats().detections) {
+          this.inc({ kind, action }, count);
+        }
+      },
+    });
+    new Counter({
+      name: "hybro_hub_privacy_blocked_turns_total",
+      help: "Turns the privacy guard ended as failed (PolicyBlocked).",
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(privacyStats().blockedTurns);
+      },
+    });
+  }
 
   const onTurnEnd = (end: TurnEnd) => {
     duration.observe(

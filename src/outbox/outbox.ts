@@ -9,7 +9,7 @@
 // Message content at rest: an event's row is deleted as soon as the relay acknowledges it (and
 // secure_delete zeroes its bytes; the WAL is truncated once the queue is empty). Unsent events
 // are dropped after `eventTtlMs` (24 h). Accepted turns keep ids only, never message text.
-import type { EventSink, Roster } from "../hub/hub.ts";
+import type { EventSink, OpenOutlet, Roster } from "../hub/hub.ts";
 import type { Logger } from "../log/logger.ts";
 import type { EventIdStore } from "../relay/relay-link.ts";
 import { ResponseSequence, stampEvent } from "../relay/response-seq.ts";
@@ -145,15 +145,21 @@ export class Outbox {
 
   /**
    * Answers, once, the turns an earlier run accepted and never finished (see recovery.ts), through
-   * `sink` (the relay link, so the answers queue behind that turn's earlier events).
+   * `sink` (the relay link, so the answers queue behind that turn's earlier events), each turn
+   * through its `outlet` when given (the privacy guard).
    */
-  recover(options: { roster: Pick<Roster, "get">; sink: EventSink }): Promise<RecoveryReport> {
+  recover(options: {
+    roster: Pick<Roster, "get">;
+    sink: EventSink;
+    outlet?: OpenOutlet;
+  }): Promise<RecoveryReport> {
     if (this.#recovery) return this.#recovery.done;
     const controller = new AbortController();
     const turns = this.#unfinished.splice(0);
     const done = recoverTurns(turns, {
       roster: options.roster,
       sink: options.sink,
+      ...(options.outlet ? { outlet: options.outlet } : {}),
       logger: this.#logger,
       settings: this.#recoverySettings,
       signal: controller.signal,

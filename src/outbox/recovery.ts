@@ -5,9 +5,10 @@
 // `processing_status(failed)`. The message content was never stored, so a turn that had not
 // reached its agent cannot be run again; the user is asked to resend.
 import { isTurnEndingState } from "../a2a/model.ts";
-import type { EventSink, Roster, RosterAgent } from "../hub/hub.ts";
+import type { EventSink, OpenOutlet, Roster, RosterAgent } from "../hub/hub.ts";
 import { failureGroup, newHubTaskId, type TurnIds, TurnMapper } from "../hub/mapping.ts";
 import type { Logger } from "../log/logger.ts";
+import { POLICY_BLOCKED } from "../privacy/turn-guard.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import type { AcceptedTurnRow } from "./database.ts";
 import type { RecoverySettings } from "./settings.ts";
@@ -21,6 +22,8 @@ export type UnfinishedTurn = Pick<
 export interface RecoveryOptions {
   roster: Pick<Roster, "get">;
   sink: EventSink;
+  /** Each turn's way out (the privacy guard); default: straight to `sink`. */
+  outlet?: OpenOutlet;
   logger: Logger;
   settings: RecoverySettings;
   /** Abort: turns not yet resolved are answered HubRestarted at once. */
@@ -64,9 +67,18 @@ async function recoverOne(
   options: RecoveryOptions,
 ): Promise<"resumed" | "failed"> {
   const { logger, sink } = options;
+  const agent = options.roster.get(turn.localAgentId);
+  const outlet = options.outlet?.({
+    roomId: turn.roomId,
+    agentMessageId: turn.agentMessageId,
+    localAgentId: turn.localAgentId,
+    agentName: agent?.name ?? null,
+  });
   const publish = (events: PublishedEvent[]) => {
     try {
-      sink.publish(turn.roomId, events);
+      if (!outlet) return sink.publish(turn.roomId, events);
+      const blocked = outlet.publish(events);
+      if (blocked) outlet.publish(failureGroup(turnIds(turn), POLICY_BLOCKED, blocked.message));
     } catch (error) {
       logger.error(
         { agentMessageId: turn.agentMessageId, err: String(error) },
@@ -74,7 +86,6 @@ async function recoverOne(
       );
     }
   };
-  const agent = turn.agentTaskId ? options.roster.get(turn.localAgentId) : undefined;
   let reason =
     "The hub restarted before the agent's answer was sent; please send your message again.";
   if (agent && turn.agentTaskId) {

@@ -13,7 +13,9 @@ import { RotatingFile, type RotatingFileSettings } from "../log/rotating-file.ts
 import type { PublishedEvent } from "../wire/relay.ts";
 import type { Detection } from "./turn-guard.ts";
 
-export const privacyAuditFilePath = (paths: HubPaths) => join(paths.data, "privacy-audit.jsonl");
+export const AUDIT_FILE_NAME = "privacy-audit.jsonl";
+export const privacyAuditFilePath = (paths: Pick<HubPaths, "data">) =>
+  join(paths.data, AUDIT_FILE_NAME);
 
 /** One line of the audit file. */
 export interface AuditRecord {

@@ -11,6 +11,7 @@ import {
   changesText,
   DEFAULT_ACTIONS,
   DEFAULT_CUSTOM_ACTION,
+  GROUPS,
   type Group,
   PERSONAL_KINDS,
   strongerAction,
@@ -174,4 +175,29 @@ export function describePolicy(policy: Policy): string[] {
   const allowed = policy.allow.size + policy.allowPatterns.length;
   if (allowed > 0) lines.push(`allow-list ${allowed} entr${allowed === 1 ? "y" : "ies"}`);
   return lines;
+}
+
+/**
+ * One line for `status` and `agents`: each group's action, the kinds that differ from it, the
+ * custom rules, the allow-list (`secrets redact, personal log (email redact), custom none`).
+ */
+export function summarizePolicy(policy: Policy): string {
+  const groups = (Object.keys(GROUPS) as Group[]).map((group) => {
+    const kinds = GROUPS[group] as readonly BuiltinKind[];
+    const counts = new Map<Action, number>();
+    for (const kind of kinds) {
+      const action = policy.actions[kind];
+      counts.set(action, (counts.get(action) ?? 0) + 1);
+    }
+    const main = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "off";
+    const others = kinds.filter((kind) => policy.actions[kind] !== main);
+    const except = others.map((kind) => `${kind} ${policy.actions[kind]}`).join(", ");
+    return `${group} ${main}${except ? ` (${except})` : ""}`;
+  });
+  const custom =
+    policy.custom.length === 0
+      ? "custom none"
+      : `custom ${policy.custom.map((rule) => `${rule.name} ${rule.action}`).join(", ")}`;
+  const allowed = policy.allow.size + policy.allowPatterns.length;
+  return [...groups, custom, ...(allowed > 0 ? [`allow-list ${allowed}`] : [])].join(", ");
 }

@@ -42,6 +42,12 @@ export interface PublisherOptions {
   random?: Random;
 }
 
+/**
+ * Told, once events are queued, what each became as it will be published: stamped, and split
+ * into pieces when too large (index i: the pieces of the i-th event given to `publish`).
+ */
+export type QueuedObserver = (queued: ReadonlyArray<readonly PublishedEvent[]>) => void;
+
 export interface PublisherStats {
   /** POST attempts. */
   posts: number;
@@ -161,9 +167,10 @@ export class Publisher {
   /**
    * Queues events of a room for the relay; never blocks, never throws. Each event gets its
    * `data.response_seq` here, once (and `data.task_id` if it was made without one), and keeps
-   * both across retries: the relay's key for dropping a retried event.
+   * both across retries: the relay's key for dropping a retried event. `onQueued` sees the
+   * queued events exactly as they will be serialised (not called when they are dropped).
    */
-  publish(roomId: string, events: readonly PublishedEvent[]): void {
+  publish(roomId: string, events: readonly PublishedEvent[], onQueued?: QueuedObserver): void {
     try {
       if (typeof roomId !== "string" || roomId === "" || !Array.isArray(events)) {
         this.logger.error(
@@ -189,7 +196,8 @@ export class Publisher {
         }
         return;
       }
-      const stamped = events.flatMap((event) => this.fitted(stampEvent(event, this.sequence)));
+      const pieces = events.map((event) => this.fitted(stampEvent(event, this.sequence)));
+      const stamped = pieces.flat();
       let bytes = this.roomBytes.get(roomId) ?? 0;
       for (const event of stamped) {
         bytes += this.sizeOf(event);
@@ -201,10 +209,26 @@ export class Publisher {
       if (stamped.some(isUrgent)) room.urgent = true;
       else if (room.chunkSince === null) room.chunkSince = Date.now();
       this.schedule(roomId);
+      this.tell(roomId, onQueued, pieces);
     } catch (error) {
       this.logger.error(
         { roomId, err: error instanceof Error ? error.message : String(error) },
         "publish failed to queue events",
+      );
+    }
+  }
+
+  private tell(
+    roomId: string,
+    onQueued: QueuedObserver | undefined,
+    pieces: ReadonlyArray<readonly PublishedEvent[]>,
+  ): void {
+    try {
+      onQueued?.(pieces);
+    } catch (error) {
+      this.logger.error(
+        { roomId, err: error instanceof Error ? error.message : String(error) },
+        "an observer of queued events failed (the events are queued)",
       );
     }
   }

@@ -23,7 +23,7 @@ import { RelayAuthError, RelayError } from "./errors.ts";
 import { eventIdScope, isResumableEventId, previewEventId, whyNotResumable } from "./event-id.ts";
 import { CommandStream, type StreamConnection } from "./event-stream.ts";
 import type { PublishQueue } from "./publish-queue.ts";
-import { Publisher, type PublisherStats } from "./publisher.ts";
+import { Publisher, type PublisherStats, type QueuedObserver } from "./publisher.ts";
 import type { ResponseSequence } from "./response-seq.ts";
 import { type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
 import type { StreamProblem } from "./stream-health.ts";
@@ -236,9 +236,12 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     this.syncDebounce.unref();
   }
 
-  /** Queues events of a room for the relay (never blocks, never throws). */
-  publish(roomId: string, events: readonly PublishedEvent[]): void {
-    this.publisher.publish(roomId, events);
+  /**
+   * Queues events of a room for the relay (never blocks, never throws); `onQueued` sees them as
+   * they will be published (see Publisher.publish).
+   */
+  publish(roomId: string, events: readonly PublishedEvent[], onQueued?: QueuedObserver): void {
+    this.publisher.publish(roomId, events, onQueued);
   }
 
   /** The largest event one publish can carry now (the relay's body limit less the envelope). */

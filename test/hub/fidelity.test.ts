@@ -49,11 +49,18 @@ function input(streaming: boolean): TurnInput {
 
 async function turn(client: A2AClient, streaming: boolean, options: Partial<TurnOptions> = {}) {
   const events: PublishedEvent[] = [];
-  const outcome = await runTurn(input(streaming), client, (batch) => events.push(...batch), {
-    signal: new AbortController().signal,
-    settings: { pollIntervalMs: 20 },
-    ...options,
-  });
+  const outcome = await runTurn(
+    input(streaming),
+    client,
+    (batch) => {
+      events.push(...batch);
+    },
+    {
+      signal: new AbortController().signal,
+      settings: { pollIntervalMs: 20 },
+      ...options,
+    },
+  );
   expect(events.filter((e) => e.type === "processing_status")).toHaveLength(1);
   return { outcome, events, room: roomOf(events) };
 }

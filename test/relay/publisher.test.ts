@@ -507,6 +507,23 @@ describe("Publisher: answers of any size", () => {
     expect(h.publisher.stats().dropped).toBe(0);
   });
 
+  it("tells the observer what each event became, exactly as the relay receives it (stamped, split)", async () => {
+    const relay = relayWithLimit(1024 * 1024);
+    const h = make(relay.send);
+    const seen: Array<readonly PublishedEvent[]> = [];
+    const events = [submitted("m"), big("m", answer.slice(0, 3 * 1024 * 1024)), done("m")];
+    h.publisher.publish("room", events, (queued) => seen.push(...queued));
+    expect(seen.map((pieces) => pieces.length)).toEqual([1, 4, 1]);
+    expect(await h.publisher.flush(30_000)).toBe(true);
+    expect(seen.flat().map((e) => JSON.stringify(e))).toEqual(
+      relay.received.map((e) => JSON.stringify(e)),
+    );
+    // Not told about events that are not queued.
+    await h.publisher.close();
+    h.publisher.publish("room", [done("n")], () => seen.push([]));
+    expect(seen).toHaveLength(3);
+  });
+
   it.each(["413+max", "413"] as const)(
     "a refusal (%s) lowers the limit; the refused event goes in pieces before what follows it",
     async (refusal) => {
