@@ -57,6 +57,8 @@ export type TestAgentBehaviour =
   | "big"
   /** Asks with a text and a data part (tool, arguments, expected schema) and interaction metadata. */
   | "question-data"
+  /** Streams `texts`, one artifact chunk each (`delayMs` between them), then completes. */
+  | "texts"
   | "reject";
 
 export interface TestAgentOptions {
@@ -64,6 +66,8 @@ export interface TestAgentOptions {
   streaming: boolean;
   behaviour: TestAgentBehaviour;
   name?: string;
+  /** texts: the chunks of the one artifact it streams. */
+  texts?: readonly string[];
   /** chunks: how many artifact chunks (default 5). */
   chunkCount?: number;
   /** slow: how long to work before answering (default 30 s); chunks: pause between chunks. */
@@ -193,6 +197,23 @@ async function* script(
           text: `chunk ${i} `,
           append: i > 0,
           lastChunk: i === count - 1,
+        };
+      }
+      yield { kind: "status", state: "completed" };
+      return;
+    }
+    case "texts": {
+      const texts = options.texts ?? [];
+      yield { kind: "status", state: "working" };
+      for (const [i, chunk] of texts.entries()) {
+        if (options.delayMs && i > 0) await sleep(options.delayMs, signal);
+        if (signal.aborted) return;
+        yield {
+          kind: "artifact",
+          artifactId: "answer",
+          text: chunk,
+          append: i > 0,
+          lastChunk: i === texts.length - 1,
         };
       }
       yield { kind: "status", state: "completed" };

@@ -15,6 +15,8 @@ import {
 import { HubDaemon } from "../../src/hub/daemon.ts";
 import type { HubSettings } from "../../src/hub/hub.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log/logger.ts";
+import type { HubPrivacy } from "../../src/privacy/hub-privacy.ts";
+import type { PolicySpec } from "../../src/privacy/policy-spec.ts";
 import type { RelayLinkSettings } from "../../src/relay/settings.ts";
 
 /** Timers shortened so tests never wait on production intervals. */
@@ -40,6 +42,12 @@ export interface StackOptions {
   link?: Partial<RelayLinkSettings>;
   registry?: Partial<RegistrySettings>;
   logger?: Logger;
+  /** agents.json's `"privacy"`: a policy per agent name. */
+  agentPolicies?: Record<string, PolicySpec>;
+  /** config.json's `"privacy"`, checked (default: the built-in policy, audit on). */
+  privacy?: HubPrivacy;
+  /** Where the audit record goes (default: none). */
+  auditFile?: string;
 }
 
 export interface Stack {
@@ -108,8 +116,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   let relay = await startDevRelay({ ...relaySettings, logger });
   const { key } = relay.createKey({ userId: "alice", name: "hub", scopes: ["*"] });
   const agentsFile = join(dir, "agents.json");
+  const privacy = options.agentPolicies ? { privacy: options.agentPolicies } : {};
   const writeAgents = (agents: Array<Record<string, unknown>>) =>
-    writeFileSync(agentsFile, JSON.stringify({ agents }, null, 2));
+    writeFileSync(agentsFile, JSON.stringify({ agents, ...privacy }, null, 2));
   writeAgents(options.agents);
   const hubId = randomBytes(16).toString("hex");
   const daemon = new HubDaemon({
@@ -122,6 +131,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     hub: options.hub,
     relay: { ...FAST_RELAY_LINK, ...options.link },
     registry: { ...FAST_REGISTRY, ...options.registry },
+    ...(options.privacy ? { privacy: options.privacy } : {}),
+    ...(options.auditFile ? { auditFile: options.auditFile } : {}),
   });
   const ready = once(daemon, "ready");
   await daemon.start();
