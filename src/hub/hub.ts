@@ -25,6 +25,8 @@ export interface RosterAgent {
   client: A2AClient;
   streaming: boolean;
   maxConcurrency: number;
+  /** Turns that may wait for a free slot (default `HubSettings.maxQueuedTurnsPerAgent`). */
+  maxQueued?: number | undefined;
   timeoutMs?: number | undefined;
 }
 export interface Roster {
@@ -40,6 +42,12 @@ export interface HubSettings {
   turnDeadlineMs: number;
   /** How long shutdown lets running turns finish before cancelling them. */
   shutdownGraceMs: number;
+  /**
+   * Turns that may wait for a free slot of one agent unless its entry sets `maxQueued`; a turn
+   * beyond it is answered at once with `AgentBusy` (a slow agent must not pile up turns, and the
+   * hub's memory with them, without bound).
+   */
+  maxQueuedTurnsPerAgent: number;
   /** How many accepted `agent_message_id`s are remembered for duplicate detection. */
   acceptedTurnsCapacity: number;
   turn: Partial<TurnSettings>;
@@ -47,6 +55,7 @@ export interface HubSettings {
 export const DEFAULT_HUB_SETTINGS: HubSettings = {
   turnDeadlineMs: 600_000,
   shutdownGraceMs: 10_000,
+  maxQueuedTurnsPerAgent: 256,
   acceptedTurnsCapacity: 50_000,
   turn: {},
 };
@@ -91,6 +100,8 @@ export class Hub {
   readonly #turns = new Map<string, RunningTurn>();
   readonly #slots = new Map<string, AgentSlots>();
   readonly #counts = new Map<string, AgentTurnCounts>();
+  /** Turns refused for a full queue, per agent, since its queue was last empty. */
+  readonly #busySpells = new Map<string, number>();
   #accepting = true;
   readonly #onTurnEnd: (report: TurnEndReport) => void;
 
@@ -208,6 +219,16 @@ export class Hub {
       reject("AgentNotFound", `Agent ${agentId} is no longer available on this hub.`);
       return;
     }
+    const slots = this.#slotsFor(agent);
+    const maxQueued = agent.maxQueued ?? this.#settings.maxQueuedTurnsPerAgent;
+    if (slots.busy && slots.waiting >= maxQueued) {
+      this.#refuseBusy(agent, agentMessageId, maxQueued);
+      reject(
+        "AgentBusy",
+        `${agent.name} is busy: ${slots.running} turns are running on it and ${slots.waiting} more are waiting (the most its queue holds); send the message again in a moment.`,
+      );
+      return;
+    }
     const message =
       command.type === "user_reply"
         ? replyMessage(command, knownTaskId)
@@ -260,6 +281,7 @@ export class Hub {
     counts.queued--;
     counts.running++;
     turn.started = true;
+    this.#endBusySpell(agent, slots);
     // Recorded before the events that carry it are queued: a restart can then ask the agent.
     const learnTaskId = (taskId: string | null) => {
       if (turn.taskId || !taskId) return;
@@ -303,6 +325,29 @@ export class Hub {
     else counts.failed++;
     report(outcome.status);
     if (outcome.agentUnreachable) this.#roster.reportUnreachable(agent.localAgentId);
+  }
+
+  /** Counts a turn refused for a full queue; logs the first of each busy spell of the agent. */
+  #refuseBusy(agent: RosterAgent, agentMessageId: string, maxQueued: number): void {
+    const counts = this.countsFor(agent.localAgentId);
+    counts.failed++;
+    const spell = this.#busySpells.get(agent.localAgentId) ?? 0;
+    this.#busySpells.set(agent.localAgentId, spell + 1);
+    if (spell > 0) return;
+    this.#logger.warn(
+      { agentMessageId, localAgentId: agent.localAgentId, maxQueued },
+      `${agent.name} has ${maxQueued} turns waiting (maxQueued): further turns are answered AgentBusy at once until its queue drains (refusals are counted, not logged)`,
+    );
+  }
+
+  #endBusySpell(agent: RosterAgent, slots: AgentSlots): void {
+    const refused = this.#busySpells.get(agent.localAgentId);
+    if (refused === undefined || slots.waiting > 0) return;
+    this.#busySpells.delete(agent.localAgentId);
+    this.#logger.info(
+      { localAgentId: agent.localAgentId, refused },
+      `${agent.name}'s queue has room again; ${refused} turns were answered AgentBusy meanwhile`,
+    );
   }
 
   #slotsFor(agent: RosterAgent): AgentSlots {
