@@ -418,26 +418,44 @@ export class Hub {
 
   /**
    * Stops taking turns, lets running ones finish within the grace period, then cancels the
-   * rest (each still publishes its terminal group). Resolves when every turn has ended.
+   * rest (each still publishes its terminal group once the agent confirms, or its cancel times
+   * out). Resolves when every turn has ended, or `settleMs` after the grace ended, whichever
+   * comes first; `graceEnded` is when the grace ended (or every turn did, if sooner).
    */
-  async drain(graceMs = this.#settings.shutdownGraceMs): Promise<{ cancelled: number }> {
+  async drain(
+    graceMs = this.#settings.shutdownGraceMs,
+    settleMs = Number.POSITIVE_INFINITY,
+  ): Promise<{ cancelled: number; graceEnded: number; unsettled: number }> {
     this.#accepting = false;
     const all = () => Promise.allSettled([...this.#turns.values()].map((t) => t.done));
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<"grace">((resolve) => {
-      timer = setTimeout(() => resolve("grace"), graceMs);
-    });
-    const first = await Promise.race([all().then(() => "done" as const), graceOver]);
-    clearTimeout(timer);
+    const first = await within(all(), graceMs);
+    const graceEnded = performance.now();
     let cancelled = 0;
-    if (first === "grace") {
+    if (!first) {
       for (const turn of this.#turns.values()) {
         cancelled++;
         turn.controller.abort(new TurnAbort("shutdown", "the hub is shutting down"));
       }
-      await all();
+      await within(all(), settleMs);
     }
-    return { cancelled };
+    return { cancelled, graceEnded, unsettled: this.#turns.size };
+  }
+}
+
+/** True when `promise` settled within `ms`, false when the time ran out first. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  if (!Number.isFinite(ms)) {
+    await promise;
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

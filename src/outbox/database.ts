@@ -195,21 +195,23 @@ export class OutboxDatabase {
     );
   }
 
-  /** Every unsent event, oldest first. */
-  loadEvents(): StoredEventRow[] {
+  /** Visits every unsent event, oldest first, one row at a time (a backlog is never one array). */
+  eachEvent(visit: (row: StoredEventRow) => void): void {
     const rows = this.#db
       .prepare(
         "SELECT seq, room_id, agent_message_id, event_json, bytes, created_at FROM outbox_events ORDER BY seq",
       )
-      .all() as Row[];
-    return rows.map((row) => ({
-      seq: Number(row.seq),
-      roomId: String(row.room_id),
-      agentMessageId: String(row.agent_message_id),
-      json: String(row.event_json),
-      bytes: Number(row.bytes),
-      createdAt: Number(row.created_at),
-    }));
+      .iterate() as Iterable<Row>;
+    for (const row of rows) {
+      visit({
+        seq: Number(row.seq),
+        roomId: String(row.room_id),
+        agentMessageId: String(row.agent_message_id),
+        json: String(row.event_json),
+        bytes: Number(row.bytes),
+        createdAt: Number(row.created_at),
+      });
+    }
   }
 
   /**

@@ -8,6 +8,11 @@
 // `publishCoalesceMs` from the first unsent chunk so a token stream shares POSTs; any other
 // event (task_submitted, the terminal group, …) goes out at once with whatever is queued before
 // it, so a turn's answer is never held back by the window.
+//
+// Relay-wide backoff: a 5xx, a 429 or a network failure says the relay (or the way to it) is
+// unwell, not one room. Every room then waits, and one POST at a time probes the relay with a
+// growing delay; the first that gets through lets all rooms go again. Without it, a backlog of
+// many rooms would keep the hub busy POSTing into an outage, each room on its own timer.
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { fullJitterDelayMs, type Random } from "./backoff.ts";
@@ -87,6 +92,14 @@ export class Publisher {
   private closed = false;
   private flushing = 0;
   private overflowing = false;
+  /** Probes in a row that failed as the relay's trouble; 0 while publishing works. */
+  private relayFailures = 0;
+  /** While the relay fails: when the next probe may go, and the room whose POST probes now. */
+  private relayRetryAt = 0;
+  private relayProbe: string | null = null;
+  private relayTimer: NodeJS.Timeout | null = null;
+  /** Rooms ready to send that wait for the relay to work again. */
+  private readonly parked = new Set<string>();
 
   constructor(options: PublisherOptions) {
     this.options = options;
@@ -157,7 +170,8 @@ export class Publisher {
     if (this.closed || this.authError) return false;
     this.flushing += 1;
     try {
-      // No more waiting for coalesce windows: everything queued is ready now.
+      // No more waiting for coalesce windows, nor for the relay's backoff: try now.
+      if (this.relayFailures > 0 && this.relayProbe === null) this.wakeParked(true);
       for (const [roomId, room] of this.rooms) {
         if (room.timerKind === "coalesce") this.clearTimer(room);
         this.schedule(roomId);
@@ -198,6 +212,7 @@ export class Publisher {
     this.closed = true;
     this.controller.abort();
     for (const room of this.rooms.values()) this.clearTimer(room);
+    this.clearRelayTimer();
     this.notifyFlush(false);
     await Promise.allSettled([...this.inFlight]);
   }
@@ -254,9 +269,18 @@ export class Publisher {
   private startSend(roomId: string): void {
     const room = this.rooms.get(roomId);
     if (!room || this.stopped || room.sending) return;
+    if (!this.mayPost(roomId)) {
+      this.parked.add(roomId);
+      return;
+    }
     const batch = this.queue.take(roomId, Math.min(room.maxBatch, room.nextBatch ?? room.maxBatch));
     room.nextBatch = null;
     if (!batch) {
+      if (this.relayProbe === roomId) {
+        // Nothing to probe with after all: another room takes the probe.
+        this.relayProbe = null;
+        this.wakeParked(false);
+      }
       this.schedule(roomId);
       this.checkIdle();
       return;
@@ -292,12 +316,15 @@ export class Publisher {
     try {
       await this.options.send(roomId, batch.events, signal);
       this.queue.ack(batch);
-      if (room.attempts > 0) this.logger.info({ roomId }, "publishing to the relay works again");
+      if (this.relayFailures > 0) this.relayWorks();
+      else if (room.attempts > 0)
+        this.logger.info({ roomId }, "publishing to the relay works again");
       room.attempts = 0;
       this.counters.batches += 1;
       this.counters.eventsSent += count;
       return;
     } catch (error) {
+      if (this.relayProbe === roomId) this.relayProbe = null;
       if (signal.aborted) {
         this.queue.release(batch);
         return;
@@ -305,6 +332,13 @@ export class Publisher {
       failure = error instanceof RelayError ? error : classifyNetworkError("publish", error);
     }
 
+    // The relay answered this POST itself (not a 5xx, 429 or network failure): it is reachable.
+    if (
+      this.relayFailures > 0 &&
+      (failure.kind === "permanent" || failure.kind === "not_registered")
+    ) {
+      this.relayWorks();
+    }
     switch (failure.kind) {
       case "auth":
         this.queue.release(batch);
@@ -355,8 +389,73 @@ export class Publisher {
         this.queue.release(batch);
         room.attempts += 1;
         this.counters.retries += 1;
+        this.relayFails(failure);
         this.retryLater(roomId, room, failure);
     }
+  }
+
+  /** True when a room may POST now: always while the relay works, else only as the one probe. */
+  private mayPost(roomId: string): boolean {
+    if (this.relayFailures === 0) return true;
+    if (this.relayProbe !== null) return this.relayProbe === roomId;
+    if (Date.now() < this.relayRetryAt) return false;
+    this.relayProbe = roomId;
+    return true;
+  }
+
+  /** A POST failed as the relay's trouble: every room waits; the next probe after a backoff. */
+  private relayFails(failure: RelayError): void {
+    this.relayProbe = null;
+    // POSTs already under way when the relay began failing count once, with the first.
+    if (this.relayFailures > 0 && Date.now() < this.relayRetryAt) return;
+    this.relayFailures += 1;
+    const waitMs = Math.max(
+      failure.retryAfterMs ?? 0,
+      fullJitterDelayMs(
+        this.relayFailures - 1,
+        this.settings.publishRetryBaseDelayMs,
+        this.settings.publishRetryMaxDelayMs,
+        this.random,
+      ),
+    );
+    this.relayRetryAt = Date.now() + waitMs;
+    this.clearRelayTimer();
+    this.relayTimer = setTimeout(() => {
+      this.relayTimer = null;
+      this.wakeParked(false);
+    }, waitMs);
+    this.relayTimer.unref();
+  }
+
+  /** A POST got through after failures: every waiting room may go again. */
+  private relayWorks(): void {
+    this.relayFailures = 0;
+    this.relayRetryAt = 0;
+    this.relayProbe = null;
+    this.clearRelayTimer();
+    this.logger.info(
+      { queued: this.queue.depth() },
+      "publishing to the relay works again; every room sends what it queued",
+    );
+    this.wakeParked(false);
+  }
+
+  /** The parked rooms try again (the first to run probes; the others park again if it fails). */
+  private wakeParked(now: boolean): void {
+    if (now) this.relayRetryAt = 0;
+    const rooms = [...this.parked];
+    this.parked.clear();
+    for (const roomId of rooms) {
+      const room = this.rooms.get(roomId);
+      if (!room) continue;
+      room.urgent = true;
+      this.schedule(roomId);
+    }
+  }
+
+  private clearRelayTimer(): void {
+    if (this.relayTimer) clearTimeout(this.relayTimer);
+    this.relayTimer = null;
   }
 
   /**
@@ -437,6 +536,7 @@ export class Publisher {
     if (this.authError) return;
     this.authError = error;
     for (const room of this.rooms.values()) this.clearTimer(room);
+    this.clearRelayTimer();
     this.notifyFlush(false);
     if (notify) this.options.onAuthError(error);
   }

@@ -235,6 +235,79 @@ describe("durable publish queue", () => {
     expect(warnings[0]).toMatch(/outbox is full .*dropped 3 unsent events of the 1 oldest turns/);
   });
 
+  it("under sustained pressure at 100,000 events, each new turn drops the oldest whole turn, in age order", () => {
+    const store = new OutboxStore(null, null, silentLogger());
+    const settings = { ...DEFAULT_OUTBOX_SETTINGS, maxEvents: 100_000 };
+    const queue = new DurablePublishQueue({ store, settings, logger: silentLogger() });
+    const events = (turn: string) => [
+      submitted(turn),
+      chunk(turn, 0),
+      chunk(turn, 1),
+      finished(turn),
+    ];
+    for (let t = 0; t < 25_000; t++) queue.append(`room-${t % 100}`, events(`old-${t}`));
+    expect(queue.depth()).toBe(100_000);
+    // The oldest turn has a batch out: its in-flight events stay, the next oldest goes instead.
+    const out = queue.take("room-0", 2) as NonNullable<ReturnType<typeof queue.take>>;
+    expect(ids(out.events)).toEqual(["old-0-s", "old-0-c0"]);
+    for (let t = 0; t < 2_000; t++) {
+      queue.append(`room-${t % 100}`, events(`new-${t}`));
+      expect(queue.depth()).toBeLessThanOrEqual(100_000);
+    }
+    // old-0 lost its two queued events (it was the oldest), then old-1 … old-2000 went whole,
+    // one per new turn (the first new turn needed two: old-0's in-flight events still count).
+    expect(queue.dropped()).toBe(2 + 2_000 * 4);
+    expect(queue.depth()).toBe(99_998);
+    // Room 0: the batch out goes back to the head; behind it what is left, in order.
+    queue.release(out);
+    const head = queue.take("room-0", 6);
+    expect(ids(head?.events ?? [])).toEqual([
+      "old-0-s",
+      "old-0-c0",
+      "old-2100-s",
+      "old-2100-c0",
+      "old-2100-c1",
+      "old-2100-p",
+    ]);
+    // A dropped turn's later events are refused too (no tail without its head).
+    queue.append("room-7", [chunk("old-7", 9)]);
+    expect(queue.dropped()).toBe(2 + 2_000 * 4 + 1);
+  });
+
+  it("keeps dropping correctly while batches are taken, acknowledged and released", () => {
+    const box = outbox(tempDir(), { maxEvents: 12 });
+    const q = box.queue;
+    q.append("a", [submitted("t1"), chunk("t1", 0)]);
+    q.append("b", [submitted("t2"), chunk("t2", 0)]);
+    q.append("a", [submitted("t3"), chunk("t3", 0)]);
+    const batchA = q.take("a", 3) as NonNullable<ReturnType<typeof q.take>>; // t1-s t1-c0 t3-s
+    q.ack(batchA);
+    q.append("b", [finished("t2")]);
+    q.append("a", [chunk("t3", 1), finished("t3")]);
+    q.append("c", [submitted("t4"), chunk("t4", 0), chunk("t4", 1), finished("t4")]); // 10
+    const batchB = q.take("b", 1) as NonNullable<ReturnType<typeof q.take>>; // t2-s out
+    q.append("c", [submitted("t5"), chunk("t5", 0), chunk("t5", 1), finished("t5")]); // 14 > 12
+    // t1 is gone (acknowledged); t2 is the oldest: its queued two go, t2-s is out and stays.
+    expect(q.depth()).toBe(12);
+    q.release(batchB);
+    expect(ids(q.take("b", 10)?.events ?? [])).toEqual(["t2-s"]);
+    expect(ids(q.take("a", 10)?.events ?? [])).toEqual(["t3-c0", "t3-c1", "t3-p"]);
+    expect(ids(q.take("c", 10)?.events ?? [])).toEqual([
+      "t4-s",
+      "t4-c0",
+      "t4-c1",
+      "t4-p",
+      "t5-s",
+      "t5-c0",
+      "t5-c1",
+      "t5-p",
+    ]);
+    box.close();
+    // On disk: exactly what was not acknowledged or dropped (the batches out were not acked).
+    const again = outbox(box.file ? join(box.file, "..") : tempDir());
+    expect(again.queue.depth()).toBe(12);
+  });
+
   it("drops whole turns at the byte bound", () => {
     const box = outbox(tempDir(), { maxBytes: 1_000 });
     box.queue.append("r", [chunk("a", 0, "x".repeat(500))]);
@@ -305,7 +378,7 @@ describe("durable publish queue", () => {
     const { logger, at } = capturingLogger();
     const failing = {
       file: "/somewhere/outbox.sqlite",
-      loadEvents: () => [],
+      eachEvent: () => {},
       insertEvents: () => {
         throw new Error("disk I/O error");
       },

@@ -1,0 +1,83 @@
+// The hub as a child process for the benchmarks (`start --foreground`, production settings), and
+// what Linux's /proc says of it: CPU seconds, resident memory.
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface BenchHub {
+  child: ChildProcess;
+  /** The last 200 KB of its log (JSON lines on stderr). */
+  stderr(): string;
+  /** Its exit, with `performance.now()` at that moment. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>;
+  /** Milliseconds from now until its log matches `marker` (null when it did not in time). */
+  logged(marker: RegExp, timeoutMs: number): Promise<number | null>;
+}
+
+export function startHubProcess(options: {
+  /** The checkout whose `src/cli/main.ts` runs (another commit's, to compare). */
+  root: string;
+  home: string;
+  key: string;
+  args: string[];
+}): BenchHub {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HYBRO_HUB_HOME: options.home,
+    HYBRO_API_KEY: options.key,
+  };
+  delete env.HYBRO_GATEWAY_URL;
+  delete env.NOTIFY_SOCKET;
+  delete env.CREDENTIALS_DIRECTORY;
+  const child = spawn(
+    process.execPath,
+    [join(options.root, "src/cli/main.ts"), "start", "--foreground", ...options.args],
+    { env, cwd: options.root, stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr = (stderr + chunk).slice(-200_000);
+  });
+  const exited = once(child, "exit").then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+    atMs: performance.now(),
+  }));
+  return {
+    child,
+    stderr: () => stderr,
+    exited,
+    async logged(marker, timeoutMs) {
+      const from = performance.now();
+      while (performance.now() - from < timeoutMs) {
+        if (marker.test(stderr)) return Math.round(performance.now() - from);
+        await sleep(5);
+      }
+      return null;
+    },
+  };
+}
+
+/** User + system CPU seconds the process has used (Linux; USER_HZ is 100). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Resident memory now (VmRSS) or at its peak (VmHWM), in MiB. */
+export function memoryMiB(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+  return Math.round(kib / 1024);
+}
+
+export async function waitFor(what: string, probe: () => boolean, timeoutMs: number) {
+  const deadline = performance.now() + timeoutMs;
+  while (!probe()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
