@@ -419,6 +419,12 @@ export class Publisher {
       ),
     );
     this.relayRetryAt = Date.now() + waitMs;
+    // One warning when the relay starts failing, then every tenth probe.
+    const level = this.relayFailures === 1 || this.relayFailures % 10 === 0 ? "warn" : "debug";
+    this.logger[level](
+      { failures: this.relayFailures, queued: this.queue.depth() },
+      `publish: ${failure.message} (every room waits for the relay; next try in ${waitMs} ms)`,
+    );
     this.clearRelayTimer();
     this.relayTimer = setTimeout(() => {
       this.relayTimer = null;
@@ -494,12 +500,10 @@ export class Publisher {
       ),
     );
     if (failure.kind !== "not_registered") {
-      // One warning when a room starts failing, then every tenth attempt: an outage with many
-      // rooms must not flood the log.
-      const level = room.attempts === 1 || room.attempts % 10 === 0 ? "warn" : "debug";
-      this.logger[level](
+      // The relay-wide warning is relayFails' (an outage with many rooms must not flood the log).
+      this.logger.debug(
         { roomId, attempt: room.attempts, queued: this.queue.roomDepth(roomId) },
-        `publish: ${failure.message} (next try in ${waitMs} ms)`,
+        `publish: ${failure.message} (this room's next try in ${waitMs} ms at the earliest)`,
       );
     }
     this.setTimer(roomId, room, "retry", waitMs);
