@@ -237,6 +237,47 @@ export class OutboxDatabase {
     });
   }
 
+  /**
+   * Replaces every stored event with `rows` (the queue as memory holds it, after the database
+   * was unusable for a while); returns their sequence numbers.
+   */
+  replaceEvents(rows: readonly NewEventRow[]): number[] {
+    return this.#transaction(() => {
+      this.#db.exec("DELETE FROM outbox_events");
+      return rows.map((row) =>
+        Number(
+          this.#insertEvent.run(row.roomId, row.agentMessageId, row.json, row.bytes, row.createdAt)
+            .lastInsertRowid,
+        ),
+      );
+    });
+  }
+
+  /**
+   * Turns accepted while the database was unusable, and the turns whose terminal group was
+   * queued meanwhile (marked finished, so a restart never answers them twice).
+   */
+  catchUpTurns(
+    accepted: ReadonlyArray<Omit<AcceptedTurnRow, "terminal">>,
+    ended: Iterable<string>,
+  ): void {
+    this.#transaction(() => {
+      for (const turn of accepted) {
+        this.#insertTurn.run(
+          turn.agentMessageId,
+          turn.roomId,
+          turn.localAgentId,
+          turn.userMessageId,
+          turn.agentTaskId,
+          turn.hubTaskId,
+          turn.runId,
+          turn.acceptedAt,
+        );
+      }
+      for (const turn of ended) this.#markTerminal.run(turn);
+    });
+  }
+
   /** Rewrites stored events in place (an event of an older version given its missing stamp). */
   updateEvents(rows: ReadonlyArray<{ seq: number; json: string; bytes: number }>): void {
     if (rows.length === 0) return;

@@ -11,7 +11,7 @@
 import type { Logger } from "../log/logger.ts";
 import type { PublishBatch, PublishQueue } from "../relay/publish-queue.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
-import type { NewEventRow, StoredEventRow } from "./database.ts";
+import type { NewEventRow, OutboxDatabase, StoredEventRow } from "./database.ts";
 import type { OutboxSettings } from "./settings.ts";
 import type { OutboxStore } from "./store.ts";
 
@@ -71,6 +71,8 @@ export interface OutboxQueueStats {
 
 /** Remembered ids of dropped turns (their later events are dropped too). */
 const DROPPED_TURNS_MEMORY = 10_000;
+/** Turns that ended while the database was unusable, remembered until it works again. */
+const ENDED_IN_MEMORY_MEMORY = 100_000;
 
 export class DurablePublishQueue implements PublishQueue {
   readonly #store: OutboxStore;
@@ -86,6 +88,8 @@ export class DurablePublishQueue implements PublishQueue {
   #total = 0;
   #bytes = 0;
   #dropped = 0;
+  /** Turns whose terminal group was queued while the database was unusable (bounded). */
+  readonly #endedInMemory = new RecentIds(ENDED_IN_MEMORY_MEMORY);
   /** Events dropped since the outbox was last empty; the first drop of an episode is logged. */
   #episodeDrops = 0;
   #checkpointTimer: NodeJS.Timeout | null = null;
@@ -191,6 +195,7 @@ export class DurablePublishQueue implements PublishQueue {
       ),
     ];
     const seqs = this.#store.use("write events", (db) => db.insertEvents(rows, terminalTurns));
+    if (seqs === undefined) for (const turn of terminalTurns) this.#endedInMemory.add(turn);
     entries.forEach((entry, index) => {
       this.#push(roomId, entry.turn, {
         seq: seqs?.[index] ?? null,
@@ -294,6 +299,40 @@ export class DurablePublishQueue implements PublishQueue {
     this.#countDrops(count, "expired", expired.length);
     this.#afterRemoval();
     return count;
+  }
+
+  /**
+   * A database usable again (after it failed, or never opened): every unacknowledged event
+   * memory holds replaces what the file held, in each room's order. Returns the turns whose
+   * terminal group was queued while it was unusable (for their accepted-turn rows); `caughtUp`
+   * forgets them once those are written.
+   */
+  writeTo(db: OutboxDatabase): string[] {
+    const entries: Entry[] = [];
+    const rows: NewEventRow[] = [];
+    for (const room of this.#rooms.values()) {
+      const inOrder = [...(room.out?.entries ?? []), ...room.queued.slice(room.head)];
+      for (const entry of inOrder) {
+        if (entry.state === "gone") continue;
+        entries.push(entry);
+        rows.push({
+          roomId: room.id,
+          agentMessageId: entry.turn.id,
+          json: entry.json,
+          bytes: entry.bytes,
+          createdAt: entry.createdAt,
+        });
+      }
+    }
+    const seqs = db.replaceEvents(rows);
+    entries.forEach((entry, index) => {
+      entry.seq = seqs[index] ?? null;
+    });
+    return this.#endedInMemory.values();
+  }
+
+  caughtUp(): void {
+    this.#endedInMemory.clear();
   }
 
   /** Stops the checkpoint timer (the database itself is closed by its owner). */
@@ -458,6 +497,16 @@ class RecentIds {
 
   has(id: string): boolean {
     return this.#ids.has(id);
+  }
+
+  values(): string[] {
+    return [...this.#ids];
+  }
+
+  clear(): void {
+    this.#ids.clear();
+    this.#ring.fill(undefined);
+    this.#next = 0;
   }
 
   add(id: string): void {

@@ -2,7 +2,15 @@
 // acknowledge (and no content left on disk), the Publisher draining an earlier run's events,
 // bounds and TTL dropping whole turns with one warning, and the memory fallback when the
 // database is damaged, unwritable, or fails while running.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -372,6 +380,53 @@ describe("durable publish queue", () => {
     expect(errors[0]).toMatch(/make it writable/);
     box.queue.append("r", [submitted("t")]);
     expect(box.queue.depth()).toBe(1);
+  });
+
+  // Issue 15, finding 14: the outbox stayed memory-only after the disk was usable again, until
+  // a restart (which lost what memory held).
+  it("leaves memory-only mode by itself once the folder is usable again, losing nothing", async () => {
+    const dir = pathBelowAFile();
+    const { logger, at } = capturingLogger();
+    const box = outbox(dir, { reopenIntervalMs: 20 }, logger);
+    expect(box.durable).toBe(false);
+    const accept = (id: string) =>
+      box.acceptedTurns.accept({
+        agentMessageId: id,
+        roomId: "r",
+        localAgentId: "a",
+        userMessageId: null,
+      });
+    accept("done");
+    accept("running");
+    box.queue.append("r", [submitted("done"), finished("done")]);
+    box.queue.append("r", [submitted("running"), chunk("running", 0)]);
+    box.queue.append("r2", [submitted("sent"), finished("sent")]);
+    box.queue.ack(box.queue.take("r2", 10) as NonNullable<ReturnType<typeof box.queue.take>>);
+    box.acceptedTurns.noteTaskId("running", "agent-task-7");
+
+    // The folder becomes usable (the file in the way is gone): no restart.
+    rmSync(join(dir, ".."));
+    mkdirSync(dir, { recursive: true });
+    await until(() => box.durable, "the outbox to use its database again");
+    expect(box.stats().failure).toBeNull();
+    expect(at("info").some((line) => /works again/.test(line))).toBe(true);
+    box.queue.append("r", [chunk("running", 1)]); // written to disk at once now
+    box.close();
+
+    const again = outbox(dir);
+    expect(again.durable).toBe(true);
+    expect(ids(again.queue.take("r", 10)?.events ?? [])).toEqual([
+      "done-s",
+      "done-p",
+      "running-s",
+      "running-c0",
+      "running-c1",
+    ]);
+    expect(again.queue.rooms()).toEqual(["r"]); // what was delivered meanwhile is not back
+    // "done" ended while memory-only: not unfinished; "running" is, with its task id.
+    expect(again.stats().unfinishedAtStart).toBe(1);
+    expect(again.acceptedTurns.find("running")?.agentTaskId).toBe("agent-task-7");
+    expect(again.acceptedTurns.has("done")).toBe(true);
   });
 
   it("goes on in memory when the database fails while running (one error line)", () => {
