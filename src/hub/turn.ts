@@ -8,6 +8,7 @@ import { JsonRpcError, TransportError } from "../agents/transport.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { TurnMapper, taskSubmitted } from "./mapping.ts";
+import { withoutAddresses } from "./public-error.ts";
 
 export interface TurnSettings {
   /** Whole turn, first byte to terminal group. */
@@ -161,7 +162,8 @@ export async function runTurn(
         { errorType: failure.errorType, taskId: mapper.taskId },
         `turn failed: ${failure.message}`,
       );
-      group = mapper.failure(failure.errorType, failure.message);
+      // The agent's address stays in the local log; the relay gets the rest.
+      group = mapper.failure(failure.errorType, withoutAddresses(failure.message));
     }
   } finally {
     clearTimeout(deadline);
