@@ -1,8 +1,9 @@
-// The hub as a child process for the benchmarks (`start --foreground`, production settings), and
-// what Linux's /proc says of it: CPU seconds, resident memory.
+// The hub as a child process for the benchmarks (`start --foreground`, production settings: the
+// built `dist/`, as installed; run `npm run build` first, which `npm run bench` does), and what
+// Linux's /proc says of it: CPU seconds, resident memory.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -17,7 +18,7 @@ export interface BenchHub {
 }
 
 export function startHubProcess(options: {
-  /** The checkout whose `src/cli/main.ts` runs (another commit's, to compare). */
+  /** The checkout whose built `dist/cli/main.js` runs (another commit's, to compare). */
   root: string;
   home: string;
   key: string;
@@ -28,12 +29,15 @@ export function startHubProcess(options: {
     HYBRO_HUB_HOME: options.home,
     HYBRO_API_KEY: options.key,
   };
+  // BENCH_HUB_NODE_OPTIONS: Node flags for the hub alone (e.g. a heap limit, a profiler).
+  if (process.env.BENCH_HUB_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_HUB_NODE_OPTIONS;
+  else delete env.NODE_OPTIONS;
   delete env.HYBRO_GATEWAY_URL;
   delete env.NOTIFY_SOCKET;
   delete env.CREDENTIALS_DIRECTORY;
   const child = spawn(
     process.execPath,
-    [join(options.root, "src/cli/main.ts"), "start", "--foreground", ...options.args],
+    [builtCli(options.root), "start", "--foreground", ...options.args],
     { env, cwd: options.root, stdio: ["ignore", "ignore", "pipe"] },
   );
   let stderr = "";
@@ -58,6 +62,13 @@ export function startHubProcess(options: {
       return null;
     },
   };
+}
+
+function builtCli(root: string): string {
+  const cli = join(root, "dist/cli/main.js");
+  if (!existsSync(cli))
+    throw new Error(`${cli} is missing: run \`npm run build\` in ${root} first`);
+  return cli;
 }
 
 /** User + system CPU seconds the process has used (Linux; USER_HZ is 100). */
