@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { NO_RATE_LIMITS, startDevRelay } from "../src/devrelay/index.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import { floodTurn } from "../test/support/refusing-relay.ts";
-import { memoryMiB, startHubProcess, waitFor } from "./hub-process.ts";
+import { memoryMiB, spawnHub, waitFor } from "./hub-process.ts";
 
 const HERE = fileURLToPath(new URL("..", import.meta.url));
 const ROOT = resolve(process.env.BENCH_HUB_ROOT ?? HERE);
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const hubId = randomBytes(16).toString("hex");
   mkdirSync(join(home, "data"), { recursive: true, mode: 0o700 });
   writeFileSync(join(home, "data", "hub_id"), `${hubId}\n`, { mode: 0o600 });
-  const hub = startHubProcess({
+  const hub = spawnHub({
     root: ROOT,
     home,
     key,

@@ -1,11 +1,106 @@
-// The hub as a child process for the benchmarks (`start --foreground`, production settings: the
-// built `dist/`, as installed; run `npm run build` first, which `npm run bench` does), and what
+// The built hub as a child process for the benchmarks (`start --foreground`, production settings:
+// the built `dist/`, as installed; run `npm run build` first, which `npm run bench` does), and what
 // Linux's /proc says of it: CPU seconds, resident memory.
-import { type ChildProcess, spawn } from "node:child_process";
+//   startHubProcess: the hub with agents and a relay, resolved once it says "hub ready".
+//   spawnHub: any checkout's hub with any arguments, its log kept (the flood benchmarks).
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { DevRelay } from "../src/devrelay/index.ts";
+import type { PublishedEvent } from "../src/wire/relay.ts";
+
+export interface HubProcess {
+  child: ChildProcessWithoutNullStreams;
+  /** A field of /proc/<pid>/status in KiB (`VmRSS`, `VmHWM`). */
+  statusKb(field: string): number;
+  /** SIGTERM, and wait for the exit. */
+  stop(): Promise<void>;
+}
+
+export async function startHubProcess(options: {
+  home: string;
+  agentsFile: string;
+  relayUrl: string;
+  key: string;
+  /** Node flags before the script (e.g. heap settings). */
+  nodeFlags?: string[];
+  env?: Record<string, string>;
+}): Promise<HubProcess> {
+  mkdirSync(join(options.home, "config"), { recursive: true });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(options.nodeFlags ?? []),
+      builtCli(join(import.meta.dirname, "..")),
+      "start",
+      "--foreground",
+      "--agents",
+      options.agentsFile,
+      "--gateway-url",
+      options.relayUrl,
+      "--log-level",
+      "warn",
+    ],
+    {
+      env: {
+        ...process.env,
+        HYBRO_HUB_HOME: options.home,
+        HYBRO_API_KEY: options.key,
+        ...options.env,
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  ) as unknown as ChildProcessWithoutNullStreams;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes("hub ready")) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`hub exited early with ${code}`)));
+  });
+  return {
+    child,
+    statusKb: (field) => statusKb(child.pid as number, field),
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/**
+ * One turn on the hub's own path: a `user_message` on its command stream, resolved with the
+ * turn's events once its terminal event is published back (no gateway HTTP in between).
+ */
+export async function relayTurn(
+  relay: DevRelay,
+  hubId: string,
+  localAgentId: string,
+  text: string,
+  timeoutMs: number,
+): Promise<{ agentMessageId: string; events: PublishedEvent[] }> {
+  const agentMessageId = `bench-${randomBytes(6).toString("hex")}`;
+  const done = relay.waitForTurn(agentMessageId, timeoutMs);
+  relay.sendCommand(hubId, {
+    type: "user_message",
+    room_id: `room-${agentMessageId}`,
+    local_agent_id: localAgentId,
+    agent_message_id: agentMessageId,
+    user_message_id: `u-${agentMessageId}`,
+    message: {
+      kind: "message",
+      role: "user",
+      messageId: randomBytes(8).toString("hex"),
+      parts: [{ kind: "text", text }],
+    },
+  });
+  return { agentMessageId, events: await done };
+}
 
 export interface BenchHub {
   child: ChildProcess;
@@ -17,7 +112,7 @@ export interface BenchHub {
   logged(marker: RegExp, timeoutMs: number): Promise<number | null>;
 }
 
-export function startHubProcess(options: {
+export function spawnHub(options: {
   /** The checkout whose built `dist/cli/main.js` runs (another commit's, to compare). */
   root: string;
   home: string;
@@ -80,9 +175,13 @@ export function cpuSeconds(pid: number): number {
 
 /** Resident memory now (VmRSS) or at its peak (VmHWM), in MiB. */
 export function memoryMiB(pid: number, field: "VmRSS" | "VmHWM"): number {
+  return Math.round(statusKb(pid, field) / 1024);
+}
+
+/** A field of /proc/<pid>/status in KiB. */
+function statusKb(pid: number, field: string): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
-  return Math.round(kib / 1024);
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
 }
 
 export async function waitFor(what: string, probe: () => boolean, timeoutMs: number) {

@@ -20,7 +20,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { prefillOutbox, startRefusingRelay } from "../test/support/refusing-relay.ts";
-import { cpuSeconds, memoryMiB, startHubProcess, waitFor } from "./hub-process.ts";
+import { cpuSeconds, memoryMiB, spawnHub, waitFor } from "./hub-process.ts";
 
 const HERE = fileURLToPath(new URL("..", import.meta.url));
 const ROOT = resolve(process.env.BENCH_HUB_ROOT ?? HERE);
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     graceMs: GRACE_MS,
   };
   const launch = () =>
-    startHubProcess({
+    spawnHub({
       root: ROOT,
       home,
       key: KEY,

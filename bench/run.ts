@@ -1,10 +1,10 @@
 // Benchmark: development relay + the real hub (a child process, production settings) + echo
-// agents built on @a2a-js/sdk, all on loopback. Prints one JSON object; figures are medians and
-// percentiles of one run (these machines are shared: compare ratios, not absolutes).
+// agents built on @a2a-js/sdk, all on loopback. Prints one JSON object, then the large-answer
+// section (bench/large-answer.ts); figures are medians and percentiles of one run (these
+// machines are shared: compare ratios, not absolutes).
 //
 //   npm run bench            # full run
 //   BENCH_QUICK=1 npm run bench
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,26 +16,14 @@ import { NO_RATE_LIMITS, startDevRelay } from "../src/devrelay/index.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import type { PublishedEvent } from "../src/wire/relay.ts";
 import { connectTestClient, startTestAgent } from "../test/support/a2a-agents.ts";
+import { relayTurn, startHubProcess } from "./hub-process.ts";
+import { largeAnswerBench } from "./large-answer.ts";
+import { round, summary } from "./stats.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
 const SEQUENTIAL_TURNS = quick ? 100 : 500;
 const CONCURRENT_TURNS = quick ? 640 : 3_200;
 const CONCURRENCY = 64;
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const at = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[at]!;
-}
-const round = (n: number, digits = 3) => Number(n.toFixed(digits));
-function summary(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    p50: round(percentile(sorted, 50)),
-    p99: round(percentile(sorted, 99)),
-    n: sorted.length,
-  };
-}
 
 function userMessage(text: string) {
   return {
@@ -97,38 +85,10 @@ async function main() {
       ],
     }),
   );
-  mkdirSync(join(home, "config"), { recursive: true });
-  const hub = spawn(
-    process.execPath,
-    [
-      join(import.meta.dirname, "../dist/cli/main.js"),
-      "start",
-      "--foreground",
-      "--agents",
-      agentsFile,
-      "--gateway-url",
-      relay.url,
-      "--log-level",
-      "warn",
-    ],
-    {
-      env: { ...process.env, HYBRO_HUB_HOME: home, HYBRO_API_KEY: key },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    hub.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes("hub ready")) resolve();
-    });
-    hub.once("exit", (code) => reject(new Error(`hub exited early with ${code}`)));
-  });
-
-  const procStatus = () => readFileSync(`/proc/${hub.pid}/status`, "utf8");
-  const kbIn = (status: string, field: string) =>
-    Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
-  const idleRssMb = round(kbIn(procStatus(), "VmRSS") / 1024, 1);
+  const hubProcess = await startHubProcess({ home, agentsFile, relayUrl: relay.url, key });
+  const hub = hubProcess.child;
+  const kb = (field: string) => hubProcess.statusKb(field);
+  const idleRssMb = round(kb("VmRSS") / 1024, 1);
   // utime + stime of the hub process, in seconds (clock ticks of 100 Hz on Linux).
   const hubCpuS = () => {
     const fields = readFileSync(`/proc/${hub.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -183,17 +143,7 @@ async function main() {
   // 2. Through the hub: a relay command on the hub's stream until the turn's terminal event is
   //    published back (SSE delivery + hub + agent + publish POST), no gateway HTTP in between.
   const hubTurn = async (localAgentId: string, text: string) => {
-    const agentMessageId = `bench-${randomBytes(6).toString("hex")}`;
-    const done = relay.waitForTurn(agentMessageId, 60_000);
-    relay.sendCommand(hubId, {
-      type: "user_message",
-      room_id: `room-${agentMessageId}`,
-      local_agent_id: localAgentId,
-      agent_message_id: agentMessageId,
-      user_message_id: `u-${agentMessageId}`,
-      message: userMessage(text),
-    });
-    const events = await done;
+    const { events } = await relayTurn(relay, hubId, localAgentId, text, 60_000);
     if (events.at(-1)?.type !== "processing_status") throw new Error("turn without terminal event");
   };
   const sequentialThroughHub = async (localAgentId: string) => {
@@ -267,9 +217,7 @@ async function main() {
     String(streamed.result?.metadata?.agent_message_id),
   );
 
-  // 6. The hub's memory.
-  const status = procStatus();
-  const kb = (field: string) => kbIn(status, field);
+  // 6. The hub's memory (read below).
 
   const d = summary(direct);
   const h = summary(viaHub);
@@ -314,12 +262,19 @@ async function main() {
     `${JSON.stringify(result, null, 2)}\n`,
   );
 
-  hub.kill("SIGTERM");
-  await new Promise((resolve) => hub.once("exit", resolve));
+  await hubProcess.stop();
   await dispatcher.close();
   await Promise.all([echo.close(), slow.close(), chunks.close()]);
   await relay.close();
   rmSync(home, { recursive: true, force: true });
+
+  // 7. One 10 MiB streamed answer through relay → hub → relay (its own hubs; see the file).
+  const largeAnswer = await largeAnswerBench({ runs: quick ? 3 : 5 });
+  process.stdout.write(`${JSON.stringify({ large_answer: largeAnswer }, null, 2)}\n`);
+  writeFileSync(
+    join(import.meta.dirname, "results", "large-answer.json"),
+    `${JSON.stringify({ date: result.date, node: process.version, ...largeAnswer }, null, 2)}\n`,
+  );
 }
 
 await main();

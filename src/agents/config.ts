@@ -5,6 +5,9 @@ import { dirname, resolve } from "node:path";
 
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
+import { keySuggestion } from "../config/did-you-mean.ts";
+import { checkAgentPolicies } from "../privacy/agent-policies.ts";
+import type { PolicySpec } from "../privacy/policy-spec.ts";
 import { localAgentIdForCommand, localAgentIdForUrl } from "../wire/agent-id.ts";
 import { type EnvSource, type ExpansionProblem, expandHome, expandTree } from "./env-expand.ts";
 import { describeJsonError } from "./json-position.ts";
@@ -66,6 +69,8 @@ export interface AgentsConfig {
   /** Ports discovery may probe; null = every listening loopback port. */
   autoDiscoverPorts: PortRange[] | null;
   autoDiscoverExcludePorts: number[];
+  /** The file's `"privacy"`: a privacy policy per agent name (src/privacy/agent-policies.ts). */
+  privacy?: Record<string, PolicySpec>;
 }
 
 export const EMPTY_AGENTS_CONFIG: AgentsConfig = {
@@ -140,6 +145,7 @@ const fileSchema = z.strictObject({
     .min(1, "must not be empty (leave it out to probe every listening port)")
     .optional(),
   autoDiscoverExcludePorts: z.array(port).optional(),
+  privacy: z.record(z.string(), z.unknown()).optional(),
 });
 
 type RawEntry = z.infer<typeof entrySchema>;
@@ -212,6 +218,12 @@ export function parseAgentsFile(
 
   if (problems.length === 0 && result.success) {
     const built = buildConfig(result.data, options.home, dirname(resolve(fileName)), problems);
+    if (result.data.privacy !== undefined) {
+      const names = built.agents.map((agent) => agent.name);
+      const privacy = checkAgentPolicies(result.data.privacy, names);
+      problems.push(...privacy.problems);
+      built.privacy = privacy.policies;
+    }
     if (problems.length === 0) {
       return { ok: true, config: built, warnings };
     }
@@ -431,7 +443,7 @@ function issueProblems(issue: z.core.$ZodIssue, root: unknown): Problem[] {
     const known = path.length === 0 ? FILE_KEYS : ENTRY_KEYS;
     return issue.keys.map((key) => ({
       path,
-      message: `has an unknown key "${key}"${suggestion(key, known)}`,
+      message: `has an unknown key "${key}"${keySuggestion(key, known)}`,
     }));
   }
   if (issue.code === "invalid_type") {
@@ -505,35 +517,4 @@ function typeName(value: unknown): string {
   if (typeof value === "string")
     return `the string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
   return `${typeof value} ${String(value)}`;
-}
-
-function suggestion(key: string, known: string[]): string {
-  let best: string | null = null;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best ? ` (did you mean "${best}"?)` : ` (known keys: ${known.join(", ")})`;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j] as number;
-      row[j] = Math.min(
-        (row[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        previous + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      previous = current;
-    }
-  }
-  return row[b.length] as number;
 }

@@ -5,9 +5,9 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type Command, Option } from "commander";
 import { createLogger } from "../log/logger.ts";
+import { packagePath } from "./entry-path.ts";
 import { ExitCode } from "./exit-codes.ts";
 
 export const DEV_DEFAULT_PORT = "8787";
@@ -35,7 +35,7 @@ export function registerDevCommand(program: Command): void {
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["trace", "debug", "info", "warn", "error"])
-        .default("info"),
+        .default("warn"),
     )
     .option("--message <text>", "the text in the printed curl lines", "Hello!")
     .action(async (options: DevOptions) => {
@@ -48,7 +48,7 @@ export function registerDevCommand(program: Command): void {
 export function defaultDevAgentsFile(cwd = process.cwd()): string {
   const local = resolvePath(cwd, DEV_AGENTS_FILE);
   if (existsSync(local)) return local;
-  return fileURLToPath(new URL(`../../${DEV_AGENTS_FILE}`, import.meta.url));
+  return packagePath(DEV_AGENTS_FILE);
 }
 
 /** A curl command for the gateway's message/send of one agent. */
@@ -70,6 +70,11 @@ async function runDev(options: DevOptions): Promise<number> {
     process.stderr.write(`error: no agents file at ${agentsFile}; pass --agents FILE\n`);
     return ExitCode.usage;
   }
+  // Starting takes a few seconds (agents start, the hub registers): say so at once. One plain
+  // line, not a spinner: warnings logged while agents start would land inside a spinner's line.
+  process.stderr.write(
+    `hybro-hub dev: starting a development relay and a hub for the agents in ${agentsFile}…\n`,
+  );
   // The example's commands are relative to its own folder (the package, when not in a checkout).
   if (!options.agents) process.chdir(dirname(agentsFile));
   const { generateApiKey, startDevRelay } = await import("../devrelay/index.ts");
@@ -151,14 +156,36 @@ async function runDev(options: DevOptions): Promise<number> {
   process.stdout.write(devBanner(relay.url, gatewayKey, agentsFile, options.message, agentLines()));
   return stopped;
 
-  function agentLines(): Array<{ name: string; id: string; healthy: boolean; kind: string }> {
-    return daemon.snapshot().agents.map((agent) => ({
-      name: agent.name,
-      id: relay.agentId(hubId, agent.localAgentId),
-      healthy: agent.healthy,
-      kind: agent.kind,
-    }));
+  /** Agents in the roster get a curl line; configured ones that did not start, the reason. */
+  function agentLines(): DevAgent[] {
+    return daemon.registry
+      .status()
+      .filter((agent) => agent.state !== "disabled")
+      .map((agent) => ({
+        name: agent.name,
+        kind: agent.kind,
+        id: agent.state === "unreachable" ? null : relay.agentId(hubId, agent.localAgentId),
+        healthy: agent.state === "ready",
+        problem: agent.state === "unreachable" ? (agent.lastError ?? "not started yet") : null,
+      }));
   }
+}
+
+export interface DevAgent {
+  name: string;
+  kind: string;
+  /** The relay's agent id; null when the agent is not in the roster (it never answered). */
+  id: string | null;
+  healthy: boolean;
+  /** Why an agent without an id is not there. */
+  problem?: string | null;
+}
+
+/** `# Echo (stdio)`: the transport is added unless the name already says it. */
+export function agentHeading(name: string, kind: string, note?: string): string {
+  const tags = name.toLowerCase().includes(`(${kind.toLowerCase()})`) ? [] : [kind];
+  if (note) tags.push(note);
+  return tags.length > 0 ? `# ${name} (${tags.join(", ")})` : `# ${name}`;
 }
 
 export function devBanner(
@@ -166,16 +193,22 @@ export function devBanner(
   key: string,
   agentsFile: string,
   message: string,
-  agents: Array<{ name: string; id: string; healthy: boolean; kind: string }>,
+  agents: DevAgent[],
 ): string {
+  const reachable = agents.filter((agent) => agent.id !== null);
   const lines = [
     "",
-    `hybro-hub dev: relay ${relayUrl} (in memory), hub ready with ${agents.length} agent${agents.length === 1 ? "" : "s"} from ${agentsFile}`,
+    `hybro-hub dev: relay ${relayUrl} (in memory), hub ready with ${reachable.length} agent${reachable.length === 1 ? "" : "s"} from ${agentsFile}`,
     `gateway key (development only, gone when this stops): ${key}`,
     "",
   ];
   for (const agent of agents) {
-    lines.push(`# ${agent.name} (${agent.kind}${agent.healthy ? "" : ", not answering yet"})`);
+    if (agent.id === null) {
+      lines.push(agentHeading(agent.name, agent.kind, "not available"));
+      lines.push(`#   ${agent.problem ?? "it has not answered yet"}`, "");
+      continue;
+    }
+    lines.push(agentHeading(agent.name, agent.kind, agent.healthy ? "" : "not answering yet"));
     lines.push(curlLine(relayUrl, agent.id, key, message), "");
   }
   if (agents.length === 0)

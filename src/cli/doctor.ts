@@ -1,6 +1,6 @@
 // `hybro-hub doctor`: checks what usually goes wrong, one PASS/FAIL line each with the fix.
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { resolve as resolvePath } from "node:path";
+import { dirname, resolve as resolvePath } from "node:path";
 import type { Command } from "commander";
 import { Agent, EnvHttpProxyAgent, request } from "undici";
 import { checkKeyFormat, resolveApiKey } from "../config/api-key.ts";
@@ -12,7 +12,8 @@ import type { AgentStatus } from "../control/protocol.ts";
 import { defaultServiceSystem, installedServiceState } from "../service/install.ts";
 import { cliEntryPath } from "./entry-path.ts";
 import { ExitCode } from "./exit-codes.ts";
-import { DEFAULT_GATEWAY_URL } from "./start.ts";
+import { chooseGatewayUrl, gatewayUrlOrigin, trimGatewayUrl } from "./gateway-url.ts";
+import { MIN_NODE, nodeVersionProblem } from "./node-version.ts";
 
 export interface DoctorSettings {
   /** Per relay request (connect + headers + body). */
@@ -45,7 +46,10 @@ export function registerDoctorCommand(program: Command): void {
   program
     .command("doctor")
     .description("check the key, the relay, the config and agents files, permissions and the clock")
-    .option("--gateway-url <url>", "relay base URL to check (default: the configured one)")
+    .option(
+      "--gateway-url <url>",
+      "relay base URL to check (default: the running hub's, else the one `start` would use)",
+    )
     .option("--api-key-file <file>", "check the key in this file")
     .option("--agents <file>", "agents file to check")
     .option("--json", "print the checks as JSON")
@@ -80,15 +84,14 @@ export async function runDoctor(
   const checks: Check[] = [];
   const add = (check: Check) => checks.push(check);
 
-  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
   add(
-    major > 22 || (major === 22 && minor >= 22)
+    nodeVersionProblem(process.version, process.execPath) === null
       ? { result: "PASS", name: "node", detail: `${process.version}` }
       : {
           result: "FAIL",
           name: "node",
           detail: `${process.version} is too old`,
-          fix: "install Node.js 22.22 or newer (24 LTS recommended), then `hybro-hub service install` again if you use the service",
+          fix: `install Node.js ${MIN_NODE.major}.${MIN_NODE.minor} or newer (24 LTS recommended), then \`hybro-hub service install\` again if you use the service`,
         },
   );
 
@@ -158,21 +161,35 @@ export async function runDoctor(
 
   // Agents file.
   const agentsFile = resolvePath(options.agents ?? defaultAgentsFilePath(paths));
-  add(await checkAgentsFile(agentsFile));
+  for (const check of await checkAgentsFile(agentsFile)) add(check);
 
-  // Relay: reachable, key accepted, clock.
-  const gatewayUrl = (
-    options.gatewayUrl ??
-    process.env.HYBRO_GATEWAY_URL ??
-    (config.ok ? config.config.gatewayUrl : undefined) ??
-    DEFAULT_GATEWAY_URL
-  ).replace(/\/+$/, "");
-  for (const check of await checkRelay(gatewayUrl, key.ok ? key.key : null, settings)) add(check);
-
-  // The running daemon and the service.
+  // Relay: reachable, key accepted, clock. The one checked is the flag's, else the running hub's
+  // (what it is connected to), else the one the next `start` would use; when the running hub's
+  // differs from the next start's, both are checked.
   const status = await askDaemon(controlSocketPath(paths), "status", { timeoutMs: 3_000 }).catch(
     () => null,
   );
+  const next = chooseGatewayUrl({ configFile, flag: options.gatewayUrl });
+  const running = status?.gatewayUrl ? trimGatewayUrl(status.gatewayUrl) : null;
+  const nextTarget = { url: next.url, whose: gatewayUrlOrigin(next.source), suffix: "" };
+  const targets = [nextTarget];
+  if (running && !options.gatewayUrl) {
+    targets[0] = { url: running, whose: "the running hub's", suffix: "" };
+    if (next.url !== running) {
+      add({
+        result: "INFO",
+        name: "relay setting",
+        detail: `the running hub uses ${running}; the next start uses ${next.url} (${nextTarget.whose})`,
+      });
+      targets.push({ ...nextTarget, suffix: " (next start)" });
+    }
+  }
+  for (const target of targets) {
+    const found = await checkRelay(target.url, key.ok ? key.key : null, settings, target.whose);
+    for (const check of found) add({ ...check, name: `${check.name}${target.suffix}` });
+  }
+
+  // The running daemon and the service.
   if (!status) {
     add({
       result: "INFO",
@@ -259,32 +276,64 @@ function permissionProblem(path: string, wanted: number): string | undefined {
   return "";
 }
 
-async function checkAgentsFile(file: string): Promise<Check> {
+async function checkAgentsFile(file: string): Promise<Check[]> {
   if (!existsSync(file)) {
-    return {
-      result: "FAIL",
-      name: "agents file",
-      detail: `none at ${file}: the hub has no agents to serve`,
-      fix: `create it (see agents.example.json) or pass --agents FILE`,
-    };
+    return [
+      {
+        result: "FAIL",
+        name: "agents file",
+        detail: `none at ${file}: the hub has no agents to serve`,
+        fix: "`hybro-hub init` writes a ready one (the example), or pass --agents FILE",
+      },
+    ];
   }
   const { loadAgentsFile } = await import("../agents/config.ts");
   const loaded = await loadAgentsFile(file);
   if (!loaded.ok) {
-    return { result: "FAIL", name: "agents file", detail: loaded.error, fix: `correct ${file}` };
+    return [{ result: "FAIL", name: "agents file", detail: loaded.error, fix: `correct ${file}` }];
   }
   const count = loaded.config.agents.length;
-  return {
-    result: "PASS",
-    name: "agents file",
-    detail: `${file}: ${count} agent${count === 1 ? "" : "s"}${loaded.warnings.length ? ` (${loaded.warnings.join("; ")})` : ""}`,
-  };
+  const checks: Check[] = [
+    {
+      result: "PASS",
+      name: "agents file",
+      detail: `${file}: ${count} agent${count === 1 ? "" : "s"}${loaded.warnings.length ? ` (${loaded.warnings.join("; ")})` : ""}`,
+    },
+  ];
+  // A copied file whose stdio agent's script stayed behind crash-loops; say so before it runs.
+  for (const entry of loaded.config.agents) {
+    if (entry.kind !== "stdio" || !entry.enabled) continue;
+    const folder = entry.cwd ?? dirname(file);
+    const missing = missingScripts(entry.command, entry.args, folder);
+    if (missing.length === 0) continue;
+    checks.push({
+      result: "FAIL",
+      name: `agent "${entry.name}"`,
+      detail: `${missing.join(", ")} not found in ${folder} (its cwd), so the agent cannot start`,
+      fix: "copy it there or correct the path (relative paths start at the agents file's folder); `hybro-hub init` writes the example with its agent",
+    });
+  }
+  return checks;
 }
 
+/** Script files a stdio entry names (a path-like command, or an argument such as `x.mjs`) that are not there. */
+export function missingScripts(command: string, args: string[], cwd: string): string[] {
+  const script = /\.(?:[cm]?js|[cm]?ts|py|sh|rb)$/;
+  const named = [...(command.includes("/") ? [command] : []), ...args];
+  return named.filter(
+    (word) =>
+      !word.startsWith("-") &&
+      (word === command || script.test(word)) &&
+      !existsSync(resolvePath(cwd, word)),
+  );
+}
+
+/** `whose` says where the URL came from, e.g. "the running hub's" or "the default". */
 async function checkRelay(
   gatewayUrl: string,
   key: string | null,
   settings: DoctorSettings,
+  whose: string,
 ): Promise<Check[]> {
   const timeouts = {
     connect: { timeout: settings.requestTimeoutMs },
@@ -318,8 +367,8 @@ async function checkRelay(
       checks.push({
         result: "FAIL",
         name: "relay",
-        detail: `cannot reach ${gatewayUrl}: ${(error as Error).message}`,
-        fix: "check the network (and HTTPS_PROXY if you need a proxy), or the --gateway-url",
+        detail: `cannot reach ${gatewayUrl} (${whose}): ${(error as Error).message}`,
+        fix: "check the network (and HTTPS_PROXY if you need a proxy) and the URL; `hybro-hub config set gateway-url URL` saves another",
       });
       return checks;
     }
@@ -327,7 +376,7 @@ async function checkRelay(
     checks.push({
       result: "PASS",
       name: "relay",
-      detail: `${gatewayUrl} answered (HTTP ${answer.status} in ${receivedAt - sentAt} ms)`,
+      detail: `${gatewayUrl} (${whose}) answered (HTTP ${answer.status} in ${receivedAt - sentAt} ms)`,
     });
     if (answer.status === 404) answer = await get("/api/v1/relay/hub/status"); // no verify endpoint
     if (!key) {

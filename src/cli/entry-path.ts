@@ -6,3 +6,8 @@ export function cliEntryPath(): string {
   const here = fileURLToPath(import.meta.url);
   return join(dirname(here), `main${extname(here)}`);
 }
+
+/** A file shipped at the package's top (the checkout's, or the installed package's). */
+export function packagePath(relative: string): string {
+  return fileURLToPath(new URL(`../../${relative}`, import.meta.url));
+}

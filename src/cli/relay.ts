@@ -47,8 +47,8 @@ function positive(value: string): number {
   return parsed;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** `--rate-limit FAMILY[.WHO]=WINDOWS`, repeatable: merged into per-family changes. */
@@ -185,9 +185,8 @@ export function registerRelayCommand(program: Command): void {
     .requiredOption("--name <name>", "a name to recognise the key by")
     .option(
       "--scope <scope>",
-      "a scope (repeat for more): relay:hub, gateway:read, gateway:send, discovery:read, keys:admin, <area>:*, *",
+      "what the key may do, at least one (repeat for more): relay:hub, gateway:read, gateway:send, discovery:read, keys:admin, <area>:*, * (everything)",
       collect,
-      [],
     )
     .option("--user <user>", "owner", "local")
     .option("--expires <iso>", "expiry, ISO-8601 (e.g. 2030-01-01T00:00:00Z)")
@@ -196,17 +195,25 @@ export function registerRelayCommand(program: Command): void {
     .action(
       (options: {
         name: string;
-        scope: string[];
+        scope?: string[];
         user: string;
         expires?: string;
         data?: string;
         json?: boolean;
       }) => {
+        const scopes = options.scope ?? [];
+        if (scopes.length === 0) {
+          process.stderr.write(
+            "error: give at least one --scope, e.g. --scope '*' (everything) or --scope relay:hub --scope 'gateway:*'\n",
+          );
+          process.exitCode = ExitCode.usage;
+          return;
+        }
         process.exitCode = withKeyRing(options.data, (ring) => {
           const { record, key } = ring.create({
             userId: options.user,
             name: options.name,
-            scopes: options.scope.length > 0 ? options.scope : [],
+            scopes,
             expiresAt: options.expires ?? null,
           });
           if (options.json) {

@@ -14,7 +14,8 @@ export function formatDuration(ms: number): string {
 }
 
 export function formatAgents(agents: AgentStatus[]): string {
-  if (agents.length === 0) return "no agents (add some to the agents file)\n";
+  if (agents.length === 0)
+    return "no agents ready: none in the agents file, or none answering yet (see `hybro-hub logs`; `hybro-hub doctor` checks the file)\n";
   const healthy = agents.filter((agent) => agent.healthy).length;
   const width = Math.max(...agents.map((agent) => agent.name.length));
   const lines = [`agents: ${agents.length} (${healthy} healthy)`];
@@ -32,7 +33,14 @@ export function formatAgents(agents: AgentStatus[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-export function formatStatus(status: DaemonStatus): string {
+/**
+ * `nextRelay`: the relay the next `start` would use (flag aside), shown when it is not the one
+ * the hub is connected to (e.g. after `config set gateway-url`).
+ */
+export function formatStatus(
+  status: DaemonStatus,
+  nextRelay?: { url: string; origin: string },
+): string {
   const relay = status.relay;
   const lines = [
     `hybro-hub is running (pid ${status.pid}, up ${formatDuration(status.uptimeMs)}): ${status.state}`,
@@ -41,10 +49,13 @@ export function formatStatus(status: DaemonStatus): string {
     `  relay     ${relay.connection} · ${status.gatewayUrl} · ${relay.reconnects} reconnect${relay.reconnects === 1 ? "" : "s"}` +
       (relay.lastEventId ? ` · last event ${relay.lastEventId}` : ""),
   ];
-  if (relay.lastError && relay.connection !== "connected")
+  // The stream's states are relay/event-stream.ts `StreamConnection`; an open stream's old error is history.
+  if (relay.lastError && relay.connection !== "open")
     lines.push(`            last error: ${relay.lastError}`);
   if (relay.problem)
     lines.push(`            problem (since ${relay.problem.since}): ${relay.problem.message}`);
+  if (nextRelay && nextRelay.url !== status.gatewayUrl.replace(/\/+$/, ""))
+    lines.push(`            the next start uses ${nextRelay.url} (${nextRelay.origin})`);
   lines.push(
     `  outbox    ${status.outboxDepth} event${status.outboxDepth === 1 ? "" : "s"} waiting for the relay` +
       (status.outbox.durable ? ` · ${status.outbox.file}` : " · memory only") +

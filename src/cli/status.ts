@@ -1,11 +1,12 @@
 // `hybro-hub status`: asks the running daemon over its control socket.
 import type { Command } from "commander";
 import { hubLockState } from "../config/hub-lock.ts";
-import { hubPaths } from "../config/paths.ts";
+import { configFilePath, hubPaths } from "../config/paths.ts";
 import { controlSocketPath } from "../config/runtime-files.ts";
 import { askDaemon, DaemonNotRunningError, UnsafeRuntimeFolderError } from "../control/client.ts";
 import type { ControlCommand, ControlResults } from "../control/protocol.ts";
 import { ExitCode } from "./exit-codes.ts";
+import { chooseGatewayUrl, gatewayUrlOrigin } from "./gateway-url.ts";
 import { formatStatus } from "./status-text.ts";
 
 export function registerStatusCommand(program: Command): void {
@@ -14,7 +15,10 @@ export function registerStatusCommand(program: Command): void {
     .description("show the running hub: relay connection, uptime, agents, turns, outbox")
     .option("--json", "print the daemon's answer as JSON")
     .action(async (options: { json?: boolean }) => {
-      process.exitCode = await printFromDaemon("status", options.json, formatStatus);
+      const next = chooseGatewayUrl({ configFile: configFilePath(hubPaths()) });
+      process.exitCode = await printFromDaemon("status", options.json, (status) =>
+        formatStatus(status, { url: next.url, origin: gatewayUrlOrigin(next.source) }),
+      );
     });
 }
 

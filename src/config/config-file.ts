@@ -7,6 +7,8 @@ const ConfigFileSchema = z
   .object({
     apiKey: z.string().optional(),
     gatewayUrl: z.string().url().optional(),
+    /** The hub-wide privacy policy; checked where it is used (src/privacy/hub-privacy.ts). */
+    privacy: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
@@ -54,8 +56,13 @@ export function writeConfigFile(file: string, config: ConfigFile): void {
   writeFileAtomically(file, `${JSON.stringify(config, null, 2)}\n`);
 }
 
-export function saveApiKey(file: string, apiKey: string): void {
+/** Changes some settings and keeps the others (an undefined value removes that setting). */
+export function updateConfigFile(file: string, change: Partial<ConfigFile>): void {
   const current = readConfigFile(file);
   const base = current.ok ? current.config : {};
-  writeConfigFile(file, { ...base, apiKey });
+  writeConfigFile(file, { ...base, ...change });
+}
+
+export function saveApiKey(file: string, apiKey: string): void {
+  updateConfigFile(file, { apiKey });
 }

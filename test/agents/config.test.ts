@@ -335,11 +335,12 @@ describe("agents.example.json", () => {
     );
     if (!result.ok) throw new Error(result.error);
     expect(result.warnings).toEqual([]);
+    // Only the stdio echo is on: it is the one agent that needs nothing else running.
     expect(result.config.agents.map((a) => [a.kind, a.enabled])).toEqual([
-      ["http", true],
       ["stdio", true],
+      ["http", false],
       ["ws", false],
     ]);
-    expect(result.config.agents[0]?.headers["Authorization"]).toBe("Bearer dev-token");
+    expect(result.config.agents[1]?.headers["Authorization"]).toBe("Bearer dev-token");
   });
 });

@@ -163,7 +163,15 @@ describe("hybro-hub relay", () => {
       "--data",
       data,
     ]);
+    const noScope = run(["relay", "keys", "create", "--name", "x", "--data", data]);
+    const help = run(["relay", "keys", "create", "--help"]);
     const unknown = run(["relay", "keys", "revoke", "key_0000000000000000", "--data", data]);
+    // The help and the error agree: at least one scope, no default.
+    expect(await noScope.exit).toBe(2);
+    expect(noScope.stderr()).toMatch(/give at least one --scope, e\.g\. --scope '\*'/);
+    expect(await help.exit).toBe(0);
+    expect(help.stdout()).toMatch(/--scope <scope> +what the key may do, at least one/);
+    expect(help.stdout()).not.toContain("(default: [])");
     expect(await created.exit).toBe(0);
     expect(await keep.exit).toBe(0);
     expect(await badScope.exit).toBe(2);

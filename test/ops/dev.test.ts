@@ -1,40 +1,48 @@
 // `hybro-hub dev`: relay + hub in one process; the printed curl line answers with the agent's
-// reply. The "curl" is undici's fetch with the URL, key and body taken from that line.
+// reply. The "curl" is undici's fetch with the URL, key and body taken from that line. The
+// README's quick start is run as written (its `npm run <script>` resolved through package.json).
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, fetch } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { defaultTransportFactory } from "../../src/agents/transport-factory.ts";
 import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
 import { readGatewayReply } from "../support/gateway-reply.ts";
-import { CLI, cliEnv, REPO_ROOT } from "./cli-runner.ts";
+import { CLI, cliEnv, REPO_ROOT, runCli } from "./cli-runner.ts";
+import { readmeCommands } from "./readme.ts";
 
 const dispatcher = new Agent({ headersTimeout: 20_000, bodyTimeout: 20_000 });
 
 interface Curl {
-  name: string;
+  heading: string;
   url: string;
   key: string;
   body: string;
 }
 
-/** Starts `hybro-hub dev` and waits for its banner; returns the curl commands it printed. */
+interface Dev {
+  child: ChildProcess;
+  curls: Curl[];
+  stdout: string;
+  /** stderr up to the banner */
+  stderr: string;
+  out: () => string;
+}
+
+/** Starts a dev command (by default `hybro-hub dev`) and waits for its banner. */
 async function startDev(
   args: string[],
   home: string,
-): Promise<{ child: ChildProcess; curls: Curl[]; out: () => string }> {
-  const child = spawn(
-    process.execPath,
-    [CLI, "dev", "--port", "0", "--log-level", "warn", ...args],
-    {
-      cwd: REPO_ROOT,
-      env: cliEnv(home),
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  options: { command?: string[]; cwd?: string } = {},
+): Promise<Dev> {
+  const [program, ...programArgs] = options.command ?? [process.execPath, CLI, "dev"];
+  const child = spawn(program ?? process.execPath, [...programArgs, "--port", "0", ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: cliEnv(home),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
@@ -43,7 +51,7 @@ async function startDev(
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`no banner\nstdout: ${stdout}\nstderr: ${stderr}`)),
-      20_000,
+      25_000,
     );
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk;
@@ -59,16 +67,16 @@ async function startDev(
   });
   const curls: Curl[] = [];
   const pattern =
-    /# (.+) \([^()]*\)\ncurl -s (\S+) \\\n {2}-H 'X-API-Key: (hybro_\w+)' -H 'Content-Type: application\/json' \\\n {2}-d '(.+)'/g;
+    /(# .+)\ncurl -s (\S+) \\\n {2}-H 'X-API-Key: (hybro_\w+)' -H 'Content-Type: application\/json' \\\n {2}-d '(.+)'/g;
   for (const match of stdout.matchAll(pattern)) {
     curls.push({
-      name: match[1] ?? "",
+      heading: match[1] ?? "",
       url: match[2] ?? "",
       key: match[3] ?? "",
       body: match[4] ?? "",
     });
   }
-  return { child, curls, out: () => stdout + stderr };
+  return { child, curls, stdout, stderr, out: () => stdout + stderr };
 }
 
 async function curl(command: Curl): Promise<{ status: number; state?: string; text: string }> {
@@ -109,7 +117,7 @@ describe("hybro-hub dev", () => {
     writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: "Echo", url: agent.url }] }));
     const dev = await startDev(["--agents", agentsFile], home);
     child = dev.child;
-    expect(dev.curls.map((c) => c.name)).toEqual(["Echo"]);
+    expect(dev.curls.map((c) => c.heading)).toEqual(["# Echo (http)"]);
     const reply = await curl(dev.curls[0] as Curl);
     expect(reply).toMatchObject({ status: 200, state: "completed", text: "echo: Hello!" });
 
@@ -121,22 +129,71 @@ describe("hybro-hub dev", () => {
     expect(existsSync(join(home, "data"))).toBe(false);
   });
 
-  // The example's stdio echo agent needs no server of its own: it is what a fresh clone can
-  // talk to. Until the hub's default transports include stdio this is skipped, visibly.
-  const example = join(REPO_ROOT, "agents.example.json");
-  const stdioWired = "stdio" in defaultTransportFactory();
-  it.skipIf(!existsSync(example) || !stdioWired)(
-    `with no flags uses agents.example.json, and its stdio echo agent answers${stdioWired ? "" : " (skipped: stdio is not in defaultTransportFactory yet)"}`,
-    async () => {
-      home = mkdtempSync(join(tmpdir(), "hybro-dev-"));
-      const dev = await startDev([], home);
-      child = dev.child;
-      const echo = dev.curls.find((c) => c.name === "Echo (stdio)");
-      expect(echo, dev.out()).toBeDefined();
-      const reply = await curl(echo as Curl);
-      expect(reply.status, dev.out()).toBe(200);
-      expect(reply.state).toBe("completed");
-      expect(reply.text).toContain("Hello!");
-    },
-  );
+  it("runs the README's quick start as written: a line at once, then agents.example.json's echo agent answers, with no warning", async () => {
+    home = mkdtempSync(join(tmpdir(), "hybro-dev-"));
+    const commands = readmeCommands("## Quick start");
+    expect(commands[0]).toBe("npm ci"); // done: this checkout's node_modules
+    const script = /^npm run (\S+)$/.exec(commands[1] ?? "")?.[1];
+    expect(script, `the quick start's second command: ${commands[1]}`).toBeDefined();
+    const scripts = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts;
+    const [node, ...words] = String(scripts[script ?? ""]).split(" ");
+    expect(node).toBe("node");
+
+    const dev = await startDev([], home, { command: [process.execPath, ...words] });
+    child = dev.child;
+    expect(dev.curls.map((c) => c.heading)).toEqual(["# Echo (stdio)"]);
+    const reply = await curl(dev.curls[0] as Curl);
+    expect(reply, dev.out()).toMatchObject({
+      status: 200,
+      state: "completed",
+      text: "echo: Hello!",
+    });
+    // Before the banner, stderr held the progress line only: no agent in the example warns.
+    expect(dev.stderr).toMatch(/^hybro-hub dev: starting a development relay and a hub .+…\n$/);
+  });
+
+  it("serves the agents.json `init` writes, from any working directory", async () => {
+    home = mkdtempSync(join(tmpdir(), "hybro-dev-"));
+    const env = cliEnv(home);
+    const init = await runCli(["init"], { env, cwd: home });
+    expect(init.code, init.stderr).toBe(0);
+    const agentsFile = join(home, "config", "agents.json");
+    expect(init.stdout).toContain(`wrote ${agentsFile}`);
+    expect(existsSync(join(home, "config", "examples", "echo-stdio-agent.mjs"))).toBe(true);
+
+    const dev = await startDev(["--agents", agentsFile], home, { cwd: tmpdir() });
+    child = dev.child;
+    expect(dev.curls.map((c) => c.heading)).toEqual(["# Echo (stdio)"]);
+    expect((await curl(dev.curls[0] as Curl)).text).toBe("echo: Hello!");
+
+    // A second init leaves the file alone; --force keeps the old one as .bak.
+    writeFileSync(agentsFile, '{"agents": []}');
+    const again = await runCli(["init"], { env });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("already exists");
+    expect(readFileSync(agentsFile, "utf8")).toBe('{"agents": []}');
+    const forced = await runCli(["init", "--force"], { env });
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(readFileSync(`${agentsFile}.bak`, "utf8")).toBe('{"agents": []}');
+    expect(readFileSync(agentsFile, "utf8")).toBe(
+      readFileSync(join(REPO_ROOT, "agents.example.json"), "utf8"),
+    );
+  });
+
+  it("lists a configured agent that does not start, with the reason, instead of dropping it", async () => {
+    home = mkdtempSync(join(tmpdir(), "hybro-dev-"));
+    const agentsFile = join(home, "agents.json");
+    // The example's entry, copied without its examples/ folder: the script is not there.
+    writeFileSync(
+      agentsFile,
+      JSON.stringify({
+        agents: [{ name: "Echo", command: "node", args: ["examples/echo-stdio-agent.mjs"] }],
+      }),
+    );
+    const dev = await startDev(["--agents", agentsFile], home);
+    child = dev.child;
+    expect(dev.curls).toEqual([]);
+    expect(dev.stdout).toContain("hub ready with 0 agents");
+    expect(dev.stdout).toMatch(/# Echo \(stdio, not available\)\n# {3}\S.*\n/);
+  });
 });

@@ -12,8 +12,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { curlLine, devBanner } from "../../src/cli/dev.ts";
+import { agentHeading, curlLine, devBanner } from "../../src/cli/dev.ts";
 import { agentsNotAtRelay } from "../../src/cli/doctor.ts";
+import { checkGatewayUrl } from "../../src/cli/gateway-url.ts";
 import { tail } from "../../src/cli/logs.ts";
 import { formatDuration, formatStatus } from "../../src/cli/status-text.ts";
 import {
@@ -283,6 +284,25 @@ describe("printed text", () => {
     expect(text).not.toContain("problem");
   });
 
+  it("status shows the relay's last error only while the stream is not open", () => {
+    const withRelay = (connection: string) =>
+      formatStatus({
+        ...snapshot({
+          relay: { connection, lastEventId: null, reconnects: 1, lastError: "HTTP 503" },
+        }),
+        state: "ready",
+        pid: 42,
+        version: "1.2.3",
+        nodeVersion: "v24.0.0",
+        logFile: null,
+        managedBy: null,
+        metricsUrl: null,
+        launch: [],
+      });
+    expect(withRelay("open")).not.toContain("last error: HTTP 503");
+    expect(withRelay("backoff")).toContain("            last error: HTTP 503\n");
+  });
+
   it("status shows a setup problem of the command stream", () => {
     const message =
       "another hub is using hub id 0123 — is hybro-hub running twice, or was the data directory copied? …";
@@ -338,5 +358,37 @@ describe("printed text", () => {
     expect(banner).toContain(
       "# Echo (http)\ncurl -s http://r/api/v1/gateway/agents/e1/message/send",
     );
+  });
+
+  it("dev names each agent once in its heading, and says why one is missing", () => {
+    expect(agentHeading("Echo", "stdio")).toBe("# Echo (stdio)");
+    expect(agentHeading("Echo (stdio)", "stdio")).toBe("# Echo (stdio)");
+    expect(agentHeading("Echo (STDIO)", "stdio", "not answering yet")).toBe(
+      "# Echo (STDIO) (not answering yet)",
+    );
+    expect(agentHeading("Echo", "http", "not answering yet")).toBe(
+      "# Echo (http, not answering yet)",
+    );
+    const banner = devBanner("http://r", "hybro_k", "/a.json", "hi", [
+      { name: "Up", id: "u1", healthy: true, kind: "stdio" },
+      { name: "Down", id: null, healthy: false, kind: "stdio", problem: "exited with code 1" },
+    ]);
+    expect(banner).toContain("hub ready with 1 agent from /a.json");
+    expect(banner).toContain("# Down (stdio, not available)\n#   exited with code 1\n");
+    expect(banner).not.toContain("agents/null");
+  });
+
+  it("a gateway URL is saved only as a plain http(s) base, without trailing slashes", () => {
+    expect(checkGatewayUrl(" https://relay.example/ ")).toEqual({
+      ok: true,
+      url: "https://relay.example",
+    });
+    expect(checkGatewayUrl("http://127.0.0.1:8787//")).toEqual({
+      ok: true,
+      url: "http://127.0.0.1:8787",
+    });
+    for (const bad of ["relay.example", "ftp://relay", "https://u:p@relay", "https://r/?a=1"]) {
+      expect(checkGatewayUrl(bad).ok, bad).toBe(false);
+    }
   });
 });

@@ -1,0 +1,217 @@
+// A privacy policy as the user writes it, and its checks. The same shape sits in two places:
+// the hub-wide default (`"privacy"` in config.json, which may also hold `audit` and the Python
+// hub's `sensitive_keywords` / `sensitive_patterns` for incoming text) and per agent (the
+// `"privacy"` object of agents.json, keyed by agent name). Checking is pure and total: any value
+// gives either a spec or problems, each with the path of the entry and what is wrong.
+//
+//   "privacy": {
+//     "secrets": "block",                 // a group: api_key, jwt, private_key, password
+//     "personal": "redact",               // a group: email, phone, card, iban, ssn
+//     "phone": "off",                     // one kind (wins over its group)
+//     "custom": [{ "name": "codename", "keywords": ["titan"], "patterns": ["PROJ-\\d{4}"],
+//                  "action": "block" }],
+//     "allow": ["noreply@example.com"],   // exact values never flagged
+//     "allowPatterns": [".*@example\\.com"] // patterns a whole flagged value may match
+//   }
+
+import { z } from "zod";
+import { keySuggestion } from "../config/did-you-mean.ts";
+import {
+  ACTIONS,
+  type Action,
+  BUILTIN_KINDS,
+  type BuiltinKind,
+  GROUPS,
+  type Group,
+} from "./kinds.ts";
+import { patternProblem } from "./patterns.ts";
+
+export interface CustomRuleSpec {
+  name: string;
+  keywords?: string[];
+  patterns?: string[];
+  action?: Action;
+}
+
+export type PolicySpec = Partial<Record<BuiltinKind | Group, Action>> & {
+  custom?: CustomRuleSpec[];
+  allow?: string[];
+  allowPatterns?: string[];
+};
+
+/** config.json's `"privacy"`: the default policy, plus settings only the hub as a whole has. */
+export type HubPrivacySpec = PolicySpec & {
+  /** Write the audit record of what left (default true). */
+  audit?: boolean;
+  /** The Python hub's incoming-text keywords (case-insensitive substrings). */
+  sensitive_keywords?: string[];
+  /** The Python hub's incoming-text patterns (case-insensitive). */
+  sensitive_patterns?: string[];
+};
+
+export interface SpecProblem {
+  /** Path inside the checked value (the caller puts its own prefix in front). */
+  path: Array<string | number>;
+  message: string;
+}
+
+export type SpecCheck<T> = { ok: true; spec: T } | { ok: false; problems: SpecProblem[] };
+
+/** A custom rule's name shows in placeholders (`[redacted:codename]`) and in audit lines. */
+const RULE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
+
+const action = z.enum(ACTIONS);
+const nonEmpty = z.string().min(1);
+
+const actionKeys = Object.fromEntries(
+  [...Object.keys(GROUPS), ...BUILTIN_KINDS].map((key) => [key, action.optional()]),
+) as Record<BuiltinKind | Group, z.ZodOptional<typeof action>>;
+
+const customRuleSchema = z.strictObject({
+  name: z.string(),
+  keywords: z.array(nonEmpty).optional(),
+  patterns: z.array(nonEmpty).optional(),
+  action: action.optional(),
+});
+
+const policyShape = {
+  ...actionKeys,
+  custom: z.array(customRuleSchema).optional(),
+  allow: z.array(nonEmpty).optional(),
+  allowPatterns: z.array(nonEmpty).optional(),
+};
+const policySchema = z.strictObject(policyShape);
+const hubSchema = z.strictObject({
+  ...policyShape,
+  audit: z.boolean().optional(),
+  sensitive_keywords: z.array(nonEmpty).optional(),
+  sensitive_patterns: z.array(nonEmpty).optional(),
+});
+
+const POLICY_KEYS = Object.keys(policySchema.shape);
+const HUB_KEYS = Object.keys(hubSchema.shape);
+const RULE_KEYS = Object.keys(customRuleSchema.shape);
+
+/** Checks one agent's policy (or the policy part of anything). */
+export function checkPolicySpec(raw: unknown): SpecCheck<PolicySpec> {
+  return check(policySchema, raw, POLICY_KEYS);
+}
+
+/** Checks config.json's `"privacy"`. */
+export function checkHubPrivacySpec(raw: unknown): SpecCheck<HubPrivacySpec> {
+  const result = check(hubSchema, raw, HUB_KEYS);
+  if (!result.ok) return result;
+  const problems = patternListProblems(result.spec.sensitive_patterns, ["sensitive_patterns"]);
+  return problems.length > 0 ? { ok: false, problems } : result;
+}
+
+function check<T extends PolicySpec>(
+  schema: z.ZodType<T>,
+  raw: unknown,
+  known: readonly string[],
+): SpecCheck<T> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((issue) => toProblem(issue, raw, known)),
+    };
+  }
+  const problems = [
+    ...customRuleProblems(parsed.data.custom ?? []),
+    ...patternListProblems(parsed.data.allowPatterns, ["allowPatterns"]),
+  ];
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, spec: parsed.data };
+}
+
+function customRuleProblems(rules: CustomRuleSpec[]): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const seen = new Map<string, number>();
+  rules.forEach((rule, index) => {
+    const at = (...rest: Array<string | number>) => ["custom", index, ...rest];
+    if (!RULE_NAME.test(rule.name)) {
+      problems.push({
+        path: at("name"),
+        message:
+          "must be 1–40 letters, digits, '_' or '-' (it names the rule in placeholders and the audit)",
+      });
+    } else if ((BUILTIN_KINDS as readonly string[]).includes(rule.name) || rule.name === "custom") {
+      problems.push({
+        path: at("name"),
+        message: `"${rule.name}" is a built-in kind; give the rule its own name`,
+      });
+    } else if (seen.has(rule.name)) {
+      problems.push({
+        path: at("name"),
+        message: `repeats the name "${rule.name}" of custom[${seen.get(rule.name)}]; names must be unique`,
+      });
+    } else seen.set(rule.name, index);
+    if ((rule.keywords?.length ?? 0) + (rule.patterns?.length ?? 0) === 0) {
+      problems.push({ path: at(), message: 'needs "keywords" or "patterns" (or both)' });
+    }
+    problems.push(...patternListProblems(rule.patterns, at("patterns")));
+  });
+  return problems;
+}
+
+function patternListProblems(
+  patterns: string[] | undefined,
+  path: Array<string | number>,
+): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  patterns?.forEach((pattern, index) => {
+    const problem = patternProblem(pattern);
+    if (problem)
+      problems.push({ path: [...path, index], message: `${quoted(pattern)} ${problem}` });
+  });
+  return problems;
+}
+
+function toProblem(issue: z.core.$ZodIssue, root: unknown, known: readonly string[]): SpecProblem {
+  const path = issue.path.filter(
+    (p): p is string | number => typeof p === "string" || typeof p === "number",
+  );
+  if (issue.code === "unrecognized_keys") {
+    const keys = path.length === 0 ? known : RULE_KEYS;
+    const key = issue.keys[0] ?? "";
+    const more =
+      issue.keys.length > 1 ? ` (and ${issue.keys.slice(1).map(quoted).join(", ")})` : "";
+    return { path, message: `has an unknown key "${key}"${keySuggestion(key, keys)}${more}` };
+  }
+  const value = valueAt(root, path);
+  if (issue.code === "invalid_value") {
+    const allowed = issue.values.map((v) => quoted(String(v))).join(", ");
+    return { path, message: `must be one of ${allowed} (got ${describe(value)})` };
+  }
+  if (issue.code === "invalid_type") {
+    if (value === undefined) return { path, message: "is required" };
+    const expected = issue.expected === "array" ? "a list" : `a ${issue.expected}`;
+    const what = issue.expected === "object" ? "an object" : expected;
+    return { path, message: `must be ${what} (got ${describe(value)})` };
+  }
+  if (issue.code === "too_small" && issue.origin === "string") {
+    return { path, message: "must not be empty" };
+  }
+  return { path, message: issue.message };
+}
+
+function valueAt(root: unknown, path: Array<string | number>): unknown {
+  let node = root;
+  for (const part of path) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "string") return quoted(value);
+  return String(value);
+}
+
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
+}
