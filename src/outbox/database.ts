@@ -262,18 +262,7 @@ export class OutboxDatabase {
     ended: Iterable<string>,
   ): void {
     this.#transaction(() => {
-      for (const turn of accepted) {
-        this.#insertTurn.run(
-          turn.agentMessageId,
-          turn.roomId,
-          turn.localAgentId,
-          turn.userMessageId,
-          turn.agentTaskId,
-          turn.hubTaskId,
-          turn.runId,
-          turn.acceptedAt,
-        );
-      }
+      for (const turn of accepted) this.#writeTurn(turn);
       for (const turn of ended) this.#markTerminal.run(turn);
     });
   }
@@ -310,6 +299,10 @@ export class OutboxDatabase {
 
   /** Records an accepted turn; false when it was already recorded. */
   insertTurn(turn: Omit<AcceptedTurnRow, "terminal">): boolean {
+    return this.#writeTurn(turn);
+  }
+
+  #writeTurn(turn: Omit<AcceptedTurnRow, "terminal">): boolean {
     const result = this.#insertTurn.run(
       turn.agentMessageId,
       turn.roomId,
