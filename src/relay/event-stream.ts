@@ -64,11 +64,6 @@ export interface CommandStreamOptions {
   onEventIdDropped?: () => void;
   /** The relay answered 200 `text/event-stream`. */
   onOpen?: () => void;
-  /**
-   * Backpressure: while `mustWait()` is true no more of the stream is read (the relay holds
-   * what it has not sent); `room(signal)` resolves when reading may go on.
-   */
-  intake?: { mustWait(): boolean; room(signal: AbortSignal): Promise<void> };
   /** A session ended: `error` null for a clean close by the relay. */
   onClose?: (error: RelayError | null) => void;
   random?: Random;
@@ -220,13 +215,7 @@ export class CommandStream {
     const connection = new AbortController();
     const sessionSignal = AbortSignal.any([signal, connection.signal]);
     let readTimedOut = false;
-    // While reading waits for room (backpressure), silence is ours, not the relay's.
-    let waiting = false;
     const watchdog = setTimeout(() => {
-      if (waiting) {
-        watchdog.refresh();
-        return;
-      }
       readTimedOut = true;
       connection.abort();
     }, settings.streamReadTimeoutMs);
@@ -270,15 +259,6 @@ export class CommandStream {
             `relay sent an event larger than ${settings.streamMaxEventChars} characters (${parseFailure})`,
             { code: "EventTooLarge" },
           );
-        }
-        if (this.options.intake?.mustWait()) {
-          waiting = true;
-          try {
-            await this.options.intake.room(sessionSignal);
-          } finally {
-            waiting = false;
-            watchdog.refresh();
-          }
         }
       }
     } catch (error) {

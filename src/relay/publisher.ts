@@ -130,8 +130,6 @@ export class Publisher {
   private relayTimer: NodeJS.Timeout | null = null;
   /** Rooms ready to send that wait for the relay to work again. */
   private readonly parked = new Set<string>();
-  /** Waiting for the queue to fall to a depth (or for the relay to stop taking events). */
-  private readonly roomWaiters = new Set<{ depth: number; done: () => void }>();
   /** Largest body the relay takes, as far as we know (learned down from 413s). */
   private bodyLimit: number;
   /** JSON bytes of each queued event (computed once). */
@@ -264,31 +262,6 @@ export class Publisher {
     return this.queue.depth();
   }
 
-  /**
-   * True when more than `limit` events wait while the relay is taking them: the producer
-   * should hold back (when the relay refuses them, holding back would not drain anything).
-   */
-  backlogged(limit: number): boolean {
-    return !this.stopped && this.relayFailures === 0 && this.queue.depth() > limit;
-  }
-
-  /** Resolves once `backlogged(depth)` is false, or `signal` aborts. */
-  drained(depth: number, signal: AbortSignal): Promise<void> {
-    if (!this.backlogged(depth) || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const waiter = {
-        depth,
-        done: () => {
-          this.roomWaiters.delete(waiter);
-          signal.removeEventListener("abort", waiter.done);
-          resolve();
-        },
-      };
-      this.roomWaiters.add(waiter);
-      signal.addEventListener("abort", waiter.done, { once: true });
-    });
-  }
-
   stats(): PublisherStats {
     const dropped = this.counters.dropped + (this.queue.dropped?.() ?? 0);
     return { ...this.counters, dropped, queued: this.queue.depth() };
@@ -307,7 +280,6 @@ export class Publisher {
     for (const room of this.rooms.values()) this.clearTimer(room);
     this.clearRelayTimer();
     this.notifyFlush(false);
-    for (const waiter of [...this.roomWaiters]) waiter.done();
     await Promise.allSettled([...this.inFlight]);
     for (const waiters of this.drainWaiters.values()) for (const wake of waiters) wake();
     this.drainWaiters.clear();
@@ -735,8 +707,6 @@ export class Publisher {
   /** A POST failed as the relay's trouble: every room waits; the next probe after a backoff. */
   private relayFails(failure: RelayError): void {
     this.relayProbe = null;
-    // Whoever holds back for the queue to drain stops waiting: it will not drain now.
-    for (const waiter of [...this.roomWaiters]) waiter.done();
     // POSTs already under way when the relay began failing count once, with the first.
     if (this.relayFailures > 0 && Date.now() < this.relayRetryAt) return;
     this.relayFailures += 1;
@@ -907,16 +877,12 @@ export class Publisher {
     this.authError = error;
     for (const room of this.rooms.values()) this.clearTimer(room);
     this.clearRelayTimer();
-    for (const waiter of [...this.roomWaiters]) waiter.done();
     this.notifyFlush(false);
     if (notify) this.options.onAuthError(error);
   }
 
   private checkIdle(): void {
     const depth = this.queue.depth();
-    for (const waiter of [...this.roomWaiters]) {
-      if (!this.backlogged(waiter.depth)) waiter.done();
-    }
     if (this.overflowing && depth <= this.settings.publishMaxQueuedEvents / 2) {
       this.overflowing = false;
       this.logger.info("publish queue drained below half; accepting events again");

@@ -186,11 +186,6 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       onNotRegistered: (signal) => this.reregister(signal),
       onAuthError: (error) => this.fail(error),
       onEventIdDropped: () => this.options.eventIds?.save(this.eventIdScope, null),
-      intake: {
-        mustWait: () => this.publisher.backlogged(this.settings.streamPauseQueuedEvents),
-        room: (signal) =>
-          this.publisher.drained(Math.floor(this.settings.streamPauseQueuedEvents / 2), signal),
-      },
       onOpen: () => {
         // Heartbeats that failed while the stream was down wait long by now; the relay drops a
         // hub whose heartbeats stop, so send one soon.

@@ -46,13 +46,6 @@ export interface RelayLinkSettings {
   publishCoalesceMs: number;
   /** Most events in one publish POST. */
   publishMaxBatchEvents: number;
-  /**
-   * Unacknowledged events above which the command stream is not read while the relay takes
-   * events (reading goes on below half of it): a relay offering turns faster than it takes
-   * their answers waits with them, instead of the answers piling up in the hub's memory. While
-   * the relay refuses events, reading goes on (the outbox's own bounds apply).
-   */
-  streamPauseQueuedEvents: number;
   /** In-memory bound of queued events; beyond it new events are dropped (and counted). */
   publishMaxQueuedEvents: number;
   /** First publish retry delay ceiling, doubled per failed attempt of a room. */
@@ -90,7 +83,6 @@ export const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.f
   syncDebounceMs: 250,
   publishCoalesceMs: 25,
   publishMaxBatchEvents: 500,
-  streamPauseQueuedEvents: 5_000,
   publishMaxQueuedEvents: 200_000,
   publishRetryBaseDelayMs: 500,
   publishRetryMaxDelayMs: 30_000,
