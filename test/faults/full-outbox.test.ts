@@ -103,7 +103,9 @@ describe("fault suite: a full outbox, a relay answering 503, turns piled up", ()
         () => relay.agents.has("Slow") && relay.streams.size > 0,
         "the agent to be synced and the command stream open",
         60_000,
-      );
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}; the hub said:\n${hub.stderr.slice(-2_000)}`);
+      });
       const id = relay.agents.get("Slow") as string;
       const reached = slow.received.length;
       const turns = Array.from({ length: PILED_TURNS }, (_, n) => floodTurn(id, n, ROOMS));
