@@ -136,7 +136,11 @@ export class Publisher {
   private readonly sizes = new WeakMap<PublishedEvent, number>();
   /** Unsent bytes per room (events queued through `publish` this run), for backpressure. */
   private readonly roomBytes = new Map<string, number>();
-  private readonly counted = new WeakSet<PublishedEvent>();
+  /**
+   * Bytes of each event counted in `roomBytes`, by its stamp (a durable queue hands back copies
+   * read from their JSON text, so the event objects themselves are not the same).
+   */
+  private readonly counted = new Map<string, number>();
   private readonly drainWaiters = new Map<string, Array<() => void>>();
   /** Turns whose content the relay refused for good, with why: their end is sent as a failure. */
   private readonly lostTurns = new Map<string, string>();
@@ -205,8 +209,9 @@ export class Publisher {
       const stamped = events.flatMap((event) => this.fitted(stampEvent(event, this.sequence)));
       let bytes = this.roomBytes.get(roomId) ?? 0;
       for (const event of stamped) {
-        bytes += this.sizeOf(event);
-        this.counted.add(event);
+        const size = this.sizeOf(event);
+        bytes += size;
+        this.counted.set(stampOf(event), size);
       }
       this.roomBytes.set(roomId, bytes);
       this.queue.append(roomId, stamped);
@@ -298,9 +303,11 @@ export class Publisher {
   private forget(roomId: string, events: readonly PublishedEvent[]): void {
     let bytes = this.roomBytes.get(roomId) ?? 0;
     for (const event of events) {
-      if (!this.counted.has(event)) continue;
-      this.counted.delete(event);
-      bytes -= this.sizeOf(event);
+      const stamp = stampOf(event);
+      const size = this.counted.get(stamp);
+      if (size === undefined) continue;
+      this.counted.delete(stamp);
+      bytes -= size;
     }
     if (bytes <= 0) this.roomBytes.delete(roomId);
     else this.roomBytes.set(roomId, bytes);
@@ -900,4 +907,10 @@ function isUrgent(event: PublishedEvent): boolean {
   if (event.type === "artifact_update") return false;
   if (event.type === "task_status") return event.data?.final === true;
   return true;
+}
+
+/** What tells a queued event apart: its turn, task and `response_seq` (fixed when queued). */
+function stampOf(event: PublishedEvent): string {
+  const data = event.data as unknown as Record<string, unknown>;
+  return `${event.agent_message_id}\n${String(data.task_id)}\n${String(data.response_seq)}`;
 }
