@@ -1,9 +1,14 @@
-// The built hub as a child process for the benchmarks: `start --foreground` with production
-// settings, its own HYBRO_HUB_HOME, resolved once it says "hub ready"; and its /proc figures.
-import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+// The built hub as a child process for the benchmarks (`start --foreground`, production settings:
+// the built `dist/`, as installed; run `npm run build` first, which `npm run bench` does), and what
+// Linux's /proc says of it: CPU seconds, resident memory.
+//   startHubProcess: the hub with agents and a relay, resolved once it says "hub ready".
+//   spawnHub: any checkout's hub with any arguments, its log kept (the flood benchmarks).
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { once } from "node:events";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { DevRelay } from "../src/devrelay/index.ts";
 import type { PublishedEvent } from "../src/wire/relay.ts";
 
@@ -29,7 +34,7 @@ export async function startHubProcess(options: {
     process.execPath,
     [
       ...(options.nodeFlags ?? []),
-      join(import.meta.dirname, "../dist/cli/main.js"),
+      builtCli(join(import.meta.dirname, "..")),
       "start",
       "--foreground",
       "--agents",
@@ -60,10 +65,7 @@ export async function startHubProcess(options: {
   });
   return {
     child,
-    statusKb(field) {
-      const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
-      return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
-    },
+    statusKb: (field) => statusKb(child.pid as number, field),
     async stop() {
       child.kill("SIGTERM");
       await exited;
@@ -98,4 +100,94 @@ export async function relayTurn(
     },
   });
   return { agentMessageId, events: await done };
+}
+
+export interface BenchHub {
+  child: ChildProcess;
+  /** The last 200 KB of its log (JSON lines on stderr). */
+  stderr(): string;
+  /** Its exit, with `performance.now()` at that moment. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>;
+  /** Milliseconds from now until its log matches `marker` (null when it did not in time). */
+  logged(marker: RegExp, timeoutMs: number): Promise<number | null>;
+}
+
+export function spawnHub(options: {
+  /** The checkout whose built `dist/cli/main.js` runs (another commit's, to compare). */
+  root: string;
+  home: string;
+  key: string;
+  args: string[];
+}): BenchHub {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HYBRO_HUB_HOME: options.home,
+    HYBRO_API_KEY: options.key,
+  };
+  // BENCH_HUB_NODE_OPTIONS: Node flags for the hub alone (e.g. a heap limit, a profiler).
+  if (process.env.BENCH_HUB_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_HUB_NODE_OPTIONS;
+  else delete env.NODE_OPTIONS;
+  delete env.HYBRO_GATEWAY_URL;
+  delete env.NOTIFY_SOCKET;
+  delete env.CREDENTIALS_DIRECTORY;
+  const child = spawn(
+    process.execPath,
+    [builtCli(options.root), "start", "--foreground", ...options.args],
+    { env, cwd: options.root, stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr = (stderr + chunk).slice(-200_000);
+  });
+  const exited = once(child, "exit").then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+    atMs: performance.now(),
+  }));
+  return {
+    child,
+    stderr: () => stderr,
+    exited,
+    async logged(marker, timeoutMs) {
+      const from = performance.now();
+      while (performance.now() - from < timeoutMs) {
+        if (marker.test(stderr)) return Math.round(performance.now() - from);
+        await sleep(5);
+      }
+      return null;
+    },
+  };
+}
+
+function builtCli(root: string): string {
+  const cli = join(root, "dist/cli/main.js");
+  if (!existsSync(cli))
+    throw new Error(`${cli} is missing: run \`npm run build\` in ${root} first`);
+  return cli;
+}
+
+/** User + system CPU seconds the process has used (Linux; USER_HZ is 100). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Resident memory now (VmRSS) or at its peak (VmHWM), in MiB. */
+export function memoryMiB(pid: number, field: "VmRSS" | "VmHWM"): number {
+  return Math.round(statusKb(pid, field) / 1024);
+}
+
+/** A field of /proc/<pid>/status in KiB. */
+function statusKb(pid: number, field: string): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+}
+
+export async function waitFor(what: string, probe: () => boolean, timeoutMs: number) {
+  const deadline = performance.now() + timeoutMs;
+  while (!probe()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
 }

@@ -29,6 +29,8 @@ interface AgentEntryBase {
   /** Overrides the card's `capabilities.streaming`. */
   streaming?: boolean;
   maxConcurrency: number;
+  /** Turns that may wait for a free slot; beyond it turns are refused (`AgentBusy`). Default: the hub's. */
+  maxQueued?: number;
   timeoutMs?: number;
   enabled: boolean;
   /** Dialect spoken to stdio/ws agents (default 0.3); HTTP agents' dialect comes from the card. */
@@ -124,6 +126,7 @@ const entrySchema = z.strictObject({
     .optional(),
   streaming: z.boolean().optional(),
   maxConcurrency: z.int().min(1, "must be at least 1").max(10_000).optional(),
+  maxQueued: z.int().min(0, "must be 0 or more").max(100_000).optional(),
   timeoutMs: z.int().min(1, "must be a positive number of milliseconds").optional(),
   enabled: z.boolean().optional(),
   a2a: z.enum(["0.3", "1.0"], { error: 'must be "0.3" or "1.0"' }).optional(),
@@ -407,6 +410,7 @@ function buildEntry(
   if (raw.cardUrl !== undefined) base.cardUrl = raw.cardUrl;
   if (raw.streaming !== undefined) base.streaming = raw.streaming;
   if (raw.timeoutMs !== undefined) base.timeoutMs = raw.timeoutMs;
+  if (raw.maxQueued !== undefined) base.maxQueued = raw.maxQueued;
   if (raw.a2a !== undefined) base.a2a = raw.a2a;
   if (raw.command !== undefined) {
     const env: Record<string, string> = {};

@@ -118,6 +118,8 @@ export interface LocalAgent {
   /** The entry's `streaming` when set, else the card's. */
   streaming: boolean;
   maxConcurrency: number;
+  /** The entry's `maxQueued` (the hub's default applies when absent). */
+  maxQueued?: number;
   timeoutMs?: number;
   healthy: boolean;
   lastError: string | null;
@@ -186,6 +188,7 @@ const IN_PLACE_FIELDS = new Set([
   "description",
   "streaming",
   "maxConcurrency",
+  "maxQueued",
   "timeoutMs",
 ]);
 
@@ -922,6 +925,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
     agent.maxConcurrency = entry.maxConcurrency;
     if (entry.timeoutMs !== undefined) agent.timeoutMs = entry.timeoutMs;
     else delete agent.timeoutMs;
+    if (entry.maxQueued !== undefined) agent.maxQueued = entry.maxQueued;
+    else delete agent.maxQueued;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -13,7 +13,11 @@ import { takeNotifySocket } from "../service/systemd-notify.ts";
 import { runDaemonProcess } from "./daemon-process.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
-import { metricsExposureWarning } from "./listen-warning.ts";
+import {
+  ALLOW_PLAIN_HTTP_FLAG,
+  metricsExposureWarning,
+  plainHttpRelayProblem,
+} from "./listen-warning.ts";
 import { launchInBackground } from "./start-background.ts";
 import {
   consoleStartupReport,
@@ -39,6 +43,8 @@ export interface StartOptions {
   metrics?: string;
   shutdownGraceMs: string;
   readyTimeoutMs: string;
+  /** Use a plain-http relay URL beyond loopback (the key travels in clear). */
+  allowPlainHttp?: boolean;
   /** Internal: this process is the background child of `start` (key on stdin, report on fd 3). */
   daemonChild?: boolean;
 }
@@ -52,6 +58,10 @@ export function addStartOptions(command: Command): Command {
       new Option("--gateway-url <url>", `relay base URL (default ${DEFAULT_GATEWAY_URL})`).env(
         "HYBRO_GATEWAY_URL",
       ),
+    )
+    .option(
+      ALLOW_PLAIN_HTTP_FLAG,
+      "allow an http:// relay URL on another machine (the API key travels unencrypted)",
     )
     .option("--agents <file>", "agents file (default: agents.json in the config directory)")
     .option("-f, --foreground", "stay in the foreground, logging to the terminal")
@@ -106,6 +116,7 @@ export function launchArguments(options: StartOptions): string[] {
   const args: string[] = [];
   if (options.apiKeyFile) args.push("--api-key-file", resolvePath(options.apiKeyFile));
   if (options.gatewayUrl) args.push("--gateway-url", options.gatewayUrl);
+  if (options.allowPlainHttp) args.push(ALLOW_PLAIN_HTTP_FLAG);
   if (options.agents) args.push("--agents", resolvePath(options.agents));
   args.push("--log-level", options.logLevel);
   if (options.metrics) args.push("--metrics", options.metrics);
@@ -120,6 +131,8 @@ interface Resolved {
   gatewayUrl: string;
   agentsFile: string;
   configWarnings: string[];
+  /** Why the relay URL is refused (plain http beyond loopback without the flag), or null. */
+  refusal: string | null;
 }
 
 function resolveCommon(options: StartOptions): Resolved {
@@ -132,13 +145,15 @@ function resolveCommon(options: StartOptions): Resolved {
     DEFAULT_GATEWAY_URL
   ).replace(/\/+$/, "");
   const agentsFile = resolvePath(options.agents ?? defaultAgentsFilePath(paths));
-  return {
-    paths,
-    configFile,
-    gatewayUrl,
-    agentsFile,
-    configWarnings: config.ok ? config.warnings : [],
-  };
+  const configWarnings = config.ok ? [...config.warnings] : [];
+  const plainHttp = plainHttpRelayProblem(gatewayUrl);
+  let refusal: string | null = null;
+  if (plainHttp && options.allowPlainHttp)
+    configWarnings.push(`${plainHttp} (${ALLOW_PLAIN_HTTP_FLAG})`);
+  else if (plainHttp) {
+    refusal = `${plainHttp}; use https://, or pass ${ALLOW_PLAIN_HTTP_FLAG} if this network is yours and you mean it`;
+  }
+  return { paths, configFile, gatewayUrl, agentsFile, configWarnings, refusal };
 }
 
 /** The key from environment, file, credential or config. */
@@ -193,6 +208,7 @@ function runHub(options: StartOptions, common: Resolved, run: HubRun): Promise<n
 
 async function runForeground(options: StartOptions): Promise<number> {
   const common = resolveCommon(options);
+  if (common.refusal) return refuse(common.refusal);
   const key = resolveKeyForStart(options, common.configFile);
   if (!key.ok) {
     process.stderr.write(`error: ${key.error}\n`);
@@ -231,6 +247,7 @@ async function runBackgroundChild(options: StartOptions): Promise<number> {
 
 async function runLauncher(options: StartOptions): Promise<number> {
   const common = resolveCommon(options);
+  if (common.refusal) return refuse(common.refusal);
   const key = resolveKeyForStart(options, common.configFile);
   if (!key.ok) {
     process.stderr.write(`error: ${key.error}\n`);
@@ -248,6 +265,11 @@ async function runLauncher(options: StartOptions): Promise<number> {
     args: launchArguments(options),
     readyTimeoutMs: Number(options.readyTimeoutMs),
   });
+}
+
+function refuse(message: string): number {
+  process.stderr.write(`error: ${message}\n`);
+  return ExitCode.usage;
 }
 
 async function readStdin(): Promise<string> {

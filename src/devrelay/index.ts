@@ -214,7 +214,7 @@ export async function startDevRelay(options: DevRelayOptions = {}): Promise<DevR
   const relay = new DevRelay(settings, store, logger);
   try {
     if (settings.adminKey !== null) {
-      relay.keys.ensure(settings.adminKey, {
+      relay.keys.ensureOperator(settings.adminKey, {
         userId: settings.adminUser,
         name: "admin",
         scopes: ["*"],

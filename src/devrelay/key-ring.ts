@@ -1,6 +1,11 @@
 // API keys at rest and at the door: creation (the key is returned once), listing, changes,
 // revocation, and authentication of each request with a short-lived cache so the hot path
 // does not read sqlite, and `last_used_at` written at most once per interval per key.
+//
+// The relay operator's key is the admin key the relay was started with (HYBRO_RELAY_ADMIN_KEY):
+// it is recognised by its value given at start, never by a stored scope, so no key made or
+// changed over the API can become it, and it stops being the operator's when the relay starts
+// with another admin key.
 import { randomBytes } from "node:crypto";
 import type { ApiKeyInfo } from "../wire/gateway.ts";
 import {
@@ -105,6 +110,7 @@ export class KeyRing {
   private readonly settings: KeyRingSettings;
   private readonly now: () => number;
   private readonly cache = new Map<string, CachedKey>();
+  private operatorKeyHash: string | null = null;
 
   constructor(store: RelayStore, settings: KeyRingSettings, now: () => number = Date.now) {
     this.store = store;
@@ -141,6 +147,18 @@ export class KeyRing {
     this.store.updateKey(updated);
     this.cache.delete(existing.keyHash);
     return updated;
+  }
+
+  /** `ensure`, and this key is the relay operator's from now on (see the file comment). */
+  ensureOperator(key: string, spec: NewKey): ApiKeyRecord {
+    const record = this.ensure(key, spec);
+    this.operatorKeyHash = record.keyHash;
+    return record;
+  }
+
+  /** True for the relay operator's key: the only one that may manage other users' keys. */
+  isOperator(record: ApiKeyRecord): boolean {
+    return this.operatorKeyHash !== null && record.keyHash === this.operatorKeyHash;
   }
 
   private insert(key: string, spec: NewKey): ApiKeyRecord {

@@ -1,11 +1,15 @@
-// API-key management (`/api/v1/api-keys`) and `/api/v1/auth/verify`. A key manages the keys
-// of its own user; it can grant only scopes it holds itself, and only a `*` key may create
-// keys for another user.
+// API-key management (`/api/v1/api-keys`) and `/api/v1/auth/verify`.
+//
+// A key manages the keys of its own user only, and only keys it could have made itself: it
+// grants only scopes it holds, never an expiry later than its own, and never changes or revokes
+// a key whose scopes go beyond its own (a `keys:admin` key cannot touch its user's `*` key).
+// Other users' keys are the relay operator's alone: the admin key the relay was started with
+// (see key-ring.ts), which no user key can become.
 import type { CreateApiKeyResponse, ListApiKeysResponse, VerifyResponse } from "../wire/gateway.ts";
 import { scopesAllow } from "./api-key.ts";
 import { clip, notFound, RelayHttpError } from "./errors.ts";
 import type { Reply } from "./http-io.ts";
-import { KeyRingError, toApiKeyInfo } from "./key-ring.ts";
+import { KeyRingError, normaliseExpiry, toApiKeyInfo } from "./key-ring.ts";
 import type { RequestContext } from "./request-context.ts";
 import { createKeyBody, parseBody, patchKeyBody } from "./schemas.ts";
 import type { ApiKeyRecord } from "./store.ts";
@@ -28,32 +32,84 @@ function asValidation(error: unknown): never {
   throw error;
 }
 
-function requireScopes(ctx: RequestContext, scopes: readonly string[]): void {
-  for (const scope of scopes) {
-    if (!scopesAllow(ctx.key.scopes, scope)) {
-      throw new RelayHttpError(
-        403,
-        "insufficient_scope",
-        `A key can grant only scopes it holds; this key lacks "${clip(scope)}"`,
-        { required_scope: scope, provided_scopes: ctx.key.scopes },
-      );
-    }
-  }
+function isOperator(ctx: RequestContext): boolean {
+  return ctx.core.keys.isOperator(ctx.key);
 }
 
-function ownedKey(ctx: RequestContext): ApiKeyRecord {
+/** The first of `scopes` the acting key does not hold, or null. */
+function missingScope(ctx: RequestContext, scopes: readonly string[]): string | null {
+  return scopes.find((scope) => !scopesAllow(ctx.key.scopes, scope)) ?? null;
+}
+
+function requireScopes(ctx: RequestContext, scopes: readonly string[]): void {
+  const missing = isOperator(ctx) ? null : missingScope(ctx, scopes);
+  if (missing === null) return;
+  throw new RelayHttpError(
+    403,
+    "insufficient_scope",
+    `A key can grant only scopes it holds; this key lacks "${clip(missing)}"`,
+    { required_scope: missing, provided_scopes: ctx.key.scopes },
+  );
+}
+
+/** A key it changes or revokes: none with scopes beyond the acting key's, nor the operator's. */
+function requireWithin(ctx: RequestContext, target: ApiKeyRecord, action: string): void {
+  if (isOperator(ctx)) return;
+  const missing = ctx.core.keys.isOperator(target) ? "*" : missingScope(ctx, target.scopes);
+  if (missing === null) return;
+  throw new RelayHttpError(
+    403,
+    "insufficient_scope",
+    `This key may not ${action} key ${target.id}: that key holds "${clip(missing)}", which this key lacks`,
+    { required_scope: missing, provided_scopes: ctx.key.scopes },
+  );
+}
+
+/** An expiry a key may give: none later than its own (a key cannot outlive its maker). */
+function requireExpiryWithin(ctx: RequestContext, expiresAt: string | null | undefined): void {
+  const own = ctx.key.expiresAt;
+  if (own === null || expiresAt === undefined || isOperator(ctx)) return;
+  let asked: string | null = null;
+  try {
+    asked = normaliseExpiry(expiresAt);
+  } catch (error) {
+    asValidation(error);
+  }
+  if (asked !== null && Date.parse(asked) <= Date.parse(own)) return;
+  throw new RelayHttpError(
+    403,
+    "expiry_beyond_key",
+    `This key expires at ${own}; a key it makes or changes must expire no later`,
+    { expires_at: own },
+  );
+}
+
+function operatorOnly(what: string): RelayHttpError {
+  return new RelayHttpError(
+    403,
+    "operator_required",
+    `Only the relay operator's key (the admin key the relay was started with) may ${what}`,
+  );
+}
+
+/** The key a path names: any for the operator, else one of the acting key's user (else 404). */
+function namedKey(ctx: RequestContext): ApiKeyRecord {
   const id = ctx.params.keyId ?? "";
   const record = KEY_ID_FORMAT.test(id) ? ctx.core.keys.get(id) : undefined;
-  if (!record || record.userId !== ctx.key.userId)
+  if (!record || (record.userId !== ctx.key.userId && !isOperator(ctx))) {
     throw notFound(`API key "${clip(id, 40)}" not found`);
+  }
   return record;
 }
 
 export async function createKey(ctx: RequestContext): Promise<Reply> {
   const body = parseBody(createKeyBody, await ctx.json());
   const userId = body.user_id ?? ctx.key.userId;
-  if (userId !== ctx.key.userId) requireScopes(ctx, ["*"]);
+  if (userId !== ctx.key.userId && !isOperator(ctx)) {
+    throw operatorOnly("create keys for another user");
+  }
   requireScopes(ctx, body.scopes);
+  requireExpiryWithin(ctx, body.expires_at ?? null);
   try {
     const { record, key } = ctx.core.keys.create({
       userId,
@@ -69,20 +125,28 @@ export async function createKey(ctx: RequestContext): Promise<Reply> {
   }
 }
 
+/** The acting key's user's keys; the operator's sees every user's (`?user_id=` picks one). */
 export function listKeys(ctx: RequestContext): Reply {
-  const keys = ctx.core.keys.list(ctx.key.userId).map(toApiKeyInfo);
+  const asked = new URL(ctx.req.url ?? "/", "http://relay").searchParams.get("user_id");
+  if (asked !== null && asked !== ctx.key.userId && !isOperator(ctx)) {
+    throw operatorOnly("list another user's keys");
+  }
+  const userId = asked ?? (isOperator(ctx) ? undefined : ctx.key.userId);
+  const keys = ctx.core.keys.list(userId).map(toApiKeyInfo);
   const response: ListApiKeysResponse = { keys, count: keys.length };
   return { status: 200, body: response };
 }
 
 export function getKey(ctx: RequestContext): Reply {
-  return { status: 200, body: toApiKeyInfo(ownedKey(ctx)) };
+  return { status: 200, body: toApiKeyInfo(namedKey(ctx)) };
 }
 
 export async function patchKey(ctx: RequestContext): Promise<Reply> {
-  const record = ownedKey(ctx);
+  const record = namedKey(ctx);
   const body = parseBody(patchKeyBody, await ctx.json());
+  requireWithin(ctx, record, "change");
   if (body.scopes) requireScopes(ctx, body.scopes);
+  requireExpiryWithin(ctx, body.expires_at);
   try {
     const change: { name?: string; scopes?: string[]; expiresAt?: string | null } = {};
     if (body.name !== undefined) change.name = body.name;
@@ -98,10 +162,11 @@ export async function patchKey(ctx: RequestContext): Promise<Reply> {
 
 /** Revokes the key (it stays listed with `revoked_at`); answers with its record. */
 export function revokeKey(ctx: RequestContext): Reply {
-  const record = ownedKey(ctx);
+  const record = namedKey(ctx);
+  requireWithin(ctx, record, "revoke");
   const revoked = ctx.core.keys.revoke(record.id);
   if (!revoked) throw notFound(`API key "${record.id}" not found`);
-  ctx.core.logger.info({ keyId: record.id }, "API key revoked");
+  ctx.core.logger.info({ keyId: record.id, by: ctx.key.id }, "API key revoked");
   return { status: 200, body: toApiKeyInfo(revoked) };
 }
 

@@ -50,7 +50,10 @@ export interface DevRelaySettings {
   dataDir: string | null;
   /** Forces in-memory state even when `dataDir` is set. */
   memory: boolean;
-  /** When set, a `*`-scoped key with exactly this value exists for `adminUser`. */
+  /**
+   * When set, a `*`-scoped key with exactly this value exists for `adminUser`, and it is the
+   * relay operator's key: the only one that may manage other users' keys.
+   */
   adminKey: string | null;
   adminUser: string;
 }

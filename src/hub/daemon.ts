@@ -14,6 +14,11 @@ import { RelayLink } from "../relay/relay-link.ts";
 import type { RelayLinkSettings } from "../relay/settings.ts";
 import { type AgentTurnCounts, Hub, type HubSettings, type TurnEndReport } from "./hub.ts";
 
+/** After the grace period, how long a stop may take for answers, flushing and closing. */
+const DEFAULT_STOP_AFTER_GRACE_MS = 5_000;
+/** Of that, what is kept for closing the relay link, the agents and the database. */
+const STOP_CLOSE_RESERVE_MS = 500;
+
 export interface HubDaemonOptions {
   hubId: string;
   gatewayUrl: string;
@@ -239,17 +244,36 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
 
   /**
    * Graceful stop: no new turns, running ones get the grace period, the rest are cancelled and
-   * answered, the publish queue is flushed within `flushTimeoutMs`, then everything closes.
+   * answered, then everything closes. After the grace, `flushTimeoutMs` bounds all that is
+   * left: the cancelled turns' answers and the flush of the publish queue share it, less a
+   * little kept for closing, so a stop takes about grace + `flushTimeoutMs` at most, whatever
+   * the relay does (events not flushed stay in the outbox for the next start).
    */
   stop(options: { graceMs?: number; flushTimeoutMs?: number } = {}): Promise<void> {
     this.#stopping ??= (async () => {
       const { logger } = this.#options;
+      const afterGraceMs = options.flushTimeoutMs ?? DEFAULT_STOP_AFTER_GRACE_MS;
       await this.outbox.stopRecovery();
-      const { cancelled } = await this.hub.drain(options.graceMs);
+      const { cancelled, graceEnded, unsettled } = await this.hub.drain(
+        options.graceMs,
+        afterGraceMs,
+      );
       if (cancelled > 0) logger.warn({ cancelled }, "cancelled turns still running at shutdown");
-      const flushed = await this.link.flush(options.flushTimeoutMs ?? 5_000);
+      if (unsettled > 0) {
+        logger.warn(
+          { unsettled },
+          "turns whose agents did not confirm the cancel in time are answered on the next start",
+        );
+      }
+      const flushMs = graceEnded + afterGraceMs - STOP_CLOSE_RESERVE_MS - performance.now();
+      const flushed = await this.link.flush(Math.max(0, flushMs));
       if (!flushed)
-        logger.warn({ queued: this.link.depth() }, "shutdown before every event reached the relay");
+        logger.warn(
+          { queued: this.link.depth(), durable: this.outbox.durable },
+          this.outbox.durable
+            ? "shutdown before every event reached the relay; the rest go out on the next start"
+            : "shutdown before every event reached the relay; the outbox is in memory only, so those are lost",
+        );
       this.#abort.abort();
       await this.link.close();
       await this.registry.close();

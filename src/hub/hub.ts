@@ -41,6 +41,8 @@ export interface RosterAgent {
   client: A2AClient;
   streaming: boolean;
   maxConcurrency: number;
+  /** Turns that may wait for a free slot (default `HubSettings.maxQueuedTurnsPerAgent`). */
+  maxQueued?: number | undefined;
   timeoutMs?: number | undefined;
 }
 export interface Roster {
@@ -61,6 +63,12 @@ export interface HubSettings {
   turnDeadlineMs: number;
   /** How long shutdown lets running turns finish before cancelling them. */
   shutdownGraceMs: number;
+  /**
+   * Turns that may wait for a free slot of one agent unless its entry sets `maxQueued`; a turn
+   * beyond it is answered at once with `AgentBusy` (a slow agent must not pile up turns, and the
+   * hub's memory with them, without bound).
+   */
+  maxQueuedTurnsPerAgent: number;
   /** How many accepted `agent_message_id`s are remembered for duplicate detection. */
   acceptedTurnsCapacity: number;
   turn: Partial<TurnSettings>;
@@ -68,6 +76,7 @@ export interface HubSettings {
 export const DEFAULT_HUB_SETTINGS: HubSettings = {
   turnDeadlineMs: 600_000,
   shutdownGraceMs: 10_000,
+  maxQueuedTurnsPerAgent: 256,
   acceptedTurnsCapacity: 50_000,
   turn: {},
 };
@@ -118,6 +127,8 @@ export class Hub {
   readonly #turns = new Map<string, RunningTurn>();
   readonly #slots = new Map<string, AgentSlots>();
   readonly #counts = new Map<string, AgentTurnCounts>();
+  /** Turns refused for a full queue, per agent, since its queue was last empty. */
+  readonly #busySpells = new Map<string, number>();
   #accepting = true;
   readonly #onTurnEnd: (report: TurnEndReport) => void;
   readonly #onIncoming: (text: string, agent: RosterAgent) => void;
@@ -250,6 +261,16 @@ export class Hub {
       reject("AgentNotFound", `Agent ${agentId} is no longer available on this hub.`);
       return;
     }
+    const slots = this.#slotsFor(agent);
+    const maxQueued = agent.maxQueued ?? this.#settings.maxQueuedTurnsPerAgent;
+    if (slots.busy && slots.waiting >= maxQueued) {
+      this.#refuseBusy(agent, agentMessageId, maxQueued);
+      reject(
+        "AgentBusy",
+        `${agent.name} is busy: ${slots.running} turns are running on it and ${slots.waiting} more are waiting (the most its queue holds); send the message again in a moment.`,
+      );
+      return;
+    }
     const message =
       command.type === "user_reply"
         ? replyMessage(command, knownTaskId)
@@ -309,6 +330,7 @@ export class Hub {
     counts.queued--;
     counts.running++;
     turn.started = true;
+    this.#endBusySpell(agent, slots);
     // Recorded before the events that carry it are queued: a restart can then ask the agent.
     const learnTaskId = (taskId: string | null) => {
       if (turn.taskId || !taskId) return;
@@ -371,6 +393,29 @@ export class Hub {
     const outlet = this.#open({ ...who, agentMessageId: ids.agentMessageId });
     const blocked = outlet.publish(failureGroup(ids, errorType, message));
     if (blocked) outlet.publish(failureGroup(ids, POLICY_BLOCKED, blocked.message));
+  }
+
+  /** Counts a turn refused for a full queue; logs the first of each busy spell of the agent. */
+  #refuseBusy(agent: RosterAgent, agentMessageId: string, maxQueued: number): void {
+    const counts = this.countsFor(agent.localAgentId);
+    counts.failed++;
+    const spell = this.#busySpells.get(agent.localAgentId) ?? 0;
+    this.#busySpells.set(agent.localAgentId, spell + 1);
+    if (spell > 0) return;
+    this.#logger.warn(
+      { agentMessageId, localAgentId: agent.localAgentId, maxQueued },
+      `${agent.name} has ${maxQueued} turns waiting (maxQueued): further turns are answered AgentBusy at once until its queue drains (refusals are counted, not logged)`,
+    );
+  }
+
+  #endBusySpell(agent: RosterAgent, slots: AgentSlots): void {
+    const refused = this.#busySpells.get(agent.localAgentId);
+    if (refused === undefined || slots.waiting > 0) return;
+    this.#busySpells.delete(agent.localAgentId);
+    this.#logger.info(
+      { localAgentId: agent.localAgentId, refused },
+      `${agent.name}'s queue has room again; ${refused} turns were answered AgentBusy meanwhile`,
+    );
   }
 
   /** The sink's size limit and backpressure for one room's turn, when it has them. */
@@ -450,25 +495,43 @@ export class Hub {
 
   /**
    * Stops taking turns, lets running ones finish within the grace period, then cancels the
-   * rest (each still publishes its terminal group). Resolves when every turn has ended.
+   * rest (each still publishes its terminal group once the agent confirms, or its cancel times
+   * out). Resolves when every turn has ended, or `settleMs` after the grace ended, whichever
+   * comes first; `graceEnded` is when the grace ended (or every turn did, if sooner).
    */
-  async drain(graceMs = this.#settings.shutdownGraceMs): Promise<{ cancelled: number }> {
+  async drain(
+    graceMs = this.#settings.shutdownGraceMs,
+    settleMs = Number.POSITIVE_INFINITY,
+  ): Promise<{ cancelled: number; graceEnded: number; unsettled: number }> {
     this.#accepting = false;
     const all = () => Promise.allSettled([...this.#turns.values()].map((t) => t.done));
-    let timer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<"grace">((resolve) => {
-      timer = setTimeout(() => resolve("grace"), graceMs);
-    });
-    const first = await Promise.race([all().then(() => "done" as const), graceOver]);
-    clearTimeout(timer);
+    const first = await within(all(), graceMs);
+    const graceEnded = performance.now();
     let cancelled = 0;
-    if (first === "grace") {
+    if (!first) {
       for (const turn of this.#turns.values()) {
         cancelled++;
         turn.controller.abort(new TurnAbort("shutdown", "the hub is shutting down"));
       }
-      await all();
+      await within(all(), settleMs);
     }
-    return { cancelled };
+    return { cancelled, graceEnded, unsettled: this.#turns.size };
+  }
+}
+
+/** True when `promise` settled within `ms`, false when the time ran out first. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  if (!Number.isFinite(ms)) {
+    await promise;
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -9,6 +9,7 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import { oversizedPart } from "../relay/event-split.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { isActiveState, TurnMapper, taskSubmitted } from "./mapping.ts";
+import { withoutAddresses } from "./public-error.ts";
 
 export interface TurnSettings {
   /** Whole turn, first byte to terminal group. */
@@ -200,7 +201,8 @@ export async function runTurn(
         { errorType: failure.errorType, taskId: mapper.taskId },
         `turn failed: ${failure.message}`,
       );
-      group = mapper.failure(failure.errorType, failure.message);
+      // The agent's address stays in the local log; the relay gets the rest.
+      group = mapper.failure(failure.errorType, withoutAddresses(failure.message));
     }
   } finally {
     clearTimeout(deadline);

@@ -4,7 +4,7 @@
 // `cancel_task` or `user_reply` naming a task of an earlier turn finds the agent's task id. Only
 // ids are stored. Memory is the fast path and the fallback when the database is gone.
 import { type AcceptedTurnRecord, AcceptedTurns, type TurnLedger } from "../hub/accepted-turns.ts";
-import type { AcceptedTurnRow } from "./database.ts";
+import type { AcceptedTurnRow, OutboxDatabase } from "./database.ts";
 import type { OutboxSettings } from "./settings.ts";
 import type { OutboxStore } from "./store.ts";
 
@@ -13,6 +13,8 @@ export class DurableAcceptedTurns implements TurnLedger {
   readonly #settings: OutboxSettings;
   readonly #memory: AcceptedTurns;
   readonly #now: () => number;
+  /** Turns accepted while the database was unusable: written to it once it works again. */
+  #notWritten: Array<Omit<AcceptedTurnRow, "terminal">> = [];
 
   constructor(options: { store: OutboxStore; settings: OutboxSettings; now?: () => number }) {
     this.#store = options.store;
@@ -27,18 +29,20 @@ export class DurableAcceptedTurns implements TurnLedger {
         ? { agentMessageId: turn, roomId: "", localAgentId: "", userMessageId: null }
         : turn;
     if (!this.#memory.accept(record)) return false;
-    const inserted = this.#store.use("record an accepted turn", (db) =>
-      db.insertTurn({
-        agentMessageId: record.agentMessageId,
-        roomId: record.roomId,
-        localAgentId: record.localAgentId,
-        userMessageId: record.userMessageId,
-        agentTaskId: record.agentTaskId ?? null,
-        hubTaskId: record.hubTaskId ?? null,
-        runId: record.runId ?? null,
-        acceptedAt: this.#now(),
-      }),
-    );
+    const row = {
+      agentMessageId: record.agentMessageId,
+      roomId: record.roomId,
+      localAgentId: record.localAgentId,
+      userMessageId: record.userMessageId,
+      agentTaskId: record.agentTaskId ?? null,
+      hubTaskId: record.hubTaskId ?? null,
+      runId: record.runId ?? null,
+      acceptedAt: this.#now(),
+    };
+    const inserted = this.#store.use("record an accepted turn", (db) => db.insertTurn(row));
+    if (inserted === undefined && this.#notWritten.length < this.#settings.acceptedTurnsMax) {
+      this.#notWritten.push(row);
+    }
     // false: an earlier run accepted it (memory had forgotten it, or never knew it).
     return inserted !== false;
   }
@@ -67,6 +71,19 @@ export class DurableAcceptedTurns implements TurnLedger {
       this.#store.use("look up a task", (db) => db.turnByTaskId(taskId)) ??
       null
     );
+  }
+
+  /**
+   * A database usable again: the turns accepted meanwhile are written to it (with the agent
+   * task ids learned since), and `ended` ones marked finished.
+   */
+  writeTo(db: OutboxDatabase, ended: readonly string[]): void {
+    const rows = this.#notWritten.map((row) => ({
+      ...row,
+      agentTaskId: this.#memory.find(row.agentMessageId)?.agentTaskId ?? row.agentTaskId,
+    }));
+    db.catchUpTurns(rows, ended);
+    this.#notWritten = [];
   }
 
   /** Turns an earlier run accepted and never gave a terminal group (call before accepting). */

@@ -195,21 +195,23 @@ export class OutboxDatabase {
     );
   }
 
-  /** Every unsent event, oldest first. */
-  loadEvents(): StoredEventRow[] {
+  /** Visits every unsent event, oldest first, one row at a time (a backlog is never one array). */
+  eachEvent(visit: (row: StoredEventRow) => void): void {
     const rows = this.#db
       .prepare(
         "SELECT seq, room_id, agent_message_id, event_json, bytes, created_at FROM outbox_events ORDER BY seq",
       )
-      .all() as Row[];
-    return rows.map((row) => ({
-      seq: Number(row.seq),
-      roomId: String(row.room_id),
-      agentMessageId: String(row.agent_message_id),
-      json: String(row.event_json),
-      bytes: Number(row.bytes),
-      createdAt: Number(row.created_at),
-    }));
+      .iterate() as Iterable<Row>;
+    for (const row of rows) {
+      visit({
+        seq: Number(row.seq),
+        roomId: String(row.room_id),
+        agentMessageId: String(row.agent_message_id),
+        json: String(row.event_json),
+        bytes: Number(row.bytes),
+        createdAt: Number(row.created_at),
+      });
+    }
   }
 
   /**
@@ -232,6 +234,36 @@ export class OutboxDatabase {
       }
       for (const turn of terminalTurns) this.#markTerminal.run(turn);
       return seqs;
+    });
+  }
+
+  /**
+   * Replaces every stored event with `rows` (the queue as memory holds it, after the database
+   * was unusable for a while); returns their sequence numbers.
+   */
+  replaceEvents(rows: readonly NewEventRow[]): number[] {
+    return this.#transaction(() => {
+      this.#db.exec("DELETE FROM outbox_events");
+      return rows.map((row) =>
+        Number(
+          this.#insertEvent.run(row.roomId, row.agentMessageId, row.json, row.bytes, row.createdAt)
+            .lastInsertRowid,
+        ),
+      );
+    });
+  }
+
+  /**
+   * Turns accepted while the database was unusable, and the turns whose terminal group was
+   * queued meanwhile (marked finished, so a restart never answers them twice).
+   */
+  catchUpTurns(
+    accepted: ReadonlyArray<Omit<AcceptedTurnRow, "terminal">>,
+    ended: Iterable<string>,
+  ): void {
+    this.#transaction(() => {
+      for (const turn of accepted) this.#writeTurn(turn);
+      for (const turn of ended) this.#markTerminal.run(turn);
     });
   }
 
@@ -267,6 +299,10 @@ export class OutboxDatabase {
 
   /** Records an accepted turn; false when it was already recorded. */
   insertTurn(turn: Omit<AcceptedTurnRow, "terminal">): boolean {
+    return this.#writeTurn(turn);
+  }
+
+  #writeTurn(turn: Omit<AcceptedTurnRow, "terminal">): boolean {
     const result = this.#insertTurn.run(
       turn.agentMessageId,
       turn.roomId,

@@ -61,6 +61,8 @@ export class Outbox {
   #sweepTimer: NodeJS.Timeout | null = null;
   #recovery: { controller: AbortController; done: Promise<RecoveryReport> } | null = null;
   #closed = false;
+  /** The last event id saved (kept too while the database is unusable). */
+  #lastEventId: string | null = null;
 
   constructor(options: OutboxOptions) {
     const logger = options.logger;
@@ -72,15 +74,17 @@ export class Outbox {
     if (options.dir === null) {
       store = new OutboxStore(null, null, logger);
     } else {
-      const opened = openOutboxDatabase(options.dir);
+      const dir = options.dir;
+      const reopen = { open: () => openOutboxDatabase(dir), intervalMs: settings.reopenIntervalMs };
+      const opened = reopen.open();
       if (opened.ok) {
-        store = new OutboxStore(opened.db, opened.db.file, logger);
+        store = new OutboxStore(opened.db, opened.db.file, logger, reopen);
       } else {
         failure = opened.error;
-        store = new OutboxStore(null, opened.file, logger);
+        store = new OutboxStore(null, opened.file, logger, reopen);
         logger.error(
           { file: opened.file },
-          `cannot use the outbox database ${opened.file} (${opened.error}); unsent events are kept in memory only and will not survive a restart: if the file is damaged move it aside, if the directory is read-only make it writable, then restart the hub`,
+          `cannot use the outbox database ${opened.file} (${opened.error}); unsent events are kept in memory only until it can be used: if the file is damaged move it aside, if the directory is read-only make it writable; the hub tries it again every ${Math.round(settings.reopenIntervalMs / 1000)} s and needs no restart (a restart before then loses what memory holds)`,
         );
       }
     }
@@ -96,6 +100,7 @@ export class Outbox {
       },
       save: (scope: string, eventId: string | null) => {
         const value = eventId === null ? "" : JSON.stringify({ scope, id: eventId });
+        this.#lastEventId = value;
         store.use("save the last event id", (db) => db.setMeta(LAST_EVENT_ID, value));
       },
     };
@@ -114,6 +119,15 @@ export class Outbox {
           );
         },
       },
+    });
+
+    // The database usable again: what memory holds goes to it before it is used.
+    store.onReopen((db) => {
+      const ended = this.queue.writeTo(db);
+      this.acceptedTurns.writeTo(db, ended);
+      db.setMeta(RESPONSE_SEQ_HIGH_WATER, String(this.responseSeq.reservedUpTo));
+      if (this.#lastEventId !== null) db.setMeta(LAST_EVENT_ID, this.#lastEventId);
+      this.queue.caughtUp();
     });
 
     const loaded = this.queue.load((event) => stampEvent(event, this.responseSeq));
@@ -186,7 +200,7 @@ export class Outbox {
     return {
       ...this.queue.stats(),
       file: this.#store.file,
-      failure: this.#store.failure ?? this.#openFailure,
+      failure: this.#store.durable ? null : (this.#store.failure ?? this.#openFailure),
       unfinishedAtStart: this.#unfinishedAtStart,
     };
   }

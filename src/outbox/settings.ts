@@ -16,6 +16,8 @@ export interface OutboxSettings {
   acceptedTurnsMax: number;
   /** Quiet time after the queue empties before the WAL is checkpointed and truncated. */
   checkpointDelayMs: number;
+  /** While the database is unusable, how often it is tried again. */
+  reopenIntervalMs: number;
 }
 
 export const DEFAULT_OUTBOX_SETTINGS: Readonly<OutboxSettings> = Object.freeze({
@@ -26,6 +28,7 @@ export const DEFAULT_OUTBOX_SETTINGS: Readonly<OutboxSettings> = Object.freeze({
   acceptedTurnRetentionMs: 7 * 24 * 3_600_000,
   acceptedTurnsMax: 100_000,
   checkpointDelayMs: 1_000,
+  reopenIntervalMs: 30_000,
 });
 
 export interface RecoverySettings {

@@ -1,6 +1,8 @@
 // One-shot relay calls (relay-wire.md section 1) over undici with our own dispatcher: explicit
 // connect/headers/body timeouts (undici's 300 s defaults would hide a dead relay for minutes),
-// the proxy variables honoured, and every failure returned as a classified RelayError.
+// a whole-call deadline on top (those two are idle timeouts: a relay dribbling one byte every
+// 10 s would pass them for ever), a size cap on every answer read, the proxy variables honoured,
+// and every failure returned as a classified RelayError.
 import { readFileSync } from "node:fs";
 import { Agent, type Dispatcher, EnvHttpProxyAgent } from "undici";
 import type {
@@ -12,6 +14,8 @@ import type {
 } from "../wire/relay.ts";
 import { HUB_API_PREFIX } from "../wire/relay.ts";
 import {
+  answerTooLargeError,
+  callDeadlineError,
   classifyNetworkError,
   classifyResponse,
   type RelayCall,
@@ -45,7 +49,8 @@ export interface OpenEventStream {
   body: AsyncIterable<Uint8Array | string>;
 }
 
-const MAX_ERROR_BODY_CHARS = 64 * 1024;
+/** Of an error answer only this much is read: enough for the relay's reason. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 export class RelayClient {
   readonly gatewayUrl: string;
@@ -198,26 +203,33 @@ export class RelayClient {
     body: unknown,
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
-    const headers = this.headers(body !== null);
-    const response = await this.send(call, {
-      method,
-      path: `${this.basePath}${HUB_API_PREFIX}${path}`,
-      headers,
-      body: body === null ? null : JSON.stringify(body),
-      signal: signal ?? null,
-    });
-    await this.throwIfFailed(call, response, headers["x-api-key"]!);
-    if (response.statusCode === 204) {
-      await response.body.dump().catch(() => undefined);
-      return {};
-    }
-    const text = await this.readText(call, response, Number.POSITIVE_INFINITY);
-    if (text.trim() === "") return {};
+    const deadline = new CallDeadline(call, this.settings.requestDeadlineMs, signal);
     try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      // A 2xx whose body we do not need (heartbeat, publish) is still a success.
-      return {};
+      const headers = this.headers(body !== null);
+      const response = await this.send(call, {
+        method,
+        path: `${this.basePath}${HUB_API_PREFIX}${path}`,
+        headers,
+        body: body === null ? null : JSON.stringify(body),
+        signal: deadline.signal,
+      });
+      await this.throwIfFailed(call, response, headers["x-api-key"]!);
+      if (response.statusCode === 204) {
+        await response.body.dump().catch(() => undefined);
+        return {};
+      }
+      const text = await this.readText(call, response, this.settings.maxAnswerBytes, true);
+      if (text.trim() === "") return {};
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        // A 2xx whose body we do not need (heartbeat, publish) is still a success.
+        return {};
+      }
+    } catch (error) {
+      throw deadline.explain(error);
+    } finally {
+      deadline.end();
     }
   }
 
@@ -250,7 +262,9 @@ export class RelayClient {
         { status: response.statusCode, retryAfterMs: 0 },
       );
     }
-    const bodyText = await this.readText(call, response, MAX_ERROR_BODY_CHARS).catch(() => "");
+    const bodyText = await this.readText(call, response, MAX_ERROR_BODY_BYTES, false).catch(
+      () => "",
+    );
     const error = classifyResponse({
       call,
       status: response.statusCode,
@@ -262,28 +276,40 @@ export class RelayClient {
     if (error) throw error;
   }
 
-  /** The body as text, at most `maxChars` (the rest is discarded). */
+  /**
+   * The body as text, at most `maxBytes`: beyond it the rest is discarded and the text cut
+   * there, or (`mustFit`, an answer we need whole) the call fails as a too-large answer.
+   */
   private async readText(
     call: RelayCall,
     response: Dispatcher.ResponseData,
-    maxChars: number,
+    maxBytes: number,
+    mustFit: boolean,
   ): Promise<string> {
+    const declared = Number(headerText(response.headers["content-length"]));
+    if (mustFit && Number.isFinite(declared) && declared > maxBytes) {
+      discard(response.body);
+      throw answerTooLargeError(call, response.statusCode, maxBytes);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
     try {
-      if (!Number.isFinite(maxChars)) return await response.body.text();
-      let text = "";
-      const decoder = new TextDecoder();
       for await (const chunk of response.body) {
-        text += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
-        if (text.length >= maxChars) {
+        const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+        if (size + bytes.length > maxBytes) {
           discard(response.body);
-          return text.slice(0, maxChars);
+          if (mustFit) throw answerTooLargeError(call, response.statusCode, maxBytes);
+          chunks.push(bytes.subarray(0, maxBytes - size));
+          break;
         }
+        size += bytes.length;
+        chunks.push(bytes);
       }
-      return text + decoder.decode();
     } catch (error) {
       if (error instanceof RelayError) throw error;
       throw classifyNetworkError(call, error);
     }
+    return new TextDecoder().decode(Buffer.concat(chunks));
   }
 
   private headers(json: boolean): Record<string, string> {
@@ -327,6 +353,46 @@ function hubVersion(): string {
     }
   }
   return cachedVersion;
+}
+
+/**
+ * The whole-call deadline of one short call: its signal aborts when the caller's does, or when
+ * `deadlineMs` has passed since the call began, whatever the relay is still sending.
+ */
+class CallDeadline {
+  readonly signal: AbortSignal;
+  readonly #call: RelayCall;
+  readonly #deadlineMs: number;
+  readonly #outer: AbortSignal | undefined;
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  readonly #onOuterAbort = () => this.#controller.abort(this.#outer?.reason);
+  #expired = false;
+
+  constructor(call: RelayCall, deadlineMs: number, outer: AbortSignal | undefined) {
+    this.#call = call;
+    this.#deadlineMs = deadlineMs;
+    this.#outer = outer;
+    this.signal = this.#controller.signal;
+    this.#timer = setTimeout(() => {
+      this.#expired = true;
+      this.#controller.abort(callDeadlineError(call, deadlineMs));
+    }, deadlineMs);
+    this.#timer.unref();
+    if (outer?.aborted) this.#onOuterAbort();
+    else outer?.addEventListener("abort", this.#onOuterAbort, { once: true });
+  }
+
+  /** A failure of the call as the caller should see it: the deadline's error once it passed. */
+  explain(error: unknown): unknown {
+    if (this.#outer?.aborted) return error;
+    return this.#expired ? callDeadlineError(this.#call, this.#deadlineMs) : error;
+  }
+
+  end(): void {
+    clearTimeout(this.#timer);
+    this.#outer?.removeEventListener("abort", this.#onOuterAbort);
+  }
 }
 
 /** Drops a body we will not read (undici reports the destroy as an error event; swallow it). */

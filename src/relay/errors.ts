@@ -1,5 +1,6 @@
 // Classification of every relay answer and failure (relay-wire.md section 4). Pure: the client
 // hands in the status, headers and body text; nothing here does I/O.
+import { redirectText } from "../wire/redirect.ts";
 import type { RelayErrorDetail } from "../wire/relay.ts";
 
 /** The relay call a failure belongs to. */
@@ -8,6 +9,8 @@ export type RelayCall = "register" | "sync" | "heartbeat" | "publish" | "events"
 /**
  * Stable kinds:
  * - `auth`: the key is invalid/expired/revoked (401) or lacks a scope (403); stop, the user must act.
+ *   Only the relay's own JSON error body (`{"detail": …}`) says so: a 401/403 page from a proxy
+ *   or firewall in between is `transient` (code `NotRelayAnswer`), retried and reported as such.
  * - `not_registered`: 404 on a hub path; register again, then retry.
  * - `retry_after`: 408/429; retry after `retryAfterMs` (from `Retry-After`) or the backoff.
  * - `transient`: 5xx, network errors, a non-SSE answer to the stream; retry with backoff.
@@ -123,6 +126,10 @@ export function classifyResponse(answer: RelayAnswer): RelayError | null {
   const refusal = publishRefusal(call, status, detail, said, init);
   if (refusal) return refusal;
 
+  if ((status === 401 || status === 403 || status === 407) && detail === null) {
+    return notRelayRefusal(answer, init);
+  }
+
   if (status === 401) {
     return new RelayAuthError(
       call,
@@ -179,8 +186,17 @@ export function classifyResponse(answer: RelayAnswer): RelayError | null {
       { ...init, retryAfterMs },
     );
   }
-  if (status >= 500 || status < 200 || (status >= 300 && status < 400)) {
-    // 5xx, and the odd 1xx/3xx a proxy may produce: the relay side is unwell, try again later.
+  if (status >= 300 && status < 400) {
+    const redirect = redirectText(status, headerValue(answer.headers, "location"));
+    return new RelayError(
+      "transient",
+      call,
+      `relay answered ${call} with ${redirect}; is the relay URL right (https://, no extra path)? retrying with backoff`,
+      init,
+    );
+  }
+  if (status >= 500 || status < 200) {
+    // 5xx, and the odd 1xx a proxy may produce: the relay side is unwell, try again later.
     const retryAfterMs = parseRetryAfterMs(
       headerValue(answer.headers, "retry-after"),
       answer.nowMs ?? Date.now(),
@@ -199,6 +215,52 @@ export function classifyResponse(answer: RelayAnswer): RelayError | null {
     `relay refused ${call} with ${status}${said}; the request is malformed (a hub bug) and was dropped`,
     init,
   );
+}
+
+/**
+ * A 401/403/407 whose body is not the relay's JSON error (an HTML page, plain text, nothing):
+ * something between the hub and the relay answered (a proxy, a firewall, a captive portal), so
+ * it says nothing about the key. Retried with backoff; the message says what answered.
+ */
+function notRelayRefusal(answer: RelayAnswer, init: RelayErrorInit): RelayError {
+  const { call, status } = answer;
+  const type = headerValue(answer.headers, "content-type")?.split(";")[0]?.trim() || "no type";
+  const title = /<title[^>]*>([^<]{1,200})<\/title>/i.exec(answer.bodyText)?.[1];
+  const body = title ?? answer.bodyText;
+  const shown = body.trim() ? `${type}: "${truncate(body.trim())}"` : `${type}, empty`;
+  const who = status === 407 ? "a proxy that wants credentials" : "a proxy or firewall";
+  return new RelayError(
+    "transient",
+    call,
+    `${call} was answered ${status} by something other than the relay (${shown}); ${who} between the hub and the relay? The API key was not judged; retrying with backoff`,
+    { ...init, code: "NotRelayAnswer" },
+  );
+}
+
+/** An answer larger than the hub reads (a runaway or hostile relay, a proxy's page). */
+export function answerTooLargeError(call: RelayCall, status: number, maxBytes: number): RelayError {
+  return new RelayError(
+    "transient",
+    call,
+    `relay answered ${call} (${status}) with more than ${formatBytes(maxBytes)}, more than any answer of the relay needs; not read, retrying with backoff`,
+    { status, code: "AnswerTooLarge" },
+  );
+}
+
+/** A short call that did not finish within its whole-call deadline, however the relay trickled. */
+export function callDeadlineError(call: RelayCall, deadlineMs: number): RelayError {
+  return new RelayError(
+    "transient",
+    call,
+    `relay ${call} did not finish within ${deadlineMs < 10_000 ? `${deadlineMs} ms` : `${Math.round(deadlineMs / 1000)} s`} (the relay answers too slowly or stalls); retrying with backoff`,
+    { code: "DeadlineExceeded" },
+  );
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0
+    ? `${bytes / (1024 * 1024)} MiB`
+    : `${bytes} bytes`;
 }
 
 /**

@@ -8,6 +8,11 @@
 // `publishCoalesceMs` from the first unsent chunk so a token stream shares POSTs; any other
 // event (task_submitted, the terminal group, …) goes out at once with whatever is queued before
 // it, so a turn's answer is never held back by the window.
+//
+// Relay-wide backoff: a 5xx, a 429 or a network failure says the relay (or the way to it) is
+// unwell, not one room. Every room then waits, and one POST at a time probes the relay with a
+// growing delay; the first that gets through lets all rooms go again. Without it, a backlog of
+// many rooms would keep the hub busy POSTing into an outage, each room on its own timer.
 // Size: no POST body is larger than the relay's limit (`publishMaxBodyBytes`, lowered for the rest
 // of the run by a 413): an event too large is split when queued (event-split.ts), each piece its
 // own stamped event; a batch is cut to fit; an event refused alone is split again and its pieces
@@ -123,13 +128,25 @@ export class Publisher {
   private closed = false;
   private flushing = 0;
   private overflowing = false;
+  /** Probes in a row that failed as the relay's trouble; 0 while publishing works. */
+  private relayFailures = 0;
+  /** While the relay fails: when the next probe may go, and the room whose POST probes now. */
+  private relayRetryAt = 0;
+  private relayProbe: string | null = null;
+  private relayTimer: NodeJS.Timeout | null = null;
+  /** Rooms ready to send that wait for the relay to work again. */
+  private readonly parked = new Set<string>();
   /** Largest body the relay takes, as far as we know (learned down from 413s). */
   private bodyLimit: number;
   /** JSON bytes of each queued event (computed once). */
   private readonly sizes = new WeakMap<PublishedEvent, number>();
   /** Unsent bytes per room (events queued through `publish` this run), for backpressure. */
   private readonly roomBytes = new Map<string, number>();
-  private readonly counted = new WeakSet<PublishedEvent>();
+  /**
+   * Bytes of each event counted in `roomBytes`, by its stamp (a durable queue hands back copies
+   * read from their JSON text, so the event objects themselves are not the same).
+   */
+  private readonly counted = new Map<string, number>();
   private readonly drainWaiters = new Map<string, Array<() => void>>();
   /** Turns whose content the relay refused for good, with why: their end is sent as a failure. */
   private readonly lostTurns = new Map<string, string>();
@@ -200,8 +217,9 @@ export class Publisher {
       const stamped = pieces.flat();
       let bytes = this.roomBytes.get(roomId) ?? 0;
       for (const event of stamped) {
-        bytes += this.sizeOf(event);
-        this.counted.add(event);
+        const size = this.sizeOf(event);
+        bytes += size;
+        this.counted.set(stampOf(event), size);
       }
       this.roomBytes.set(roomId, bytes);
       this.queue.append(roomId, stamped);
@@ -247,7 +265,8 @@ export class Publisher {
     if (this.closed || this.authError) return false;
     this.flushing += 1;
     try {
-      // No more waiting for coalesce windows: everything queued is ready now.
+      // No more waiting for coalesce windows, nor for the relay's backoff: try now.
+      if (this.relayFailures > 0 && this.relayProbe === null) this.wakeParked(true);
       for (const [roomId, room] of this.rooms) {
         if (room.timerKind === "coalesce") this.clearTimer(room);
         this.schedule(roomId);
@@ -288,6 +307,7 @@ export class Publisher {
     this.closed = true;
     this.controller.abort();
     for (const room of this.rooms.values()) this.clearTimer(room);
+    this.clearRelayTimer();
     this.notifyFlush(false);
     await Promise.allSettled([...this.inFlight]);
     for (const waiters of this.drainWaiters.values()) for (const wake of waiters) wake();
@@ -307,9 +327,11 @@ export class Publisher {
   private forget(roomId: string, events: readonly PublishedEvent[]): void {
     let bytes = this.roomBytes.get(roomId) ?? 0;
     for (const event of events) {
-      if (!this.counted.has(event)) continue;
-      this.counted.delete(event);
-      bytes -= this.sizeOf(event);
+      const stamp = stampOf(event);
+      const size = this.counted.get(stamp);
+      if (size === undefined) continue;
+      this.counted.delete(stamp);
+      bytes -= size;
     }
     if (bytes <= 0) this.roomBytes.delete(roomId);
     else this.roomBytes.set(roomId, bytes);
@@ -437,6 +459,10 @@ export class Publisher {
   private startSend(roomId: string): void {
     const room = this.rooms.get(roomId);
     if (!room || this.stopped || room.sending) return;
+    if (!this.mayPost(roomId)) {
+      this.parked.add(roomId);
+      return;
+    }
     let sendable: Sendable;
     if (room.front) {
       // A piece cut before the limit went down again: cut it to the limit now.
@@ -452,6 +478,11 @@ export class Publisher {
       );
       room.nextBatch = null;
       if (!batch) {
+        if (this.relayProbe === roomId) {
+          // Nothing to probe with after all: another room takes the probe.
+          this.relayProbe = null;
+          this.wakeParked(false);
+        }
         this.schedule(roomId);
         this.checkIdle();
         return;
@@ -596,12 +627,15 @@ export class Publisher {
     try {
       await this.options.send(roomId, events, signal);
       sendable.delivered();
-      if (room.attempts > 0) this.logger.info({ roomId }, "publishing to the relay works again");
+      if (this.relayFailures > 0) this.relayWorks();
+      else if (room.attempts > 0)
+        this.logger.info({ roomId }, "publishing to the relay works again");
       room.attempts = 0;
       this.counters.batches += 1;
       this.counters.eventsSent += count;
       return;
     } catch (error) {
+      if (this.relayProbe === roomId) this.relayProbe = null;
       if (signal.aborted) {
         sendable.release();
         return;
@@ -609,6 +643,13 @@ export class Publisher {
       failure = error instanceof RelayError ? error : classifyNetworkError("publish", error);
     }
 
+    // The relay answered this POST itself (not a 5xx, 429 or network failure): it is reachable.
+    if (
+      this.relayFailures > 0 &&
+      (failure.kind === "permanent" || failure.kind === "not_registered")
+    ) {
+      this.relayWorks();
+    }
     switch (failure.kind) {
       case "auth":
         sendable.release();
@@ -680,8 +721,79 @@ export class Publisher {
         sendable.release();
         room.attempts += 1;
         this.counters.retries += 1;
+        this.relayFails(failure);
         this.retryLater(roomId, room, failure);
     }
+  }
+
+  /** True when a room may POST now: always while the relay works, else only as the one probe. */
+  private mayPost(roomId: string): boolean {
+    if (this.relayFailures === 0) return true;
+    if (this.relayProbe !== null) return this.relayProbe === roomId;
+    if (Date.now() < this.relayRetryAt) return false;
+    this.relayProbe = roomId;
+    return true;
+  }
+
+  /** A POST failed as the relay's trouble: every room waits; the next probe after a backoff. */
+  private relayFails(failure: RelayError): void {
+    this.relayProbe = null;
+    // POSTs already under way when the relay began failing count once, with the first.
+    if (this.relayFailures > 0 && Date.now() < this.relayRetryAt) return;
+    this.relayFailures += 1;
+    const waitMs = Math.max(
+      failure.retryAfterMs ?? 0,
+      fullJitterDelayMs(
+        this.relayFailures - 1,
+        this.settings.publishRetryBaseDelayMs,
+        this.settings.publishRetryMaxDelayMs,
+        this.random,
+      ),
+    );
+    this.relayRetryAt = Date.now() + waitMs;
+    // One warning when the relay starts failing, then every tenth probe.
+    const level = this.relayFailures === 1 || this.relayFailures % 10 === 0 ? "warn" : "debug";
+    this.logger[level](
+      { failures: this.relayFailures, queued: this.queue.depth() },
+      `publish: ${failure.message} (every room waits for the relay; next try in ${waitMs} ms)`,
+    );
+    this.clearRelayTimer();
+    this.relayTimer = setTimeout(() => {
+      this.relayTimer = null;
+      this.wakeParked(false);
+    }, waitMs);
+    this.relayTimer.unref();
+  }
+
+  /** A POST got through after failures: every waiting room may go again. */
+  private relayWorks(): void {
+    this.relayFailures = 0;
+    this.relayRetryAt = 0;
+    this.relayProbe = null;
+    this.clearRelayTimer();
+    this.logger.info(
+      { queued: this.queue.depth() },
+      "publishing to the relay works again; every room sends what it queued",
+    );
+    this.wakeParked(false);
+  }
+
+  /** The parked rooms try again (the first to run probes; the others park again if it fails). */
+  private wakeParked(now: boolean): void {
+    if (now) this.relayRetryAt = 0;
+    const rooms = [...this.parked];
+    this.parked.clear();
+    for (const roomId of rooms) {
+      const room = this.rooms.get(roomId);
+      if (!room) continue;
+      room.urgent = true;
+      this.schedule(roomId);
+    }
+  }
+
+  private clearRelayTimer(): void {
+    if (this.relayTimer) clearTimeout(this.relayTimer);
+    this.relayTimer = null;
   }
 
   /**
@@ -755,12 +867,10 @@ export class Publisher {
       ),
     );
     if (failure.kind !== "not_registered") {
-      // One warning when a room starts failing, then every tenth attempt: an outage with many
-      // rooms must not flood the log.
-      const level = room.attempts === 1 || room.attempts % 10 === 0 ? "warn" : "debug";
-      this.logger[level](
+      // The relay-wide warning is relayFails' (an outage with many rooms must not flood the log).
+      this.logger.debug(
         { roomId, attempt: room.attempts, queued: this.queue.roomDepth(roomId) },
-        `publish: ${failure.message} (next try in ${waitMs} ms)`,
+        `publish: ${failure.message} (this room's next try in ${waitMs} ms at the earliest)`,
       );
     }
     this.setTimer(roomId, room, "retry", waitMs);
@@ -797,6 +907,7 @@ export class Publisher {
     if (this.authError) return;
     this.authError = error;
     for (const room of this.rooms.values()) this.clearTimer(room);
+    this.clearRelayTimer();
     this.notifyFlush(false);
     if (notify) this.options.onAuthError(error);
   }
@@ -820,4 +931,10 @@ function isUrgent(event: PublishedEvent): boolean {
   if (event.type === "artifact_update") return false;
   if (event.type === "task_status") return event.data?.final === true;
   return true;
+}
+
+/** What tells a queued event apart: its turn, task and `response_seq` (fixed when queued). */
+function stampOf(event: PublishedEvent): string {
+  const data = event.data as unknown as Record<string, unknown>;
+  return `${event.agent_message_id}\n${String(data.task_id)}\n${String(data.response_seq)}`;
 }

@@ -43,6 +43,11 @@ export class ResponseSequence {
     this.#reserved = start;
   }
 
+  /** The high-water mark in use: every number handed out so far is below it. */
+  get reservedUpTo(): number {
+    return this.#reserved;
+  }
+
   /** The next number (each is handed out once). */
   next(): number {
     if (this.#next >= this.#reserved) {

@@ -2,8 +2,15 @@
 // instead of waiting.
 
 export interface RelayLinkSettings {
-  /** Headers and body deadline of one short call (register, sync, heartbeat, publish, status). */
+  /** Silence allowed while waiting for the headers or the body of one relay call. */
   requestTimeoutMs: number;
+  /**
+   * Whole-call deadline of one short call (register, sync, heartbeat, publish, status) and of
+   * the command stream's answer headers: a relay dribbling a byte now and then cannot hold it.
+   */
+  requestDeadlineMs: number;
+  /** Largest answer body read from the relay (a larger one is not read and the call retried). */
+  maxAnswerBytes: number;
   /** TCP/TLS connect deadline. */
   connectTimeoutMs: number;
   /** Nominal heartbeat period. */
@@ -58,6 +65,8 @@ export interface RelayLinkSettings {
 
 export const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.freeze({
   requestTimeoutMs: 30_000,
+  requestDeadlineMs: 60_000,
+  maxAnswerBytes: 8 * 1024 * 1024,
   connectTimeoutMs: 10_000,
   heartbeatIntervalMs: 30_000,
   maxHeartbeatIntervalMs: 300_000,

@@ -9,6 +9,7 @@ import type {
   DiscoverRequest,
   GatewaySendResponse,
 } from "../wire/gateway.ts";
+import { isRedirect, redirectText } from "../wire/redirect.ts";
 import { GatewayConnectionError, GatewayError, gatewayErrorFromResponse } from "./errors.ts";
 import {
   buildUserMessage,
@@ -323,6 +324,17 @@ export class HybroGateway {
       const limits = rateLimitFromHeaders(res.headers);
       if (limits) this.#rateLimit = limits;
       if (res.statusCode >= 200 && res.statusCode < 300) return res;
+      if (isRedirect(res.statusCode)) {
+        // Never followed (the key would go wherever it points): say where, so the URL gets fixed.
+        await res.body.dump().catch(() => undefined);
+        const message = redirectText(res.statusCode, headerText(res.headers.location));
+        throw new GatewayError({
+          status: res.statusCode,
+          code: `http_${res.statusCode}`,
+          message,
+          detail: { message },
+        });
+      }
 
       const retryAfter = headerText(res.headers["retry-after"]);
       let text = "";

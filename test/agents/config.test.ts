@@ -83,6 +83,7 @@ describe("parseAgentsFile: the three forms", () => {
           headers: { Authorization: "Bearer x" },
           streaming: false,
           maxConcurrency: 2,
+          maxQueued: 16,
           timeoutMs: 1000,
         },
       ],
@@ -96,6 +97,7 @@ describe("parseAgentsFile: the three forms", () => {
       card: { name: "Inline" },
       streaming: false,
       maxConcurrency: 2,
+      maxQueued: 16,
       timeoutMs: 1000,
     });
     expect(config.autoDiscoverPorts).toEqual([{ from: 8000, to: 8100 }]);
@@ -175,6 +177,9 @@ describe("parseAgentsFile: errors name the place and the problem", () => {
     expect(
       error({ agents: [{ name: "X", url: "http://a", headers: { "Bad Header": "v" } }] }),
     ).toContain('agents[0] ("X").headers["Bad Header"]');
+    expect(error({ agents: [{ name: "X", command: "c", maxQueued: -1 }] })).toBe(
+      'agents.json: agents[0] ("X").maxQueued must be 0 or more',
+    );
     expect(error({ agents: [{ name: "X", command: "c", a2a: "2.0" }] })).toBe(
       'agents.json: agents[0] ("X").a2a must be "0.3" or "1.0"',
     );

@@ -293,3 +293,169 @@ describe("API keys over HTTP", () => {
     await expect(relayForTest({ adminKey: "hybro_short" })).rejects.toThrow(/at least 32/);
   });
 });
+
+// Issue 15, finding 2: a `*` key of one user administered every user's keys, and a narrower
+// `keys:admin` key could revoke, expire or narrow a wider key of its own user.
+describe("key administration stays within the user and within the key's own scopes", () => {
+  const verifies = async (key: string) =>
+    (await call(relay as DevRelay, "GET", "/api/v1/auth/verify", { key })).body;
+
+  it("alice's * key cannot create, list, change or revoke bob's keys; the operator's can", async () => {
+    relay = await relayForTest();
+    // What `relay keys create --user alice --scope '*'` makes (the CLI writes the same key ring).
+    const alice = relay.createKey({ userId: "alice", name: "alice-all", scopes: ["*"] }).key;
+    const bob = relay.createKey({ userId: "bob", name: "bob-own", scopes: ["*"] });
+
+    const forBob = await call(relay, "POST", "/api/v1/api-keys", {
+      key: alice,
+      body: { name: "planted", scopes: ["*"], user_id: "bob" },
+    });
+    expect([forBob.status, forBob.body.detail.error]).toEqual([403, "operator_required"]);
+    expect(relay.listKeys("bob").map((k) => k.name)).toEqual(["bob-own"]);
+
+    const listed = await call(relay, "GET", "/api/v1/api-keys?user_id=bob", { key: alice });
+    expect([listed.status, listed.body.detail.error]).toEqual([403, "operator_required"]);
+    const own = await call(relay, "GET", "/api/v1/api-keys", { key: alice });
+    expect(own.body.keys.map((k: { user_id: string }) => k.user_id)).toEqual(["alice"]);
+
+    for (const [method, body] of [
+      ["GET", undefined],
+      ["PATCH", { scopes: ["gateway:read"] }],
+      ["DELETE", undefined],
+    ] as const) {
+      const answer = await call(relay, method, `/api/v1/api-keys/${bob.id}`, { key: alice, body });
+      expect(answer.status, method).toBe(404);
+    }
+    expect(await verifies(bob.key)).toMatchObject({ valid: true, scopes: ["*"] });
+
+    // The relay operator (the admin key the relay was started with) administers every user.
+    const made = await call(relay, "POST", "/api/v1/api-keys", {
+      body: { name: "by-operator", scopes: ["gateway:read"], user_id: "bob" },
+    });
+    expect([made.status, made.body.user_id]).toEqual([201, "bob"]);
+    const bobs = await call(relay, "GET", "/api/v1/api-keys?user_id=bob");
+    expect(bobs.body.keys.map((k: { name: string }) => k.name).sort()).toEqual([
+      "bob-own",
+      "by-operator",
+    ]);
+    const all = await call(relay, "GET", "/api/v1/api-keys");
+    expect(new Set(all.body.keys.map((k: { user_id: string }) => k.user_id))).toEqual(
+      new Set(["admin", "alice", "bob"]),
+    );
+    expect((await call(relay, "DELETE", `/api/v1/api-keys/${bob.id}`)).status).toBe(200);
+    expect((await verifies(bob.key)).detail.error).toBe("revoked_api_key");
+  });
+
+  it("a keys:admin key cannot revoke, expire, narrow or rename a wider key of its own user", async () => {
+    relay = await relayForTest();
+    const wide = relay.createKey({ userId: "alice", name: "wide", scopes: ["*"] });
+    const hub = relay.createKey({
+      userId: "alice",
+      name: "hub",
+      scopes: ["relay:hub", "gateway:*"],
+    });
+    const narrow = relay.createKey({
+      userId: "alice",
+      name: "keys",
+      scopes: ["keys:admin", "gateway:*"],
+    });
+    const tool = relay.createKey({ userId: "alice", name: "tool", scopes: ["gateway:read"] });
+
+    for (const target of [wide, hub]) {
+      for (const [method, body] of [
+        ["DELETE", undefined],
+        ["PATCH", { scopes: ["gateway:read"] }],
+        ["PATCH", { expires_at: "2000-01-01T00:00:00Z" }],
+        ["PATCH", { name: "renamed" }],
+      ] as const) {
+        const answer = await call(relay, method, `/api/v1/api-keys/${target.id}`, {
+          key: narrow.key,
+          body,
+        });
+        expect(
+          [answer.status, answer.body.detail.error],
+          `${method} ${JSON.stringify(body)}`,
+        ).toEqual([403, "insufficient_scope"]);
+      }
+    }
+    expect(await verifies(wide.key)).toMatchObject({ valid: true, name: "wide", scopes: ["*"] });
+    expect(await verifies(hub.key)).toMatchObject({
+      valid: true,
+      name: "hub",
+      scopes: ["relay:hub", "gateway:*"],
+      expires_at: null,
+    });
+
+    // Keys within its own scopes it manages, itself included.
+    const narrowed = await call(relay, "PATCH", `/api/v1/api-keys/${tool.id}`, {
+      key: narrow.key,
+      body: { scopes: ["gateway:send"], expires_at: "2099-01-01T00:00:00Z" },
+    });
+    expect(narrowed.status).toBe(200);
+    expect(
+      (await call(relay, "DELETE", `/api/v1/api-keys/${tool.id}`, { key: narrow.key })).status,
+    ).toBe(200);
+    expect(
+      (await call(relay, "DELETE", `/api/v1/api-keys/${narrow.id}`, { key: narrow.key })).status,
+    ).toBe(200);
+  });
+
+  it("no user key touches the operator's key, and a key never makes one that outlives it", async () => {
+    relay = await relayForTest();
+    const operator = relay.listKeys().find((k) => k.name === "admin");
+    expect(operator).toBeDefined();
+    // A `*` key of the operator's own user is still a user key.
+    const sameUser = relay.createKey({ name: "other", scopes: ["*"] }).key;
+    for (const [method, body] of [
+      ["DELETE", undefined],
+      ["PATCH", { scopes: ["gateway:read"] }],
+    ] as const) {
+      const answer = await call(relay, method, `/api/v1/api-keys/${operator?.id}`, {
+        key: sameUser,
+        body,
+      });
+      expect(answer.status).toBe(403);
+    }
+    expect((await call(relay, "GET", "/api/v1/auth/verify")).body.valid).toBe(true);
+
+    const expiring = relay.createKey({
+      userId: "carol",
+      name: "temp",
+      scopes: ["*"],
+      expiresAt: "2090-01-01T00:00:00Z",
+    }).key;
+    for (const expires_at of [undefined, null, "2091-01-01T00:00:00Z"]) {
+      const answer = await call(relay, "POST", "/api/v1/api-keys", {
+        key: expiring,
+        body: { name: "longer", scopes: ["gateway:read"], expires_at },
+      });
+      expect([answer.status, answer.body.detail.error], String(expires_at)).toEqual([
+        403,
+        "expiry_beyond_key",
+      ]);
+    }
+    const within = await call(relay, "POST", "/api/v1/api-keys", {
+      key: expiring,
+      body: { name: "shorter", scopes: ["gateway:read"], expires_at: "2089-01-01T00:00:00Z" },
+    });
+    expect(within.status).toBe(201);
+  });
+
+  it("the operator is the admin key the relay runs with now, not a stored record", async () => {
+    const dataDir = tempDir();
+    relay = await relayForTest({ dataDir });
+    await relay.close();
+    const nextAdmin = `hybro_${"Z9y8X7w6".repeat(5)}`;
+    relay = await relayForTest({ dataDir, adminKey: nextAdmin });
+    // The old admin key still exists as admin's `*` key, but no longer administers other users.
+    const before = await call(relay, "POST", "/api/v1/api-keys", {
+      body: { name: "x", scopes: ["gateway:read"], user_id: "bob" },
+    });
+    expect([before.status, before.body.detail.error]).toEqual([403, "operator_required"]);
+    const now = await call(relay, "POST", "/api/v1/api-keys", {
+      key: nextAdmin,
+      body: { name: "x", scopes: ["gateway:read"], user_id: "bob" },
+    });
+    expect(now.status).toBe(201);
+  });
+});

@@ -45,6 +45,36 @@ describe("AgentSlots", () => {
   });
 });
 
+describe("AgentSlots with a long queue", () => {
+  it("says when a turn would wait; aborted waiters are skipped, the rest keep their order", async () => {
+    const slots = new AgentSlots(1);
+    expect(slots.busy).toBe(false);
+    const first = await slots.acquire(new AbortController().signal);
+    expect(slots.busy).toBe(true);
+    const controllers = Array.from({ length: 5_000 }, () => new AbortController());
+    const granted: number[] = [];
+    const waits = controllers.map((controller, i) =>
+      slots.acquire(controller.signal).then(
+        (release) => {
+          granted.push(i);
+          release();
+        },
+        () => undefined,
+      ),
+    );
+    expect(slots.waiting).toBe(5_000);
+    // Every odd waiter leaves (cancelled): the count follows at once.
+    controllers.forEach((controller, i) => {
+      if (i % 2 === 1) controller.abort(new Error("cancelled"));
+    });
+    expect(slots.waiting).toBe(2_500);
+    first();
+    await Promise.all(waits);
+    expect(granted).toEqual(Array.from({ length: 2_500 }, (_, i) => i * 2));
+    expect([slots.running, slots.waiting, slots.busy]).toEqual([0, 0, false]);
+  });
+});
+
 describe("AcceptedTurns", () => {
   it("accepts an id once and forgets the oldest beyond its capacity", () => {
     const accepted = new AcceptedTurns(2);

@@ -6,7 +6,7 @@ import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
-import { cliEnv, runCliUntil } from "./cli-runner.ts";
+import { cliEnv, runCli, runCliUntil } from "./cli-runner.ts";
 
 /** This machine's addresses other machines may reach (IPv4, not loopback). */
 const outsideAddresses = Object.values(networkInterfaces())
@@ -73,4 +73,47 @@ describe("listening on every interface", () => {
       /--metrics 0\.0\.0\.0:0 listens on every interface: other machines can read/,
     );
   });
+});
+
+// Issue 15, finding 14: `http://` to a relay on another machine was used silently, sending the
+// API key in clear. It now needs --allow-plain-http, and still warns then.
+describe("a plain-http relay beyond loopback", () => {
+  const outside = outsideAddresses[0];
+  let home: string;
+  let relay: DevRelay;
+  beforeAll(async () => {
+    home = mkdtempSync(join(tmpdir(), "hybro-plain-http-"));
+    relay = await startDevRelay({ port: 0, memory: true, host: "0.0.0.0" });
+  });
+  afterAll(async () => {
+    await relay.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it.skipIf(outside === undefined)(
+    "start refuses it (exit 2, one line) unless --allow-plain-http, which still warns",
+    async () => {
+      const { key } = relay.createKey({ name: "hub", scopes: ["*"] });
+      const url = `http://${outside}:${relay.port}`;
+      const env = cliEnv(home, { HYBRO_GATEWAY_URL: url, HYBRO_API_KEY: key });
+      for (const args of [["start", "--foreground"], ["start"]]) {
+        const refused = await runCli(args, { env });
+        expect(refused.code, args.join(" ")).toBe(2);
+        expect(refused.stderr).toBe(
+          `error: the relay URL ${url} is plain http to another machine: the API key and every message would cross the network unencrypted; use https://, or pass --allow-plain-http if this network is yours and you mean it\n`,
+        );
+      }
+      expect(relay.hubs()).toEqual([]);
+
+      const run = await runCliUntil(
+        ["start", "--foreground", "--allow-plain-http"],
+        env,
+        /hub ready/,
+      );
+      run.child.kill("SIGTERM");
+      await once(run.child, "exit");
+      expect(run.output.stderr).toContain("hub ready");
+      expect(run.output.stderr).toMatch(/plain http to another machine.*--allow-plain-http/);
+    },
+  );
 });

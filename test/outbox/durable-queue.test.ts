@@ -2,7 +2,15 @@
 // acknowledge (and no content left on disk), the Publisher draining an earlier run's events,
 // bounds and TTL dropping whole turns with one warning, and the memory fallback when the
 // database is damaged, unwritable, or fails while running.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -235,6 +243,79 @@ describe("durable publish queue", () => {
     expect(warnings[0]).toMatch(/outbox is full .*dropped 3 unsent events of the 1 oldest turns/);
   });
 
+  it("under sustained pressure at 100,000 events, each new turn drops the oldest whole turn, in age order", () => {
+    const store = new OutboxStore(null, null, silentLogger());
+    const settings = { ...DEFAULT_OUTBOX_SETTINGS, maxEvents: 100_000 };
+    const queue = new DurablePublishQueue({ store, settings, logger: silentLogger() });
+    const events = (turn: string) => [
+      submitted(turn),
+      chunk(turn, 0),
+      chunk(turn, 1),
+      finished(turn),
+    ];
+    for (let t = 0; t < 25_000; t++) queue.append(`room-${t % 100}`, events(`old-${t}`));
+    expect(queue.depth()).toBe(100_000);
+    // The oldest turn has a batch out: its in-flight events stay, the next oldest goes instead.
+    const out = queue.take("room-0", 2) as NonNullable<ReturnType<typeof queue.take>>;
+    expect(ids(out.events)).toEqual(["old-0-s", "old-0-c0"]);
+    for (let t = 0; t < 2_000; t++) {
+      queue.append(`room-${t % 100}`, events(`new-${t}`));
+      expect(queue.depth()).toBeLessThanOrEqual(100_000);
+    }
+    // old-0 lost its two queued events (it was the oldest), then old-1 … old-2000 went whole,
+    // one per new turn (the first new turn needed two: old-0's in-flight events still count).
+    expect(queue.dropped()).toBe(2 + 2_000 * 4);
+    expect(queue.depth()).toBe(99_998);
+    // Room 0: the batch out goes back to the head; behind it what is left, in order.
+    queue.release(out);
+    const head = queue.take("room-0", 6);
+    expect(ids(head?.events ?? [])).toEqual([
+      "old-0-s",
+      "old-0-c0",
+      "old-2100-s",
+      "old-2100-c0",
+      "old-2100-c1",
+      "old-2100-p",
+    ]);
+    // A dropped turn's later events are refused too (no tail without its head).
+    queue.append("room-7", [chunk("old-7", 9)]);
+    expect(queue.dropped()).toBe(2 + 2_000 * 4 + 1);
+  });
+
+  it("keeps dropping correctly while batches are taken, acknowledged and released", () => {
+    const box = outbox(tempDir(), { maxEvents: 12 });
+    const q = box.queue;
+    q.append("a", [submitted("t1"), chunk("t1", 0)]);
+    q.append("b", [submitted("t2"), chunk("t2", 0)]);
+    q.append("a", [submitted("t3"), chunk("t3", 0)]);
+    const batchA = q.take("a", 3) as NonNullable<ReturnType<typeof q.take>>; // t1-s t1-c0 t3-s
+    q.ack(batchA);
+    q.append("b", [finished("t2")]);
+    q.append("a", [chunk("t3", 1), finished("t3")]);
+    q.append("c", [submitted("t4"), chunk("t4", 0), chunk("t4", 1), finished("t4")]); // 10
+    const batchB = q.take("b", 1) as NonNullable<ReturnType<typeof q.take>>; // t2-s out
+    q.append("c", [submitted("t5"), chunk("t5", 0), chunk("t5", 1), finished("t5")]); // 14 > 12
+    // t1 is gone (acknowledged); t2 is the oldest: its queued two go, t2-s is out and stays.
+    expect(q.depth()).toBe(12);
+    q.release(batchB);
+    expect(ids(q.take("b", 10)?.events ?? [])).toEqual(["t2-s"]);
+    expect(ids(q.take("a", 10)?.events ?? [])).toEqual(["t3-c0", "t3-c1", "t3-p"]);
+    expect(ids(q.take("c", 10)?.events ?? [])).toEqual([
+      "t4-s",
+      "t4-c0",
+      "t4-c1",
+      "t4-p",
+      "t5-s",
+      "t5-c0",
+      "t5-c1",
+      "t5-p",
+    ]);
+    box.close();
+    // On disk: exactly what was not acknowledged or dropped (the batches out were not acked).
+    const again = outbox(box.file ? join(box.file, "..") : tempDir());
+    expect(again.queue.depth()).toBe(12);
+  });
+
   it("drops whole turns at the byte bound", () => {
     const box = outbox(tempDir(), { maxBytes: 1_000 });
     box.queue.append("r", [chunk("a", 0, "x".repeat(500))]);
@@ -301,11 +382,58 @@ describe("durable publish queue", () => {
     expect(box.queue.depth()).toBe(1);
   });
 
+  // Issue 15, finding 14: the outbox stayed memory-only after the disk was usable again, until
+  // a restart (which lost what memory held).
+  it("leaves memory-only mode by itself once the folder is usable again, losing nothing", async () => {
+    const dir = pathBelowAFile();
+    const { logger, at } = capturingLogger();
+    const box = outbox(dir, { reopenIntervalMs: 20 }, logger);
+    expect(box.durable).toBe(false);
+    const accept = (id: string) =>
+      box.acceptedTurns.accept({
+        agentMessageId: id,
+        roomId: "r",
+        localAgentId: "a",
+        userMessageId: null,
+      });
+    accept("done");
+    accept("running");
+    box.queue.append("r", [submitted("done"), finished("done")]);
+    box.queue.append("r", [submitted("running"), chunk("running", 0)]);
+    box.queue.append("r2", [submitted("sent"), finished("sent")]);
+    box.queue.ack(box.queue.take("r2", 10) as NonNullable<ReturnType<typeof box.queue.take>>);
+    box.acceptedTurns.noteTaskId("running", "agent-task-7");
+
+    // The folder becomes usable (the file in the way is gone): no restart.
+    rmSync(join(dir, ".."));
+    mkdirSync(dir, { recursive: true });
+    await until(() => box.durable, "the outbox to use its database again");
+    expect(box.stats().failure).toBeNull();
+    expect(at("info").some((line) => /works again/.test(line))).toBe(true);
+    box.queue.append("r", [chunk("running", 1)]); // written to disk at once now
+    box.close();
+
+    const again = outbox(dir);
+    expect(again.durable).toBe(true);
+    expect(ids(again.queue.take("r", 10)?.events ?? [])).toEqual([
+      "done-s",
+      "done-p",
+      "running-s",
+      "running-c0",
+      "running-c1",
+    ]);
+    expect(again.queue.rooms()).toEqual(["r"]); // what was delivered meanwhile is not back
+    // "done" ended while memory-only: not unfinished; "running" is, with its task id.
+    expect(again.stats().unfinishedAtStart).toBe(1);
+    expect(again.acceptedTurns.find("running")?.agentTaskId).toBe("agent-task-7");
+    expect(again.acceptedTurns.has("done")).toBe(true);
+  });
+
   it("goes on in memory when the database fails while running (one error line)", () => {
     const { logger, at } = capturingLogger();
     const failing = {
       file: "/somewhere/outbox.sqlite",
-      loadEvents: () => [],
+      eachEvent: () => {},
       insertEvents: () => {
         throw new Error("disk I/O error");
       },

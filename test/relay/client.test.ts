@@ -4,7 +4,13 @@ import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { RelayClient } from "../../src/relay/client.ts";
 import { RelayAuthError, RelayError } from "../../src/relay/errors.ts";
-import { errorBody, json, type ScriptedServer, startScriptedServer } from "./scripted-server.ts";
+import {
+  errorBody,
+  json,
+  type ScriptedServer,
+  startScriptedServer,
+  waitUntil,
+} from "./scripted-server.ts";
 
 const KEY = "hybro_client_test_key_0123456789abcdef";
 const HUB = "0123456789abcdef0123456789abcdef";
@@ -287,5 +293,167 @@ describe("RelayClient", () => {
     });
     await relay.heartbeat(HUB);
     expect(server.requests).toHaveLength(1);
+  });
+});
+
+// Issue 15, findings 8, 9 and 11 and the redirect of 14: a hostile or broken relay, or something
+// between it and the hub, must neither hold a call for minutes, nor fill the hub's memory, nor
+// pass for a refused key.
+describe("RelayClient against a hostile relay or a proxy in between", () => {
+  const failure = async (promise: Promise<unknown>) =>
+    (await promise.then(
+      () => null,
+      (error: unknown) => error,
+    )) as RelayError | null;
+
+  /** A 200 whose body never ends: chunks until the client hangs up (or `totalBytes`). */
+  function runawayAnswer(totalBytes: number, headers: Record<string, string> = {}) {
+    const sent = { bytes: 0, closed: false };
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const handler = (_request: unknown, res: import("node:http").ServerResponse) => {
+      res.writeHead(200, { "content-type": "application/json", ...headers });
+      res.on("close", () => {
+        sent.closed = true;
+      });
+      const pump = () => {
+        while (!res.destroyed && sent.bytes < totalBytes) {
+          sent.bytes += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+        if (!res.destroyed) res.end();
+      };
+      res.write('{"hub_id":"');
+      pump();
+    };
+    return { sent, handler };
+  }
+
+  it("a register answer beyond the size cap is not read: the call fails there and the relay is hung up on", async () => {
+    const runaway = runawayAnswer(64 * 1024 * 1024);
+    server = await startScriptedServer(runaway.handler);
+    const relay = makeClient(server.url, { settings: { maxAnswerBytes: 1024 * 1024 } });
+    const error = await failure(relay.register(HUB));
+    expect(error).toBeInstanceOf(RelayError);
+    expect([error?.kind, error?.code]).toEqual(["transient", "AnswerTooLarge"]);
+    expect(error?.message).toContain("more than 1 MiB");
+    await waitUntil(() => runaway.sent.closed, 10_000, "the hub to hang up");
+    // Socket buffers hold a few MiB at most: far from the 64 MiB the relay meant to send.
+    expect(runaway.sent.bytes).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it("an answer that declares a length beyond the cap is refused before reading it", async () => {
+    const runaway = runawayAnswer(4 * 1024 * 1024, { "content-length": String(400 * 1024 * 1024) });
+    server = await startScriptedServer(runaway.handler);
+    const error = await failure(
+      makeClient(server.url, { settings: { maxAnswerBytes: 1024 * 1024 } }).status(),
+    );
+    expect(error?.code).toBe("AnswerTooLarge");
+  });
+
+  it("a relay dribbling one byte at a time cannot hold a call past its whole-call deadline", async () => {
+    // Body: headers at once, then one byte every 20 ms (never silent long enough for the
+    // idle timeout, which is set far beyond the test's own timeout).
+    server = await startScriptedServer((_request, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write(" ")), 20);
+      res.on("close", () => clearInterval(timer));
+    });
+    const slow = { requestTimeoutMs: 120_000, requestDeadlineMs: 300 };
+    for (const call of [
+      (c: RelayClient) => c.register(HUB),
+      (c: RelayClient) => c.heartbeat(HUB),
+      (c: RelayClient) => c.syncAgents(HUB, []),
+    ]) {
+      const error = await failure(call(makeClient(server.url, { settings: slow })));
+      expect(error).toBeInstanceOf(RelayError);
+      expect([error?.kind, error?.code]).toEqual(["transient", "DeadlineExceeded"]);
+      expect(error?.message).toContain("did not finish within 300 ms");
+      await client?.close();
+    }
+    // Headers: the status line and header bytes themselves trickle in.
+    const raw = createServer();
+    raw.on("connection", (socket) => {
+      const bytes = Buffer.from("HTTP/1.1 200 OK\r\nX-Slow: " + "z".repeat(100_000));
+      let at = 0;
+      const timer = setInterval(() => {
+        if (socket.destroyed || at >= bytes.length) return clearInterval(timer);
+        socket.write(bytes.subarray(at, at + 1));
+        at += 1;
+      }, 20);
+      socket.on("close", () => clearInterval(timer));
+      socket.on("error", () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
+    extra.push(
+      () =>
+        new Promise<void>((resolve) => {
+          raw.close(() => resolve());
+          raw.closeAllConnections();
+        }),
+    );
+    const { port } = raw.address() as AddressInfo;
+    const error = await failure(
+      makeClient(`http://127.0.0.1:${port}`, { settings: slow }).register(HUB),
+    );
+    expect(error?.code).toBe("DeadlineExceeded");
+  });
+
+  it("a 401/403 page from a proxy or firewall is retried as such, never taken for a refused key", async () => {
+    const pages = [
+      {
+        status: 403,
+        type: "text/html; charset=utf-8",
+        body: "<html><head><title>Access Denied by Corporate Firewall</title></head><body>…</body></html>",
+      },
+      { status: 401, type: "text/plain", body: "Unauthorized" },
+      { status: 403, type: "text/html", body: "" },
+      { status: 407, type: "text/html", body: "<title>Proxy Authentication Required</title>" },
+    ];
+    let n = 0;
+    server = await startScriptedServer((_request, res) => {
+      const page = pages[n++ % pages.length]!;
+      res.writeHead(page.status, { "content-type": page.type });
+      res.end(page.body);
+    });
+    const relay = makeClient(server.url);
+    for (const page of pages) {
+      const error = await failure(relay.register(HUB));
+      expect(error, page.body).toBeInstanceOf(RelayError);
+      expect(error, page.body).not.toBeInstanceOf(RelayAuthError);
+      expect([error?.kind, error?.code, error?.status]).toEqual([
+        "transient",
+        "NotRelayAnswer",
+        page.status,
+      ]);
+      expect(error?.message).toContain("retrying with backoff");
+      expect(error?.message).toContain(page.type.split(";")[0]);
+    }
+    n = 0;
+    expect((await failure(relay.heartbeat(HUB)))?.message).toContain(
+      '"Access Denied by Corporate Firewall"',
+    );
+  });
+
+  it("the relay's own JSON refusal is still the key's", async () => {
+    server = await startScriptedServer((_request, res) =>
+      json(res, 401, { detail: "Invalid API key" }),
+    );
+    expect(await failure(makeClient(server.url).register(HUB))).toBeInstanceOf(RelayAuthError);
+  });
+
+  it("a redirect says where it pointed, and is not followed", async () => {
+    const elsewhere = await startScriptedServer((_request, res) => {
+      res.writeHead(204).end();
+    });
+    extra.push(() => elsewhere.close());
+    server = await startScriptedServer((_request, res) => {
+      res.writeHead(307, { location: `${elsewhere.url}/api/v1/relay/hub/register` }).end();
+    });
+    const error = await failure(makeClient(server.url).register(HUB));
+    expect(error?.kind).toBe("transient");
+    expect(error?.message).toContain(
+      `HTTP 307 redirect to ${elsewhere.url}/api/v1/relay/hub/register (not followed)`,
+    );
+    expect(elsewhere.requests).toHaveLength(0);
   });
 });

@@ -111,6 +111,28 @@ describe("classifyResponse", () => {
     );
   });
 
+  it("a 401/403/407 without the relay's JSON error body is never the key's, on any call", () => {
+    const html = "<html><head><title>403 Forbidden</title></head><body>nginx</body></html>";
+    for (const call of ["register", "sync", "heartbeat", "publish", "events", "status"] as const) {
+      for (const status of [401, 403, 407]) {
+        const error = classifyResponse(
+          answer({ call, status, bodyText: html, headers: { "content-type": "text/html" } }),
+        );
+        expect(error, `${call} ${status}`).not.toBeInstanceOf(RelayAuthError);
+        expect([error?.kind, error?.code], `${call} ${status}`).toEqual([
+          "transient",
+          "NotRelayAnswer",
+        ]);
+        expect(error?.message).toContain('text/html: "403 Forbidden"');
+      }
+    }
+    // JSON that is not the relay's error shape (no `detail`) is not the relay's either.
+    const foreign = classifyResponse(
+      answer({ call: "register", status: 401, bodyText: '{"error":"unauthorized"}' }),
+    );
+    expect(foreign?.code).toBe("NotRelayAnswer");
+  });
+
   it("404 on a hub path means register again; elsewhere it is permanent", () => {
     for (const call of ["sync", "heartbeat", "publish", "events"] as const) {
       expect(classifyResponse(answer({ call, status: 404 }))?.kind).toBe("not_registered");

@@ -380,6 +380,47 @@ describe("Publisher", () => {
     expect(h.publisher.depth()).toBe(0);
   });
 
+  it("while the relay fails, all rooms wait and one POST at a time probes it; a success lets all go (fake clock)", async () => {
+    vi.useFakeTimers();
+    let relayUp = false;
+    const posts: string[] = [];
+    let concurrent = 0;
+    let mostConcurrent = 0;
+    const delivered = new Set<string>();
+    const h = make(
+      async (roomId) => {
+        posts.push(roomId);
+        concurrent += 1;
+        mostConcurrent = Math.max(mostConcurrent, concurrent);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        concurrent -= 1;
+        if (!relayUp) throw transient();
+        delivered.add(roomId);
+      },
+      { publishRetryBaseDelayMs: 500, publishRetryMaxDelayMs: 30_000 },
+    );
+    const rooms = Array.from({ length: 200 }, (_, i) => `room-${i}`);
+    for (const room of rooms) h.publisher.publish(room, [submitted(room)]);
+    await vi.advanceTimersByTimeAsync(100);
+    const burst = posts.length; // what went out before the first 503 came back
+    expect(burst).toBeLessThanOrEqual(rooms.length);
+    await vi.advanceTimersByTimeAsync(120_000);
+    // Two minutes of outage: a probe per backoff period (0.5 s doubling to 30 s), not a POST
+    // per room per period.
+    const probes = posts.length - burst;
+    expect(probes).toBeGreaterThan(0);
+    expect(probes).toBeLessThan(20);
+    // Said once when the outage began, then every tenth probe: not once per room.
+    const warned = h.logs.lines().filter((line) => line.level === 40);
+    expect(warned.length).toBeLessThanOrEqual(2);
+    expect(String(warned[0]?.msg)).toContain("every room waits for the relay");
+    relayUp = true;
+    await vi.advanceTimersByTimeAsync(35_000);
+    expect(delivered.size).toBe(rooms.length);
+    expect(h.publisher.depth()).toBe(0);
+    expect(h.logs.text()).toContain("publishing to the relay works again");
+  });
+
   it("never throws on bad input and bounds its memory", async () => {
     const h = make(async () => undefined, {
       publishMaxQueuedEvents: 3,

@@ -546,6 +546,26 @@ describe("RelayLink", () => {
     expect(calls(relay, "sync").length).toBeGreaterThanOrEqual(2);
   });
 
+  it("a firewall's HTML 403 at register is no refused key: retried with backoff, then ready", async () => {
+    const relay = await startRelay({
+      register: (n, res) => {
+        if (n > 3) return false;
+        res.writeHead(403, { "content-type": "text/html" });
+        res.end("<html><title>Blocked by policy</title></html>");
+        return true;
+      },
+    });
+    const { link: l, logs } = makeLink(relay.url);
+    const fatals: RelayAuthError[] = [];
+    l.on("fatal", (error) => fatals.push(error));
+    await l.start(() => undefined, new AbortController().signal);
+    expect(fatals).toEqual([]);
+    expect(calls(relay, "register")).toHaveLength(4);
+    expect(l.state()).toMatchObject({ ready: true, connection: "open" });
+    expect(logs.text()).toContain("something other than the relay");
+    expect(logs.text()).toContain("Blocked by policy");
+  });
+
   it("aborting the start signal stops everything and leaves nothing running", async () => {
     const relay = await startRelay();
     const before = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;

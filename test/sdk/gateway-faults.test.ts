@@ -157,6 +157,22 @@ describe("responses the client must not trust", () => {
     });
   });
 
+  it("a redirect is not followed and says where it pointed", async () => {
+    const { url, requests } = await serve((_req, res) =>
+      res
+        .writeHead(307, { location: "https://elsewhere.example/api/v1/gateway/agents/agt_1/card" })
+        .end("<html>moved</html>"),
+    );
+    await using gw = new HybroGateway({ apiKey: KEY, baseUrl: url });
+    await expect(gw.getCard("agt_1")).rejects.toMatchObject({
+      status: 307,
+      code: "http_307",
+      message:
+        "HTTP 307 redirect to https://elsewhere.example/api/v1/gateway/agents/agt_1/card (not followed)",
+    });
+    expect(requests).toHaveLength(1);
+  });
+
   it("a 200 that is not JSON, or not the expected shape, is an invalid_response error", async () => {
     const { url } = await serve((_req, res, _body, n) =>
       n === 1 ? res.writeHead(200).end("<html>") : json(res, 200, '{"result":{"nope":1}}'),

@@ -8,6 +8,7 @@ import { jsonRpcErrorOf, jsonRpcRequest, jsonRpcResult, newRequestId } from "../
 import { isRecord } from "../../a2a/model.ts";
 import { readSseEvents } from "../../a2a/sse.ts";
 import { type Logger, silentLogger } from "../../log/logger.ts";
+import { isRedirect, redirectText } from "../../wire/redirect.ts";
 import {
   type A2ADialect,
   type AgentTransport,
@@ -15,6 +16,7 @@ import {
   type RpcCallOptions,
   TransportError,
 } from "../transport.ts";
+import { cardAnswerProblem, readCardText } from "./card-body.ts";
 
 export interface HttpTransportSettings {
   /** TCP (and TLS) connect limit. */
@@ -126,7 +128,7 @@ export class HttpTransport implements AgentTransport {
     const url = this.endpointFor(options.dialect);
     const response = await this.#post(url, id, method, params, options, "application/json");
     const text = await this.#readBody(response.body, options.signal, url);
-    return interpretResponse(response.statusCode, text, id, url);
+    return interpretResponse(response, text, id, url);
   }
 
   async *stream(method: string, params: unknown, options: RpcCallOptions): AsyncIterable<unknown> {
@@ -146,7 +148,7 @@ export class HttpTransport implements AgentTransport {
       if (!contentType.includes("text/event-stream") || response.statusCode >= 300) {
         // A plain JSON body answering a stream call: an error, or a single result.
         const text = await this.#readBody(body, options.signal, url);
-        yield interpretResponse(response.statusCode, text, id, url);
+        yield interpretResponse(response, text, id, url);
         return;
       }
       for await (const event of readSseEvents(body, {
@@ -185,10 +187,15 @@ export class HttpTransport implements AgentTransport {
     }
   }
 
+  /**
+   * The card from `cardUrl` or the well-known paths; null when none serves one. A card too
+   * large to read, or paths that only redirect, are errors that say so (not "no card").
+   */
   async fetchCard(signal: AbortSignal): Promise<Record<string, unknown> | null> {
     const urls = this.#cardUrl
       ? [this.#cardUrl]
       : CARD_PATHS.map((p) => wellKnown(this.#baseUrl, p));
+    const redirects: string[] = [];
     for (const url of urls) {
       const timeout = new AbortController();
       const timer = setTimeout(() => timeout.abort(), this.#settings.cardTimeoutMs);
@@ -200,16 +207,24 @@ export class HttpTransport implements AgentTransport {
           headers: { ...this.#headers, accept: "application/json", "a2a-version": "1.0" },
           signal: attempt,
         });
-        const text = await this.#readBody(response.body, attempt, url);
-        if (response.statusCode < 200 || response.statusCode >= 300) continue;
-        const card: unknown = JSON.parse(text);
+        const problem = cardAnswerProblem(response);
+        if (problem !== null) {
+          await response.body.dump().catch(() => undefined);
+          if (isRedirect(response.statusCode)) redirects.push(`${url} answered ${problem}`);
+          continue;
+        }
+        const card: unknown = JSON.parse(await readCardText(response, url));
         if (isRecord(card)) return card;
       } catch (error) {
         if (signal.aborted) throw signal.reason;
+        if (error instanceof TransportError && error.errorType === "CardTooLarge") throw error;
         this.#logger.debug({ url, err: String(error) }, "no agent card at this URL");
       } finally {
         clearTimeout(timer);
       }
+    }
+    if (redirects.length > 0) {
+      throw new TransportError("CardRedirect", `no agent card: ${redirects.join("; ")}`);
     }
     return null;
   }
@@ -298,7 +313,18 @@ export function wellKnown(base: string, path: string): string {
 }
 
 /** HTTP status + body → the JSON-RPC result, or the right error (§5.4 of the reference). */
-function interpretResponse(status: number, text: string, id: string, url: string): unknown {
+function interpretResponse(
+  response: Dispatcher.ResponseData,
+  text: string,
+  id: string,
+  url: string,
+): unknown {
+  const status = response.statusCode;
+  if (isRedirect(status)) {
+    const location = response.headers.location;
+    const where = redirectText(status, Array.isArray(location) ? location[0] : location);
+    throw new TransportError("HTTPStatusError", `agent at ${url} answered ${where}`);
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);

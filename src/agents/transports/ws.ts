@@ -7,6 +7,7 @@ import { Agent, request } from "undici";
 import WebSocket, { type RawData } from "ws";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
 import { TransportError } from "../transport.ts";
+import { cardAnswerProblem, readCardText } from "./card-body.ts";
 import { isCard } from "./local-card.ts";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
 import { DEFAULT_RPC_PEER_SETTINGS, type RpcPeerSettings } from "./rpc-peer.ts";
@@ -274,11 +275,12 @@ export class WsTransport extends PeerTransport {
       headers: { accept: "application/json", ...this.#headers },
       signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
     });
-    if (response.statusCode !== 200) {
+    const problem = cardAnswerProblem(response);
+    if (problem !== null) {
       await response.body.dump();
-      throw new Error(`HTTP ${response.statusCode}`);
+      throw new Error(problem);
     }
-    const body: unknown = await response.body.json();
+    const body: unknown = JSON.parse(await readCardText(response, this.#cardUrl as string));
     if (!isCard(body)) throw new Error("the body is not a JSON object");
     return body;
   }
