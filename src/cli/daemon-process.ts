@@ -46,6 +46,8 @@ export interface DaemonProcessOptions {
   secrets: Set<string>;
   logFile: string | null;
   metrics?: string | undefined;
+  /** `--inspect` address (loopback only), or undefined when the inspector is off. */
+  inspect?: string | undefined;
   report: StartupReport;
   /** The non-secret `start` arguments, for `restart`. */
   launch: string[];
@@ -158,6 +160,8 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
     },
   });
   let metricsServer: { url: string; close(): Promise<void> } | null = null;
+  let inspector: import("../inspector/index.ts").Inspector | null = null;
+  let inspectorUrl: string | null = null;
   let closeMetrics = () => {};
   const statusOf = (): DaemonStatus => {
     if (!daemon) throw new Error("the hub is still starting");
@@ -170,6 +174,7 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
       logFile: options.logFile,
       managedBy: managedBy(),
       metricsUrl: metricsServer ? `${metricsServer.url}/metrics` : null,
+      inspectorUrl,
       launch: options.launch,
     };
   };
@@ -230,6 +235,17 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
       onWatchedChange,
     );
 
+    if (options.inspect) {
+      const { createInspector, parseInspectAddress } = await import("../inspector/index.ts");
+      const parsed = parseInspectAddress(options.inspect);
+      if (!parsed.ok) {
+        report.failed(`--inspect ${parsed.error}`, ExitCode.usage);
+        return ExitCode.usage;
+      }
+      inspector = createInspector({ address: parsed.address, logger });
+      options.secrets.add(inspector.token); // masked should anything ever log it
+    }
+
     const hubId = loadOrCreateHubId(paths.data, (message) => logger.warn(message));
     // Loaded on demand so the CLI's other commands do not pay for the hub's modules.
     const { HubDaemon } = await import("../hub/daemon.ts");
@@ -243,8 +259,23 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
       ...options.parts,
       hub: { shutdownGraceMs: options.shutdownGraceMs },
       dataDir: paths.data,
+      ...(inspector ? { observer: inspector.recorder } : {}),
     });
     const hub = daemon;
+
+    if (inspector) {
+      try {
+        inspectorUrl = await inspector.attach(hub);
+      } catch (error) {
+        report.failed(
+          `--inspect ${options.inspect}: cannot listen: ${(error as Error).message}`,
+          ExitCode.error,
+        );
+        return ExitCode.error;
+      }
+      logger.info(`inspector on ${new URL(inspectorUrl).origin}/ (its URL was printed at start)`);
+      report.inspector(inspectorUrl);
+    }
 
     if (options.metrics) {
       const { parseListenAddress, startMetricsServer } = await import("../metrics/server.ts");
@@ -338,6 +369,7 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
     unwatchFile(watched, onWatchedChange);
     closeMetrics();
     await metricsServer?.close();
+    await inspector?.close();
     await control.close();
   }
 }

@@ -65,5 +65,6 @@ export function formatStatus(
     `  logs      ${status.logFile ?? (status.managedBy === "systemd" ? "the journal: journalctl --user -u hybro-hub" : "stderr of the terminal it runs in")}`,
   );
   if (status.metricsUrl) lines.push(`  metrics   ${status.metricsUrl}`);
+  if (status.inspectorUrl) lines.push(`  inspector ${status.inspectorUrl}`);
   return `${lines.join("\n")}\n${formatAgents(status.agents)}`;
 }

@@ -3,6 +3,7 @@
 // relay can send work for them) and taken apart in the reverse order on stop.
 import { EventEmitter } from "node:events";
 import { Registry, type RegistrySettings } from "../agents/registry.ts";
+import { type HubObserver, NULL_OBSERVER } from "../inspector/observer.ts";
 import type { Logger } from "../log/logger.ts";
 import { type Outbox, openOutbox } from "../outbox/outbox.ts";
 import type { OutboxSettings, RecoverySettings } from "../outbox/settings.ts";
@@ -26,6 +27,8 @@ export interface HubDaemonOptions {
   dataDir?: string;
   outbox?: Partial<OutboxSettings>;
   recovery?: Partial<RecoverySettings>;
+  /** The local inspector's hooks (inspector/observer.ts); default none. */
+  observer?: HubObserver;
 }
 
 /** One finished turn, for metrics (reported by the Hub's `onTurnEnd` hook). */
@@ -114,6 +117,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       queue: this.outbox.queue,
       responseSeq: this.outbox.responseSeq,
       eventIds: this.outbox.eventIds,
+      observer: options.observer,
     });
     this.hub = new Hub({
       roster: this.registry,
@@ -122,6 +126,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       settings: options.hub,
       onTurnEnd: (end) => this.emit("turnEnd", end),
       acceptedTurns: this.outbox.acceptedTurns,
+      observer: options.observer,
     });
     this.registry.on("change", () => this.link.requestSync());
     this.link.on("ready", () => {
@@ -137,7 +142,11 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
     await this.registry.start(signal);
     // Turns an earlier run never answered: answered now, queued behind their earlier events.
     void this.outbox.recover({ roster: this.registry, sink: this.link });
-    void this.link.start((command) => this.hub.handleCommand(command as never), signal);
+    const observer = this.#options.observer ?? NULL_OBSERVER;
+    void this.link.start((command) => {
+      observer.command(command);
+      this.hub.handleCommand(command as never);
+    }, signal);
   }
 
   /** The state `hybro-hub status` reports, read fresh on each call. */

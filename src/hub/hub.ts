@@ -3,6 +3,7 @@
 // and shutdown drains. It knows the relay only as "somewhere to publish" and the agents only as
 // a roster, so it runs the same against the real relay, the development relay and tests.
 import type { A2AClient } from "../a2a/client.ts";
+import { type HubObserver, NULL_OBSERVER } from "../inspector/observer.ts";
 import type { Logger } from "../log/logger.ts";
 import type {
   CancelTaskCommand,
@@ -93,6 +94,7 @@ export class Hub {
   readonly #counts = new Map<string, AgentTurnCounts>();
   #accepting = true;
   readonly #onTurnEnd: (report: TurnEndReport) => void;
+  readonly #observer: HubObserver;
 
   constructor(options: {
     roster: Roster;
@@ -102,8 +104,11 @@ export class Hub {
     onTurnEnd?: (report: TurnEndReport) => void;
     /** Where accepted turns are remembered (the durable outbox's ledger); default in memory. */
     acceptedTurns?: TurnLedger;
+    /** The local inspector's hooks (inspector/observer.ts); default none. */
+    observer?: HubObserver;
   }) {
     this.#onTurnEnd = options.onTurnEnd ?? (() => {});
+    this.#observer = options.observer ?? NULL_OBSERVER;
     this.#roster = options.roster;
     this.#sink = options.sink;
     this.#logger = options.logger;
@@ -279,7 +284,14 @@ export class Hub {
           message,
           streaming: agent.streaming,
         },
-        agent.client,
+        this.#observer.turnClient(
+          {
+            agentMessageId: turn.agentMessageId,
+            localAgentId: agent.localAgentId,
+            agentName: agent.name,
+          },
+          agent.client,
+        ),
         (events) => {
           learnTaskId(taskIdIn(events));
           this.#sink.publish(turn.roomId, events);

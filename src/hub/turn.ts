@@ -9,6 +9,9 @@ import { type Logger, silentLogger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { TurnMapper, taskSubmitted } from "./mapping.ts";
 
+/** The agent calls a turn makes (an A2AClient, or the inspector's recording wrapper of one). */
+export type TurnClient = Pick<A2AClient, "send" | "stream" | "getTask" | "cancelTask">;
+
 export interface TurnSettings {
   /** Whole turn, first byte to terminal group. */
   turnDeadlineMs: number;
@@ -97,7 +100,7 @@ const ACTIVE_STATES = new Set(["submitted", "working"]);
 
 export async function runTurn(
   input: TurnInput,
-  client: A2AClient,
+  client: TurnClient,
   emit: (events: PublishedEvent[]) => void,
   options: TurnOptions,
 ): Promise<TurnOutcome> {
@@ -173,7 +176,7 @@ export async function runTurn(
 
 /** The I/O steps of one turn, sharing its signal, mapper and deadline. */
 class TurnSteps {
-  readonly #client: A2AClient;
+  readonly #client: TurnClient;
   readonly #mapper: TurnMapper;
   readonly #publish: (events: PublishedEvent[]) => void;
   readonly #signal: AbortSignal;
@@ -182,7 +185,7 @@ class TurnSteps {
   readonly #logger: Logger;
 
   constructor(
-    client: A2AClient,
+    client: TurnClient,
     mapper: TurnMapper,
     publish: (events: PublishedEvent[]) => void,
     signal: AbortSignal,
@@ -313,7 +316,7 @@ class TurnSteps {
 
 /** Best effort, bounded: tell the agent to stop working on the task. */
 async function cancelOnAgent(
-  client: A2AClient,
+  client: TurnClient,
   taskId: string,
   settings: TurnSettings,
   logger: Logger,

@@ -8,6 +8,7 @@
 // `publishCoalesceMs` from the first unsent chunk so a token stream shares POSTs; any other
 // event (task_submitted, the terminal group, …) goes out at once with whatever is queued before
 // it, so a turn's answer is never held back by the window.
+import { type HubObserver, NULL_OBSERVER } from "../inspector/observer.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { fullJitterDelayMs, type Random } from "./backoff.ts";
@@ -34,6 +35,8 @@ export interface PublisherOptions {
   /** Where `data.response_seq` comes from (the outbox keeps its high-water mark); default in memory. */
   sequence?: ResponseSequence;
   random?: Random;
+  /** The local inspector's hooks (queued, acked, failed); default none. */
+  observer?: HubObserver;
 }
 
 export interface PublisherStats {
@@ -76,6 +79,7 @@ export class Publisher {
   private readonly queue: PublishQueue;
   private readonly random: Random;
   private readonly sequence: ResponseSequence;
+  private readonly observer: HubObserver;
   private readonly rooms = new Map<string, RoomState>();
   private readonly controller = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
@@ -95,6 +99,7 @@ export class Publisher {
     this.queue = options.queue ?? new InMemoryPublishQueue();
     this.random = options.random ?? Math.random;
     this.sequence = options.sequence ?? new ResponseSequence();
+    this.observer = options.observer ?? NULL_OBSERVER;
     this.resume();
   }
 
@@ -131,6 +136,7 @@ export class Publisher {
       }
       const stamped = events.map((event) => stampEvent(event, this.sequence));
       this.queue.append(roomId, stamped);
+      this.observer.queued(roomId, stamped);
       const room = this.room(roomId);
       if (stamped.some(isUrgent)) room.urgent = true;
       else if (room.chunkSince === null) room.chunkSince = Date.now();
@@ -292,6 +298,7 @@ export class Publisher {
     try {
       await this.options.send(roomId, batch.events, signal);
       this.queue.ack(batch);
+      this.observer.acked(roomId, batch.events);
       if (room.attempts > 0) this.logger.info({ roomId }, "publishing to the relay works again");
       room.attempts = 0;
       this.counters.batches += 1;
@@ -305,6 +312,9 @@ export class Publisher {
       failure = error instanceof RelayError ? error : classifyNetworkError("publish", error);
     }
 
+    // Every way out below but the final refusal keeps the events queued for another POST.
+    if (failure.kind !== "permanent")
+      this.observer.failed(roomId, batch.events, failure.message, true);
     switch (failure.kind) {
       case "auth":
         this.queue.release(batch);
@@ -317,6 +327,7 @@ export class Publisher {
           room.maxBatch = Math.max(1, Math.ceil(count / 2));
           room.urgent = true;
           this.counters.retries += 1;
+          this.observer.failed(roomId, batch.events, failure.message, true);
           this.logger.warn(
             { roomId, events: count },
             "relay found the publish batch too large; splitting it",
@@ -332,11 +343,13 @@ export class Publisher {
             room.nextBatch = Math.max(1, bad);
             room.urgent = true;
             this.counters.retries += 1;
+            this.observer.failed(roomId, batch.events, failure.message, true);
             return;
           }
         }
         this.queue.ack(batch);
         this.counters.dropped += count;
+        this.observer.failed(roomId, batch.events, failure.message, false);
         this.logRefusal(roomId, failure, batch);
         return;
       case "not_registered":
