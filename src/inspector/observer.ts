@@ -28,10 +28,13 @@ export interface ObservedTurn {
   agentName: string;
 }
 
-/** One guard step, as the privacy guard reports it: kinds, actions and counts, never values. */
+/**
+ * One guard step, as the privacy guard returns it (its GuardStep fits): kinds, actions and
+ * counts, never values.
+ */
 export interface GuardReport {
   /** The events the step lets out, in order (what is queued right after this call). */
-  publish: ReadonlyArray<{ type: string; detections: readonly Detection[] }>;
+  publish: ReadonlyArray<{ event: { readonly type: string }; detections: readonly Detection[] }>;
   /** Events kept back because the turn is blocked. */
   withheld: ReadonlyArray<{ type: string; detections: readonly Detection[] }>;
   blocked: PolicyBlock | null;

@@ -351,7 +351,7 @@ export class Recorder implements HubObserver {
     if (!turn) return;
     const now = this.#now();
     for (const item of report.publish) {
-      turn.guard.push(item);
+      turn.guard.push({ type: item.event.type, detections: item.detections });
       this.#tally(turn, item.detections);
     }
     for (const item of report.withheld) {
