@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
+import { answerText } from "./answer.ts";
 import type { Roster } from "./hub.ts";
 import { newHubTaskId } from "./mapping.ts";
 import { runTurn, type TurnSettings } from "./turn.ts";
@@ -11,7 +12,7 @@ import { runTurn, type TurnSettings } from "./turn.ts";
 export interface LocalAnswer {
   /** completed | failed | input_required */
   status: string;
-  /** The answer's text (or the agent's question, when it asks for input). */
+  /** The answer's text (or the agent's question, when it asks for input); see answer.ts. */
   text: string;
   error: { type: string; message: string } | null;
   durationMs: number;
@@ -53,13 +54,11 @@ export async function replayLocally(
       logger: options.logger ?? silentLogger(),
     },
   );
-  let text = "";
   let error: LocalAnswer["error"] = null;
   for (const event of events) {
-    if (event.type === "agent_response") text = event.data.content;
-    else if (event.type === "task_interactive" && text === "") text = event.data.status_text;
-    else if (event.type === "agent_error")
+    if (event.type === "agent_error")
       error = { type: event.data.error_type, message: event.data.error };
   }
+  const text = answerText(events) ?? "";
   return { status: outcome.status, text, error, durationMs: performance.now() - started };
 }

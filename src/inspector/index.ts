@@ -71,6 +71,8 @@ export function createInspector(options: InspectorOptions): Inspector {
         server = serve({ ...options.address, port: 0 });
         url = await server.listen();
       }
+      // Attached to a hub already connected (tests): that opening counts as the first.
+      if (daemon.link.state().connection === "open") recorder.link.connected();
       daemon.link.on("connected", () => recorder.link.connected());
       daemon.link.on("disconnected", (error) => recorder.link.disconnected(error?.message ?? null));
       return url;

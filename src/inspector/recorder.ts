@@ -5,6 +5,7 @@
 // Pure apart from the injected clock: no timers, no I/O.
 
 import type { A2AResult, A2AStreamEvent, A2ATask } from "../a2a/model.ts";
+import { answerText } from "../hub/answer.ts";
 import type { Detection } from "../privacy/turn-guard.ts";
 import type { PublishedEvent, RelayCommand } from "../wire/relay.ts";
 import { LinkHistory, type LinkHistorySettings } from "./link-history.ts";
@@ -131,6 +132,8 @@ export interface ReplayRecord {
 
 export interface TurnDetail extends TurnSummary {
   timeline: TimelineEntry[];
+  /** The answer the published events carried (hub/answer.ts), from what is kept; null: none. */
+  answer: string | null;
   replay: ReplayRecord | null;
 }
 
@@ -379,9 +382,15 @@ export class Recorder implements HubObserver {
   turn(id: string): TurnDetail | null {
     const turn = this.#turns.get(id);
     if (!turn) return null;
+    const published: unknown[] = [];
+    for (const entry of turn.timeline) {
+      if (entry.type !== "published" || entry.payload.cutFromBytes !== null) continue;
+      published.push(JSON.parse(entry.payload.json));
+    }
     return {
       ...snapshotOf(turn.summary),
       timeline: turn.timeline.map((entry) => ({ ...entry })),
+      answer: answerText(published),
       replay: turn.replay,
     };
   }

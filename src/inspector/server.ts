@@ -13,6 +13,7 @@ import {
   checkRequest,
   type InspectAddress,
   inspectorUrl,
+  isLoopback,
 } from "./access.ts";
 import type { Recorder, ReplayRecord } from "./recorder.ts";
 import { replayMessage } from "./replay-message.ts";
@@ -109,6 +110,8 @@ export class InspectorServer {
   /** Listens; resolves with the page's URL (it holds the token: print it, never log it). */
   async listen(): Promise<string> {
     const { host, port } = this.#options.address;
+    if (!isLoopback(host))
+      throw new Error(`${host} is not a loopback address; the inspector serves on loopback only`);
     await new Promise<void>((resolve, reject) => {
       this.#server.once("error", reject);
       this.#server.listen({ host, port }, () => {

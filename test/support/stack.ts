@@ -14,6 +14,7 @@ import {
 } from "../../src/devrelay/index.ts";
 import { HubDaemon } from "../../src/hub/daemon.ts";
 import type { HubSettings } from "../../src/hub/hub.ts";
+import type { HubObserver } from "../../src/inspector/observer.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log/logger.ts";
 import type { RelayLinkSettings } from "../../src/relay/settings.ts";
 
@@ -40,6 +41,8 @@ export interface StackOptions {
   link?: Partial<RelayLinkSettings>;
   registry?: Partial<RegistrySettings>;
   logger?: Logger;
+  /** The local inspector's recorder, or another observer of the hub. */
+  observer?: HubObserver;
 }
 
 export interface Stack {
@@ -122,6 +125,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     hub: options.hub,
     relay: { ...FAST_RELAY_LINK, ...options.link },
     registry: { ...FAST_REGISTRY, ...options.registry },
+    ...(options.observer ? { observer: options.observer } : {}),
   });
   const ready = once(daemon, "ready");
   await daemon.start();

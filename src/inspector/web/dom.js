@@ -79,16 +79,6 @@ export function prettyPayload(payload) {
   }
 }
 
-/** The parsed payload, or null when it was cut (or is not JSON). */
-export function parsePayload(payload) {
-  if (payload.cutFromBytes !== null) return null;
-  try {
-    return JSON.parse(payload.json);
-  } catch {
-    return null;
-  }
-}
-
 export const STATE_LABELS = {
   queued: "queued",
   running: "running",

@@ -8,7 +8,6 @@ import {
   duration,
   fill,
   h,
-  parsePayload,
   prettyPayload,
   privacyChips,
   stateBadge,
@@ -95,22 +94,8 @@ function step(name, from, at) {
   );
 }
 
-/** The agent's answer as published (agent_response), or what it asked (task_interactive). */
-export function originalAnswer(turn) {
-  let text = null;
-  for (const entry of turn.timeline) {
-    if (entry.type !== "published") continue;
-    if (entry.eventType !== "agent_response" && entry.eventType !== "task_interactive") continue;
-    const event = parsePayload(entry.payload);
-    if (!event) continue;
-    if (entry.eventType === "agent_response") text = String(event.data?.content ?? "");
-    else text ??= String(event.data?.status_text ?? "");
-  }
-  return text;
-}
-
 function replaySection(turn, onReplay) {
-  const original = originalAnswer(turn);
+  const original = turn.answer;
   const answer = h("div", { id: "replay-answer", class: "answer" });
   showReplay(answer, turn.replay);
   const button = h(
