@@ -5,7 +5,6 @@ import type { A2AStreamEvent } from "../../src/a2a/model.ts";
 import { Recorder, type TimelineEntry } from "../../src/inspector/recorder.ts";
 import { policyRedactor } from "../../src/inspector/redactor.ts";
 import { compilePolicy } from "../../src/privacy/policy.ts";
-import { TurnGuard } from "../../src/privacy/turn-guard.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
 import { fakeKey } from "../privacy/support.ts";
 import {
@@ -13,6 +12,7 @@ import {
   completedTask,
   fakeClock,
   publisherFor,
+  recordGuardedTurn,
   recordTurn,
   scriptedClient,
   userMessage,
@@ -182,38 +182,11 @@ describe("what the privacy guard did", () => {
       // The same policy shows the agent's own events redacted: the value is never kept.
       redactorFor: () => policyRedactor(policy),
     });
-    const command = userMessage("p1", "show me the token");
-    recorder.command(command);
-    const client = recorder.turnClient(
-      { agentMessageId: "p1", localAgentId: "local-1", agentName: "Echo" },
+    await recordGuardedTurn(
+      recorder,
+      userMessage("p1", "show me the token"),
       scriptedClient({ answer: agentMessage(`the token is ${secret}, mail me at a@example.com`) }),
-    );
-    const guard = new TurnGuard(policy);
-    const publisher = publisherFor(recorder);
-    const { runTurn } = await import("../../src/hub/turn.ts");
-    await runTurn(
-      {
-        agentMessageId: "p1",
-        localAgentId: "local-1",
-        agentName: "Echo",
-        userMessageId: "u-p1",
-        hubTaskId: "hub-p1",
-        message: command.message,
-        streaming: false,
-      },
-      client,
-      (events) => {
-        // As the hub will once the guard is wired: inspect, report, then queue what it lets out.
-        for (const event of events) {
-          const step = guard.inspect(event);
-          recorder.guarded("p1", step);
-          publisher.publish(
-            command.room_id,
-            step.publish.map((p) => p.event),
-          );
-        }
-      },
-      { signal: new AbortController().signal },
+      policy,
     );
     const turn = recorder.turn("p1")!;
     const response = turn.timeline.find(

@@ -5,6 +5,8 @@ import type { A2AMessage, A2AStreamEvent, A2ATask } from "../../src/a2a/model.ts
 import { runTurn } from "../../src/hub/turn.ts";
 import type { AgentCalls } from "../../src/inspector/observer.ts";
 import type { Recorder } from "../../src/inspector/recorder.ts";
+import type { Policy } from "../../src/privacy/policy.ts";
+import { TurnGuard } from "../../src/privacy/turn-guard.ts";
 import { ResponseSequence, stampEvent } from "../../src/relay/response-seq.ts";
 import type { PublishedEvent, UserMessageCommand } from "../../src/wire/relay.ts";
 
@@ -133,5 +135,53 @@ export async function recordTurn(
     { signal: new AbortController().signal },
   );
   if (options.ack !== false) recorder.acked(command.room_id, published);
+  return published;
+}
+
+/**
+ * A turn whose events go through the real privacy guard before they are queued, with the guard's
+ * report given to the recorder, as the hub will do once the guard is wired into the publish
+ * path (src/privacy/index.ts); the hub does not do it yet. Then all acknowledged.
+ */
+export async function recordGuardedTurn(
+  recorder: Recorder,
+  command: UserMessageCommand,
+  client: AgentCalls,
+  policy: Policy,
+): Promise<PublishedEvent[]> {
+  const guard = new TurnGuard(policy);
+  const publisher = publisherFor(recorder);
+  const published: PublishedEvent[] = [];
+  recorder.command(command);
+  const id = command.agent_message_id;
+  await runTurn(
+    {
+      agentMessageId: id,
+      localAgentId: command.local_agent_id,
+      agentName: "Echo",
+      userMessageId: command.user_message_id ?? null,
+      hubTaskId: `hub-${id}`,
+      message: command.message,
+      streaming: false,
+    },
+    recorder.turnClient(
+      { agentMessageId: id, localAgentId: command.local_agent_id, agentName: "Echo" },
+      client,
+    ),
+    (events) => {
+      for (const event of events) {
+        const step = guard.inspect(event);
+        recorder.guarded(id, step);
+        published.push(
+          ...publisher.publish(
+            command.room_id,
+            step.publish.map((p) => p.event),
+          ),
+        );
+      }
+    },
+    { signal: new AbortController().signal },
+  );
+  recorder.acked(command.room_id, published);
   return published;
 }
