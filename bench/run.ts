@@ -2,8 +2,9 @@
 // agents built on @a2a-js/sdk, all on loopback. Prints one JSON object; figures are medians and
 // percentiles of one run (these machines are shared: compare ratios, not absolutes).
 //
-//   npm run bench            # full run
+//   npm run bench                 # full run
 //   BENCH_QUICK=1 npm run bench
+//   npm run bench -- --inspect    # the hub with its local inspector on (and a live page open)
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +20,8 @@ import { connectTestClient, startTestAgent } from "../test/support/a2a-agents.ts
 import { round, summary } from "./stats.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
+/** The hub runs with `--inspect` and a reader holds the inspector's live stream open. */
+const inspect = process.argv.includes("--inspect");
 const SEQUENTIAL_TURNS = quick ? 100 : 500;
 const CONCURRENT_TURNS = quick ? 640 : 3_200;
 const CONCURRENCY = 64;
@@ -96,20 +99,34 @@ async function main() {
       relay.url,
       "--log-level",
       "warn",
+      ...(inspect ? ["--inspect", "127.0.0.1:0"] : []),
     ],
     {
       env: { ...process.env, HYBRO_HUB_HOME: home, HYBRO_API_KEY: key },
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
+  let hubOut = "";
   await new Promise<void>((resolve, reject) => {
-    let out = "";
     hub.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes("hub ready")) resolve();
+      hubOut += chunk.toString();
+      if (hubOut.includes("hub ready")) resolve();
     });
     hub.once("exit", (code) => reject(new Error(`hub exited early with ${code}`)));
   });
+  // With --inspect: a page's live stream, read (and dropped) for the whole run.
+  const inspectorUrl = /^inspector: (\S+)$/m.exec(hubOut)?.[1] ?? null;
+  if (inspect && !inspectorUrl) throw new Error("the hub printed no inspector URL");
+  const live = new AbortController();
+  let liveBytes = 0;
+  if (inspectorUrl) {
+    const stream = await fetch(`${inspectorUrl}api/events`, { signal: live.signal });
+    void (async () => {
+      for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
+        liveBytes += chunk.byteLength;
+      }
+    })().catch(() => {});
+  }
 
   const procStatus = () => readFileSync(`/proc/${hub.pid}/status`, "utf8");
   const kbIn = (status: string, field: string) =>
@@ -253,7 +270,11 @@ async function main() {
     String(streamed.result?.metadata?.agent_message_id),
   );
 
-  // 6. The hub's memory.
+  // 6. The hub's memory (with --inspect: with the last 200 turns kept by the inspector).
+  const turnsKept = inspectorUrl
+    ? ((await (await fetch(`${inspectorUrl}api/turns`)).json()) as { turns: unknown[] }).turns
+        .length
+    : null;
   const status = procStatus();
   const kb = (field: string) => kbIn(status, field);
 
@@ -264,6 +285,9 @@ async function main() {
     date: new Date().toISOString(),
     node: process.version,
     quick,
+    inspector: inspect
+      ? { on: true, turns_kept: turnsKept, live_stream_bytes_read: liveBytes }
+      : { on: false },
     direct_ms: d,
     through_hub_ms: h,
     hub_added_latency_ms: { p50: round(h.p50 - d.p50), p99: round(h.p99 - d.p99) },
@@ -296,10 +320,11 @@ async function main() {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   mkdirSync(join(import.meta.dirname, "results"), { recursive: true });
   writeFileSync(
-    join(import.meta.dirname, "results", "latest.json"),
+    join(import.meta.dirname, "results", inspect ? "latest-inspect.json" : "latest.json"),
     `${JSON.stringify(result, null, 2)}\n`,
   );
 
+  live.abort();
   hub.kill("SIGTERM");
   await new Promise((resolve) => hub.once("exit", resolve));
   await dispatcher.close();
