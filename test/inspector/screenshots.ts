@@ -67,9 +67,12 @@ await page.click(`#turns tbody tr[data-turn-id="${streamedId}"]`);
 await page.waitForSelector("#timeline li");
 await page.click("#replay");
 await page.waitForSelector("#replay-answer pre");
-await page.locator("#timeline li[data-entry-type=published] details").last().evaluate((details) => {
-  (details as unknown as { open: boolean }).open = true;
-});
+await page
+  .locator("#timeline li[data-entry-type=published] details")
+  .last()
+  .evaluate((details) => {
+    (details as unknown as { open: boolean }).open = true;
+  });
 await page.locator("#timeline li").nth(2).scrollIntoViewIfNeeded();
 await page.screenshot({ path: join(docs, "inspector-timeline.png") });
 await page.click("nav button[data-view=agents]");
