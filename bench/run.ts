@@ -1,11 +1,11 @@
 // Benchmark: development relay + the real hub (a child process, production settings) + echo
-// agents built on @a2a-js/sdk, all on loopback. Prints one JSON object; figures are medians and
-// percentiles of one run (these machines are shared: compare ratios, not absolutes).
+// agents built on @a2a-js/sdk, all on loopback. Prints one JSON object, then the large-answer
+// section (bench/large-answer.ts); figures are medians and percentiles of one run (these
+// machines are shared: compare ratios, not absolutes).
 //
 //   npm run bench                 # full run
 //   BENCH_QUICK=1 npm run bench
 //   npm run bench -- --inspect    # the hub with its local inspector on (and a live page open)
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +17,8 @@ import { NO_RATE_LIMITS, startDevRelay } from "../src/devrelay/index.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import type { PublishedEvent } from "../src/wire/relay.ts";
 import { connectTestClient, startTestAgent } from "../test/support/a2a-agents.ts";
+import { relayTurn, startHubProcess } from "./hub-process.ts";
+import { largeAnswerBench } from "./large-answer.ts";
 import { round, summary } from "./stats.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
@@ -86,36 +88,18 @@ async function main() {
       ],
     }),
   );
-  mkdirSync(join(home, "config"), { recursive: true });
-  const hub = spawn(
-    process.execPath,
-    [
-      join(import.meta.dirname, "../dist/cli/main.js"),
-      "start",
-      "--foreground",
-      "--agents",
-      agentsFile,
-      "--gateway-url",
-      relay.url,
-      "--log-level",
-      "warn",
-      ...(inspect ? ["--inspect", "127.0.0.1:0"] : []),
-    ],
-    {
-      env: { ...process.env, HYBRO_HUB_HOME: home, HYBRO_API_KEY: key },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  let hubOut = "";
-  await new Promise<void>((resolve, reject) => {
-    hub.stdout.on("data", (chunk: Buffer) => {
-      hubOut += chunk.toString();
-      if (hubOut.includes("hub ready")) resolve();
-    });
-    hub.once("exit", (code) => reject(new Error(`hub exited early with ${code}`)));
+  const hubProcess = await startHubProcess({
+    home,
+    agentsFile,
+    relayUrl: relay.url,
+    key,
+    args: inspect ? ["--inspect", "127.0.0.1:0"] : [],
   });
+  const hub = hubProcess.child;
+  const kb = (field: string) => hubProcess.statusKb(field);
+  const idleRssMb = round(kb("VmRSS") / 1024, 1);
   // With --inspect: a page's live stream, read (and dropped) for the whole run.
-  const inspectorUrl = /^inspector: (\S+)$/m.exec(hubOut)?.[1] ?? null;
+  const inspectorUrl = /^inspector: (\S+)$/m.exec(hubProcess.readyOutput)?.[1] ?? null;
   if (inspect && !inspectorUrl) throw new Error("the hub printed no inspector URL");
   const live = new AbortController();
   let liveBytes = 0;
@@ -127,11 +111,6 @@ async function main() {
       }
     })().catch(() => {});
   }
-
-  const procStatus = () => readFileSync(`/proc/${hub.pid}/status`, "utf8");
-  const kbIn = (status: string, field: string) =>
-    Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
-  const idleRssMb = round(kbIn(procStatus(), "VmRSS") / 1024, 1);
   // utime + stime of the hub process, in seconds (clock ticks of 100 Hz on Linux).
   const hubCpuS = () => {
     const fields = readFileSync(`/proc/${hub.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -186,17 +165,7 @@ async function main() {
   // 2. Through the hub: a relay command on the hub's stream until the turn's terminal event is
   //    published back (SSE delivery + hub + agent + publish POST), no gateway HTTP in between.
   const hubTurn = async (localAgentId: string, text: string) => {
-    const agentMessageId = `bench-${randomBytes(6).toString("hex")}`;
-    const done = relay.waitForTurn(agentMessageId, 60_000);
-    relay.sendCommand(hubId, {
-      type: "user_message",
-      room_id: `room-${agentMessageId}`,
-      local_agent_id: localAgentId,
-      agent_message_id: agentMessageId,
-      user_message_id: `u-${agentMessageId}`,
-      message: userMessage(text),
-    });
-    const events = await done;
+    const { events } = await relayTurn(relay, hubId, localAgentId, text, 60_000);
     if (events.at(-1)?.type !== "processing_status") throw new Error("turn without terminal event");
   };
   const sequentialThroughHub = async (localAgentId: string) => {
@@ -270,13 +239,11 @@ async function main() {
     String(streamed.result?.metadata?.agent_message_id),
   );
 
-  // 6. The hub's memory (with --inspect: with the last 200 turns kept by the inspector).
+  // 6. The hub's memory (read below; with --inspect: with the last 200 turns kept by the inspector).
   const turnsKept = inspectorUrl
     ? ((await (await fetch(`${inspectorUrl}api/turns`)).json()) as { turns: unknown[] }).turns
         .length
     : null;
-  const status = procStatus();
-  const kb = (field: string) => kbIn(status, field);
 
   const d = summary(direct);
   const h = summary(viaHub);
@@ -325,12 +292,21 @@ async function main() {
   );
 
   live.abort();
-  hub.kill("SIGTERM");
-  await new Promise((resolve) => hub.once("exit", resolve));
+  await hubProcess.stop();
   await dispatcher.close();
   await Promise.all([echo.close(), slow.close(), chunks.close()]);
   await relay.close();
   rmSync(home, { recursive: true, force: true });
+
+  // 7. One 10 MiB streamed answer through relay → hub → relay (its own hubs; see the file); not
+  // with --inspect, whose question is the hub's own path.
+  if (inspect) return;
+  const largeAnswer = await largeAnswerBench({ runs: quick ? 3 : 5 });
+  process.stdout.write(`${JSON.stringify({ large_answer: largeAnswer }, null, 2)}\n`);
+  writeFileSync(
+    join(import.meta.dirname, "results", "large-answer.json"),
+    `${JSON.stringify({ date: result.date, node: process.version, ...largeAnswer }, null, 2)}\n`,
+  );
 }
 
 await main();

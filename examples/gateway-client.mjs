@@ -7,7 +7,7 @@
 //
 // It imports the package by its name, as your own code will ("hybro-hub" resolves to this
 // package from inside it, and from any project that installed it).
-import { HybroGateway, RateLimitError } from "hybro-hub";
+import { HybroGateway, RateLimitError, StreamedAnswer } from "hybro-hub";
 
 const [query = "echo", text = "Hello from the Gateway SDK"] = process.argv.slice(2);
 const gatewayUrl = process.env.HYBRO_GATEWAY_URL ?? "https://api.hybro.ai";
@@ -30,13 +30,16 @@ try {
   const reply = await gateway.send(agent.agent_id, text);
   console.log(`send → [${reply.state}] ${reply.text}`);
 
-  // The same conversation, streamed: events arrive as the agent produces them.
+  // The same conversation, streamed: events arrive as the agent produces them. StreamedAnswer
+  // keeps the answer as the room does (an `append: false` chunk replaces what came before).
   process.stdout.write("stream → ");
+  const answer = new StreamedAnswer();
   for await (const event of gateway.stream(agent.agent_id, "And once more, streamed", {
     contextId: reply.contextId,
   })) {
-    if (event.type === "artifact_update") process.stdout.write(event.data.text);
-    if (event.type === "agent_response") process.stdout.write(event.data.content);
+    const change = answer.apply(event);
+    if (change && "append" in change) process.stdout.write(change.append);
+    else if (change) process.stdout.write(`\n[replaced] ${change.restart}`);
     if (event.type === "agent_error") process.stdout.write(`[error: ${event.data.error}]`);
   }
   process.stdout.write("\n");

@@ -3,7 +3,12 @@
 // retries that one call in the other dialect and, if that works, the client stays there.
 
 import { randomUUID } from "node:crypto";
-import { type A2ADialect, type AgentTransport, JsonRpcError } from "../agents/transport.ts";
+import {
+  type A2ADialect,
+  type AgentTransport,
+  JsonRpcError,
+  type RpcCallOptions,
+} from "../agents/transport.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import {
   type A2AOperation,
@@ -40,6 +45,8 @@ export interface A2AClientOptions {
 
 export interface A2ACallOptions {
   signal: AbortSignal;
+  /** Streams: an event was skipped because it could not be read (see RpcCallOptions). */
+  onUnreadable?: (note: string) => void;
 }
 
 export class A2AClient {
@@ -95,19 +102,20 @@ export class A2AClient {
       tried.add(dialect);
       let yielded = false;
       try {
+        const callOptions: RpcCallOptions = { signal: options.signal, dialect };
+        if (options.onUnreadable) callOptions.onUnreadable = options.onUnreadable;
         const events = this.transport.stream(
           methodFor(dialect, "stream"),
           this.#params(dialect, sendParams(dialect, withId, "stream")),
-          { signal: options.signal, dialect },
+          callOptions,
         );
         for await (const payload of events) {
           const event = decodeStreamEvent(payload);
           if (!event) {
+            const keys =
+              payload && typeof payload === "object" ? Object.keys(payload) : typeof payload;
             this.#logger.debug(
-              {
-                keys:
-                  payload && typeof payload === "object" ? Object.keys(payload) : typeof payload,
-              },
+              { keys },
               "skipped a stream event that is none of task, message, status or artifact update",
             );
             continue;

@@ -131,7 +131,8 @@ function flattenFile(part: Record<string, unknown>): A2APart {
   const bytes = inner["bytes"] ?? inner["raw"];
   if (url !== undefined) out["url"] = url;
   if (bytes !== undefined) out["raw"] = bytes;
-  const mediaType = inner["mimeType"] ?? inner["mediaType"] ?? rest["mediaType"];
+  const mediaType =
+    inner["mimeType"] ?? inner["mediaType"] ?? inner["mime_type"] ?? rest["mediaType"];
   if (mediaType !== undefined) out["mediaType"] = mediaType;
   const filename = inner["name"] ?? inner["filename"] ?? rest["filename"];
   if (filename !== undefined) out["filename"] = filename;
@@ -164,12 +165,32 @@ export function encodeMessage(
   dialect: A2ADialect,
   message: Record<string, unknown>,
 ): Record<string, unknown> {
-  const { kind: _kind, ...rest } = message;
+  const { kind: _kind, ...rest } = camelMessageKeys(message);
   const out: Record<string, unknown> = dialect === "0.3" ? { kind: "message", ...rest } : rest;
   out["role"] = encodeRole(dialect, normaliseRole(message["role"] ?? "user"));
   out["parts"] = normaliseParts(message["parts"]).map((p) => encodePart(dialect, p));
   if (typeof out["messageId"] !== "string" || out["messageId"] === "") {
     out["messageId"] = randomUUID().replaceAll("-", "");
+  }
+  return out;
+}
+
+/** A Python relay may send the message as `model_dump()` without aliases: snake_case ids. */
+const SNAKE_MESSAGE_KEYS: Record<string, string> = {
+  message_id: "messageId",
+  context_id: "contextId",
+  task_id: "taskId",
+  reference_task_ids: "referenceTaskIds",
+};
+
+/** The message with its snake_case id fields under their camelCase names (camelCase wins). */
+function camelMessageKeys(message: Record<string, unknown>): Record<string, unknown> {
+  if (!Object.keys(SNAKE_MESSAGE_KEYS).some((key) => key in message)) return message;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(message)) {
+    const camel = SNAKE_MESSAGE_KEYS[key];
+    if (camel === undefined) out[key] = value;
+    else if (value !== null && value !== undefined && !(camel in message)) out[camel] = value;
   }
   return out;
 }
@@ -227,12 +248,19 @@ function decodeStatus(wire: unknown): { status: A2ATaskStatus; raw: unknown } {
 }
 
 function decodeArtifact(wire: unknown): { artifact: A2AArtifact; raw: unknown } {
-  if (!isRecord(wire)) return { artifact: { artifactId: "", name: null, parts: [] }, raw: wire };
+  if (!isRecord(wire)) {
+    return {
+      artifact: { artifactId: "", name: null, description: null, metadata: null, parts: [] },
+      raw: wire,
+    };
+  }
   const parts = normaliseParts(wire["parts"]);
   return {
     artifact: {
       artifactId: str(wire["artifactId"] ?? wire["artifact_id"]) ?? "",
       name: str(wire["name"]),
+      description: str(wire["description"]),
+      metadata: isRecord(wire["metadata"]) ? wire["metadata"] : null,
       parts,
     },
     raw: { ...wire, parts },

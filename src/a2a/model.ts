@@ -31,8 +31,11 @@ export interface A2ATaskStatus {
 }
 
 export interface A2AArtifact {
+  /** "" when the agent gave none. */
   artifactId: string;
   name: string | null;
+  description: string | null;
+  metadata: Record<string, unknown> | null;
   parts: A2APart[];
 }
 
@@ -74,15 +77,24 @@ export type A2AResult = A2ATask | A2AMessage;
 /** One event of a streaming send, in the order the agent produced it. */
 export type A2AStreamEvent = A2ATask | A2AMessage | A2AStatusUpdate | A2AArtifactUpdate;
 
+/** The agent is still on it: follow the task. */
+export const ACTIVE_STATES: ReadonlySet<string> = new Set(["submitted", "working"]);
+/** The task is over (`expired` is hybro.ai's own). */
 export const TERMINAL_STATES: ReadonlySet<string> = new Set([
   "completed",
   "canceled",
   "failed",
   "rejected",
+  "expired",
 ]);
-export const INTERRUPTED_STATES: ReadonlySet<string> = new Set(["input-required", "auth-required"]);
+/** The task waits for someone (`policy-required` is hybro.ai's own). */
+export const INTERRUPTED_STATES: ReadonlySet<string> = new Set([
+  "input-required",
+  "auth-required",
+  "policy-required",
+]);
 
-/** Terminal or interrupted: the turn is over for now. */
+/** Terminal or interrupted: the turn is over for now. `unknown` and unknown names are not. */
 export function isTurnEndingState(state: string | null | undefined): boolean {
   return state != null && (TERMINAL_STATES.has(state) || INTERRUPTED_STATES.has(state));
 }
@@ -115,21 +127,6 @@ export function textOfParts(parts: readonly unknown[] | null | undefined): strin
 export function nonTextParts(parts: readonly unknown[] | null | undefined): A2APart[] {
   if (!parts) return [];
   return parts.filter((p): p is A2APart => isRecord(p) && partText(p) === null);
-}
-
-/** Text of a task: every artifact's text if any artifact has text, else the status message. */
-export function taskText(task: A2ATask): string {
-  const fromArtifacts = task.artifacts.map((a) => textOfParts(a.parts)).join("");
-  if (fromArtifacts !== "") return fromArtifacts;
-  return textOfParts(task.status.message?.parts);
-}
-
-/** Non-text parts of a task: from every artifact, plus the status message when it gave the text. */
-export function taskNonTextParts(task: A2ATask): A2APart[] {
-  const parts = task.artifacts.flatMap((a) => nonTextParts(a.parts));
-  const fromArtifacts = task.artifacts.some((a) => textOfParts(a.parts) !== "");
-  if (!fromArtifacts) parts.push(...nonTextParts(task.status.message?.parts));
-  return parts;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

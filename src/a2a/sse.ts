@@ -43,11 +43,40 @@ export async function* readSseEvents(
     if (text !== "") parser.feed(text);
     if (overflow) throw overflow;
   };
+  // Bytes are decoded only up to the last line end received (a CR or LF byte is never inside
+  // a UTF-8 sequence), so the parser gets whole lines: a large `data:` line arriving in many
+  // network chunks is decoded once, not joined from pieces (less garbage per answer byte).
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
   for await (const chunk of chunks) {
-    feed(typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true }));
+    if (typeof chunk === "string") {
+      feed(chunk);
+    } else {
+      const bytes = Buffer.isBuffer(chunk)
+        ? chunk
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      const lineEnd = Math.max(bytes.lastIndexOf(0x0a), bytes.lastIndexOf(0x0d));
+      if (lineEnd < 0) {
+        pending.push(bytes);
+        pendingBytes += bytes.length;
+        // A line longer than an event may be is refused without holding it all.
+        if (pendingBytes > maxEventChars * 4) throw tooLarge();
+        continue;
+      }
+      pending.push(bytes.subarray(0, lineEnd + 1));
+      const complete = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+      pending.length = 0;
+      pendingBytes = 0;
+      feed(decoder.decode(complete, { stream: true }));
+      if (lineEnd + 1 < bytes.length) {
+        pending.push(bytes.subarray(lineEnd + 1));
+        pendingBytes = bytes.length - lineEnd - 1;
+      }
+    }
     while (ready.length > 0) yield ready.shift()!;
   }
   // Be lenient with a last event that lacks its blank line before the close.
-  feed(`${decoder.decode()}\n\n`);
+  const rest = pending.length > 0 ? decoder.decode(Buffer.concat(pending), { stream: true }) : "";
+  feed(`${rest}${decoder.decode()}\n\n`);
   while (ready.length > 0) yield ready.shift()!;
 }

@@ -148,6 +148,12 @@ export interface RegistryOptions {
   settings?: Partial<RegistrySettings>;
   /** Transport makers by kind; merged over the defaults (HTTP). */
   transports?: TransportFactory;
+  /**
+   * Turns running or queued on an agent. While an agent, or another one served by the same
+   * process (an HTTP origin, a WebSocket server), has turns in flight, a failed card check is
+   * not counted: a busy agent is slow, not dead, and its turns see a real failure themselves.
+   */
+  turnsInFlight?: (localAgentId: string) => number;
 }
 
 type ProbeOutcome = { ok: true; card: CardInfo } | { ok: false; error: string };
@@ -189,6 +195,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   readonly #logger: Logger;
   readonly #settings: RegistrySettings;
   readonly #factory: TransportFactory;
+  readonly #turnsInFlight: ((localAgentId: string) => number) | null;
   readonly #slots = new Map<string, Slot>();
   readonly #retiring = new Map<AgentTransport, NodeJS.Timeout>();
   readonly #abort = new AbortController();
@@ -211,6 +218,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.#agentsFile = options.agentsFile;
     this.#logger = options.logger;
     this.#settings = { ...DEFAULT_REGISTRY_SETTINGS, ...options.settings };
+    this.#turnsInFlight = options.turnsInFlight ?? null;
     this.#factory = {
       ...defaultTransportFactory({
         http: this.#settings.http,
@@ -615,6 +623,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const outcome = await this.#probeOnce(slot);
     if (this.#closed || this.#slots.get(slot.id) !== slot) return;
     if (!outcome.ok) {
+      const busy = slot.agent ? this.#busyTurns(slot) : 0;
+      if (busy > 0) {
+        this.#logger.debug(
+          { agent: slot.entry.name, localAgentId: slot.id, turns: busy },
+          `card check of busy agent "${slot.entry.name}" failed (${outcome.error}); not counted while ${busy} turn(s) run`,
+        );
+        return;
+      }
       this.#fail(slot, outcome.error);
       return;
     }
@@ -683,6 +699,18 @@ export class Registry extends EventEmitter<RegistryEvents> {
       { agent: agent.name, localAgentId: slot.id, failures: slot.failures },
       `agent "${agent.name}" is unhealthy (${slot.failures}/${limit} failed checks): ${error}`,
     );
+  }
+
+  /** Turns in flight on this agent and on every agent the same process serves. */
+  #busyTurns(slot: Slot): number {
+    const inFlight = this.#turnsInFlight;
+    if (!inFlight) return 0;
+    const key = processKey(slot);
+    let turns = 0;
+    for (const other of this.#slots.values()) {
+      if (other.agent && processKey(other) === key) turns += inFlight(other.id);
+    }
+    return turns;
   }
 
   #noteFailure(slot: Slot, error: string, what: string): void {
@@ -1021,4 +1049,15 @@ function errorText(error: unknown, signal?: AbortSignal): string {
   }
   if (error instanceof DOMException && error.name === "TimeoutError") return "timed out";
   return error instanceof Error ? error.message : String(error);
+}
+
+/** What serves an agent: its HTTP/WebSocket server (host and port), or its own stdio process. */
+function processKey(slot: Slot): string {
+  const { entry } = slot;
+  if (entry.kind === "stdio") return `stdio:${slot.id}`;
+  try {
+    return `${entry.kind}:${new URL(entry.url).host}`;
+  } catch {
+    return `${entry.kind}:${entry.url}`;
+  }
 }

@@ -10,6 +10,11 @@ export type A2ADialect = "0.3" | "1.0";
 export interface RpcCallOptions {
   signal: AbortSignal;
   dialect: A2ADialect;
+  /**
+   * A stream event that could not be read was skipped (`note` says what it was): the caller
+   * must not take a stream that skipped content for a whole answer.
+   */
+  onUnreadable?: (note: string) => void;
 }
 
 /** A JSON-RPC error answered by the agent (any HTTP status). */

@@ -2,7 +2,13 @@
 // one conversation (context id). Works on a terminal and with piped stdin.
 import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
-import { AgentNotFoundError, AuthError, type HybroGateway } from "../sdk/index.ts";
+import {
+  AgentNotFoundError,
+  AuthError,
+  type HybroGateway,
+  renderParts,
+  StreamedAnswer,
+} from "../sdk/index.ts";
 
 export interface ChatIo {
   input: NodeJS.ReadableStream;
@@ -79,6 +85,8 @@ export async function runChat(gateway: HybroGateway, agentId: string, io: ChatIo
         said += chunk;
         atLineStart = chunk.endsWith("\n");
       };
+      // The answer as the room holds it: `append: false` replaces what was shown.
+      const answer = new StreamedAnswer();
       try {
         const events = gateway.stream(agentId, text, {
           contextId,
@@ -87,19 +95,20 @@ export async function runChat(gateway: HybroGateway, agentId: string, io: ChatIo
         });
         waitingTaskId = undefined;
         for await (const event of events) {
+          const change = answer.apply(event);
+          if (change && "append" in change) say(change.append);
+          else if (change) {
+            if (!atLineStart) output.write("\n");
+            atLineStart = true;
+            errorOutput.write("(the agent replaced its answer:)\n");
+            said = "";
+            say(change.restart);
+          }
           switch (event.type) {
-            case "artifact_update":
-              say(event.data.text ?? "");
-              break;
-            case "agent_response": {
-              // The hub leaves this out when chunks carried the text; never print it twice.
-              const content = event.data.content ?? "";
-              if (said === "") say(content);
-              else if (content.startsWith(said)) say(content.slice(said.length));
-              break;
-            }
             case "task_interactive":
-              if (said === "") say(event.data.status_text);
+              if (!atLineStart) output.write("\n");
+              atLineStart = true;
+              say(renderParts(answer.question));
               waitingTaskId = event.data.task_id ?? undefined;
               break;
             case "agent_error":

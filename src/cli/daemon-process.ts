@@ -249,6 +249,9 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
     const hubId = loadOrCreateHubId(paths.data, (message) => logger.warn(message));
     // Loaded on demand so the CLI's other commands do not pay for the hub's modules.
     const { HubDaemon } = await import("../hub/daemon.ts");
+    const { publishLimitFromEnv } = await import("../relay/settings.ts");
+    const bodyLimit = publishLimitFromEnv(process.env);
+    if (bodyLimit.error) logger.warn(bodyLimit.error);
     daemon = new HubDaemon({
       hubId,
       gatewayUrl: options.gatewayUrl,
@@ -257,6 +260,10 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
       agentsFile: options.agentsFile,
       logger,
       ...options.parts,
+      relay: {
+        ...(bodyLimit.bytes ? { publishMaxBodyBytes: bodyLimit.bytes } : {}),
+        ...options.parts?.relay,
+      },
       hub: { shutdownGraceMs: options.shutdownGraceMs },
       dataDir: paths.data,
       ...(inspector ? { observer: inspector.recorder } : {}),

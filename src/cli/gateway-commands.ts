@@ -12,6 +12,7 @@ import {
   GatewayError,
   HybroGateway,
   RateLimitError,
+  renderTask,
 } from "../sdk/index.ts";
 import type { DiscoveredAgent } from "../wire/gateway.ts";
 import { runChat } from "./chat.ts";
@@ -257,13 +258,28 @@ export function registerSendCommand(program: Command): void {
         });
         if (options.json) {
           process.stdout.write(`${JSON.stringify(result.raw, null, 2)}\n`);
-          return result.state === "failed" ? GatewayExitCode.error : GatewayExitCode.ok;
+          const failed = ["failed", "rejected", "canceled"].includes(result.state);
+          return failed ? GatewayExitCode.error : GatewayExitCode.ok;
         }
-        if (result.state === "failed" || result.state === "rejected") {
-          process.stderr.write(`error: the agent failed: ${result.text || result.state}\n`);
+        const shown = renderTask(result.task);
+        if (
+          result.state === "failed" ||
+          result.state === "rejected" ||
+          result.state === "canceled"
+        ) {
+          const what: Record<string, string> = {
+            failed: "the agent failed",
+            rejected: "the agent rejected the task",
+            canceled: "the agent's task was canceled",
+          };
+          process.stderr.write(
+            `error: ${what[result.state]}: ${shown.trimEnd() || result.state}\n`,
+          );
           return GatewayExitCode.error;
         }
-        process.stdout.write(result.text.endsWith("\n") ? result.text : `${result.text}\n`);
+        // Files by name, data as compact JSON; an empty answer prints nothing (and says so).
+        if (shown === "") process.stderr.write("(the agent answered with nothing)\n");
+        else process.stdout.write(shown.endsWith("\n") ? shown : `${shown}\n`);
         if (result.state === "input-required" || result.state === "auth-required") {
           process.stderr.write(
             `(the agent is waiting for your answer: hybro-hub send ${agentId} "…" --context ${result.contextId} --task ${result.taskId})\n`,

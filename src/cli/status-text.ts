@@ -49,7 +49,8 @@ export function formatStatus(
     `  relay     ${relay.connection} · ${status.gatewayUrl} · ${relay.reconnects} reconnect${relay.reconnects === 1 ? "" : "s"}` +
       (relay.lastEventId ? ` · last event ${relay.lastEventId}` : ""),
   ];
-  if (relay.lastError && relay.connection !== "connected")
+  // The stream's states are relay/event-stream.ts `StreamConnection`; an open stream's old error is history.
+  if (relay.lastError && relay.connection !== "open")
     lines.push(`            last error: ${relay.lastError}`);
   if (relay.problem)
     lines.push(`            problem (since ${relay.problem.since}): ${relay.problem.message}`);

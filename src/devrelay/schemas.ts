@@ -63,11 +63,41 @@ const envelope = <T extends string, D extends z.ZodRawShape>(type: T, data: D) =
     }),
   });
 
+/** An artifact as hybro.ai's conversion takes it: an object with its parts (a list of objects). */
+const artifacts = z.array(z.looseObject({ artifactId: z.string().optional(), parts })).optional();
+/** A part of the relay's A2A v0.3 model (`common/types.py`): what its pydantic check accepts. */
+const relayPart = z.union([
+  z.looseObject({ kind: z.literal("text"), text: z.string() }),
+  z.looseObject({
+    kind: z.literal("file"),
+    file: z
+      .looseObject({ bytes: z.string().optional(), uri: z.string().optional() })
+      .refine((file) => (file.bytes ? 1 : 0) + (file.uri ? 1 : 0) === 1, {
+        message: "a file needs exactly one of bytes and uri",
+      }),
+  }),
+  z.looseObject({ kind: z.literal("data"), data: z.record(z.string(), z.unknown()) }),
+]);
+/** A TaskStatus hybro.ai validates before it reads an agent's question from it. */
+const relayStatus = z.looseObject({
+  state: z.string(),
+  message: z
+    .looseObject({
+      role: z.enum(["agent", "user"]),
+      messageId: z.string().optional(),
+      parts: z.array(relayPart),
+      metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+    })
+    .nullable()
+    .optional(),
+  timestamp: z.string().nullable().optional(),
+});
+
 /**
  * The 7 event types hybro.ai accepts (any other `type` refuses the whole POST with 422). Their
  * `data` is checked where hybro.ai would otherwise lose the event later without a word (a
- * non-boolean flag, parts that are not objects, a missing text): stricter than its door, so a hub
- * bug shows here as a 422 naming the field.
+ * non-boolean flag, parts that are not objects, a missing text, a state it does not know for the
+ * kind): stricter than its door, so a hub bug shows here as a 422 naming the field.
  */
 export const publishedEvent = z.discriminatedUnion("type", [
   envelope("task_submitted", { task_id: z.string(), agent_name: z.string() }),
@@ -80,27 +110,35 @@ export const publishedEvent = z.discriminatedUnion("type", [
   envelope("artifact_update", {
     text: z.string().optional(),
     parts,
+    artifacts,
     append: flag,
     last_chunk: flag,
+    context_id: nullableText,
     artifact: z.looseObject({ artifactId: z.string(), parts }).optional(),
   }),
   envelope("agent_response", {
     content: z.string(),
     agent_id: z.string().optional(),
     parts,
+    artifacts,
+    append: flag,
+    context_id: nullableText,
   }),
   envelope("agent_error", {
     error: z.string(),
     error_type: z.string(),
-    task_state: z.string().optional(),
+    // `_normalize_hub_state`: anything else makes hybro.ai drop the event.
+    state: z.enum(["failed", "canceled", "rejected"]).optional(),
+    context_id: nullableText,
   }),
   envelope("task_interactive", {
     state: z.enum(["input-required", "auth-required"]),
     context_id: nullableText,
     status_text: z.string().optional(),
+    status: relayStatus.optional(),
   }),
   envelope("processing_status", {
-    status: z.enum(["completed", "failed", "input_required"]),
+    status: z.enum(["completed", "failed", "canceled", "rejected", "input_required"]),
     user_message_id: nullableText,
   }),
 ]);

@@ -1,7 +1,10 @@
-// Pure mapping from a finished turn's published events to the A2A (v0.3-shaped) Task that
-// the gateway's `message/send` returns and `message/stream` ends with.
+// Pure mapping from a turn's published events to the A2A (v0.3-shaped) Task that the gateway's
+// `message/send` returns and `message/stream` ends with. The answer is what the room would hold
+// (wire/room-answer.ts, built the way hybro.ai builds it): its artifacts with their ids, names
+// and parts, and its text; a failure carries the hub's error text, a question the agent's parts.
 import type { GatewaySendResponse } from "../wire/gateway.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
+import { RoomAnswer } from "../wire/room-answer.ts";
 
 export interface TurnOutline {
   agentMessageId: string;
@@ -15,131 +18,50 @@ export interface TurnOutline {
 
 export type GatewayTask = GatewaySendResponse["result"];
 
-interface StreamedArtifact {
-  artifactId: string;
-  name?: string;
-  text: string;
-  parts: unknown[];
+/** The room's answer after these events. */
+export function roomAnswer(agentMessageId: string, events: readonly PublishedEvent[]): RoomAnswer {
+  const answer = new RoomAnswer(agentMessageId);
+  for (const event of events) answer.apply(event);
+  return answer;
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === "string" ? value : undefined;
-}
-
-/** Replays `artifact_update`s: `append: false` starts an artifact's content over, `true` adds. */
-export function streamedArtifacts(
-  agentMessageId: string,
-  events: readonly PublishedEvent[],
-): StreamedArtifact[] {
-  const byId = new Map<string, StreamedArtifact>();
+function errorTypeOf(events: readonly PublishedEvent[]): string | undefined {
   for (const event of events) {
-    if (event.type !== "artifact_update") continue;
-    const data = event.data;
-    const rawArtifact = record(record(data.raw)?.artifact);
-    const artifactId =
-      str(data.artifact?.artifactId) ?? str(rawArtifact?.artifactId) ?? `${agentMessageId}-stream`;
-    const text = str(data.text) ?? "";
-    const parts = Array.isArray(data.parts) ? data.parts : [];
-    let artifact = byId.get(artifactId);
-    if (!artifact) {
-      artifact = { artifactId, text: "", parts: [] };
-      const name = str(rawArtifact?.name);
-      if (name !== undefined) artifact.name = name;
-      byId.set(artifactId, artifact);
-    }
-    if (data.append === true) {
-      artifact.text += text;
-      artifact.parts.push(...parts);
-    } else {
-      artifact.text = text;
-      artifact.parts = [...parts];
-    }
-  }
-  return [...byId.values()];
-}
-
-function lastOf<T extends PublishedEvent["type"]>(
-  events: readonly PublishedEvent[],
-  type: T,
-): Extract<PublishedEvent, { type: T }> | undefined {
-  for (let i = events.length - 1; i >= 0; i--) {
-    const event = events[i];
-    if (event?.type === type) return event as Extract<PublishedEvent, { type: T }>;
+    if (event.type === "agent_error") return event.data.error_type;
   }
   return undefined;
 }
 
-function lastStatusText(events: readonly PublishedEvent[]): string {
-  for (let i = events.length - 1; i >= 0; i--) {
-    const event = events[i];
-    if (event?.type === "task_status" && typeof event.data.status_text === "string") {
-      if (event.data.status_text !== "") return event.data.status_text;
-    }
-  }
-  return "";
-}
-
 /**
- * The turn as an A2A Task. Text: `agent_response.content`, else the streamed artifacts'
- * text, else the last non-empty `task_status` text; a failure carries `agent_error.error`.
+ * The turn as an A2A Task: the room's artifacts; the status message holds the room's text (a
+ * completed turn), the hub's error (a failed one) or the agent's question with all its parts.
  */
 export function taskResult(turn: TurnOutline, now: Date = new Date()): GatewayTask {
   const { events, agentMessageId } = turn;
-  const terminal = lastOf(events, "processing_status");
-  const response = lastOf(events, "agent_response");
-  const failure = lastOf(events, "agent_error");
-  const interactive = lastOf(events, "task_interactive");
-  const artifacts = streamedArtifacts(agentMessageId, events);
-  const streamedText = artifacts.map((artifact) => artifact.text).join("");
-
-  let state: string;
-  let text: string;
+  const answer = roomAnswer(agentMessageId, events);
   const metadata: Record<string, unknown> = {
     agent_message_id: agentMessageId,
     room_id: turn.roomId,
     events: events.length,
   };
-  switch (terminal?.data.status) {
+  let parts: unknown[];
+  switch (answer.state) {
     case "failed":
-      state = "failed";
-      text = str(failure?.data.error) || "Agent task failed";
-      if (failure) metadata.error_type = failure.data.error_type;
+    case "canceled":
+    case "rejected": {
+      const errorType = errorTypeOf(events);
+      if (errorType !== undefined) metadata.error_type = errorType;
+      metadata.room_error = answer.publicError;
+      parts = [{ kind: "text", text: answer.error ?? answer.publicError ?? "Agent task failed" }];
       break;
-    case "input_required":
-      state = str(interactive?.data.state) ?? "input-required";
-      text = str(interactive?.data.status_text) || lastStatusText(events) || streamedText;
-      break;
-    case "completed":
-      state = "completed";
-      text = response ? (str(response.data.content) ?? "") : streamedText || lastStatusText(events);
+    }
+    case "input-required":
+    case "auth-required":
+      parts = answer.question;
       break;
     default:
-      state = "working";
-      text = streamedText;
+      parts = answer.text === "" ? [] : [{ kind: "text", text: answer.text }];
   }
-
-  const outArtifacts: NonNullable<GatewayTask["artifacts"]> = artifacts.map((artifact) => ({
-    artifactId: artifact.artifactId,
-    ...(artifact.name === undefined ? {} : { name: artifact.name }),
-    parts: [...(artifact.text ? [{ kind: "text", text: artifact.text }] : []), ...artifact.parts],
-  }));
-  if (response && streamedText === "") {
-    const extra = Array.isArray(response.data.parts) ? response.data.parts : [];
-    const content = str(response.data.content) ?? "";
-    if (content || extra.length > 0) {
-      outArtifacts.push({
-        artifactId: `${agentMessageId}-response`,
-        parts: [...(content ? [{ kind: "text", text: content }] : []), ...extra],
-      });
-    }
-  }
-
   const id = turn.agentTaskId ?? agentMessageId;
   const contextId = turn.agentContextId ?? turn.contextId;
   return {
@@ -147,18 +69,18 @@ export function taskResult(turn: TurnOutline, now: Date = new Date()): GatewayTa
     id,
     contextId,
     status: {
-      state,
+      state: answer.state,
       message: {
         kind: "message",
         role: "agent",
         messageId: `${agentMessageId}-status`,
         taskId: id,
         contextId,
-        parts: [{ kind: "text", text }],
+        parts,
       },
       timestamp: now.toISOString(),
     },
-    artifacts: outArtifacts,
+    artifacts: answer.artifacts.map((artifact) => ({ ...artifact })),
     metadata,
   };
 }

@@ -12,7 +12,9 @@ export interface TurnRecord {
   events: PublishedEvent[];
   /** The first `processing_status` applied, if any. */
   terminal: ProcessingStatusEvent | null;
-  /** The agent's own task id, learned from `task_status` / `task_interactive`. */
+  /** The hub's own task id for the turn (`task_submitted`'s). */
+  hubTaskId: string | null;
+  /** The agent's own task id: the `task_id` later events carry when it is not the hub's. */
   agentTaskId: string | null;
   agentContextId: string | null;
   listeners: Set<TurnListener>;
@@ -44,6 +46,7 @@ export class TurnLog {
         hubId,
         events: [],
         terminal: null,
+        hubTaskId: null,
         agentTaskId: null,
         agentContextId: null,
         listeners: new Set(),
@@ -106,20 +109,18 @@ export class TurnLog {
 }
 
 function learnFrom(turn: TurnRecord, event: PublishedEvent): void {
-  switch (event.type) {
-    case "task_status":
-    case "task_interactive":
-      if (typeof event.data.task_id === "string" && event.data.task_id) {
-        turn.agentTaskId = event.data.task_id;
-      }
-      if (typeof event.data.context_id === "string" && event.data.context_id) {
-        turn.agentContextId = event.data.context_id;
-      }
-      break;
-    case "processing_status":
-      turn.terminal ??= event;
-      break;
-    default:
-      break;
+  const data = event.data as { task_id?: unknown; context_id?: unknown };
+  if (event.type === "task_submitted") {
+    if (typeof data.task_id === "string") turn.hubTaskId ??= data.task_id;
+    return;
   }
+  // Every event after `task_submitted` carries the agent's task id once the hub knows it; a
+  // status or a question names the agent's task even when `task_submitted` did too.
+  const named = typeof data.task_id === "string" && data.task_id ? data.task_id : null;
+  const aboutTask = event.type === "task_status" || event.type === "task_interactive";
+  if (named && (aboutTask || named !== turn.hubTaskId)) turn.agentTaskId = named;
+  if (typeof data.context_id === "string" && data.context_id) {
+    turn.agentContextId = data.context_id;
+  }
+  if (event.type === "processing_status") turn.terminal ??= event;
 }

@@ -99,6 +99,11 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       agentsFile: options.agentsFile,
       logger: logger.child({ part: "registry" }),
       settings: options.registry,
+      // A busy agent is slow, not dead: its checks wait while its turns run.
+      turnsInFlight: (localAgentId) => {
+        const counts = this.hub.countsFor(localAgentId);
+        return counts.running + counts.queued;
+      },
     });
     this.outbox = openOutbox({
       dir: options.dataDir ?? null,

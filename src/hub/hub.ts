@@ -17,7 +17,13 @@ import { AgentSlots } from "./agent-slots.ts";
 import { classifyCommand } from "./commands.ts";
 import { failureGroup, newHubTaskId, replyMessage, withAgentTaskIds } from "./mapping.ts";
 
-import { runTurn, TurnAbort, type TurnOutcome, type TurnSettings } from "./turn.ts";
+import {
+  runTurn,
+  TurnAbort,
+  type TurnOptions,
+  type TurnOutcome,
+  type TurnSettings,
+} from "./turn.ts";
 
 /** What the hub needs of an agent in the roster (the registry's LocalAgent satisfies it). */
 export interface RosterAgent {
@@ -34,6 +40,10 @@ export interface Roster {
 }
 export interface EventSink {
   publish(roomId: string, events: PublishedEvent[]): void;
+  /** The largest event one publish can carry (parts larger than this fail the turn). */
+  maxEventBytes?(): number;
+  /** A promise while the room holds too much unsent: its turns pause reading their agents. */
+  backpressure?(roomId: string): Promise<void> | null;
 }
 
 export interface HubSettings {
@@ -292,13 +302,11 @@ export class Hub {
           },
           agent.client,
         ),
-        (events) => {
-          learnTaskId(taskIdIn(events));
-          this.#sink.publish(turn.roomId, events);
-        },
+        (events) => this.#sink.publish(turn.roomId, events),
         {
           signal: turn.controller.signal,
           onTaskId: learnTaskId,
+          ...this.#sizing(turn.roomId),
           settings: {
             ...this.#settings.turn,
             turnDeadlineMs: agent.timeoutMs ?? this.#settings.turnDeadlineMs,
@@ -315,6 +323,15 @@ export class Hub {
     else counts.failed++;
     report(outcome.status);
     if (outcome.agentUnreachable) this.#roster.reportUnreachable(agent.localAgentId);
+  }
+
+  /** The sink's size limit and backpressure for one room's turn, when it has them. */
+  #sizing(roomId: string): Pick<TurnOptions, "maxEventBytes" | "roomBackpressure"> {
+    const sink = this.#sink;
+    const sizing: Pick<TurnOptions, "maxEventBytes" | "roomBackpressure"> = {};
+    if (sink.maxEventBytes) sizing.maxEventBytes = () => sink.maxEventBytes!();
+    if (sink.backpressure) sizing.roomBackpressure = () => sink.backpressure!(roomId);
+    return sizing;
   }
 
   #slotsFor(agent: RosterAgent): AgentSlots {
@@ -406,17 +423,4 @@ export class Hub {
     }
     return { cancelled };
   }
-}
-
-function taskIdIn(events: PublishedEvent[]): string | null {
-  for (const event of events) {
-    if (event.type === "task_status" || event.type === "task_interactive") {
-      if (event.data.task_id) return event.data.task_id;
-    }
-    if (event.type === "artifact_update") {
-      const raw = event.data.raw as { taskId?: unknown } | null;
-      if (raw && typeof raw.taskId === "string" && raw.taskId) return raw.taskId;
-    }
-  }
-  return null;
 }

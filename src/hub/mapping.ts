@@ -1,23 +1,32 @@
-// A2A results → relay events (relay-wire.md §3; reference §3.2 and §5.6–5.8). Pure: no I/O.
-// A TurnMapper follows one turn: it turns each stream event into the events to publish now,
-// remembers what the terminal group needs (state, ids, texts), and builds that group at the end.
+// A2A results → relay events (relay-wire.md §3, and the table in README "What the room receives").
+// Pure: no I/O. A TurnMapper follows one turn: it turns each stream event (or a blocking result)
+// into the events to publish now, remembers what the end needs (state, ids, the final status
+// message, which artifacts were sent), and builds the one terminal group.
+//
+// The answer's content travels once, in `artifact_update.data.artifacts` (the first field the
+// relay reads), each artifact with the agent's id, name and every part in the relay's v0.3 shape;
+// the terminal `agent_response` only names those artifacts (no parts), so the relay projects the
+// room's answer from what it stored and nothing is sent twice. Text is never trimmed or joined.
 //
 // Every event carries `data.task_id` from the moment it is made (the agent's task id once known,
 // the hub's own task id for the turn before that) and the relay's `run_id` when the turn had one;
-// the publisher adds `data.response_seq` (relay/response-seq.ts).
+// the publisher adds `data.response_seq` (relay/response-seq.ts) and splits what is too large.
 
 import { randomUUID } from "node:crypto";
+import { encodePart } from "../a2a/dialect.ts";
 import {
+  type A2AArtifact,
   type A2AMessage,
   type A2APart,
   type A2AResult,
   type A2AStreamEvent,
   type A2ATask,
+  ACTIVE_STATES,
   INTERRUPTED_STATES,
+  isRecord,
   isTurnEndingState,
-  nonTextParts,
-  taskNonTextParts,
-  taskText,
+  partText,
+  TERMINAL_STATES,
   textOfParts,
 } from "../a2a/model.ts";
 import type {
@@ -27,6 +36,9 @@ import type {
   ProcessingStatus,
   ProcessingStatusEvent,
   PublishedEvent,
+  RelayArtifact,
+  RelayPart,
+  RelayTaskStatus,
   TaskInteractiveEvent,
   TaskStatusEvent,
   TaskSubmittedEvent,
@@ -46,6 +58,11 @@ export interface TurnIds {
 
 export interface TurnContext extends TurnIds {
   localAgentId: string;
+  /**
+   * The conversation the relay's message named: the `context_id` of a question when the agent
+   * gave none (the relay needs one to route the user's answer back).
+   */
+  contextId?: string | null;
 }
 
 /**
@@ -54,15 +71,15 @@ export interface TurnContext extends TurnIds {
  * once, so such a `task_status` is not published (the relay would see the end twice).
  */
 const RELAY_TURN_ENDING_STATES: ReadonlySet<string> = new Set([
-  "completed",
-  "failed",
-  "canceled",
-  "rejected",
-  "expired",
-  "input-required",
-  "auth-required",
-  "policy-required",
+  ...TERMINAL_STATES,
+  ...INTERRUPTED_STATES,
 ]);
+
+/** How the relay may read an `agent_error`'s `state` (any other value loses the event there). */
+export type FailureState = "failed" | "canceled" | "rejected";
+
+/** Answer text kept to recognise a final status message that only repeats the answer. */
+const ANSWER_TEXT_SAMPLE_CHARS = 256 * 1024;
 
 /** A fresh 32-hex task id of the hub's own (for a turn's `task_submitted` and early events). */
 export function newHubTaskId(): string {
@@ -84,22 +101,77 @@ function stamped<D extends object>(
   return out as D;
 }
 
+/**
+ * A canonical part in the relay's model (A2A v0.3: `kind`, a file's `name`/`mimeType` and one of
+ * `bytes`/`uri`). A data part whose value is not a JSON object (v1.0 allows any) is sent as
+ * `{"value": …}`: the relay's model takes objects only.
+ */
+export function relayPart(part: A2APart): RelayPart {
+  const encoded = encodePart("0.3", part);
+  if (encoded["kind"] === "data" && !isRecord(encoded["data"])) {
+    return { ...encoded, data: { value: encoded["data"] } } as unknown as RelayPart;
+  }
+  return encoded as RelayPart;
+}
+
+export function relayParts(parts: readonly A2APart[]): RelayPart[] {
+  return parts.map(relayPart);
+}
+
+/** The relay's v0.3 TaskStatus for a question: state, the agent's message (parts, metadata). */
+function relayStatus(state: string, message: A2AMessage | null, timestamp: string | null) {
+  const status: RelayTaskStatus = { state };
+  if (message) {
+    const out: NonNullable<RelayTaskStatus["message"]> = {
+      kind: "message",
+      role: message.role === "user" ? "user" : "agent",
+      messageId: message.messageId || randomUUID(),
+      parts: relayParts(message.parts),
+    };
+    const metadata = message.raw["metadata"];
+    if (isRecord(metadata)) out.metadata = metadata;
+    if (message.taskId) out.taskId = message.taskId;
+    if (message.contextId) out.contextId = message.contextId;
+    status.message = out;
+  }
+  if (timestamp) status.timestamp = timestamp;
+  return status;
+}
+
+/** A cheap measure of parts (text length, else 1 a part), to see whether the room holds them. */
+function partsSize(parts: readonly A2APart[]): number {
+  let size = 0;
+  for (const part of parts) size += partText(part)?.length ?? 1;
+  return size;
+}
+
+/** Any part that shows something: a non-text part, or text that is not empty. */
+function hasContent(parts: readonly A2APart[] | undefined): boolean {
+  return (parts ?? []).some((part) => partText(part) !== "");
+}
+
 export class TurnMapper {
   readonly #ctx: TurnContext;
   #taskId: string | null = null;
   #contextId: string | null = null;
   #state: string | null = null;
-  /** Streamed artifact text per artifact id (append adds, a fresh chunk replaces). */
-  readonly #artifactTexts = new Map<string, string>();
-  /** Text of streamed Messages (they append to one synthetic artifact). */
-  #messageText = "";
-  /** Anything visible was streamed (text or non-text parts). */
-  #streamedContent = false;
-  /** The final answer as a result or terminal event states it. */
-  #terminalText = "";
-  /** The status message text of the latest turn-ending state (the question, the failure). */
-  #statusText = "";
-  #parts: A2APart[] = [];
+  #statusTimestamp: string | null = null;
+  /** The agent's message of the latest turn-ending state (the question, the failure, the closing words). */
+  #statusMessage: A2AMessage | null = null;
+  /** A Message was the answer (a blocking result, or a stream of messages outside any task). */
+  #messageAnswer = false;
+  /**
+   * Artifacts sent this turn, in order: whether each is complete (sent whole or its last chunk),
+   * and what the room holds of it (its parts and their size), to send a fetched task's artifact
+   * only where it says more.
+   */
+  readonly #sent = new Map<string, { complete: boolean; parts: number; size: number }>();
+  /** Each artifact's text while the total stays small (to spot a status message that repeats it). */
+  readonly #texts = new Map<string, string>();
+  #textChars = 0;
+  #textOverflow = false;
+  /** Parts of the stream may be missing: the next task fetched replaces every artifact. */
+  #resend = false;
 
   constructor(ctx: TurnContext) {
     this.#ctx = ctx;
@@ -120,153 +192,260 @@ export class TurnMapper {
   get state(): string | null {
     return this.#state;
   }
-  /** Some answer text is known (streamed or stated). */
-  get hasText(): boolean {
-    return this.#streamedText().trim() !== "" || this.#terminalText.trim() !== "";
+  /** The agent said how the turn ended: a state that ends it, or a Message as the whole answer. */
+  get ended(): boolean {
+    return isTurnEndingState(this.#state) || (this.#messageAnswer && this.#state === null);
+  }
+  /** Some content was sent (an artifact, a streamed message). */
+  get sentContent(): boolean {
+    return this.#sent.size > 0;
   }
 
-  /** The events to publish for one stream event (tasks are remembered, not published). */
+  /** Parts of what was streamed may be missing: the next task fetched is sent whole again. */
+  resendArtifacts(): void {
+    this.#resend = true;
+  }
+
+  /** The events to publish for one stream event. */
   onStreamEvent(event: A2AStreamEvent): PublishedEvent[] {
     switch (event.kind) {
       case "task":
-        this.#absorbTask(event);
-        return [];
+        // A snapshot at the start carries earlier turns' artifacts; a final one carries the answer.
+        return this.#absorbTask(event, TERMINAL_STATES.has(event.status.state));
       case "message":
         return this.#streamedMessage(event);
       case "status-update": {
         this.#noteIds(event.taskId, event.contextId);
         const state = event.status.state;
-        const statusText = textOfParts(event.status.message?.parts);
         this.#state = state;
-        if (event.final || isTurnEndingState(state)) {
-          this.#statusText = statusText;
-          if (statusText.trim() !== "") this.#terminalText = statusText;
+        if (isTurnEndingState(state)) {
+          this.#statusMessage = event.status.message;
+          this.#statusTimestamp = event.status.timestamp;
         }
         // The terminal group says how the turn ended; the relay would read this as a second end.
         if (RELAY_TURN_ENDING_STATES.has(state)) return [];
         const data = {
           state,
-          status_text: statusText,
+          status_text: textOfParts(event.status.message?.parts),
           final: event.final,
           task_id: event.taskId ?? this.taskIdForEvents,
           context_id: event.contextId ?? this.#contextId,
-          raw: event.raw,
         };
         return [this.#event<TaskStatusEvent>("task_status", data)];
       }
       case "artifact-update": {
         this.#noteIds(event.taskId, event.contextId);
-        const text = textOfParts(event.artifact.parts);
-        const parts = nonTextParts(event.artifact.parts);
-        const id = event.artifact.artifactId;
-        const before = event.append ? (this.#artifactTexts.get(id) ?? "") : "";
-        this.#artifactTexts.set(id, before + text);
-        if (text !== "" || parts.length > 0) this.#streamedContent = true;
-        return [
-          this.#event<ArtifactUpdateEvent>("artifact_update", {
-            raw: event.raw,
-            text,
-            parts,
-            append: event.append,
-            last_chunk: event.lastChunk,
-          }),
-        ];
+        return this.#artifactEvents(event.artifact, event.append, event.lastChunk, "-artifact");
       }
     }
   }
 
-  /** A blocking send's result or a fetched task: state, ids, text and parts for the terminal. */
-  onResult(result: A2AResult | A2ATask): void {
-    if (result.kind === "task") {
-      this.#absorbTask(result);
-      return;
-    }
+  /**
+   * A blocking send's result or a fetched task: its artifacts not yet sent whole are sent now
+   * (replacing what a broken stream left), a Message answer as the artifact `<id>-response`.
+   */
+  onResult(result: A2AResult | A2ATask): PublishedEvent[] {
+    if (result.kind === "task") return this.#absorbTask(result, true);
     this.#noteIds(result.taskId, result.contextId);
-    this.#terminalText = textOfParts(result.parts);
-    this.#parts = nonTextParts(result.parts);
+    this.#messageAnswer = true;
+    if (!hasContent(result.parts)) return [];
+    return this.#artifactEvents(
+      {
+        artifactId: `${this.#ctx.agentMessageId}-response`,
+        name: "response",
+        description: null,
+        metadata: null,
+        parts: result.parts,
+      },
+      false,
+      true,
+      "",
+    );
   }
 
-  /** The one terminal group for a turn that ran to an answer (rules of reference §5.8). */
+  /** The one terminal group for a turn that ran to an answer (see README "What the room receives"). */
   terminal(): PublishedEvent[] {
     const state = this.#state;
-    if (state === "failed" || state === "rejected") {
-      const error = this.#statusText.trim() || this.#terminalText.trim() || `Agent task ${state}`;
-      return this.failure("AgentTaskFailed", error, state);
+    const said = textOfParts(this.#statusMessage?.parts);
+    if (state === "failed" || state === "rejected" || state === "canceled") {
+      const fallback =
+        state === "canceled" ? "The agent canceled the task." : `The agent's task ${state}.`;
+      const errorType = state === "canceled" ? "Canceled" : "AgentTaskFailed";
+      return this.failure(errorType, said || fallback, state);
     }
-    if (state === "canceled") {
-      // Deliberately not "completed" (the reference hub's quirk): a canceled task is no answer.
+    if (state === "expired") {
+      return this.failure("AgentTaskFailed", said || "The agent's task expired.", "failed");
+    }
+    if (state === "policy-required") {
       return this.failure(
-        "Canceled",
-        this.#statusText.trim() || "The agent canceled the task.",
-        state,
+        "AgentTaskFailed",
+        `The agent needs a policy decision (policy-required), which the hub cannot ask the room for${said ? `: ${said}` : "."}`,
+        "failed",
       );
     }
-    if (state !== null && INTERRUPTED_STATES.has(state)) {
+    if (state === "input-required" || state === "auth-required") {
+      const contextId = this.#contextId ?? this.#ctx.contextId ?? null;
       return [
         this.#event<TaskInteractiveEvent>("task_interactive", {
-          state: state as "input-required" | "auth-required",
+          state,
           task_id: this.taskIdForEvents,
-          context_id: this.#contextId,
-          status_text: this.#statusText,
+          context_id: contextId,
+          status: relayStatus(state, this.#statusMessage, this.#statusTimestamp),
         }),
         this.#processing("input_required"),
       ];
     }
-    const streamed = this.#streamedText().trim();
-    const stated = this.#terminalText.trim();
-    if (this.#streamedContent && stated.length <= streamed.length) {
-      return [this.#processing("completed")];
+    if (state !== "completed" && !this.ended) {
+      return this.failure(
+        "InvalidAgentResponse",
+        state === null || state === "unknown"
+          ? "The agent ended without saying how its task ended (no task state)."
+          : `The agent's task ended in the state "${state}", which is none of completed, failed, canceled, rejected, input-required or auth-required.`,
+      );
     }
-    const content = stated.length > streamed.length ? stated : streamed;
-    const data: { content: string; agent_id: string; parts?: unknown[]; task_id: string } = {
-      content,
+    const group: PublishedEvent[] = [];
+    const closing = this.#statusMessage;
+    if (closing && hasContent(closing.parts) && !this.#repeatsAnswer(closing)) {
+      group.push(
+        ...this.#artifactEvents(
+          {
+            artifactId: `${this.#ctx.agentMessageId}-status`,
+            name: "status",
+            description: null,
+            metadata: null,
+            parts: closing.parts,
+          },
+          false,
+          true,
+          "",
+        ),
+      );
+    }
+    const data: Unstamped<AgentResponseEvent["data"]> = {
+      content: "",
       agent_id: this.#ctx.localAgentId,
       task_id: this.taskIdForEvents,
+      context_id: this.#contextId,
     };
-    if (this.#parts.length > 0) data.parts = this.#parts;
-    return [this.#event<AgentResponseEvent>("agent_response", data), this.#processing("completed")];
+    if (this.#sent.size > 0) {
+      // Names only: the relay projects the stored artifacts (`append: true` adds nothing).
+      data.artifacts = [...this.#sent.keys()].map((artifactId) => ({ artifactId, parts: [] }));
+      data.append = true;
+    }
+    group.push(this.#event<AgentResponseEvent>("agent_response", data));
+    group.push(this.#processing("completed"));
+    return group;
   }
 
-  /** `agent_error` + `processing_status(failed)`; the error text is never empty. */
-  failure(errorType: string, message: string, taskState?: string): PublishedEvent[] {
+  /** `agent_error` + `processing_status`; the error text is never empty. */
+  failure(errorType: string, message: string, state: FailureState = "failed"): PublishedEvent[] {
     const ids = { ...this.#ctx, hubTaskId: this.taskIdForEvents };
-    return failureGroup(ids, errorType, message, taskState);
+    return failureGroup(ids, errorType, message, state, this.#contextId);
   }
 
-  #absorbTask(task: A2ATask): void {
+  #absorbTask(task: A2ATask, withArtifacts: boolean): PublishedEvent[] {
     this.#noteIds(task.id, task.contextId);
     this.#state = task.status.state;
-    const text = taskText(task);
-    if (text.trim() !== "") this.#terminalText = text;
-    const parts = taskNonTextParts(task);
-    if (parts.length > 0) this.#parts = parts;
     if (isTurnEndingState(task.status.state)) {
-      this.#statusText = textOfParts(task.status.message?.parts);
+      this.#statusMessage = task.status.message;
+      this.#statusTimestamp = task.status.timestamp;
     }
+    if (!withArtifacts) return [];
+    const resend = this.#resend;
+    this.#resend = false;
+    // A task still working may add to an artifact later: what it adds goes out as it comes.
+    const whole = isTurnEndingState(task.status.state);
+    const events: PublishedEvent[] = [];
+    task.artifacts.forEach((artifact, index) => {
+      const artifactId = artifact.artifactId || `${this.#ctx.agentMessageId}-artifact-${index}`;
+      const held = this.#sent.get(artifactId);
+      const named = { ...artifact, artifactId };
+      if (resend || !held) {
+        events.push(...this.#artifactEvents(named, false, whole, ""));
+        return;
+      }
+      if (held.complete) return;
+      // The room has the first parts already (a stream cut short, an earlier poll): the rest
+      // is added; an artifact the agent changed otherwise is sent whole again, replacing.
+      const prefix = artifact.parts.slice(0, held.parts);
+      if (artifact.parts.length >= held.parts && partsSize(prefix) === held.size) {
+        const rest = artifact.parts.slice(held.parts);
+        if (rest.length > 0) {
+          events.push(...this.#artifactEvents({ ...named, parts: rest }, true, whole, ""));
+        }
+        return;
+      }
+      // A working task's snapshot may lag behind what was streamed: only its final one replaces.
+      if (whole) events.push(...this.#artifactEvents(named, false, whole, ""));
+    });
+    return events;
   }
 
   #streamedMessage(message: A2AMessage): PublishedEvent[] {
     this.#noteIds(message.taskId, message.contextId);
-    const text = textOfParts(message.parts);
-    const parts = nonTextParts(message.parts);
-    if (text === "" && parts.length === 0) return [];
-    this.#messageText += text;
-    this.#streamedContent = true;
-    const artifactParts: unknown[] = text !== "" ? [{ kind: "text", text }, ...parts] : parts;
-    return [
-      this.#event<ArtifactUpdateEvent>("artifact_update", {
-        raw: message.raw,
-        text,
-        parts,
-        append: true,
-        last_chunk: false,
-        artifact: { artifactId: `${this.#ctx.agentMessageId}-stream`, parts: artifactParts },
-      }),
-    ];
+    if (this.#taskId === null && this.#state === null) this.#messageAnswer = true;
+    if (!hasContent(message.parts)) return [];
+    return this.#artifactEvents(
+      {
+        artifactId: `${this.#ctx.agentMessageId}-stream`,
+        name: null,
+        description: null,
+        metadata: null,
+        parts: message.parts,
+      },
+      true,
+      false,
+      "",
+    );
   }
 
-  #streamedText(): string {
-    return [...this.#artifactTexts.values()].join("") + this.#messageText;
+  /** One `artifact_update` for an artifact of the agent (an id-less one gets `<id><suffix>`). */
+  #artifactEvents(
+    artifact: A2AArtifact,
+    append: boolean,
+    lastChunk: boolean,
+    idSuffix: string,
+  ): ArtifactUpdateEvent[] {
+    const artifactId = artifact.artifactId || `${this.#ctx.agentMessageId}${idSuffix}`;
+    const out: RelayArtifact = { artifactId, parts: relayParts(artifact.parts) };
+    if (artifact.name) out.name = artifact.name;
+    if (artifact.description) out.description = artifact.description;
+    if (artifact.metadata) out.metadata = artifact.metadata;
+    const held = append ? this.#sent.get(artifactId) : undefined;
+    this.#sent.set(artifactId, {
+      complete: lastChunk,
+      parts: (held?.parts ?? 0) + artifact.parts.length,
+      size: (held?.size ?? 0) + partsSize(artifact.parts),
+    });
+    this.#noteText(artifactId, textOfParts(artifact.parts), append);
+    const data: Unstamped<ArtifactUpdateEvent["data"]> = {
+      artifacts: [out],
+      append,
+      last_chunk: lastChunk,
+      context_id: this.#contextId,
+    };
+    return [this.#event<ArtifactUpdateEvent>("artifact_update", data)];
+  }
+
+  #noteText(artifactId: string, text: string, append: boolean): void {
+    if (this.#textOverflow) return;
+    const before = append ? (this.#texts.get(artifactId) ?? "") : "";
+    this.#textChars += text.length;
+    if (this.#textChars > ANSWER_TEXT_SAMPLE_CHARS) {
+      this.#textOverflow = true;
+      this.#texts.clear();
+      return;
+    }
+    this.#texts.set(artifactId, before + text);
+  }
+
+  /** A closing message with nothing but the answer's text again (agents often repeat it there). */
+  #repeatsAnswer(message: A2AMessage): boolean {
+    if (this.#textOverflow || message.parts.some((part) => partText(part) === null)) return false;
+    const said = textOfParts(message.parts).trim();
+    if (said === "") return true;
+    const texts = [...this.#texts.values()];
+    return texts.join("").trim() === said || texts.some((text) => text.trim() === said);
   }
 
   #noteIds(taskId: string | null, contextId: string | null): void {
@@ -284,32 +463,41 @@ export class TurnMapper {
 
   #event<E extends PublishedEvent>(type: E["type"], data: Unstamped<E["data"]>): E {
     const { agentMessageId, runId } = this.#ctx;
+    const clean: Record<string, unknown> = { ...data };
+    if (clean.context_id === null || clean.context_id === undefined) delete clean.context_id;
     return {
       type,
       agent_message_id: agentMessageId,
-      data: stamped(data, this.taskIdForEvents, runId),
+      data: stamped(clean as Unstamped<E["data"]>, this.taskIdForEvents, runId),
     } as E;
   }
 }
 
+/** Only submitted/working keep a turn going; used by the turn to follow a task. */
+export function isActiveState(state: string | null): boolean {
+  return state !== null && ACTIVE_STATES.has(state);
+}
+
 /**
- * `agent_error` + `processing_status(failed)`: the group that never leaves a room waiting.
- * The error text is never empty. `ids.hubTaskId` is the task id the events carry (the agent's
- * when the caller knows it).
+ * `agent_error` + `processing_status`: the group that never leaves a room waiting. The error
+ * text is never empty. `ids.hubTaskId` is the task id the events carry (the agent's when the
+ * caller knows it); `state` is how the relay shows the end (failed, canceled, rejected).
  */
 export function failureGroup(
   ids: TurnIds,
   errorType: string,
   message: string,
-  taskState?: string,
+  state: FailureState = "failed",
+  contextId?: string | null,
 ): [AgentErrorEvent, ProcessingStatusEvent] {
   const { agentMessageId, userMessageId, hubTaskId, runId } = ids;
   const error: AgentErrorEvent["data"] = {
     error: message.trim() || `The turn failed (${errorType || "Unknown"}).`,
     error_type: errorType || "Unknown",
+    state,
     task_id: hubTaskId,
   };
-  if (taskState !== undefined) error.task_state = taskState;
+  if (contextId) error.context_id = contextId;
   return [
     {
       type: "agent_error",
@@ -320,7 +508,7 @@ export function failureGroup(
       type: "processing_status",
       agent_message_id: agentMessageId,
       data: stamped(
-        { status: "failed", user_message_id: userMessageId, task_id: hubTaskId },
+        { status: state, user_message_id: userMessageId, task_id: hubTaskId },
         hubTaskId,
         runId,
       ),

@@ -6,8 +6,9 @@ import type { A2AClient } from "../a2a/client.ts";
 import { type A2ATask, isTurnEndingState, TERMINAL_STATES } from "../a2a/model.ts";
 import { JsonRpcError, TransportError } from "../agents/transport.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
+import { oversizedPart } from "../relay/event-split.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
-import { TurnMapper, taskSubmitted } from "./mapping.ts";
+import { isActiveState, TurnMapper, taskSubmitted } from "./mapping.ts";
 
 /** The agent calls a turn makes (an A2AClient, or the inspector's recording wrapper of one). */
 export type TurnClient = Pick<A2AClient, "send" | "stream" | "getTask" | "cancelTask">;
@@ -71,6 +72,7 @@ export interface TurnInput {
 }
 
 export interface TurnOutcome {
+  /** How the room sees the end; canceled and rejected turns count as failed here. */
   status: "completed" | "failed" | "input_required";
   errorType?: string;
   /** The agent could not be reached at all (connection refused, reset, DNS): re-check it. */
@@ -83,6 +85,16 @@ export interface TurnOptions {
   signal: AbortSignal;
   /** The agent's task id, as soon as it is known (before the events carrying it are emitted). */
   onTaskId?: (taskId: string) => void;
+  /**
+   * The largest event the relay takes now (the publisher's body limit less its envelope). A
+   * part larger than this cannot be delivered: the turn fails, saying so. Absent: no check.
+   */
+  maxEventBytes?: () => number;
+  /**
+   * A promise while the room's unsent events are over the publisher's high-water mark: the turn
+   * reads no more of the agent's stream until it settles (bounded memory for long answers).
+   */
+  roomBackpressure?: () => Promise<void> | null;
   settings?: Partial<TurnSettings>;
   logger?: Logger;
 }
@@ -95,8 +107,6 @@ class TurnFailure extends Error {
     this.errorType = errorType;
   }
 }
-
-const ACTIVE_STATES = new Set(["submitted", "working"]);
 
 export async function runTurn(
   input: TurnInput,
@@ -112,6 +122,7 @@ export async function runTurn(
     userMessageId: input.userMessageId,
     hubTaskId: input.hubTaskId,
     runId: input.runId ?? null,
+    contextId: contextIdOf(input.message),
   });
   let reportedTaskId: string | null = null;
   const publish = (events: PublishedEvent[]) => {
@@ -146,17 +157,31 @@ export async function runTurn(
 
   let group: PublishedEvent[];
   let agentUnreachable = false;
+  const step = new TurnSteps(
+    client,
+    mapper,
+    publish,
+    signal,
+    settings,
+    deadlineAt,
+    logger,
+    options,
+  );
   try {
-    const step = new TurnSteps(client, mapper, publish, signal, settings, deadlineAt, logger);
     if (input.streaming) await step.stream(input.message);
     else await step.sendAndPoll(input.message);
     group = mapper.terminal();
+    step.checkSizes(group);
   } catch (error) {
     if (signal.aborted) {
       const abort = asTurnAbort(signal.reason);
       if (mapper.taskId) await cancelOnAgent(client, mapper.taskId, settings, logger);
       logger.info({ kind: abort.kind, taskId: mapper.taskId }, `turn aborted: ${abort.message}`);
-      group = mapper.failure(ABORT_ERROR_TYPE[abort.kind], abort.message);
+      group = mapper.failure(
+        ABORT_ERROR_TYPE[abort.kind],
+        abort.message,
+        abort.kind === "cancel" ? "canceled" : "failed",
+      );
     } else {
       const failure = describeFailure(error);
       agentUnreachable = failure.unreachable;
@@ -174,6 +199,18 @@ export async function runTurn(
   return outcomeOf(group, agentUnreachable, mapper.taskId);
 }
 
+/** The conversation the message names (camelCase or a Python relay's snake_case), if any. */
+function contextIdOf(message: Record<string, unknown>): string | null {
+  const value = message["contextId"] ?? message["context_id"];
+  return typeof value === "string" && value !== "" ? value : null;
+}
+
+/** Stream events the transport had to skip, for the turn's verdict. */
+interface SkippedEvents {
+  count: number;
+  first: string | null;
+}
+
 /** The I/O steps of one turn, sharing its signal, mapper and deadline. */
 class TurnSteps {
   readonly #client: TurnClient;
@@ -183,6 +220,7 @@ class TurnSteps {
   readonly #settings: TurnSettings;
   readonly #deadlineAt: number;
   readonly #logger: Logger;
+  readonly #options: TurnOptions;
 
   constructor(
     client: TurnClient,
@@ -192,6 +230,7 @@ class TurnSteps {
     settings: TurnSettings,
     deadlineAt: number,
     logger: Logger,
+    options: TurnOptions,
   ) {
     this.#client = client;
     this.#mapper = mapper;
@@ -200,13 +239,52 @@ class TurnSteps {
     this.#settings = settings;
     this.#deadlineAt = deadlineAt;
     this.#logger = logger;
+    this.#options = options;
+  }
+
+  /** Throws AnswerTooLarge when one part of these events cannot fit in any publish. */
+  checkSizes(events: readonly PublishedEvent[]): void {
+    const limit = this.#options.maxEventBytes?.();
+    if (limit === undefined) return;
+    const part = oversizedPart(events, limit);
+    if (!part) return;
+    const what = `${part.kind} part${part.name ? ` ("${part.name}")` : ""}`;
+    throw new TurnFailure(
+      "AnswerTooLarge",
+      `The agent's answer has a ${what} of ${formatBytes(part.bytes)}, more than the ${formatBytes(limit)} the relay accepts in one publish; it cannot be delivered.`,
+    );
+  }
+
+  #emit(events: PublishedEvent[]): void {
+    this.checkSizes(events);
+    this.#publish(events);
+  }
+
+  /** Waits while the room's unsent events are over the publisher's high-water mark. */
+  async #backpressure(): Promise<void> {
+    const wait = this.#options.roomBackpressure?.();
+    if (!wait) return;
+    const signal = this.#signal;
+    if (signal.aborted) throw signal.reason;
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([wait, aborted]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
   }
 
   async stream(message: Record<string, unknown>): Promise<void> {
+    const skipped: SkippedEvents = { count: 0, first: null };
+    const mapper = this.#mapper;
     try {
-      await this.#readStream(message);
+      await this.#readStream(message, skipped);
     } catch (error) {
-      const taskId = this.#mapper.taskId;
+      const taskId = mapper.taskId;
       if (!(error instanceof TransportError) || !taskId || this.#signal.aborted) throw error;
       // The connection broke mid-stream, but the agent may well finish the task without us
       // listening (a2a-js does): follow it with tasks/get before calling the turn failed.
@@ -215,22 +293,69 @@ class TurnSteps {
         `stream broke (${error.message}); following the task with tasks/get`,
       );
       try {
+        // What arrived is intact (whole SSE events); the task fetched adds what did not.
         await this.#followTask(taskId, { immediately: true, lenient: false });
       } catch {
         throw error;
       }
       return;
     }
-    const mapper = this.#mapper;
-    if (mapper.taskId && (!isTurnEndingState(mapper.state) || !mapper.hasText)) {
-      // The stream closed early, or without the answer's text: ask the agent for the task.
-      await this.#followTask(mapper.taskId, { immediately: true, lenient: true });
+    const taskId = mapper.taskId;
+    if (skipped.count > 0) {
+      const what = `${skipped.count} stream event${skipped.count === 1 ? "" : "s"} the hub could not read (first: ${skipped.first})`;
+      if (!taskId) {
+        throw new TurnFailure(
+          "InvalidAgentResponse",
+          `The agent's answer could not be read whole: it sent ${what}, and no task id to ask for the rest.`,
+        );
+      }
+      // Parts of the answer may be missing: the task as the agent holds it replaces them.
+      this.#logger.warn({ taskId }, `agent sent ${what}; fetching the task with tasks/get`);
+      mapper.resendArtifacts();
+      await this.#followUp(taskId, what);
+      return;
+    }
+    if (mapper.ended) {
+      if (mapper.state === "completed" && !mapper.sentContent && taskId) {
+        // Some agents put the answer only in the task, not in the stream: ask once.
+        await this.#followTask(taskId, { immediately: true, lenient: true });
+      }
+      return;
+    }
+    if (taskId) {
+      await this.#followUp(taskId, "its stream ended before the task did");
+      return;
+    }
+    throw new TurnFailure(
+      "IncompleteStream",
+      "The agent's stream ended without saying how its task ended, and it gave no task id to ask about it.",
+    );
+  }
+
+  /** Follows the task after a stream that did not end it; failures say why the stream was not enough. */
+  async #followUp(taskId: string, why: string): Promise<void> {
+    try {
+      await this.#followTask(taskId, { immediately: true, lenient: false });
+    } catch (error) {
+      if (this.#signal.aborted || error instanceof TurnFailure) throw error;
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new TurnFailure(
+        "IncompleteStream",
+        `The agent's answer is incomplete (${why}), and asking it for task ${taskId} failed: ${detail}`,
+      );
     }
   }
 
-  async #readStream(message: Record<string, unknown>): Promise<void> {
-    for await (const event of this.#client.stream(message, { signal: this.#signal })) {
-      this.#publish(this.#mapper.onStreamEvent(event));
+  async #readStream(message: Record<string, unknown>, skipped: SkippedEvents): Promise<void> {
+    const onUnreadable = (note: string) => {
+      skipped.count++;
+      skipped.first ??= note;
+    };
+    for await (const event of this.#client.stream(message, {
+      signal: this.#signal,
+      onUnreadable,
+    })) {
+      this.#emit(this.#mapper.onStreamEvent(event));
       // Stop at the end of the turn: a2a-js keeps streams open at auth-required, and a task
       // snapshot at the start of a follow-up may still show the old interrupted state.
       if (
@@ -240,13 +365,14 @@ class TurnSteps {
         break;
       }
       if (event.kind === "task" && TERMINAL_STATES.has(event.status.state)) break;
+      await this.#backpressure();
     }
   }
 
   async sendAndPoll(message: Record<string, unknown>): Promise<void> {
     const result = await this.#client.send(message, { signal: this.#signal });
-    this.#mapper.onResult(result);
-    if (result.kind === "task" && ACTIVE_STATES.has(this.#mapper.state ?? "")) {
+    this.#emit(this.#mapper.onResult(result));
+    if (result.kind === "task" && isActiveState(this.#mapper.state)) {
       await this.#followTask(result.id, { immediately: false, lenient: false });
     }
   }
@@ -289,8 +415,8 @@ class TurnSteps {
         );
         return;
       }
-      this.#mapper.onResult(task);
-      if (!ACTIVE_STATES.has(this.#mapper.state ?? "")) return;
+      this.#emit(this.#mapper.onResult(task));
+      if (!isActiveState(this.#mapper.state)) return;
     }
   }
 
@@ -312,6 +438,12 @@ class TurnSteps {
       clearTimeout(timer);
     }
   }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
+  return `${bytes} bytes`;
 }
 
 /** Best effort, bounded: tell the agent to stop working on the task. */
@@ -388,7 +520,10 @@ function outcomeOf(
   let status: TurnOutcome["status"] = "failed";
   let errorType: string | undefined;
   for (const event of group) {
-    if (event.type === "processing_status") status = event.data.status;
+    if (event.type === "processing_status") {
+      const said = event.data.status;
+      status = said === "completed" || said === "input_required" ? said : "failed";
+    }
     if (event.type === "agent_error") errorType = event.data.error_type;
   }
   const outcome: TurnOutcome = { status, agentUnreachable, taskId };

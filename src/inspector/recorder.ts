@@ -7,7 +7,7 @@
 import type { A2AResult, A2AStreamEvent, A2ATask } from "../a2a/model.ts";
 import { answerText } from "../hub/answer.ts";
 import type { Detection } from "../privacy/turn-guard.ts";
-import type { PublishedEvent, RelayCommand } from "../wire/relay.ts";
+import type { ProcessingStatus, PublishedEvent, RelayCommand } from "../wire/relay.ts";
 import { LinkHistory, type LinkHistorySettings } from "./link-history.ts";
 import type { AgentCalls, GuardReport, HubObserver, ObservedTurn } from "./observer.ts";
 import { capturePayload, chargeOf, type Payload, type TextRedactor } from "./payload.ts";
@@ -35,12 +35,14 @@ export const DEFAULT_RECORDER_SETTINGS: RecorderSettings = {
   link: {},
 };
 
-export type TurnState = "queued" | "running" | "completed" | "failed" | "input_required";
+export type TurnState = "queued" | "running" | ProcessingStatus;
 export const TURN_STATES: readonly TurnState[] = [
   "queued",
   "running",
   "completed",
   "failed",
+  "canceled",
+  "rejected",
   "input_required",
 ];
 

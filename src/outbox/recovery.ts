@@ -107,9 +107,9 @@ async function resume(
       });
       if (isTurnEndingState(task.status.state)) {
         const mapper = new TurnMapper({ ...turnIds(turn), localAgentId: turn.localAgentId });
-        mapper.onResult(task);
+        const answer = mapper.onResult(task);
         log.info({ state: task.status.state }, "resumed a turn from before the restart");
-        return { group: mapper.terminal(), reason: "" };
+        return { group: [...answer, ...mapper.terminal()], reason: "" };
       }
     } catch (error) {
       log.info(

@@ -9,6 +9,11 @@
 // event (task_submitted, the terminal group, …) goes out at once with whatever is queued before
 // it, so a turn's answer is never held back by the window.
 import { type HubObserver, NULL_OBSERVER } from "../inspector/observer.ts";
+// Size: no POST body is larger than the relay's limit (`publishMaxBodyBytes`, lowered for the rest
+// of the run by a 413): an event too large is split when queued (event-split.ts), each piece its
+// own stamped event; a batch is cut to fit; an event refused alone is split again and its pieces
+// sent before anything behind it. A turn's events stop being read from its agent while its room
+// holds more than `publishRoomHighWaterBytes` unsent (`backpressure`), so memory stays bounded.
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { fullJitterDelayMs, type Random } from "./backoff.ts";
@@ -18,6 +23,7 @@ import {
   RelayError,
   refusedEventIndex,
 } from "./errors.ts";
+import { jsonBytes, splitEvent } from "./event-split.ts";
 import { InMemoryPublishQueue, type PublishBatch, type PublishQueue } from "./publish-queue.ts";
 import { ResponseSequence, stampEvent } from "./response-seq.ts";
 import type { RelayLinkSettings } from "./settings.ts";
@@ -70,7 +76,31 @@ interface RoomState {
   urgent: boolean;
   /** When the first unsent chunk was queued (start of its coalesce window). */
   chunkSince: number | null;
+  /**
+   * The pieces of an event the relay refused as too large, sent before anything else of the
+   * room; the queue's batch holding that event is acknowledged once they are all delivered.
+   */
+  front: { events: PublishedEvent[]; of: PublishBatch } | null;
 }
+
+/** What one POST sends, and what to do with it once delivered or not. */
+interface Sendable {
+  events: readonly PublishedEvent[];
+  delivered(): void;
+  /** Not delivered: back where it came from (same order). */
+  release(): void;
+  /** Given up on for good. */
+  drop(): void;
+}
+
+/** Room the POST body leaves around its events (`room_id`, brackets). */
+const ENVELOPE_ALLOWANCE_BYTES = 512;
+/** A learned body limit never goes below this: a relay refusing such bodies refuses something else. */
+export const MIN_PUBLISH_BODY_BYTES = 16 * 1024;
+/** What a piece's own `response_seq` may add over the number it was cut with. */
+const STAMP_SLACK_BYTES = 64;
+/** Bodies above this whose connection broke are retried smaller at once (see cutWhileLarge). */
+export const CUT_SPLIT_MIN_BYTES = 256 * 1024;
 
 export class Publisher {
   private readonly options: PublisherOptions;
@@ -91,6 +121,16 @@ export class Publisher {
   private closed = false;
   private flushing = 0;
   private overflowing = false;
+  /** Largest body the relay takes, as far as we know (learned down from 413s). */
+  private bodyLimit: number;
+  /** JSON bytes of each queued event (computed once). */
+  private readonly sizes = new WeakMap<PublishedEvent, number>();
+  /** Unsent bytes per room (events queued through `publish` this run), for backpressure. */
+  private readonly roomBytes = new Map<string, number>();
+  private readonly counted = new WeakSet<PublishedEvent>();
+  private readonly drainWaiters = new Map<string, Array<() => void>>();
+  /** Turns whose content the relay refused for good, with why: their end is sent as a failure. */
+  private readonly lostTurns = new Map<string, string>();
 
   constructor(options: PublisherOptions) {
     this.options = options;
@@ -100,7 +140,27 @@ export class Publisher {
     this.random = options.random ?? Math.random;
     this.sequence = options.sequence ?? new ResponseSequence();
     this.observer = options.observer ?? NULL_OBSERVER;
+    this.bodyLimit = Math.max(MIN_PUBLISH_BODY_BYTES, this.settings.publishMaxBodyBytes);
     this.resume();
+  }
+
+  /** The largest event (JSON bytes) one POST can carry now. */
+  maxEventBytes(): number {
+    return this.bodyLimit - ENVELOPE_ALLOWANCE_BYTES;
+  }
+
+  /**
+   * A promise while the room holds more unsent bytes than the high-water mark, settling when it
+   * is down to half; null when there is room. Producers wait on it before making more events.
+   */
+  backpressure(roomId: string): Promise<void> | null {
+    if ((this.roomBytes.get(roomId) ?? 0) <= this.settings.publishRoomHighWaterBytes) return null;
+    if (this.closed || this.authError) return null;
+    return new Promise((resolve) => {
+      const waiters = this.drainWaiters.get(roomId) ?? [];
+      waiters.push(resolve);
+      this.drainWaiters.set(roomId, waiters);
+    });
   }
 
   /**
@@ -134,7 +194,13 @@ export class Publisher {
         }
         return;
       }
-      const stamped = events.map((event) => stampEvent(event, this.sequence));
+      const stamped = events.flatMap((event) => this.fitted(stampEvent(event, this.sequence)));
+      let bytes = this.roomBytes.get(roomId) ?? 0;
+      for (const event of stamped) {
+        bytes += this.sizeOf(event);
+        this.counted.add(event);
+      }
+      this.roomBytes.set(roomId, bytes);
       this.queue.append(roomId, stamped);
       this.observer.queued(roomId, stamped);
       const room = this.room(roomId);
@@ -206,6 +272,90 @@ export class Publisher {
     for (const room of this.rooms.values()) this.clearTimer(room);
     this.notifyFlush(false);
     await Promise.allSettled([...this.inFlight]);
+    for (const waiters of this.drainWaiters.values()) for (const wake of waiters) wake();
+    this.drainWaiters.clear();
+  }
+
+  private sizeOf(event: PublishedEvent): number {
+    let size = this.sizes.get(event);
+    if (size === undefined) {
+      size = jsonBytes(event);
+      this.sizes.set(event, size);
+    }
+    return size;
+  }
+
+  /** Acknowledged (or dropped) events leave the room's byte count; waiting producers may go on. */
+  private forget(roomId: string, events: readonly PublishedEvent[]): void {
+    let bytes = this.roomBytes.get(roomId) ?? 0;
+    for (const event of events) {
+      if (!this.counted.has(event)) continue;
+      this.counted.delete(event);
+      bytes -= this.sizeOf(event);
+    }
+    if (bytes <= 0) this.roomBytes.delete(roomId);
+    else this.roomBytes.set(roomId, bytes);
+    const waiters = this.drainWaiters.get(roomId);
+    if (waiters && bytes <= this.settings.publishRoomHighWaterBytes / 2) {
+      this.drainWaiters.delete(roomId);
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /** How many events from the head of `events` fit in one body (at least one). */
+  private fitting(events: readonly PublishedEvent[]): number {
+    let used = ENVELOPE_ALLOWANCE_BYTES;
+    for (let i = 0; i < events.length; i++) {
+      used += this.sizeOf(events[i]!) + 1;
+      if (used > this.bodyLimit) return Math.max(1, i);
+    }
+    return events.length;
+  }
+
+  /**
+   * The relay refused `bodyBytes` as too large: the limit is its stated `max_bytes`, else half
+   * of what it refused (never below the floor). True when the limit went down.
+   */
+  private learnLimit(bodyBytes: number, failure: RelayError): boolean {
+    const stated = failure.detail?.["max_bytes"];
+    const next =
+      typeof stated === "number" && Number.isFinite(stated) && stated < bodyBytes
+        ? Math.floor(stated)
+        : Math.floor(bodyBytes / 2);
+    const limit = Math.max(MIN_PUBLISH_BODY_BYTES, Math.min(this.bodyLimit, next));
+    if (limit >= this.bodyLimit) return false;
+    this.bodyLimit = limit;
+    this.logger.warn(
+      { refusedBytes: bodyBytes, limitBytes: limit },
+      `relay refused a publish of ${bodyBytes} bytes as too large; publishing at most ${limit} bytes per request from now on (large answers are split)`,
+    );
+    return true;
+  }
+
+  /** An event of a turn whose content was lost: its completed end becomes a failure that says so. */
+  private rewriteLost(event: PublishedEvent): PublishedEvent {
+    const reason = this.lostTurns.get(event.agent_message_id);
+    if (reason === undefined) return event;
+    if (event.type === "agent_response") {
+      const { task_id, response_seq, run_id, context_id } = event.data;
+      return {
+        type: "agent_error",
+        agent_message_id: event.agent_message_id,
+        data: {
+          error: reason,
+          error_type: "AnswerTooLarge",
+          state: "failed",
+          task_id,
+          ...(response_seq === undefined ? {} : { response_seq }),
+          ...(run_id === undefined ? {} : { run_id }),
+          ...(context_id ? { context_id } : {}),
+        },
+      };
+    }
+    if (event.type === "processing_status" && event.data.status === "completed") {
+      return { ...event, data: { ...event.data, status: "failed" } };
+    }
+    return event;
   }
 
   private get stopped(): boolean {
@@ -225,6 +375,7 @@ export class Publisher {
         nextBatch: null,
         urgent: false,
         chunkSince: null,
+        front: null,
       };
       this.rooms.set(roomId, room);
     }
@@ -236,6 +387,14 @@ export class Publisher {
     const room = this.rooms.get(roomId);
     if (!room || this.stopped) return;
     if (room.sending || room.pending || room.timerKind === "retry") return;
+    if (room.front) {
+      room.pending = true;
+      queueMicrotask(() => {
+        room.pending = false;
+        this.startSend(roomId);
+      });
+      return;
+    }
     const depth = this.queue.roomDepth(roomId);
     if (depth === 0) {
       this.clearTimer(room);
@@ -260,21 +419,64 @@ export class Publisher {
   private startSend(roomId: string): void {
     const room = this.rooms.get(roomId);
     if (!room || this.stopped || room.sending) return;
-    const batch = this.queue.take(roomId, Math.min(room.maxBatch, room.nextBatch ?? room.maxBatch));
-    room.nextBatch = null;
-    if (!batch) {
-      this.schedule(roomId);
-      this.checkIdle();
-      return;
-    }
-    if (this.queue.roomDepth(roomId) === batch.events.length) {
-      room.urgent = false;
-      room.chunkSince = null;
+    let sendable: Sendable;
+    if (room.front) {
+      // A piece cut before the limit went down again: cut it to the limit now.
+      const head = room.front.events[0];
+      if (head && this.sizeOf(head) > this.maxEventBytes()) {
+        room.front.events.splice(0, 1, ...this.fitted(head));
+      }
+      sendable = this.frontSendable(roomId, room);
     } else {
-      room.chunkSince = Date.now();
+      const batch = this.queue.take(
+        roomId,
+        Math.min(room.maxBatch, room.nextBatch ?? room.maxBatch),
+      );
+      room.nextBatch = null;
+      if (!batch) {
+        this.schedule(roomId);
+        this.checkIdle();
+        return;
+      }
+      const fits = this.fitting(batch.events);
+      if (fits < batch.events.length) {
+        // Too many bytes together: send the head that fits, the rest right after.
+        this.queue.release(batch);
+        room.nextBatch = fits;
+        room.urgent = true;
+        this.schedule(roomId);
+        return;
+      }
+      if (this.queue.roomDepth(roomId) === batch.events.length) {
+        room.urgent = false;
+        room.chunkSince = null;
+      } else {
+        room.chunkSince = Date.now();
+      }
+      sendable = {
+        events: batch.events.map((event) => this.rewriteLost(event)),
+        delivered: () => {
+          this.queue.ack(batch);
+          this.forget(roomId, batch.events);
+        },
+        release: () => this.queue.release(batch),
+        drop: () => {
+          this.queue.ack(batch);
+          this.forget(roomId, batch.events);
+        },
+      };
+      if (batch.events.length === 1) {
+        const split = this.splittable(roomId, room, batch);
+        // An event queued whole before the limit went down (or by an older version): cut it now.
+        if (this.sizeOf(batch.events[0]!) > this.maxEventBytes() && split.tooLarge()) {
+          this.schedule(roomId);
+          return;
+        }
+        sendable = { ...sendable, ...split };
+      }
     }
     room.sending = true;
-    const done = this.deliver(roomId, room, batch)
+    const done = this.deliver(roomId, room, sendable)
       .catch((error: unknown) => {
         this.logger.error(
           { roomId, err: error instanceof Error ? error.message : String(error) },
@@ -290,15 +492,93 @@ export class Publisher {
     this.inFlight.add(done);
   }
 
-  private async deliver(roomId: string, room: RoomState, batch: PublishBatch): Promise<void> {
+  /** The head of the room's refused-as-too-large pieces, as much as one body takes. */
+  private frontSendable(roomId: string, room: RoomState): Sendable & { tooLarge: () => boolean } {
+    const front = room.front!;
+    const count = this.fitting(front.events);
+    const events = front.events.slice(0, count);
+    const done = () => {
+      front.events.splice(0, count);
+      if (front.events.length > 0) return;
+      room.front = null;
+      this.queue.ack(front.of);
+      this.forget(roomId, front.of.events);
+    };
+    return {
+      events,
+      tooLarge: () => {
+        // A piece refused again (the limit was lower still): cut it smaller, in place.
+        const pieces = this.fitted(front.events[0]!);
+        if (pieces.length < 2) return false;
+        front.events.splice(0, 1, ...pieces);
+        return true;
+      },
+      delivered: done,
+      release: () => {},
+      // A piece dropped for good is gone like a delivered one; the turn's end says so.
+      drop: done,
+    };
+  }
+
+  /**
+   * For a batch of one event: what to do when the relay refuses it as too large, which `deliver`
+   * calls through `tooLarge` (split it under the learned limit and send the pieces first).
+   */
+  private splittable(
+    roomId: string,
+    room: RoomState,
+    batch: PublishBatch,
+  ): { tooLarge: () => boolean } {
+    return {
+      tooLarge: () => {
+        const pieces = this.fitted(batch.events[0]!);
+        if (pieces.length < 2) return false;
+        room.front = { events: pieces, of: batch };
+        this.logger.info(
+          { roomId, pieces: pieces.length },
+          "relay refused one event as too large; sending it in pieces",
+        );
+        return true;
+      },
+    };
+  }
+
+  /** A stamped event, or its pieces (each stamped) when it is larger than one body may be. */
+  private fitted(event: PublishedEvent): PublishedEvent[] {
+    if (this.sizeOf(event) <= this.maxEventBytes()) return [event];
+    // Room for the pieces' own numbers, which may be a digit longer.
+    const pieces = splitEvent(event, this.maxEventBytes() - STAMP_SLACK_BYTES);
+    if (pieces.length < 2) return [event];
+    return this.restamped(pieces, (event.data as { response_seq?: number }).response_seq);
+  }
+
+  /**
+   * Pieces of a refused event with their own numbers; the first keeps the refused event's (the
+   * relay never stored it), so after a restart that re-sends the event whole it is still one key.
+   */
+  private restamped(pieces: readonly PublishedEvent[], seq: number | undefined): PublishedEvent[] {
+    return pieces.map((piece, i) => {
+      const data = { ...piece.data } as Record<string, unknown>;
+      delete data.response_seq;
+      if (i === 0 && seq !== undefined) data.response_seq = seq;
+      return stampEvent({ ...piece, data } as unknown as PublishedEvent, this.sequence);
+    });
+  }
+
+  private async deliver(
+    roomId: string,
+    room: RoomState,
+    sendable: Sendable & { tooLarge?: () => boolean },
+  ): Promise<void> {
     const signal = this.controller.signal;
-    const count = batch.events.length;
+    const events = sendable.events;
+    const count = events.length;
     this.counters.posts += 1;
     let failure: RelayError;
     try {
-      await this.options.send(roomId, batch.events, signal);
-      this.queue.ack(batch);
-      this.observer.acked(roomId, batch.events);
+      await this.options.send(roomId, events, signal);
+      sendable.delivered();
+      this.observer.acked(roomId, events);
       if (room.attempts > 0) this.logger.info({ roomId }, "publishing to the relay works again");
       room.attempts = 0;
       this.counters.batches += 1;
@@ -306,32 +586,53 @@ export class Publisher {
       return;
     } catch (error) {
       if (signal.aborted) {
-        this.queue.release(batch);
+        sendable.release();
         return;
       }
       failure = error instanceof RelayError ? error : classifyNetworkError("publish", error);
     }
 
     // Every way out below but the final refusal keeps the events queued for another POST.
-    if (failure.kind !== "permanent")
-      this.observer.failed(roomId, batch.events, failure.message, true);
+    if (failure.kind !== "permanent") this.observer.failed(roomId, events, failure.message, true);
     switch (failure.kind) {
       case "auth":
-        this.queue.release(batch);
+        sendable.release();
         this.stopForAuth(failure as RelayAuthError);
         return;
       case "permanent":
-        if (failure.status === 413 && count > 1) {
-          // Too large together: halve the batch and try again at once.
-          this.queue.release(batch);
-          room.maxBatch = Math.max(1, Math.ceil(count / 2));
-          room.urgent = true;
-          this.counters.retries += 1;
-          this.observer.failed(roomId, batch.events, failure.message, true);
-          this.logger.warn(
-            { roomId, events: count },
-            "relay found the publish batch too large; splitting it",
-          );
+        if (failure.status === 413) {
+          const bodyBytes =
+            ENVELOPE_ALLOWANCE_BYTES + events.reduce((sum, e) => sum + this.sizeOf(e) + 1, 0);
+          this.learnLimit(bodyBytes, failure);
+          if (count > 1) {
+            // Too large together: try again at once in smaller bodies (fewer events too, for a
+            // relay whose limit is below what we may learn).
+            sendable.release();
+            room.maxBatch = Math.max(1, Math.ceil(count / 2));
+            room.urgent = true;
+            this.counters.retries += 1;
+            this.observer.failed(roomId, events, failure.message, true);
+            return;
+          }
+          if (count === 1 && sendable.tooLarge?.()) {
+            this.counters.retries += 1;
+            this.observer.failed(roomId, events, failure.message, true);
+            return;
+          }
+          sendable.drop();
+          this.counters.dropped += count;
+          this.observer.failed(roomId, events, failure.message, false);
+          for (const event of events) {
+            if (this.lostTurns.size >= 1_000) {
+              const oldest = this.lostTurns.keys().next().value;
+              if (oldest !== undefined) this.lostTurns.delete(oldest);
+            }
+            this.lostTurns.set(
+              event.agent_message_id,
+              `Part of the agent's answer could not be delivered: the relay refused an event of ${this.sizeOf(event)} bytes as too large even alone.`,
+            );
+          }
+          this.logRefusal(roomId, failure, events);
           return;
         }
         if (failure.status === 422 && count > 1) {
@@ -339,21 +640,21 @@ export class Publisher {
           // it, then it alone, so only that one is lost.
           const bad = refusedEventIndex(failure);
           if (bad !== null && bad < count) {
-            this.queue.release(batch);
+            sendable.release();
             room.nextBatch = Math.max(1, bad);
             room.urgent = true;
             this.counters.retries += 1;
-            this.observer.failed(roomId, batch.events, failure.message, true);
+            this.observer.failed(roomId, events, failure.message, true);
             return;
           }
         }
-        this.queue.ack(batch);
+        sendable.drop();
         this.counters.dropped += count;
-        this.observer.failed(roomId, batch.events, failure.message, false);
-        this.logRefusal(roomId, failure, batch);
+        this.observer.failed(roomId, events, failure.message, false);
+        this.logRefusal(roomId, failure, events);
         return;
       case "not_registered":
-        this.queue.release(batch);
+        sendable.release();
         room.attempts += 1;
         this.counters.retries += 1;
         this.logger.warn({ roomId }, failure.message);
@@ -365,7 +666,8 @@ export class Publisher {
         this.retryLater(roomId, room, failure);
         return;
       default:
-        this.queue.release(batch);
+        if (failure.code === "ReadError" && this.cutWhileLarge(roomId, room, sendable)) return;
+        sendable.release();
         room.attempts += 1;
         this.counters.retries += 1;
         this.retryLater(roomId, room, failure);
@@ -373,14 +675,49 @@ export class Publisher {
   }
 
   /**
+   * The connection broke while a large body was out: a proxy in front of the relay may cut a
+   * body it finds too large instead of answering 413. Sending the same body again with backoff
+   * would wait for nothing (a retry of an oversized answer once stalled about a minute), so the
+   * limit goes down by half (not below CUT_SPLIT_MIN_BYTES) and smaller bodies go at once.
+   */
+  private cutWhileLarge(
+    roomId: string,
+    room: RoomState,
+    sendable: Sendable & { tooLarge?: () => boolean },
+  ): boolean {
+    const bodyBytes =
+      ENVELOPE_ALLOWANCE_BYTES + sendable.events.reduce((sum, e) => sum + this.sizeOf(e) + 1, 0);
+    if (bodyBytes <= CUT_SPLIT_MIN_BYTES) return false;
+    const limit = Math.max(CUT_SPLIT_MIN_BYTES, Math.floor(bodyBytes / 2));
+    const lowered = limit < this.bodyLimit;
+    if (lowered) {
+      this.bodyLimit = limit;
+      this.logger.warn(
+        { roomId, bodyBytes, limitBytes: limit },
+        `the connection broke while a publish of ${bodyBytes} bytes was sent; trying at once with at most ${limit} bytes per request`,
+      );
+    }
+    if (sendable.events.length > 1) {
+      if (!lowered) return false;
+      sendable.release();
+      room.maxBatch = Math.max(1, Math.ceil(sendable.events.length / 2));
+      room.urgent = true;
+    } else if (!sendable.tooLarge?.()) {
+      return false;
+    }
+    this.counters.retries += 1;
+    return true;
+  }
+
+  /**
    * A refused batch is logged once per kind of refusal (status and field): a relay that refuses
    * every event of some kind must not flood the log. Later ones are counted at debug level.
    */
-  private logRefusal(roomId: string, failure: RelayError, batch: PublishBatch): void {
+  private logRefusal(roomId: string, failure: RelayError, events: readonly PublishedEvent[]): void {
     const field = typeof failure.detail?.field === "string" ? failure.detail.field : "";
     const kind = `${failure.status}:${failure.code ?? ""}:${field.replace(/\d+/g, "#")}`;
-    const types = [...new Set(batch.events.map((e) => e.type))];
-    const count = batch.events.length;
+    const types = [...new Set(events.map((e) => e.type))];
+    const count = events.length;
     const seen = this.refusals.get(kind) ?? 0;
     this.refusals.set(kind, seen + 1);
     if (seen > 0) {

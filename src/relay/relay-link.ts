@@ -245,6 +245,16 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     this.publisher.publish(roomId, events);
   }
 
+  /** The largest event one publish can carry now (the relay's body limit less the envelope). */
+  maxEventBytes(): number {
+    return this.publisher.maxEventBytes();
+  }
+
+  /** A promise while the room has too much unsent; see Publisher.backpressure. */
+  backpressure(roomId: string): Promise<void> | null {
+    return this.publisher.backpressure(roomId);
+  }
+
   /** Events not yet acknowledged by the relay. */
   depth(): number {
     return this.publisher.depth();

@@ -47,6 +47,13 @@ export interface RelayLinkSettings {
   publishRetryMaxDelayMs: number;
   /** Cap of any relay-given `Retry-After`. */
   maxRetryAfterMs: number;
+  /**
+   * Largest publish body the relay takes (bytes). Events larger than it are split; a 413 lowers
+   * it for the rest of the run (to the relay's stated limit, else by half).
+   */
+  publishMaxBodyBytes: number;
+  /** Unsent bytes of one room above which its turns stop reading their agent until it drains. */
+  publishRoomHighWaterBytes: number;
 }
 
 export const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.freeze({
@@ -71,6 +78,8 @@ export const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.f
   publishRetryBaseDelayMs: 500,
   publishRetryMaxDelayMs: 30_000,
   maxRetryAfterMs: 300_000,
+  publishMaxBodyBytes: 1024 * 1024,
+  publishRoomHighWaterBytes: 1024 * 1024,
 });
 
 /** Defaults overlaid with the given values (undefined entries ignored). */
@@ -84,3 +93,29 @@ export function relayLinkSettings(overrides: Partial<RelayLinkSettings> = {}): R
 
 /** The relay base URL used when none is configured. */
 export const DEFAULT_GATEWAY_URL = "https://api.hybro.ai";
+
+/** The environment variable that sets `publishMaxBodyBytes` (a proxy in front of the relay may take less). */
+export const MAX_BODY_ENV = "HYBRO_RELAY_MAX_BODY_BYTES";
+
+/**
+ * `publishMaxBodyBytes` from the environment: a whole number of bytes, at least 16384 (with an
+ * optional `k`/`m` for KiB/MiB). Nothing when unset; an error line when unreadable.
+ */
+export function publishLimitFromEnv(env: Record<string, string | undefined>): {
+  bytes?: number;
+  error?: string;
+} {
+  const raw = env[MAX_BODY_ENV]?.trim();
+  if (!raw) return {};
+  const match = /^(\d+)\s*([kKmM]?)$/.exec(raw);
+  const unit = match?.[2]?.toLowerCase();
+  const bytes = match
+    ? Number(match[1]) * (unit === "m" ? 1024 * 1024 : unit === "k" ? 1024 : 1)
+    : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 16 * 1024) {
+    return {
+      error: `${MAX_BODY_ENV}=${JSON.stringify(raw)} is not a size of at least 16384 bytes (e.g. 1048576, 512k, 2m); using the default ${DEFAULT_RELAY_LINK_SETTINGS.publishMaxBodyBytes}`,
+    };
+  }
+  return { bytes };
+}

@@ -48,6 +48,13 @@ export {
   type GatewayStreamEvent,
   isTerminalStreamEvent,
   parseStreamEvent,
-  streamEventText,
   type UnrecognizedStreamEvent,
 } from "./stream-event.ts";
+export {
+  type AnswerChange,
+  renderArtifacts,
+  renderParts,
+  renderTask,
+  StreamedAnswer,
+  textChange,
+} from "./streamed-answer.ts";

@@ -48,15 +48,3 @@ export function parseStreamEvent(data: string): GatewayStreamEvent | null {
 export function isTerminalStreamEvent(event: GatewayStreamEvent): boolean {
   return event.type === "processing_status";
 }
-
-/** The visible text an event adds to the answer (streamed chunks and final responses). */
-export function streamEventText(event: GatewayStreamEvent): string {
-  switch (event.type) {
-    case "artifact_update":
-      return typeof event.data.text === "string" ? event.data.text : "";
-    case "agent_response":
-      return typeof event.data.content === "string" ? event.data.content : "";
-    default:
-      return "";
-  }
-}

@@ -137,41 +137,96 @@ export interface EventStamp {
   run_id?: string;
 }
 
+/**
+ * A part as the relay stores it (its A2A v0.3 model, `common/types.py` of hybroai/hybro): `kind`
+ * says which; a file has exactly one of `bytes` (base64) and `uri`; a data part's `data` is a JSON
+ * object. Unknown shapes pass through.
+ */
+export type RelayPart =
+  | { kind: "text"; text: string; metadata?: Record<string, unknown> }
+  | {
+      kind: "file";
+      file: { name?: string; mimeType?: string; bytes?: string; uri?: string };
+      metadata?: Record<string, unknown>;
+    }
+  | { kind: "data"; data: Record<string, unknown>; metadata?: Record<string, unknown> };
+
+/** An artifact as the relay stores it: its id (the key `append` works on), name and parts. */
+export interface RelayArtifact {
+  artifactId: string;
+  name?: string;
+  description?: string;
+  metadata?: Record<string, unknown>;
+  parts: RelayPart[];
+}
+
+/** An A2A v0.3 TaskStatus (the relay's model): the agent's own question, with its parts and metadata. */
+export interface RelayTaskStatus {
+  state: string;
+  message?: {
+    kind: "message";
+    role: "agent" | "user";
+    messageId: string;
+    parts: RelayPart[];
+    metadata?: Record<string, unknown>;
+    taskId?: string;
+    contextId?: string;
+  };
+  timestamp?: string;
+}
+
 export interface TaskSubmittedData extends EventStamp {
   agent_name: string;
 }
+/** A state change that does not end the turn (submitted, working); the room shows no text for it. */
 export interface TaskStatusData extends EventStamp {
   state: string;
   status_text: string;
   final: boolean;
-  context_id: string | null;
-  raw: unknown;
+  context_id?: string | null;
 }
+/**
+ * Content, exactly once: the relay builds the room's artifact from `data.artifacts` (then
+ * `data.raw.artifact`, then `data.artifact`), joining by `artifactId`: `append: true` adds the
+ * parts to the artifact of that id, `false` replaces it (hub_publish.py, response_handler.py).
+ */
 export interface ArtifactUpdateData extends EventStamp {
-  raw: unknown;
-  text: string;
-  parts: unknown[];
+  artifacts: RelayArtifact[];
   append: boolean;
   last_chunk: boolean;
-  /** Present when the chunk came from a streamed Message (artifact id `<agent_message_id>-stream`). */
-  artifact?: { artifactId: string; parts: unknown[] };
+  context_id?: string | null;
 }
+/**
+ * The end of a completed turn. The answer itself was sent by `artifact_update`s; `artifacts` names
+ * each of them with no parts (`append: true`), so the relay projects the room's answer (text and
+ * artifacts) from what it stored. `content` stays empty: the relay reads it only when neither
+ * `artifacts` nor `parts` is given.
+ */
 export interface AgentResponseData extends EventStamp {
   content: string;
   agent_id: string;
-  parts?: unknown[];
+  artifacts?: RelayArtifact[];
+  append?: boolean;
+  context_id?: string | null;
 }
 export interface AgentErrorData extends EventStamp {
   error: string;
   error_type: string;
-  task_state?: string;
+  /** How the agent's task ended, as the relay reads it (it knows only these three). */
+  state: "failed" | "canceled" | "rejected";
+  context_id?: string | null;
 }
 export interface TaskInteractiveData extends EventStamp {
   state: "input-required" | "auth-required";
   context_id: string | null;
-  status_text: string;
+  /**
+   * The agent's status as it gave it: its question's parts (text, data, files) and its metadata
+   * (`hybro.ai/a2a/interaction`); the relay reads the prompt from here.
+   */
+  status: RelayTaskStatus;
 }
-export type ProcessingStatus = "completed" | "failed" | "input_required";
+/** How the turn ended, for the room; the relay reads `input_required` as `awaiting_input`. */
+export type ProcessingStatus = "completed" | "failed" | "canceled" | "rejected" | "input_required";
 export interface ProcessingStatusData extends EventStamp {
   status: ProcessingStatus;
   /** Always the turn's own `user_message_id` (null for a reply): any other is dropped by the relay. */
@@ -250,6 +305,12 @@ export const ErrorTypes = {
   Canceled: "Canceled",
   ConnectError: "ConnectError",
   ReadTimeout: "ReadTimeout",
+  /** The agent's answer could not be read (a stream event that is not JSON, a task without a state). */
+  InvalidAgentResponse: "InvalidAgentResponse",
+  /** The agent's stream closed before its task reached a state that ends the turn. */
+  IncompleteStream: "IncompleteStream",
+  /** One part of the answer is larger than any publish body the relay accepts. */
+  AnswerTooLarge: "AnswerTooLarge",
 } as const;
 
 /** True for the event that closes every turn. */

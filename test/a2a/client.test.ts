@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { A2AClient, type A2AStreamEvent } from "../../src/a2a/client.ts";
-import { taskText, textOfParts } from "../../src/a2a/model.ts";
+import { type A2ATask, textOfParts } from "../../src/a2a/model.ts";
+
+/** Every artifact's text, else the status message's. */
+function taskText(task: A2ATask): string {
+  const fromArtifacts = task.artifacts.map((a) => textOfParts(a.parts)).join("");
+  return fromArtifacts || textOfParts(task.status.message?.parts);
+}
+
 import { JsonRpcError } from "../../src/agents/transport.ts";
 import { agentsPerTest } from "../support/agents-per-test.ts";
 

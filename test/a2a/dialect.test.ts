@@ -11,7 +11,14 @@ import {
   normaliseState,
   sendParams,
 } from "../../src/a2a/dialect.ts";
-import { taskText, textOfParts } from "../../src/a2a/model.ts";
+import { type A2ATask, textOfParts } from "../../src/a2a/model.ts";
+
+/** Every artifact's text, else the status message's. */
+function taskText(task: A2ATask): string {
+  const fromArtifacts = task.artifacts.map((a) => textOfParts(a.parts)).join("");
+  return fromArtifacts || textOfParts(task.status.message?.parts);
+}
+
 import { TransportError } from "../../src/agents/transport.ts";
 
 describe("method names", () => {
@@ -291,5 +298,35 @@ describe("inbound results", () => {
       last_chunk: true,
     });
     expect(lastChunk).toMatchObject({ lastChunk: true, append: false });
+  });
+});
+
+describe("a Python relay's snake_case message", () => {
+  it.each(["1.0", "0.3"] as const)("is sent to a %s agent with camelCase ids", (dialect) => {
+    const encoded = encodeMessage(dialect, {
+      kind: "message",
+      role: "user",
+      message_id: "m-1",
+      context_id: "ctx-1",
+      task_id: "task-1",
+      reference_task_ids: ["task-0"],
+      parts: [{ kind: "file", file: { uri: "https://x/a.pdf", mime_type: "application/pdf" } }],
+    });
+    expect(encoded).toMatchObject({
+      messageId: "m-1",
+      contextId: "ctx-1",
+      taskId: "task-1",
+      referenceTaskIds: ["task-0"],
+    });
+    for (const key of ["message_id", "context_id", "task_id", "reference_task_ids"]) {
+      expect(encoded).not.toHaveProperty(key);
+    }
+    expect(JSON.stringify(encoded.parts)).toContain("application/pdf");
+  });
+
+  it("keeps camelCase when both are given", () => {
+    expect(encodeMessage("1.0", { parts: [], messageId: "a", message_id: "b" }).messageId).toBe(
+      "a",
+    );
   });
 });

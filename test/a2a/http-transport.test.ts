@@ -97,6 +97,23 @@ describe("SSE reader", () => {
     ]);
   });
 
+  it("reads the same events whatever the network chunking (bytes cut inside characters and CRLF)", async () => {
+    const stream =
+      ': c\r\ndata: {"t":"é€𝄞 one"}\r\n\r\n' +
+      `data: \u001e{"t":"${"ü".repeat(3000)}"}\n\n` +
+      'data: {"t":\ndata: "two lines"}\r\r' +
+      "data: last";
+    const bytes = new TextEncoder().encode(stream);
+    const whole = await collect(readSseEvents(chunks(stream)));
+    expect(whole).toHaveLength(4);
+    for (const size of [1, 2, 3, 5, 7, 64, 1000]) {
+      async function* pieces() {
+        for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+      }
+      expect(await collect(readSseEvents(pieces()))).toEqual(whole);
+    }
+  });
+
   it("refuses an event larger than the cap", async () => {
     const error = await rejection(
       collect(readSseEvents(chunks(`data: ${"x".repeat(2000)}\n\n`), { maxEventChars: 1000 })),

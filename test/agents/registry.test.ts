@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -261,6 +263,65 @@ describe("Registry", () => {
     expect(back.healthy).toBe(true);
     expect(r.syncPayload().map((a) => a.name)).toEqual(["Flaky"]);
     expect(logged(/agent "Flaky" answers again: back in the roster/)).toHaveLength(1);
+  });
+
+  it("never removes an agent (or its process-mates) while turns run on it; checks count again after", async () => {
+    // One server for two agents (two paths): while it is busy its card never comes.
+    let hanging = false;
+    const held: Array<() => void> = [];
+    const busyServer = createServer((_req, res) => {
+      if (hanging) {
+        held.push(() => res.destroy());
+        return;
+      }
+      const base = `http://127.0.0.1:${(busyServer.address() as AddressInfo).port}`;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(v03Card(base)));
+    });
+    await new Promise<void>((resolve) => busyServer.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(busyServer.address() as AddressInfo).port}`;
+    try {
+      writeAgents({
+        agents: [
+          { name: "Busy", url },
+          { name: "Mate", url: `${url}/mate` },
+        ],
+      });
+      let turns = 0;
+      const logger = pino({ level: "debug" }, { write: (l: string) => lines.push(JSON.parse(l)) });
+      const busyId = localAgentIdForUrl(url);
+      const r = new Registry({
+        agentsFile: file,
+        logger,
+        settings: { ...FAST, cardTimeoutMs: 150, unhealthyRemoveAfter: 2 },
+        turnsInFlight: (id) => (id === busyId ? turns : 0),
+      });
+      registry = r;
+      await r.start(new AbortController().signal);
+      expect(r.list().map((a) => a.name)).toEqual(["Busy", "Mate"]);
+      turns = 1;
+      hanging = true;
+      // Many failed checks of each, none counted while the turn runs.
+      await waitFor(
+        () => logged(/card check of busy agent "Mate" failed/).length >= 4,
+        "checks of the busy process's agents",
+        15_000,
+      );
+      expect(logged(/card check of busy agent "Busy" failed/).length).toBeGreaterThanOrEqual(2);
+      expect(r.list().map((a) => [a.name, a.healthy])).toEqual([
+        ["Busy", true],
+        ["Mate", true],
+      ]);
+      expect(logged(/removed from the roster/)).toEqual([]);
+      // The turn ends; the agent still does not answer: now it leaves, as any silent agent does.
+      turns = 0;
+      await waitFor(() => r.list().length === 0, "removal once idle", 15_000);
+    } finally {
+      hanging = false;
+      for (const release of held.splice(0)) release();
+      busyServer.closeAllConnections();
+      await new Promise<void>((resolve) => busyServer.close(() => resolve()));
+    }
   });
 
   it("reportUnreachable marks it unhealthy at once and re-checks quickly", async () => {

@@ -229,27 +229,24 @@ describe("message/send", () => {
           final: false,
           task_id: "task-7",
           context_id: "ctx-agent",
-          raw: {},
         },
       },
       {
         type: "artifact_update",
         data: {
-          raw: { artifact: { artifactId: "art" } },
-          text: "Hel",
-          parts: [],
+          artifacts: [{ artifactId: "art", parts: [{ kind: "text", text: "Hel" }] }],
           append: false,
           last_chunk: false,
+          task_id: "task-7",
         },
       },
       {
         type: "artifact_update",
         data: {
-          raw: { artifact: { artifactId: "art" } },
-          text: "lo",
-          parts: [],
+          artifacts: [{ artifactId: "art", parts: [{ kind: "text", text: "lo" }] }],
           append: true,
           last_chunk: true,
+          task_id: "task-7",
         },
       },
       {
@@ -262,7 +259,15 @@ describe("message/send", () => {
       id: "task-7",
       contextId: "ctx-agent",
       status: { state: "completed", message: { parts: [{ text: "Hello" }] } },
-      artifacts: [{ artifactId: "art", parts: [{ kind: "text", text: "Hello" }] }],
+      artifacts: [
+        {
+          artifactId: "art",
+          parts: [
+            { kind: "text", text: "Hel" },
+            { kind: "text", text: "lo" },
+          ],
+        },
+      ],
     });
     // a follow-up on the agent's context id stays in the same room
     const followUp = send(message("again", { contextId: "ctx-agent" }));
@@ -409,7 +414,11 @@ describe("message/stream", () => {
       { type: "task_submitted", data: { task_id: "h", agent_name: "Echo" } },
       {
         type: "artifact_update",
-        data: { raw: {}, text: "one ", parts: [], append: true, last_chunk: false },
+        data: {
+          artifacts: [{ artifactId: "s", parts: [{ kind: "text", text: "one " }] }],
+          append: true,
+          last_chunk: false,
+        },
       },
     ] as Array<Omit<PublishedEvent, "agent_message_id">>);
     await reader.until(
@@ -420,7 +429,11 @@ describe("message/stream", () => {
     await hub.answer(command, [
       {
         type: "artifact_update",
-        data: { raw: {}, text: "two", parts: [], append: true, last_chunk: true },
+        data: {
+          artifacts: [{ artifactId: "s", parts: [{ kind: "text", text: "two" }] }],
+          append: true,
+          last_chunk: true,
+        },
       },
       { type: "processing_status", data: { status: "completed", user_message_id: null } },
     ] as Array<Omit<PublishedEvent, "agent_message_id">>);
@@ -435,7 +448,7 @@ describe("message/stream", () => {
     ]);
     expect(items[1]).toMatchObject({
       agent_message_id: command.agent_message_id,
-      data: { text: "one " },
+      data: { artifacts: [{ parts: [{ text: "one " }] }] },
     });
     expect(items[4].result).toMatchObject({
       kind: "task",
@@ -458,7 +471,6 @@ describe("message/stream", () => {
           final: false,
           task_id: "agent-task-1",
           context_id: "c",
-          raw: {},
         },
       },
     ] as Array<Omit<PublishedEvent, "agent_message_id">>);

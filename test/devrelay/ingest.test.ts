@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { DevRelay } from "../../src/devrelay/index.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
+import { chunkText, textChunk } from "../support/events.ts";
 import { type Answer, agentForTest, relayForTest, ScriptedHub } from "./support.ts";
 
 let relay: DevRelay;
@@ -59,19 +60,8 @@ function route(hub: ScriptedHub, room: string, amid: string, umid = `u-${amid}`)
   });
 }
 
-const chunk = (amid: string, text: string, seq?: number, taskId = "task-1"): PublishedEvent => ({
-  type: "artifact_update",
-  agent_message_id: amid,
-  data: {
-    raw: null,
-    text,
-    parts: [],
-    append: true,
-    last_chunk: false,
-    task_id: taskId,
-    ...(seq === undefined ? {} : { response_seq: seq }),
-  },
-});
+const chunk = (amid: string, text: string, seq?: number, taskId = "task-1"): PublishedEvent =>
+  textChunk(amid, text, { task_id: taskId, ...(seq === undefined ? {} : { response_seq: seq }) });
 
 const status = (amid: string, userMessageId: string | null, seq: number): PublishedEvent => ({
   type: "processing_status",
@@ -87,7 +77,7 @@ const status = (amid: string, userMessageId: string | null, seq: number): Publis
 const texts = (amid: string) =>
   relay
     .eventsFor(amid)
-    .map((event) => (event.type === "artifact_update" ? event.data.text : event.type));
+    .map((event) => (event.type === "artifact_update" ? chunkText(event) : event.type));
 
 function expect204(answer: Answer): void {
   expect(answer.status, answer.text).toBe(204);

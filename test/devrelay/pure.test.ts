@@ -154,37 +154,62 @@ describe("task result", () => {
     });
   });
 
-  it("rebuilds streamed text honouring append", () => {
+  it("rebuilds the room's artifacts as hybro.ai does: append adds, a fresh chunk replaces", () => {
+    const chunk = (artifactId: string, text: string, append: boolean) =>
+      ev("artifact_update", {
+        artifacts: [{ artifactId, parts: [{ kind: "text", text }] }],
+        append,
+      });
     const task = taskResult(
       outline([
-        ev("artifact_update", {
-          text: "draft",
-          append: false,
-          raw: { artifact: { artifactId: "a1" } },
-        }),
-        ev("artifact_update", {
-          text: "The ",
-          append: false,
-          raw: { artifact: { artifactId: "a1" } },
-        }),
-        ev("artifact_update", {
-          text: "end",
-          append: true,
-          raw: { artifact: { artifactId: "a1" } },
-        }),
-        ev("artifact_update", {
-          text: "!",
-          append: true,
-          artifact: { artifactId: "amsg_1-stream" },
-        }),
+        chunk("a1", "draft", false),
+        chunk("a1", "The ", false),
+        chunk("a1", "end", true),
+        chunk("amsg_1-stream", "!", true),
         ev("processing_status", { status: "completed" }),
       ]),
     );
     expect(task.status.message).toMatchObject({ parts: [{ text: "The end!" }] });
     expect(task.artifacts).toEqual([
-      { artifactId: "a1", parts: [{ kind: "text", text: "The end" }] },
+      {
+        artifactId: "a1",
+        parts: [
+          { kind: "text", text: "The " },
+          { kind: "text", text: "end" },
+        ],
+      },
       { artifactId: "amsg_1-stream", parts: [{ kind: "text", text: "!" }] },
     ]);
+  });
+
+  it("reads an update's artifacts where hybro.ai does: artifacts, raw.artifact, artifact, parts", () => {
+    const task = taskResult(
+      outline([
+        // `text` is never read; an artifact without parts adds nothing.
+        ev("artifact_update", { text: "lost", raw: { artifact: { artifactId: "r" } } }),
+        ev("artifact_update", {
+          text: "ignored",
+          raw: { artifact: { artifactId: "r", parts: [{ text: "from raw " }] } },
+          artifact: { artifactId: "x", parts: [{ kind: "text", text: "not read" }] },
+        }),
+        ev("artifact_update", {
+          artifact: { artifactId: "d", name: "direct", parts: [{ kind: "text", text: "direct " }] },
+        }),
+        ev("artifact_update", { parts: [{ kind: "data", data: { k: 1 } }] }),
+        ev("artifact_update", {
+          artifacts: [{ artifactId: "n", parts: [{ kind: "text", text: "new" }] }],
+          raw: { artifact: { artifactId: "r", parts: [{ text: "not read" }] } },
+        }),
+        ev("processing_status", { status: "completed" }),
+      ]),
+    );
+    expect(task.artifacts).toEqual([
+      { artifactId: "r", parts: [{ kind: "text", text: "from raw " }] },
+      { artifactId: "d", name: "direct", parts: [{ kind: "text", text: "direct " }] },
+      { artifactId: "amsg_1-stream", name: "stream", parts: [{ kind: "data", data: { k: 1 } }] },
+      { artifactId: "n", parts: [{ kind: "text", text: "new" }] },
+    ]);
+    expect(task.status.message).toMatchObject({ parts: [{ text: "from raw direct new" }] });
   });
 
   it("maps failure and input-required", () => {

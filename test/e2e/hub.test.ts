@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
 import { startTestAgent } from "../support/a2a-agents.ts";
+import { chunkText, roomOf } from "../support/events.ts";
 import { type Stack, startStack, textOf, userMessage } from "../support/stack.ts";
 
 type TestAgent = Awaited<ReturnType<typeof startTestAgent>>;
@@ -107,8 +108,11 @@ describe("hub end to end", () => {
     expect(
       events.filter((event) => event.type === "artifact_update").length,
     ).toBeGreaterThanOrEqual(5);
-    // The streamed artifacts already showed the text: no duplicate agent_response.
-    expect(events.some((event) => event.type === "agent_response")).toBe(false);
+    // The streamed artifacts carried the text; the agent_response only names them.
+    const response = events.find((event) => event.type === "agent_response");
+    expect(response?.data).toMatchObject({ content: "", append: true });
+    expect(chunkText(response)).toBe("");
+    expect(textOf(reply)).toBe(roomOf(events).text);
   });
 
   it("a pure v0.3 blocking agent answers with its own text", async () => {
@@ -165,7 +169,7 @@ describe("hub end to end", () => {
     const events = stack.relay.eventsFor(String(reply.body.result?.metadata?.agent_message_id));
     expectWellFormedTurn(events);
     expect(events.find((event) => event.type === "agent_error")).toMatchObject({
-      data: { error_type: "AgentTaskFailed", task_state: "failed" },
+      data: { error_type: "AgentTaskFailed", state: "failed" },
     });
   });
 

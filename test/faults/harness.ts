@@ -27,7 +27,9 @@ import { HubDaemon, type HubDaemonOptions } from "../../src/hub/daemon.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log/logger.ts";
 import type { RelayLinkSettings } from "../../src/relay/settings.ts";
 import type { PublishedEvent, UserMessageCommand } from "../../src/wire/relay.ts";
+import { textOfArtifacts } from "../../src/wire/room-answer.ts";
 import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
+import { roomOf } from "../support/events.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const CLI = join(REPO_ROOT, "src/cli/main.ts");
@@ -452,15 +454,12 @@ export function inOrder(events: readonly PublishedEvent[]): boolean {
   const heads = events.filter((e) => GROUP_HEADS.has(e.type));
   if (heads.length > 1) return false;
   if (heads.length === 1 && events.at(-2) !== heads[0]) return false;
-  let nextChunk = 0;
-  for (const event of events) {
-    if (event.type !== "artifact_update") continue;
-    const match = /^chunk (\d+) $/.exec(String(event.data.text));
-    if (!match) continue;
-    if (Number(match[1]) !== nextChunk) return false;
-    nextChunk++;
-  }
-  return true;
+  // The streamed chunks as the room holds them (a fetched task may add several at once, or
+  // replace what a cut stream left): `chunk 0 chunk 1 …`, none missing, none twice.
+  const streamed = textOfArtifacts(roomOf(events).artifacts);
+  const chunks = [...streamed.matchAll(/chunk (\d+) /g)].map((match) => Number(match[1]));
+  if (chunks.join(" ") !== chunks.map((_, i) => i).join(" ")) return false;
+  return chunks.length === 0 || streamed === chunks.map((n) => `chunk ${n} `).join("");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import type { DevRelay } from "../../src/devrelay/index.ts";
 import type { TestAgent } from "../support/a2a-agents.ts";
+import { roomOf } from "../support/events.ts";
 import { FaultProxy } from "./fault-proxy.ts";
 import {
   budgetMs,
@@ -193,8 +194,9 @@ describe("fault suite: stopping the daemon with signals", () => {
       // The medium turns' agent tasks finished meanwhile: their answers, not an error.
       expect(verdict.result.completed).toBe(all.length);
       for (const id of mediumIds) {
-        expect(ledger.events(id).find((e) => e.type === "agent_response")?.data).toMatchObject({
-          content: expect.stringContaining("slow: medium"),
+        expect(roomOf(ledger.events(id))).toMatchObject({
+          state: "completed",
+          text: expect.stringContaining("slow: medium"),
         });
       }
       expect(quick.received).toHaveLength(TURNS);

@@ -40,8 +40,26 @@ const failedStatus = (taskId: string) => ({
   data: { status: "failed", user_message_id: "umsg_33aa", task_id: taskId },
 });
 
-describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
-  it("a completed task becomes agent_response + processing_status(completed)", () => {
+const stubs = (...ids: string[]) => ids.map((artifactId) => ({ artifactId, parts: [] }));
+/** The end of a completed turn that sent these artifacts. */
+const responseEnd = (taskId: string, contextId: string, ...ids: string[]) => [
+  {
+    type: "agent_response",
+    agent_message_id: AMID,
+    data: {
+      content: "",
+      agent_id: "7a7160aa61ee",
+      artifacts: stubs(...ids),
+      append: true,
+      task_id: taskId,
+      context_id: contextId,
+    },
+  },
+  completedStatus(taskId),
+];
+
+describe("blocking results", () => {
+  it("a completed task: each artifact once, exact, then an agent_response naming them", () => {
     for (const wire of [
       {
         kind: "task",
@@ -51,9 +69,10 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
         artifacts: [
           {
             artifactId: "a",
+            name: "answer",
             parts: [
               { kind: "text", text: "Polled " },
-              { kind: "text", text: "result" },
+              { kind: "text", text: "result\n" },
             ],
           },
         ],
@@ -63,97 +82,209 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
           id: "task_4e1b",
           contextId: "ctx_room_5b1e07",
           status: { state: "TASK_STATE_COMPLETED" },
-          artifacts: [{ artifactId: "a", parts: [{ text: "Polled " }, { text: "result" }] }],
+          artifacts: [
+            { artifactId: "a", name: "answer", parts: [{ text: "Polled " }, { text: "result\n" }] },
+          ],
         },
       },
     ]) {
       const mapper = new TurnMapper(ctx);
-      mapper.onResult(decodeResult(wire));
+      const answer = mapper.onResult(decodeResult(wire));
       expect(mapper.taskId).toBe("task_4e1b");
       expect(mapper.contextId).toBe("ctx_room_5b1e07");
-      expect(mapper.terminal()).toEqual([
+      expect(answer).toEqual([
         {
-          type: "agent_response",
+          type: "artifact_update",
           agent_message_id: AMID,
-          data: { content: "Polled result", agent_id: "7a7160aa61ee", task_id: "task_4e1b" },
+          data: {
+            artifacts: [
+              {
+                artifactId: "a",
+                name: "answer",
+                parts: [
+                  { kind: "text", text: "Polled " },
+                  { kind: "text", text: "result\n" },
+                ],
+              },
+            ],
+            append: false,
+            last_chunk: true,
+            context_id: "ctx_room_5b1e07",
+            task_id: "task_4e1b",
+          },
         },
-        completedStatus("task_4e1b"),
       ]);
+      expect(mapper.terminal()).toEqual(responseEnd("task_4e1b", "ctx_room_5b1e07", "a"));
     }
   });
 
-  it("takes artifact text first, else the status message; non-text parts go in `parts`", () => {
-    const both = new TurnMapper(ctx);
-    both.onResult(
+  it("keeps every artifact with its name and every part's kind and order (files, data)", () => {
+    const mapper = new TurnMapper(ctx);
+    const answer = mapper.onResult(
       decodeTaskResult({
         id: "t",
         status: {
           state: "completed",
-          message: { role: "agent", parts: [{ kind: "text", text: "The answer" }] },
+          message: { role: "agent", parts: [{ kind: "text", text: "Generated files: fib.py" }] },
         },
         artifacts: [
           {
-            artifactId: "a",
+            artifactId: "f1",
+            name: "fib.py",
+            parts: [{ kind: "text", text: "def fib(n):\n    return n\n" }],
+          },
+          {
+            artifactId: "f2",
+            name: "report",
             parts: [
-              { kind: "text", text: "The answer" },
+              { kind: "data", data: { rows: 3 } },
               {
                 kind: "file",
                 file: { uri: "https://x/r.pdf", mimeType: "application/pdf", name: "r.pdf" },
               },
+              { text: "see above" },
+              { raw: "aGk=", mediaType: "text/plain", filename: "hi.txt" },
+              { data: [1, 2] },
             ],
           },
         ],
       }),
     );
-    expect(both.terminal()[0]).toEqual({
-      type: "agent_response",
-      agent_message_id: AMID,
-      data: {
-        content: "The answer",
-        agent_id: "7a7160aa61ee",
-        parts: [{ url: "https://x/r.pdf", mediaType: "application/pdf", filename: "r.pdf" }],
-        task_id: "t",
-      },
+    expect(answer.map((event) => event.type)).toEqual(["artifact_update", "artifact_update"]);
+    expect(answer[0]?.data).toMatchObject({
+      artifacts: [
+        {
+          artifactId: "f1",
+          name: "fib.py",
+          parts: [{ kind: "text", text: "def fib(n):\n    return n\n" }],
+        },
+      ],
     });
-    const statusOnly = new TurnMapper(ctx);
-    statusOnly.onResult(
+    expect(answer[1]?.data).toMatchObject({
+      artifacts: [
+        {
+          artifactId: "f2",
+          name: "report",
+          parts: [
+            { kind: "data", data: { rows: 3 } },
+            {
+              kind: "file",
+              file: { uri: "https://x/r.pdf", mimeType: "application/pdf", name: "r.pdf" },
+            },
+            { kind: "text", text: "see above" },
+            { kind: "file", file: { bytes: "aGk=", mimeType: "text/plain", name: "hi.txt" } },
+            // The relay's model takes objects only.
+            { kind: "data", data: { value: [1, 2] } },
+          ],
+        },
+      ],
+    });
+    // The closing status message says something the artifacts do not: its own artifact.
+    const end = mapper.terminal();
+    expect(end.map((event) => event.type)).toEqual([
+      "artifact_update",
+      "agent_response",
+      "processing_status",
+    ]);
+    expect(end[0]?.data).toMatchObject({
+      artifacts: [
+        {
+          artifactId: `${AMID}-status`,
+          name: "status",
+          parts: [{ kind: "text", text: "Generated files: fib.py" }],
+        },
+      ],
+      append: false,
+      last_chunk: true,
+    });
+    expect(end[1]?.data).toMatchObject({ artifacts: stubs("f1", "f2", `${AMID}-status`) });
+  });
+
+  it("a closing status message that only repeats the answer is not sent again", () => {
+    const mapper = new TurnMapper(ctx);
+    mapper.onResult(
+      decodeTaskResult({
+        id: "t",
+        status: {
+          state: "completed",
+          message: { role: "agent", parts: [{ kind: "text", text: "The answer\n" }] },
+        },
+        artifacts: [{ artifactId: "a", parts: [{ kind: "text", text: "The answer" }] }],
+      }),
+    );
+    expect(mapper.terminal().map((event) => event.type)).toEqual([
+      "agent_response",
+      "processing_status",
+    ]);
+  });
+
+  it("a task with only a status message answers with it (exact text)", () => {
+    const mapper = new TurnMapper(ctx);
+    mapper.onResult(
       decodeTaskResult({
         id: "t",
         status: {
           state: "TASK_STATE_COMPLETED",
-          message: { role: "ROLE_AGENT", parts: [{ root: { kind: "text", text: "From status" } }] },
+          message: {
+            role: "ROLE_AGENT",
+            parts: [{ root: { kind: "text", text: "  From status\n" } }],
+          },
         },
       }),
     );
-    expect(statusOnly.terminal()[0]).toMatchObject({ data: { content: "From status" } });
-    expect(statusOnly.terminal()[0]?.data).not.toHaveProperty("parts");
+    const end = mapper.terminal();
+    expect(end[0]?.data).toMatchObject({
+      artifacts: [
+        { artifactId: `${AMID}-status`, parts: [{ kind: "text", text: "  From status\n" }] },
+      ],
+    });
   });
 
-  it("a direct message result is the answer", () => {
+  it("a direct message result is the answer, as the artifact <id>-response", () => {
     const mapper = new TurnMapper(ctx);
-    mapper.onResult(
+    const answer = mapper.onResult(
       decodeResult({
         kind: "message",
         role: "agent",
         messageId: "m",
-        parts: [{ kind: "text", text: "Hi there" }],
+        parts: [
+          { kind: "text", text: "Hi there" },
+          { kind: "data", data: { tool: "x" } },
+        ],
       }),
     );
+    expect(answer[0]?.data).toMatchObject({
+      artifacts: [
+        {
+          artifactId: `${AMID}-response`,
+          name: "response",
+          parts: [
+            { kind: "text", text: "Hi there" },
+            { kind: "data", data: { tool: "x" } },
+          ],
+        },
+      ],
+    });
+    expect(mapper.ended).toBe(true);
     expect(mapper.terminal()[0]).toMatchObject({
       type: "agent_response",
-      data: { content: "Hi there" },
+      data: { artifacts: stubs(`${AMID}-response`) },
     });
   });
 
-  it("an empty answer is an empty content, never a stringified object", () => {
+  it("an empty answer is an empty response, never a stringified object", () => {
     const mapper = new TurnMapper(ctx);
-    mapper.onResult(
-      decodeResult({ kind: "task", id: "t", status: { state: "completed" }, metadata: { x: 1 } }),
-    );
-    expect(mapper.terminal()[0]).toMatchObject({ type: "agent_response", data: { content: "" } });
+    expect(
+      mapper.onResult(
+        decodeResult({ kind: "task", id: "t", status: { state: "completed" }, metadata: { x: 1 } }),
+      ),
+    ).toEqual([]);
+    const end = mapper.terminal();
+    expect(end[0]).toMatchObject({ type: "agent_response", data: { content: "" } });
+    expect(end[0]?.data).not.toHaveProperty("artifacts");
   });
 
-  it("failed and rejected become AgentTaskFailed with the state and the real status text", () => {
+  it("failed and rejected keep their own state, with the agent's status text", () => {
     const failed = new TurnMapper(ctx);
     failed.onResult(
       decodeTaskResult({
@@ -171,7 +302,7 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
         data: {
           error: "Out of credits",
           error_type: "AgentTaskFailed",
-          task_state: "failed",
+          state: "failed",
           task_id: "t",
         },
       },
@@ -179,19 +310,26 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
     ]);
     const rejected = new TurnMapper(ctx);
     rejected.onResult(decodeTaskResult({ id: "t", status: { state: "rejected" } }));
-    expect(rejected.terminal()[0]).toEqual({
-      type: "agent_error",
-      agent_message_id: AMID,
-      data: {
-        error: "Agent task rejected",
-        error_type: "AgentTaskFailed",
-        task_state: "rejected",
-        task_id: "t",
+    expect(rejected.terminal()).toEqual([
+      {
+        type: "agent_error",
+        agent_message_id: AMID,
+        data: {
+          error: "The agent's task rejected.",
+          error_type: "AgentTaskFailed",
+          state: "rejected",
+          task_id: "t",
+        },
       },
-    });
+      {
+        type: "processing_status",
+        agent_message_id: AMID,
+        data: { status: "rejected", user_message_id: "umsg_33aa", task_id: "t" },
+      },
+    ]);
   });
 
-  it("canceled is a failure (error_type Canceled), not a completed answer", () => {
+  it("canceled is its own state (error_type Canceled), not a completed answer", () => {
     const mapper = new TurnMapper(ctx);
     mapper.onResult(decodeTaskResult({ id: "t", status: { state: "TASK_STATE_CANCELED" } }));
     expect(mapper.terminal()).toEqual([
@@ -201,16 +339,36 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
         data: {
           error: "The agent canceled the task.",
           error_type: "Canceled",
-          task_state: "canceled",
+          state: "canceled",
           task_id: "t",
         },
       },
-      failedStatus("t"),
+      {
+        type: "processing_status",
+        agent_message_id: AMID,
+        data: { status: "canceled", user_message_id: "umsg_33aa", task_id: "t" },
+      },
     ]);
   });
 
+  it.each([
+    ["expired", "The agent's task expired."],
+    ["policy-required", "policy-required"],
+    ["unknown", "no task state"],
+    ["TASK_STATE_UNSPECIFIED", "no task state"],
+    ["paused", '"paused"'],
+  ])("%s never ends as completed", (state, says) => {
+    const mapper = new TurnMapper(ctx);
+    mapper.onResult(decodeTaskResult({ id: "t", status: { state } }));
+    const end = mapper.terminal();
+    expect(end.map((event) => event.type)).toEqual(["agent_error", "processing_status"]);
+    expect(end[0]?.data).toMatchObject({ state: "failed" });
+    expect(String((end[0]?.data as { error?: string } | undefined)?.error)).toContain(says);
+    expect(end[1]?.data).toMatchObject({ status: "failed" });
+  });
+
   it.each(["input-required", "auth-required"])(
-    "%s becomes task_interactive + processing_status(input_required)",
+    "%s: task_interactive with the agent's whole question (parts, metadata) + processing_status",
     (state) => {
       const mapper = new TurnMapper(ctx);
       mapper.onResult(
@@ -219,7 +377,16 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
           contextId: "ctx_room_5b1e07",
           status: {
             state,
-            message: { role: "agent", parts: [{ kind: "text", text: "Which quarter?" }] },
+            timestamp: "2026-01-01T00:00:00.000Z",
+            message: {
+              role: "agent",
+              messageId: "q1",
+              metadata: { "hybro.ai/a2a/interaction": { type: "approval" } },
+              parts: [
+                { kind: "text", text: "Run this tool?" },
+                { kind: "data", data: { tool: "rm", args: { path: "/tmp/x" } } },
+              ],
+            },
           },
         }),
       );
@@ -231,7 +398,20 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
             state,
             task_id: "task_4e1b",
             context_id: "ctx_room_5b1e07",
-            status_text: "Which quarter?",
+            status: {
+              state,
+              timestamp: "2026-01-01T00:00:00.000Z",
+              message: {
+                kind: "message",
+                role: "agent",
+                messageId: "q1",
+                metadata: { "hybro.ai/a2a/interaction": { type: "approval" } },
+                parts: [
+                  { kind: "text", text: "Run this tool?" },
+                  { kind: "data", data: { tool: "rm", args: { path: "/tmp/x" } } },
+                ],
+              },
+            },
           },
         },
         {
@@ -243,6 +423,12 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
     },
   );
 
+  it("a question without the agent's context id names the conversation the relay sent", () => {
+    const mapper = new TurnMapper({ ...ctx, contextId: "ctx-from-relay" });
+    mapper.onResult(decodeTaskResult({ id: "t", status: { state: "input-required" } }));
+    expect(mapper.terminal()[0]?.data).toMatchObject({ context_id: "ctx-from-relay" });
+  });
+
   it("failure() never has an empty error text", () => {
     const mapper = new TurnMapper({ ...ctx, userMessageId: null });
     expect(mapper.failure("ConnectError", "")).toEqual([
@@ -252,6 +438,7 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
         data: {
           error: "The turn failed (ConnectError).",
           error_type: "ConnectError",
+          state: "failed",
           task_id: HUB_TASK,
         },
       },
@@ -265,8 +452,8 @@ describe("blocking results (reference §5.5, §5.7, §5.8)", () => {
   });
 });
 
-describe("streams (reference §3.4, §5.6, §5.8)", () => {
-  it("the worked example (v1.0): task remembered, status and chunks published, no agent_response", () => {
+describe("streams", () => {
+  it("the worked example (v1.0): status and chunks published as they come, then the end", () => {
     const mapper = new TurnMapper(ctx);
     const published = run(mapper, [
       {
@@ -312,53 +499,46 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
     ]);
     // The final status is the terminal group's to say: a task_status "completed" would be a
     // second end of the turn at the relay.
-    expect(published.map((e) => e.type)).toEqual([
-      "task_status",
-      "artifact_update",
-      "artifact_update",
-    ]);
-    expect(published[0]).toEqual({
-      type: "task_status",
-      agent_message_id: AMID,
-      data: {
-        state: "working",
-        status_text: "",
-        final: false,
-        task_id: "task_4e1b",
-        context_id: "ctx_room_5b1e07",
-        raw: {
-          taskId: "task_4e1b",
-          contextId: "ctx_room_5b1e07",
-          status: { state: "working" },
-          kind: "status-update",
+    expect(published).toEqual([
+      {
+        type: "task_status",
+        agent_message_id: AMID,
+        data: {
+          state: "working",
+          status_text: "",
           final: false,
+          task_id: "task_4e1b",
+          context_id: "ctx_room_5b1e07",
         },
       },
-    });
-    expect(published[1]?.data).toEqual({
-      raw: {
-        taskId: "task_4e1b",
-        contextId: "ctx_room_5b1e07",
-        artifact: { artifactId: "a1", parts: [{ text: "The meeting " }] },
-        kind: "artifact-update",
-        append: false,
-        lastChunk: false,
+      {
+        type: "artifact_update",
+        agent_message_id: AMID,
+        data: {
+          artifacts: [{ artifactId: "a1", parts: [{ kind: "text", text: "The meeting " }] }],
+          append: false,
+          last_chunk: false,
+          context_id: "ctx_room_5b1e07",
+          task_id: "task_4e1b",
+        },
       },
-      text: "The meeting ",
-      parts: [],
-      append: false,
-      last_chunk: false,
-      task_id: "task_4e1b",
-    });
-    expect(published[2]?.data).toMatchObject({
-      text: "went well.",
-      append: true,
-      last_chunk: true,
-    });
-    expect(mapper.terminal()).toEqual([completedStatus("task_4e1b")]);
+      {
+        type: "artifact_update",
+        agent_message_id: AMID,
+        data: {
+          artifacts: [{ artifactId: "a1", parts: [{ kind: "text", text: "went well." }] }],
+          append: true,
+          last_chunk: true,
+          context_id: "ctx_room_5b1e07",
+          task_id: "task_4e1b",
+        },
+      },
+    ]);
+    // The closing message repeats the streamed answer: not sent a second time.
+    expect(mapper.terminal()).toEqual(responseEnd("task_4e1b", "ctx_room_5b1e07", "a1"));
   });
 
-  it("v0.3 streamed messages become artifact_update on the synthetic artifact; empty ones nothing", () => {
+  it("streamed messages go to the artifact <id>-stream; empty ones send nothing", () => {
     const mapper = new TurnMapper(ctx);
     const published = run(mapper, [
       {
@@ -369,59 +549,85 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
       },
       { kind: "message", role: "agent", messageId: "m2", parts: [] },
       {
-        kind: "message",
-        role: "agent",
-        messageId: "m3",
-        parts: [
-          { kind: "text", text: "world" },
-          { kind: "data", data: { n: 1 } },
-        ],
+        message: {
+          role: "ROLE_AGENT",
+          messageId: "m3",
+          parts: [{ text: "world" }, { data: { n: 1 } }],
+        },
       },
     ]);
-    expect(published).toHaveLength(2);
-    expect(published[0]).toEqual({
-      type: "artifact_update",
-      agent_message_id: AMID,
-      data: {
-        raw: { kind: "message", role: "agent", messageId: "m1", parts: [{ text: "Hello " }] },
-        text: "Hello ",
-        parts: [],
-        append: true,
-        last_chunk: false,
-        artifact: { artifactId: `${AMID}-stream`, parts: [{ kind: "text", text: "Hello " }] },
-        task_id: HUB_TASK,
+    expect(published).toEqual([
+      {
+        type: "artifact_update",
+        agent_message_id: AMID,
+        data: {
+          artifacts: [{ artifactId: `${AMID}-stream`, parts: [{ kind: "text", text: "Hello " }] }],
+          append: true,
+          last_chunk: false,
+          task_id: HUB_TASK,
+        },
       },
-    });
-    expect(published[1]?.data).toMatchObject({
-      text: "world",
-      parts: [{ data: { n: 1 } }],
-      artifact: {
-        artifactId: `${AMID}-stream`,
-        parts: [{ kind: "text", text: "world" }, { data: { n: 1 } }],
+      {
+        type: "artifact_update",
+        agent_message_id: AMID,
+        data: {
+          artifacts: [
+            {
+              artifactId: `${AMID}-stream`,
+              parts: [
+                { kind: "text", text: "world" },
+                { kind: "data", data: { n: 1 } },
+              ],
+            },
+          ],
+          append: true,
+          last_chunk: false,
+          task_id: HUB_TASK,
+        },
       },
+    ]);
+    // Messages outside any task are the whole answer.
+    expect(mapper.ended).toBe(true);
+    expect(mapper.terminal()[0]).toMatchObject({
+      type: "agent_response",
+      data: { artifacts: stubs(`${AMID}-stream`) },
     });
-    expect(mapper.terminal()).toEqual([completedStatus(HUB_TASK)]);
   });
 
-  it("v1.0 streamed message → artifact_update too", () => {
+  it("a replacing chunk (append: false) is passed on as a replace", () => {
     const mapper = new TurnMapper(ctx);
     const published = run(mapper, [
-      { message: { role: "ROLE_AGENT", messageId: "m", parts: [{ text: "Hi" }] } },
+      {
+        kind: "artifact-update",
+        taskId: "t",
+        artifact: { artifactId: "a", parts: [{ kind: "text", text: "draft " }] },
+        append: true,
+      },
+      {
+        kind: "artifact-update",
+        taskId: "t",
+        artifact: { artifactId: "a", parts: [{ kind: "text", text: "final" }] },
+      },
     ]);
-    expect(published[0]).toMatchObject({
-      type: "artifact_update",
-      data: { text: "Hi", append: true },
-    });
+    expect(published.map((event) => (event.data as { append: boolean }).append)).toEqual([
+      true,
+      false,
+    ]);
   });
 
-  it("keeps agent_response when the terminal text is longer than what was streamed", () => {
+  it("a short closing status message after streamed files is kept (its own artifact)", () => {
     const mapper = new TurnMapper(ctx);
     run(mapper, [
       {
         kind: "artifact-update",
         taskId: "t",
         contextId: "c",
-        artifact: { artifactId: "a", parts: [{ kind: "text", text: "Short" }] },
+        artifact: {
+          artifactId: "f",
+          name: "fib.py",
+          parts: [{ kind: "text", text: "def fib(): …\n" }],
+        },
+        lastChunk: true,
       },
       {
         kind: "status-update",
@@ -432,48 +638,25 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
           message: {
             kind: "message",
             role: "agent",
-            parts: [{ kind: "text", text: "Short, and the full answer" }],
+            parts: [{ kind: "text", text: "Generated files: fib.py" }],
           },
         },
         final: true,
       },
     ]);
-    expect(mapper.terminal()).toEqual([
-      {
-        type: "agent_response",
-        agent_message_id: AMID,
-        data: { content: "Short, and the full answer", agent_id: "7a7160aa61ee", task_id: "t" },
-      },
-      completedStatus("t"),
-    ]);
+    const end = mapper.terminal();
+    expect(end[0]?.data).toMatchObject({
+      artifacts: [
+        {
+          artifactId: `${AMID}-status`,
+          parts: [{ kind: "text", text: "Generated files: fib.py" }],
+        },
+      ],
+    });
+    expect(end[1]?.data).toMatchObject({ artifacts: stubs("f", `${AMID}-status`) });
   });
 
-  it("answers with agent_response when only the final status carried the text", () => {
-    const mapper = new TurnMapper(ctx);
-    run(mapper, [
-      {
-        statusUpdate: {
-          taskId: "t",
-          status: {
-            state: "TASK_STATE_WORKING",
-            message: { role: "ROLE_AGENT", parts: [{ text: "thinking…" }] },
-          },
-        },
-      },
-      {
-        statusUpdate: {
-          taskId: "t",
-          status: {
-            state: "TASK_STATE_COMPLETED",
-            message: { role: "ROLE_AGENT", parts: [{ text: "42" }] },
-          },
-        },
-      },
-    ]);
-    expect(mapper.terminal()[0]).toMatchObject({ type: "agent_response", data: { content: "42" } });
-  });
-
-  it("a streamed failure carries the real status text (the reference hub lost it)", () => {
+  it("a streamed failure carries the real status text", () => {
     const mapper = new TurnMapper(ctx);
     run(mapper, [
       { kind: "task", id: "t", contextId: "c", status: { state: "submitted" } },
@@ -498,13 +681,14 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
       data: {
         error: "Model overloaded",
         error_type: "AgentTaskFailed",
-        task_state: "failed",
+        state: "failed",
         task_id: "t",
+        context_id: "c",
       },
     });
   });
 
-  it("a streamed input-required keeps the question as status_text", () => {
+  it("a streamed input-required sends the question once, in task_interactive", () => {
     const mapper = new TurnMapper(ctx);
     const published = run(mapper, [
       { task: { id: "t9", contextId: "c9", status: { state: "TASK_STATE_SUBMITTED" } } },
@@ -514,46 +698,84 @@ describe("streams (reference §3.4, §5.6, §5.8)", () => {
           contextId: "c9",
           status: {
             state: "TASK_STATE_INPUT_REQUIRED",
-            message: { role: "ROLE_AGENT", parts: [{ text: "Your name?" }] },
+            message: {
+              role: "ROLE_AGENT",
+              messageId: "q",
+              parts: [{ text: "Your name?" }, { data: { schema: { type: "string" } } }],
+            },
           },
         },
       },
     ]);
-    // The question is the terminal group's (task_interactive), said once.
     expect(published).toEqual([]);
     expect(mapper.terminal()[0]).toEqual({
       type: "task_interactive",
       agent_message_id: AMID,
-      data: { state: "input-required", task_id: "t9", context_id: "c9", status_text: "Your name?" },
+      data: {
+        state: "input-required",
+        task_id: "t9",
+        context_id: "c9",
+        status: {
+          state: "input-required",
+          message: {
+            kind: "message",
+            role: "agent",
+            messageId: "q",
+            parts: [
+              { kind: "text", text: "Your name?" },
+              { kind: "data", data: { schema: { type: "string" } } },
+            ],
+          },
+        },
+      },
     });
   });
 
-  it("a fresh (non-append) chunk replaces its artifact's text for the length comparison", () => {
+  it("a task fetched after a cut stream adds only what the room lacks; a lagging snapshot is ignored", () => {
+    const mapper = new TurnMapper(ctx);
+    const chunk = (text: string, append: boolean) => ({
+      kind: "artifact-update",
+      taskId: "t",
+      artifact: { artifactId: "a", parts: [{ kind: "text", text }] },
+      append,
+    });
+    run(mapper, [chunk("one ", false), chunk("two ", true)]);
+    const task = (state: string, texts: string[]) =>
+      decodeTaskResult({
+        id: "t",
+        status: { state },
+        artifacts: [{ artifactId: "a", parts: texts.map((text) => ({ kind: "text", text })) }],
+      });
+    // The agent's store lags behind the stream: nothing to send.
+    expect(mapper.onResult(task("working", ["one "]))).toEqual([]);
+    // It caught up and went on: only the new parts, appended.
+    const more = mapper.onResult(task("working", ["one ", "two ", "three "]));
+    expect(more.map((e) => [e.data, "append" in e.data && e.data.append])).toMatchObject([
+      [{ artifacts: [{ parts: [{ text: "three " }] }] }, true],
+    ]);
+    // The final task differs from what the room holds: it replaces it, whole.
+    const last = mapper.onResult(task("completed", ["ONE TWO THREE"]));
+    expect(last[0]?.data).toMatchObject({
+      artifacts: [{ artifactId: "a", parts: [{ kind: "text", text: "ONE TWO THREE" }] }],
+      append: false,
+      last_chunk: true,
+    });
+  });
+
+  it("a stream of a task that never said how it ended has not ended (never completed)", () => {
     const mapper = new TurnMapper(ctx);
     run(mapper, [
+      { kind: "task", id: "t", contextId: "c", status: { state: "submitted" } },
       {
         kind: "artifact-update",
         taskId: "t",
-        artifact: { artifactId: "a", parts: [{ kind: "text", text: "draft draft draft" }] },
-      },
-      {
-        kind: "artifact-update",
-        taskId: "t",
-        artifact: { artifactId: "a", parts: [{ kind: "text", text: "final" }] },
-      },
-      {
-        kind: "status-update",
-        taskId: "t",
-        status: {
-          state: "completed",
-          message: { parts: [{ kind: "text", text: "final answer" }] },
-        },
-        final: true,
+        artifact: { artifactId: "a", parts: [{ kind: "text", text: "half" }] },
       },
     ]);
+    expect(mapper.ended).toBe(false);
     expect(mapper.terminal()[0]).toMatchObject({
-      type: "agent_response",
-      data: { content: "final answer" },
+      type: "agent_error",
+      data: { error_type: "InvalidAgentResponse" },
     });
   });
 });
@@ -656,6 +878,7 @@ describe("what the relay reads (relay-wire.md section 6)", () => {
       ["artifact_update", HUB_TASK],
       ["task_status", "agent-t"],
       ["artifact_update", "agent-t"],
+      ["agent_error", "agent-t"],
       ["processing_status", "agent-t"],
     ]);
     for (const event of published) expect(event.data.run_id).toBe("run_42");

@@ -11,6 +11,7 @@ import {
 import type { PublishedEvent } from "../../src/wire/relay.ts";
 import type { TestAgent } from "../support/a2a-agents.ts";
 import { agentsPerTest } from "../support/agents-per-test.ts";
+import { chunkText, roomOf } from "../support/events.ts";
 
 const { agent, connect, rawAgent } = agentsPerTest();
 
@@ -94,23 +95,31 @@ describe.each([
     expect(events[0]).toMatchObject({
       data: { agent_name: "Test agent", task_id: expect.stringMatching(/^[0-9a-f]{32}$/) },
     });
-    if (streaming) {
-      // The final "completed" status is said by the terminal group alone (see mapping.ts).
-      expect(types(events)).toEqual([
-        "task_submitted",
-        "task_status",
-        "artifact_update",
-        "processing_status",
-      ]);
-      expect(events[2]).toMatchObject({
-        data: { text: "echo: hello", append: false, last_chunk: true, task_id: outcome.taskId },
-      });
-    } else {
-      expect(types(events)).toEqual(["task_submitted", "agent_response", "processing_status"]);
-      expect(events[1]).toMatchObject({
-        data: { content: "echo: hello", agent_id: "7a7160aa61ee" },
-      });
-    }
+    // The final "completed" status is said by the terminal group alone (see mapping.ts); the
+    // answer travels once, in an artifact_update, whether streamed or not.
+    expect(types(events)).toEqual([
+      "task_submitted",
+      ...(streaming ? ["task_status"] : []),
+      "artifact_update",
+      "agent_response",
+      "processing_status",
+    ]);
+    expect(events.find((e) => e.type === "artifact_update")).toMatchObject({
+      data: {
+        artifacts: [{ artifactId: "answer", parts: [{ kind: "text", text: "echo: hello" }] }],
+        append: false,
+        last_chunk: true,
+        task_id: outcome.taskId,
+      },
+    });
+    expect(events.at(-2)).toMatchObject({
+      data: {
+        content: "",
+        agent_id: "7a7160aa61ee",
+        artifacts: [{ artifactId: "answer", parts: [] }],
+      },
+    });
+    expect(roomOf(events)).toMatchObject({ state: "completed", text: "echo: hello" });
     expect(events.at(-1)).toMatchObject({
       data: { status: "completed", user_message_id: t.userMessageId },
     });
@@ -128,9 +137,14 @@ describe.each([
       data: {
         state: "input-required",
         task_id: first.outcome.taskId,
-        status_text: "What is your name?",
+        context_id: expect.stringMatching(/\S/),
+        status: {
+          state: "input-required",
+          message: { role: "agent", parts: [{ kind: "text", text: "What is your name?" }] },
+        },
       },
     });
+    expect(roomOf(first.events).question).toEqual([{ kind: "text", text: "What is your name?" }]);
     expect(status).toMatchObject({ data: { status: "input_required" } });
     const data = interactive?.data as { task_id: string; context_id: string };
     const reply = replyMessage(
@@ -147,15 +161,7 @@ describe.each([
     );
     const second = await turn(client, { ...input("", streaming, reply), userMessageId: null });
     expect(second.outcome).toMatchObject({ status: "completed", taskId: data.task_id });
-    if (!streaming)
-      expect(second.events[1]).toMatchObject({
-        type: "agent_response",
-        data: { content: "hello, Ada" },
-      });
-    else
-      expect(
-        second.events.some((e) => e.type === "artifact_update" && e.data.text === "hello, Ada"),
-      ).toBe(true);
+    expect(roomOf(second.events)).toMatchObject({ state: "completed", text: "hello, Ada" });
     expect(second.events.at(-1)).toMatchObject({
       data: { status: "completed", user_message_id: null },
     });
@@ -176,8 +182,9 @@ describe.each([
         data: {
           error: "agent failed on purpose: boom",
           error_type: "AgentTaskFailed",
-          task_state: "failed",
+          state: "failed",
           task_id: outcome.taskId,
+          context_id: expect.stringMatching(/\S/),
         },
       },
       expect.objectContaining({ data: expect.objectContaining({ status: "failed" }) }),
@@ -186,17 +193,21 @@ describe.each([
 });
 
 describe("streamed turns", () => {
-  it("publishes every chunk as it comes and no agent_response after them", async () => {
+  it("publishes every chunk as it comes; the agent_response after them repeats nothing", async () => {
     const client = await clientFor(
       await agent({ dialect: "1.0", streaming: true, behaviour: "chunks", chunkCount: 20 }),
     );
     const { events, batches } = await turn(client, input("go", true));
     const chunks = events.filter((e) => e.type === "artifact_update");
     expect(chunks).toHaveLength(20);
-    expect(chunks.map((e) => e.data.text).join("")).toBe(
+    expect(chunks.map((e) => chunkText(e)).join("")).toBe(
       Array.from({ length: 20 }, (_, i) => `chunk ${i} `).join(""),
     );
-    expect(events.some((e) => e.type === "agent_response")).toBe(false);
+    expect(events.at(-2)).toMatchObject({
+      type: "agent_response",
+      data: { content: "", artifacts: [{ artifactId: "answer", parts: [] }], append: true },
+    });
+    expect(roomOf(events).text).toBe(Array.from({ length: 20 }, (_, i) => `chunk ${i} `).join(""));
     expect(batches.length).toBeGreaterThan(20); // emitted as they came, not at the end
   });
 
@@ -232,10 +243,11 @@ describe("streamed turns", () => {
     expect(types(events)).toEqual([
       "task_submitted",
       "task_status",
+      "artifact_update",
       "agent_response",
       "processing_status",
     ]);
-    expect(events[2]).toMatchObject({ data: { content: "fetched answer" } });
+    expect(roomOf(events)).toMatchObject({ state: "completed", text: "fetched answer" });
   });
 
   it("reports the plain JSON error an agent answers to a stream call", async () => {
@@ -268,7 +280,7 @@ describe("blocking turns", () => {
     const client = await clientFor(a);
     const { outcome, events } = await turn(client, input("poll me", false));
     expect(outcome.status).toBe("completed");
-    expect(events[1]).toMatchObject({ type: "agent_response", data: { content: "slow: poll me" } });
+    expect(roomOf(events)).toMatchObject({ state: "completed", text: "slow: poll me" });
     expect(a.calls.filter((c) => c.method === "GetTask").length).toBeGreaterThanOrEqual(1);
   });
 
@@ -429,10 +441,7 @@ describe("concurrent turns", () => {
       Array.from({ length: 30 }, (_, i) => turn(client, input(`n${i}`, false))),
     );
     runs.forEach((run, i) => {
-      expect(run.events[1]).toMatchObject({
-        type: "agent_response",
-        data: { content: `echo: n${i}` },
-      });
+      expect(roomOf(run.events)).toMatchObject({ state: "completed", text: `echo: n${i}` });
     });
   });
 });

@@ -63,7 +63,9 @@ export function completedTask(id: string, text: string): A2ATask {
     id,
     contextId: "ctx",
     status: { state: "completed", message: null, timestamp: null },
-    artifacts: [{ artifactId: "a1", name: null, parts: [{ text }] }],
+    artifacts: [
+      { artifactId: "a1", name: null, description: null, metadata: null, parts: [{ text }] },
+    ],
     raw: wire,
     wire,
   };

@@ -284,6 +284,25 @@ describe("printed text", () => {
     expect(text).not.toContain("problem");
   });
 
+  it("status shows the relay's last error only while the stream is not open", () => {
+    const withRelay = (connection: string) =>
+      formatStatus({
+        ...snapshot({
+          relay: { connection, lastEventId: null, reconnects: 1, lastError: "HTTP 503" },
+        }),
+        state: "ready",
+        pid: 42,
+        version: "1.2.3",
+        nodeVersion: "v24.0.0",
+        logFile: null,
+        managedBy: null,
+        metricsUrl: null,
+        launch: [],
+      });
+    expect(withRelay("open")).not.toContain("last error: HTTP 503");
+    expect(withRelay("backoff")).toContain("            last error: HTTP 503\n");
+  });
+
   it("status shows a setup problem of the command stream", () => {
     const message =
       "another hub is using hub id 0123 — is hybro-hub running twice, or was the data directory copied? …";

@@ -11,6 +11,7 @@ import { openOutbox } from "../../src/outbox/outbox.ts";
 import { localAgentIdForUrl } from "../../src/wire/agent-id.ts";
 import { startHubInProcess, turnCommand } from "../faults/harness.ts";
 import { connectTestClient, startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
+import { roomOf } from "../support/events.ts";
 
 describe("hub daemon with a durable outbox", () => {
   let dir: string;
@@ -122,8 +123,12 @@ describe("hub daemon with a durable outbox", () => {
 
     await start();
     const resumed = await relay.waitForTurn("finished-at-agent");
-    expect(resumed.map((e) => e.type)).toEqual(["agent_response", "processing_status"]);
-    expect(resumed[0]?.data).toMatchObject({ content: "echo: hi" });
+    expect(resumed.map((e) => e.type)).toEqual([
+      "artifact_update",
+      "agent_response",
+      "processing_status",
+    ]);
+    expect(roomOf(resumed)).toMatchObject({ state: "completed", text: "echo: hi" });
     const failed = await relay.waitForTurn("never-reached-agent");
     expect(failed.map((e) => e.type)).toEqual(["agent_error", "processing_status"]);
     expect(failed[0]?.data).toMatchObject({ error_type: "HubRestarted" });

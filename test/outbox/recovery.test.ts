@@ -13,6 +13,7 @@ import {
   startTestAgent,
   type TestAgent,
 } from "../support/a2a-agents.ts";
+import { roomOf } from "../support/events.ts";
 
 const FAST: RecoverySettings = {
   ...DEFAULT_RECOVERY_SETTINGS,
@@ -97,15 +98,20 @@ describe("recovering unfinished turns", () => {
     });
     expect(report).toEqual({ resumed: 1, failed: 0 });
     expect(rooms).toEqual(["room-1"]);
-    expect(events.map((e) => e.type)).toEqual(["agent_response", "processing_status"]);
-    expect(events[0]?.data).toMatchObject({ content: "echo: hello", agent_id: "echo" });
+    expect(events.map((e) => e.type)).toEqual([
+      "artifact_update",
+      "agent_response",
+      "processing_status",
+    ]);
+    expect(roomOf(events)).toMatchObject({ state: "completed", text: "echo: hello" });
+    expect(events[1]?.data).toMatchObject({ agent_id: "echo" });
     const taskId = task.kind === "task" ? task.id : "";
-    expect(events[1]?.data).toEqual({
+    expect(events[2]?.data).toEqual({
       status: "completed",
       user_message_id: "u1",
       task_id: taskId,
     });
-    expect(events[0]?.data.task_id).toBe(taskId);
+    for (const event of events) expect(event.data.task_id).toBe(taskId);
   });
 
   it.each([

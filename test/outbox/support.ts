@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { createLogger, type Logger } from "../../src/log/logger.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
+import { textChunk } from "../support/events.ts";
 
 export function capturingLogger(): {
   logger: Logger;
@@ -30,11 +31,12 @@ export function capturingLogger(): {
   };
 }
 
-export const chunk = (turn: string, n: number, text = `chunk ${n} `): PublishedEvent => ({
-  type: "artifact_update",
-  agent_message_id: turn,
-  data: { raw: { n }, text, parts: [], append: n > 0, last_chunk: false, task_id: `task-${turn}` },
-});
+export const chunk = (turn: string, n: number, text = `chunk ${n} `): PublishedEvent =>
+  textChunk(turn, text, {
+    artifacts: [{ artifactId: `${turn}-stream`, parts: [{ kind: "text", text }], metadata: { n } }],
+    append: n > 0,
+    task_id: `task-${turn}`,
+  });
 
 export const submitted = (turn: string): PublishedEvent => ({
   type: "task_submitted",
@@ -53,7 +55,7 @@ export function label(event: PublishedEvent): string {
   const turn = event.agent_message_id;
   if (event.type === "task_submitted") return `${turn}-s`;
   if (event.type === "processing_status") return `${turn}-p`;
-  if (event.type === "artifact_update") return `${turn}-c${(event.data.raw as { n: number }).n}`;
+  if (event.type === "artifact_update") return `${turn}-c${event.data.artifacts[0]?.metadata?.n}`;
   return `${turn}-${event.type}`;
 }
 

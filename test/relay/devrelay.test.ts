@@ -93,9 +93,7 @@ describe("RelayLink against the development relay", () => {
           type: "artifact_update",
           agent_message_id: "am_dev_1",
           data: {
-            raw: {},
-            text: `w${i} `,
-            parts: [{ kind: "text", text: `w${i} ` }],
+            artifacts: [{ artifactId: "a", parts: [{ kind: "text", text: `w${i} ` }] }],
             append: i > 0,
             last_chunk: false,
             task_id: "t1",

@@ -4,15 +4,14 @@ import { InMemoryPublishQueue } from "../../src/relay/publish-queue.ts";
 import { Publisher, type PublisherOptions } from "../../src/relay/publisher.ts";
 import { type RelayLinkSettings, relayLinkSettings } from "../../src/relay/settings.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
+import { bigAnswer } from "../support/a2a-agents.ts";
+import { chunkText, roomOf, textChunk } from "../support/events.ts";
 import { capturingLogger, seededRandom, waitUntil } from "./scripted-server.ts";
 
 type Send = PublisherOptions["send"];
 
-const chunk = (turn: string, n: number): PublishedEvent => ({
-  type: "artifact_update",
-  agent_message_id: turn,
-  data: { raw: null, text: `t${n}`, parts: [], append: true, last_chunk: false, task_id: "t" },
-});
+const chunk = (turn: string, n: number): PublishedEvent =>
+  textChunk(turn, `t${n}`, { task_id: "t" });
 const submitted = (turn: string): PublishedEvent => ({
   type: "task_submitted",
   agent_message_id: turn,
@@ -76,7 +75,7 @@ describe("Publisher", () => {
         await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 4)));
         if (random() < 0.3) throw transient();
         const list = delivered.get(roomId) ?? [];
-        for (const event of events) list.push((event.data as { text: string }).text);
+        for (const event of events) list.push(chunkText(event));
         delivered.set(roomId, list);
       } finally {
         inFlight.delete(roomId);
@@ -153,7 +152,7 @@ describe("Publisher", () => {
         });
       }
       delivered.push(
-        ...events.map((event) => String(event.type === "artifact_update" && event.data.text)),
+        ...events.map((event) => (event.type === "artifact_update" ? chunkText(event) : "false")),
       );
     };
     const { publisher: p, logs } = make(send, { publishCoalesceMs: 600_000 });
@@ -184,7 +183,8 @@ describe("Publisher", () => {
     const texts: string[] = [];
     const send: Send = async (_roomId, events) => {
       posts.push(events.length);
-      for (const event of events) if (event.type === "artifact_update") texts.push(event.data.text);
+      for (const event of events)
+        if (event.type === "artifact_update") texts.push(chunkText(event));
       await new Promise((resolve) => setTimeout(resolve, 1));
     };
     const { publisher: p } = make(send, { publishCoalesceMs: 25 });
@@ -435,22 +435,172 @@ describe("InMemoryPublishQueue", () => {
     queue.append("a", [chunk("m", 0), chunk("m", 1), chunk("m", 2)]);
     queue.append("b", [chunk("n", 0)]);
     const first = queue.take("a", 2)!;
-    expect(first.events.map((e) => (e.data as { text: string }).text)).toEqual(["t0", "t1"]);
+    expect(first.events.map((e) => chunkText(e))).toEqual(["t0", "t1"]);
     expect(queue.take("a", 2)).toBeNull(); // one batch out per room
     expect(queue.take("b", 5)?.events).toHaveLength(1);
     queue.append("a", [chunk("m", 3)]);
     queue.release(first);
     expect(queue.roomDepth("a")).toBe(4);
     const again = queue.take("a", 10)!;
-    expect(again.events.map((e) => (e.data as { text: string }).text)).toEqual([
-      "t0",
-      "t1",
-      "t2",
-      "t3",
-    ]);
+    expect(again.events.map((e) => chunkText(e))).toEqual(["t0", "t1", "t2", "t3"]);
     queue.ack(again);
     expect(queue.roomDepth("a")).toBe(0);
     expect(queue.depth()).toBe(1);
     expect(queue.rooms()).toEqual(["b"]);
+  });
+});
+
+describe("Publisher: answers of any size", () => {
+  const big = (turn: string, text: string): PublishedEvent =>
+    textChunk(turn, text, { append: false, last_chunk: true, task_id: `task-${turn}` });
+  const response = (turn: string): PublishedEvent => ({
+    type: "agent_response",
+    agent_message_id: turn,
+    data: {
+      content: "",
+      agent_id: "a",
+      artifacts: [{ artifactId: `${turn}-stream`, parts: [] }],
+      append: true,
+      task_id: `task-${turn}`,
+    },
+  });
+
+  /** A relay that refuses bodies over `limit` bytes, as hybro.ai's proxy or ours would. */
+  function relayWithLimit(limit: number, refusal: "413" | "413+max" | "cut" = "413+max") {
+    const bodies: number[] = [];
+    const received: PublishedEvent[] = [];
+    const send: Send = async (roomId, events) => {
+      const bytes = Buffer.byteLength(JSON.stringify({ room_id: roomId, events }));
+      if (bytes > limit) {
+        if (refusal === "cut") {
+          throw new RelayError("transient", "publish", "socket closed", { code: "ReadError" });
+        }
+        throw new RelayError("permanent", "publish", "too large", {
+          status: 413,
+          code: "payload_too_large",
+          detail:
+            refusal === "413+max"
+              ? { error: "payload_too_large", message: "too large", max_bytes: limit }
+              : null,
+        });
+      }
+      bodies.push(bytes);
+      received.push(...events);
+    };
+    return { send, bodies, received };
+  }
+
+  const TEN_MIB = 10 * 1024 * 1024;
+  const answer = bigAnswer(TEN_MIB);
+
+  it("a 10 MiB chunk arrives whole, in bodies under the limit, each piece its own response_seq", async () => {
+    const relay = relayWithLimit(1024 * 1024);
+    const h = make(relay.send);
+    h.publisher.publish("room", [submitted("m"), big("m", answer), response("m"), done("m")]);
+    expect(await h.publisher.flush(30_000)).toBe(true);
+    expect(Math.max(...relay.bodies)).toBeLessThanOrEqual(1024 * 1024);
+    expect(roomOf(relay.received)).toMatchObject({ state: "completed", text: answer });
+    const seqs = relay.received.map((e) => e.data.response_seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    // About one body per MiB, not one per event.
+    expect(h.publisher.stats().posts).toBeLessThanOrEqual(14);
+    expect(h.publisher.stats().dropped).toBe(0);
+  });
+
+  it.each(["413+max", "413"] as const)(
+    "a refusal (%s) lowers the limit; the refused event goes in pieces before what follows it",
+    async (refusal) => {
+      const relay = relayWithLimit(300_000, refusal);
+      const h = make(relay.send, { publishMaxBodyBytes: 4 * 1024 * 1024 });
+      const text = answer.slice(0, 2 * 1024 * 1024);
+      h.publisher.publish("room", [big("m", text)]);
+      h.publisher.publish("room", [response("m"), done("m")]);
+      expect(await h.publisher.flush(30_000)).toBe(true);
+      expect(relay.received.slice(-2).map((e) => e.type)).toEqual([
+        "agent_response",
+        "processing_status",
+      ]);
+      expect(roomOf(relay.received).text).toBe(text);
+      expect(h.publisher.maxEventBytes()).toBeLessThan(300_000);
+      expect(h.publisher.stats().dropped).toBe(0);
+      const warnings = h.logs.lines().filter((line) => line.level === 40);
+      expect(String(warnings[0]?.msg)).toMatch(/too large; publishing at most \d+ bytes/);
+    },
+  );
+
+  it("a relay that cuts large bodies (no 413) gets smaller ones at once, not after a backoff", async () => {
+    const relay = relayWithLimit(400_000, "cut");
+    // A backoff would wait ten minutes: the flush below would time out.
+    const h = make(relay.send, {
+      publishMaxBodyBytes: 4 * 1024 * 1024,
+      publishRetryBaseDelayMs: 600_000,
+      publishRetryMaxDelayMs: 600_000,
+    });
+    const text = answer.slice(0, 3 * 1024 * 1024);
+    h.publisher.publish("room", [big("m", text), response("m"), done("m")]);
+    expect(await h.publisher.flush(30_000)).toBe(true);
+    expect(roomOf(relay.received).text).toBe(text);
+  });
+
+  it("a part larger than any body the relay takes fails the turn, saying so", async () => {
+    const relay = relayWithLimit(20_000);
+    const h = make(relay.send, { publishMaxBodyBytes: 4 * 1024 * 1024 });
+    const file: PublishedEvent = {
+      type: "artifact_update",
+      agent_message_id: "m",
+      data: {
+        artifacts: [
+          {
+            artifactId: "f",
+            parts: [{ kind: "file", file: { name: "big.bin", bytes: "A".repeat(60_000) } }],
+          },
+        ],
+        append: false,
+        last_chunk: true,
+        task_id: "task-m",
+      },
+    };
+    h.publisher.publish("room", [submitted("m"), file, response("m"), done("m")]);
+    expect(await h.publisher.flush(30_000)).toBe(true);
+    expect(relay.received.map((e) => e.type)).toEqual([
+      "task_submitted",
+      "agent_error",
+      "processing_status",
+    ]);
+    expect(relay.received[1]?.data).toMatchObject({
+      error_type: "AnswerTooLarge",
+      state: "failed",
+      error: expect.stringMatching(/too large even alone/),
+    });
+    expect(relay.received[2]?.data).toMatchObject({ status: "failed" });
+  });
+
+  it("backpressure: a promise while a room holds more than the high-water mark, settled once it drains", async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const relay = relayWithLimit(1024 * 1024);
+    const h = make(
+      async (roomId, events, signal) => {
+        await gate;
+        await relay.send(roomId, events, signal);
+      },
+      { publishRoomHighWaterBytes: 100_000 },
+    );
+    expect(h.publisher.backpressure("room")).toBeNull();
+    h.publisher.publish("room", [big("m", "x".repeat(300_000))]);
+    const waiting = h.publisher.backpressure("room");
+    expect(waiting).toBeInstanceOf(Promise);
+    expect(h.publisher.backpressure("other room")).toBeNull();
+    let settled = false;
+    void waiting?.then(() => {
+      settled = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(settled).toBe(false);
+    open();
+    await waiting;
+    expect(h.publisher.backpressure("room")).toBeNull();
   });
 });

@@ -11,6 +11,7 @@ import type { RelayAuthError } from "../../src/relay/errors.ts";
 import { type EventIdStore, RelayLink, type RelayLinkReady } from "../../src/relay/relay-link.ts";
 import type { RelayLinkSettings } from "../../src/relay/settings.ts";
 import type { PublishedEvent, RelayCommand, SyncAgent } from "../../src/wire/relay.ts";
+import { chunkText, textChunk } from "../support/events.ts";
 import {
   capturingLogger,
   errorBody,
@@ -358,20 +359,7 @@ describe("RelayLink", () => {
     const { link: l } = makeLink(relay.url, { settings: { publishCoalesceMs: 25 } });
     await l.start(() => undefined, new AbortController().signal);
     for (let i = 0; i < 1000; i += 1) {
-      l.publish("room_1", [
-        {
-          type: "artifact_update",
-          agent_message_id: "am_1",
-          data: {
-            raw: null,
-            text: `c${i}`,
-            parts: [],
-            append: true,
-            last_chunk: i === 999,
-            task_id: "t_1",
-          },
-        },
-      ]);
+      l.publish("room_1", [textChunk("am_1", `c${i}`, { last_chunk: i === 999, task_id: "t_1" })]);
       if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     l.publish("room_1", [
@@ -385,7 +373,7 @@ describe("RelayLink", () => {
     expect(l.depth()).toBe(0);
     const posts = calls(relay, "publish");
     expect(posts.length).toBeLessThanOrEqual(50);
-    expect(received.map((e) => (e.type === "artifact_update" ? e.data.text : e.type))).toEqual([
+    expect(received.map((e) => (e.type === "artifact_update" ? chunkText(e) : e.type))).toEqual([
       ...Array.from({ length: 1000 }, (_, i) => `c${i}`),
       "processing_status",
     ]);

@@ -9,6 +9,7 @@ import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
 import {
   echoScript,
   type ScriptedHub,
+  type ScriptedTurn,
   startScriptedHub,
   streamingEchoScript,
   type TurnScript,
@@ -28,8 +29,80 @@ const script: TurnScript = async (turn) => {
   }
   if (turn.text.startsWith("stream ")) return streamingEchoScript(turn);
   if (turn.text === "fail") return turn.submitted().then(() => turn.fail("it broke"));
+  if (turn.text in ANSWERS) return answerScript(turn, ANSWERS[turn.text]!);
   return echoScript(turn);
 };
+
+const text = (t: string) => ({ kind: "text" as const, text: t });
+/** Answers as the hub publishes them: artifact updates (id, parts, append), then the end. */
+const ANSWERS: Record<string, Array<{ id: string; parts: unknown[]; append?: boolean }>> = {
+  structured: [
+    { id: "code", parts: [text("def fib(n):\n    return n\n")] },
+    {
+      id: "report",
+      parts: [
+        { kind: "data", data: { rows: 3, ok: true } },
+        text("see the file"),
+        { kind: "file", file: { name: "notes.txt", mimeType: "text/plain", bytes: "bm90ZXMK" } },
+      ],
+    },
+    { id: "status", parts: [text("Generated files: fib.py, report")] },
+  ],
+  "data only": [{ id: "d", parts: [{ kind: "data", data: { rows: 3 } }] }],
+  nothing: [],
+  // Chunks, then the whole text again as a replace (append: false), as some frameworks do.
+  "resend whole": [
+    { id: "a", parts: [text("Par")] },
+    { id: "a", parts: [text("tial ")], append: true },
+    { id: "a", parts: [text("answer")], append: true },
+    { id: "a", parts: [text("Partial answer")], append: false },
+  ],
+  "replace differently": [
+    { id: "a", parts: [text("first draft")] },
+    { id: "a", parts: [text("Final.")], append: false },
+  ],
+};
+
+/** How `send` and `chat` show the "structured" answer. */
+const STRUCTURED_SHOWN = [
+  "def fib(n):",
+  "    return n",
+  '{"rows":3,"ok":true}',
+  "see the file",
+  "[file: notes.txt, text/plain]",
+  "Generated files: fib.py, report",
+].join("\n");
+
+async function answerScript(
+  turn: ScriptedTurn,
+  updates: Array<{ id: string; parts: unknown[]; append?: boolean }>,
+): Promise<void> {
+  await turn.submitted();
+  for (const update of updates) {
+    await turn.publish({
+      type: "artifact_update",
+      agent_message_id: turn.command.agent_message_id,
+      data: {
+        artifacts: [{ artifactId: update.id, parts: update.parts as never }],
+        append: update.append ?? false,
+        last_chunk: false,
+      },
+    });
+  }
+  const ids = [...new Set(updates.map((update) => update.id))];
+  await turn.publish({
+    type: "agent_response",
+    agent_message_id: turn.command.agent_message_id,
+    data: {
+      content: "",
+      agent_id: "x",
+      ...(ids.length > 0
+        ? { artifacts: ids.map((artifactId) => ({ artifactId, parts: [] })), append: true }
+        : {}),
+    },
+  });
+  await turn.complete();
+}
 
 let relay: DevRelay;
 let hub: ScriptedHub;
@@ -90,6 +163,20 @@ describe("hybro-hub send", () => {
     expect(raw.result.status.state).toBe("completed");
   });
 
+  it("shows every artifact: text exactly, files by name, data as compact JSON, the closing message", async () => {
+    const run = await cli(["send", hub.agentId, "structured"]);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toBe(STRUCTURED_SHOWN);
+  });
+
+  it("a data-only answer prints its JSON and exits 0; an empty one prints no empty line", async () => {
+    const data = await cli(["send", hub.agentId, "data only"]);
+    expect([data.exitCode, data.stdout]).toEqual([0, '{"rows":3}']);
+    const nothing = await cli(["send", hub.agentId, "nothing"]);
+    expect([nothing.exitCode, nothing.stdout]).toEqual([0, ""]);
+    expect(nothing.stderr).toBe("(the agent answered with nothing)");
+  });
+
   it("a failed turn prints the agent's error and exits 1", async () => {
     const run = await cli(["send", hub.agentId, "fail"]);
     expect(run.exitCode).toBe(1);
@@ -139,6 +226,19 @@ describe("hybro-hub chat", () => {
     expect(run.stdout).toBe("What is your name?\nthanks, Bob");
     const reply = await hub.waitForCommand("user_reply", (c) => c.reply_text === "Bob");
     expect(reply.task_id).toMatch(/^task-/);
+  });
+
+  it("a replacing chunk replaces: the whole text resent after its chunks is not printed twice", async () => {
+    const same = await cli(["chat", hub.agentId], { input: "resend whole\n" });
+    expect([same.exitCode, same.stdout, same.stderr]).toEqual([0, "Partial answer", ""]);
+    const other = await cli(["chat", hub.agentId], { input: "replace differently\n" });
+    expect(other.stdout).toBe("first draft\nFinal.");
+    expect(other.stderr).toBe("(the agent replaced its answer:)");
+  });
+
+  it("shows files by name and data as JSON as they stream", async () => {
+    const run = await cli(["chat", hub.agentId], { input: "structured\n" });
+    expect(run.stdout).toBe(STRUCTURED_SHOWN);
   });
 
   it("an unknown agent ends at once with exit code 4", async () => {

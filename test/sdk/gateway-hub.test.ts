@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GatewayStreamEvent, HybroGateway } from "../../src/sdk/index.ts";
 import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
+import { chunkText } from "../support/events.ts";
 import { type Stack, startStack } from "../support/stack.ts";
 
 let stack: Stack;
@@ -74,7 +75,7 @@ describe("HybroGateway with the real hub", () => {
       type: "processing_status",
       data: { status: "completed" },
     });
-    const text = events.map((e) => (e.type === "artifact_update" ? e.data.text : "")).join("");
+    const text = events.map((e) => chunkText(e)).join("");
     expect(text).toBe("chunk 0 chunk 1 chunk 2 chunk 3 ");
   });
 

@@ -9,6 +9,7 @@ import {
   HybroGateway,
   RateLimitError,
 } from "../../src/sdk/index.ts";
+import { chunkText } from "../support/events.ts";
 import {
   echoScript,
   type ScriptedHub,
@@ -99,7 +100,7 @@ describe("HybroGateway against the development relay", () => {
       "artifact_update",
       "processing_status",
     ]);
-    const text = events.map((e) => (e.type === "artifact_update" ? e.data.text : "")).join("");
+    const text = events.map((e) => chunkText(e)).join("");
     expect(text).toBe("echo: stream one two three");
   });
 

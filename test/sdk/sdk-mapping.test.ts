@@ -14,13 +14,15 @@ import {
   buildUserMessage,
   GatewayConnectionError,
   GatewayError,
+  type GatewayStreamEvent,
   type GatewayTask,
   gatewayErrorFromResponse,
   parseRetryAfterS,
   parseStreamEvent,
   RateLimitError,
   rateLimitFromHeaders,
-  streamEventText,
+  renderTask,
+  StreamedAnswer,
   taskText,
 } from "../../src/sdk/index.ts";
 import { retryDelayMs } from "../../src/sdk/retry-policy.ts";
@@ -231,10 +233,10 @@ describe("taskText", () => {
 describe("parseStreamEvent", () => {
   it("types relay events and keeps anything else as unrecognized", () => {
     const event = parseStreamEvent(
-      '{"type":"artifact_update","agent_message_id":"a","data":{"text":"hi","append":true}}',
+      '{"type":"artifact_update","agent_message_id":"a","data":{"artifacts":[{"artifactId":"x","parts":[{"kind":"text","text":"hi"}]}],"append":true}}',
     );
     expect(event?.type).toBe("artifact_update");
-    expect(event && streamEventText(event)).toBe("hi");
+    expect(new StreamedAnswer().apply(event!)).toEqual({ append: "hi" });
     expect(parseStreamEvent('{"type":"task_result","result":{}}')).toEqual({
       type: "unrecognized",
       raw: { type: "task_result", result: {} },
@@ -292,5 +294,77 @@ describe("describeGatewayFailure", () => {
     expect(gatewayBaseUrl("https://api.hybro.ai")).toBe("https://api.hybro.ai/api/v1");
     expect(gatewayBaseUrl("http://127.0.0.1:8787/")).toBe("http://127.0.0.1:8787/api/v1");
     expect(gatewayBaseUrl("http://h/api/v1/")).toBe("http://h/api/v1");
+  });
+});
+
+describe("StreamedAnswer (the SDK's stream helper)", () => {
+  const update = (artifactId: string, parts: unknown[], append: boolean): GatewayStreamEvent => ({
+    type: "artifact_update",
+    agent_message_id: "a",
+    data: {
+      artifacts: [{ artifactId, parts: parts as never }],
+      append,
+      last_chunk: false,
+      task_id: "t",
+    },
+  });
+  const text = (t: string) => ({ kind: "text", text: t });
+
+  it("appends at the end; a replace that extends what was shown adds only the rest", () => {
+    const answer = new StreamedAnswer();
+    expect(answer.apply(update("x", [text("Par")], false))).toEqual({ append: "Par" });
+    expect(answer.apply(update("x", [text("tial")], true))).toEqual({ append: "tial" });
+    expect(answer.apply(update("x", [text("Partial answer")], false))).toEqual({
+      append: " answer",
+    });
+    expect(answer.apply(update("x", [text("Partial answer")], false))).toBeNull();
+    expect(answer.render()).toBe("Partial answer");
+  });
+
+  it("a replace of something already shown shows everything again; files and data are named", () => {
+    const answer = new StreamedAnswer();
+    answer.apply(update("x", [text("draft")], false));
+    expect(
+      answer.apply(
+        update(
+          "y",
+          [{ kind: "file", file: { name: "f.py", mimeType: "text/x-python", uri: "u" } }],
+          false,
+        ),
+      ),
+    ).toEqual({ append: "\n[file: f.py, text/x-python]\n" });
+    expect(
+      answer.apply(update("x", [text("final"), { kind: "data", data: { a: 1 } }], false)),
+    ).toEqual({
+      restart: 'final\n{"a":1}\n[file: f.py, text/x-python]\n',
+    });
+    expect(answer.text).toBe("final");
+  });
+
+  it("renderTask shows a task's artifacts, or its question or error in full", () => {
+    expect(
+      renderTask({
+        kind: "task",
+        id: "t",
+        contextId: "c",
+        status: { state: "completed" },
+        artifacts: [
+          { artifactId: "a", parts: [text("one")] },
+          { artifactId: "b", parts: [{ kind: "data", data: { n: 1 } }] },
+        ],
+      }),
+    ).toBe('one\n{"n":1}\n');
+    expect(
+      renderTask({
+        kind: "task",
+        id: "t",
+        contextId: "c",
+        status: {
+          state: "input-required",
+          message: { parts: [text("Run it?"), { kind: "data", data: { tool: "rm" } }] },
+        },
+        artifacts: [{ artifactId: "a", parts: [text("earlier work")] }],
+      }),
+    ).toBe('Run it?\n{"tool":"rm"}\n');
   });
 });

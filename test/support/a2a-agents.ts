@@ -25,7 +25,7 @@ import {
   agentCardHandler as v1CardHandler,
   jsonRpcHandler as v1JsonRpcHandler,
 } from "@a2a-js/sdk/server/express";
-import type { AgentCard as V03AgentCard } from "a2a-sdk-v03";
+import type { AgentCard as V03AgentCard, Part as V03Part } from "a2a-sdk-v03";
 import {
   type ExecutionEventBus as V03Bus,
   type AgentExecutor as V03Executor,
@@ -43,7 +43,21 @@ import { analyseCard, type CardInfo } from "../../src/a2a/card.ts";
 import { A2AClient } from "../../src/a2a/client.ts";
 import { HttpTransport } from "../../src/agents/transports/http.ts";
 
-export type TestAgentBehaviour = "echo" | "chunks" | "input-required" | "fail" | "slow";
+export type TestAgentBehaviour =
+  | "echo"
+  | "chunks"
+  | "input-required"
+  | "fail"
+  | "slow"
+  /** Two named artifacts (code with its trailing newline; data and a file) and a closing status message. */
+  | "structured"
+  /** Streams chunks, then the whole text again with `append: false` (replace). */
+  | "replace"
+  /** `answerBytes` of text in `chunkBytes` chunks (one artifact). */
+  | "big"
+  /** Asks with a text and a data part (tool, arguments, expected schema) and interaction metadata. */
+  | "question-data"
+  | "reject";
 
 export interface TestAgentOptions {
   dialect: "1.0" | "0.3" | "dual";
@@ -56,6 +70,9 @@ export interface TestAgentOptions {
   delayMs?: number;
   /** Answer a blocking send at once with the running task (as some agents do): clients must poll. */
   ignoreBlocking?: boolean;
+  /** big: total answer size and chunk size (characters; default 1 MiB in 64 KiB chunks). */
+  answerBytes?: number;
+  chunkBytes?: number;
   /** Replace the card the agent serves (e.g. a v1 card in front of a v0.3-only server). */
   card?: (card: Record<string, unknown>, rpcUrl: string) => Record<string, unknown>;
 }
@@ -75,10 +92,79 @@ export interface TestAgent {
   calls: Array<{ method: string; version: string | null }>;
 }
 
-type State = "submitted" | "working" | "input-required" | "completed" | "failed" | "canceled";
+type State =
+  | "submitted"
+  | "working"
+  | "input-required"
+  | "completed"
+  | "failed"
+  | "canceled"
+  | "rejected";
+/** A part in neither dialect: text, data, or a file with inline bytes. */
+export type ScriptPart =
+  | { text: string }
+  | { data: Record<string, unknown> }
+  | { file: { name: string; mimeType: string; bytes: string } };
 type Step =
-  | { kind: "status"; state: State; text?: string }
-  | { kind: "artifact"; artifactId: string; text: string; append: boolean; lastChunk: boolean };
+  | {
+      kind: "status";
+      state: State;
+      text?: string;
+      parts?: ScriptPart[];
+      metadata?: Record<string, unknown>;
+    }
+  | {
+      kind: "artifact";
+      artifactId: string;
+      name?: string;
+      text: string;
+      parts?: ScriptPart[];
+      append: boolean;
+      lastChunk: boolean;
+    };
+
+/** The structured answer: what "structured" sends, for tests to compare with. */
+export const STRUCTURED = {
+  code: "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n",
+  data: { rows: 3, ok: true },
+  file: {
+    name: "notes.txt",
+    mimeType: "text/plain",
+    bytes: Buffer.from("notes\n").toString("base64"),
+  },
+  closing: "Generated files: fib.py, report",
+};
+/** The artifacts the room holds for "structured" (the closing message is the hub's `<id>-status`). */
+export function structuredArtifacts(agentMessageId: string) {
+  return [
+    { artifactId: "code", name: "fib.py", parts: [{ kind: "text", text: STRUCTURED.code }] },
+    {
+      artifactId: "report",
+      name: "report",
+      parts: [
+        { kind: "data", data: STRUCTURED.data },
+        { kind: "text", text: "see the file" },
+        { kind: "file", file: STRUCTURED.file },
+      ],
+    },
+    {
+      artifactId: `${agentMessageId}-status`,
+      name: "status",
+      parts: [{ kind: "text", text: STRUCTURED.closing }],
+    },
+  ];
+}
+export const QUESTION_DATA = {
+  text: "Run this tool?",
+  data: { tool: "delete_file", args: { path: "/tmp/x" }, schema: { type: "boolean" } },
+  metadata: { "hybro.ai/a2a/interaction": { kind: "confirm" } },
+};
+
+/** The big answer "big" streams: `bytes` characters, the same for every call. */
+export function bigAnswer(bytes: number): string {
+  const line = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ é€𝄞\n";
+  return line.repeat(Math.ceil(bytes / line.length)).slice(0, bytes);
+}
 
 const QUESTION = "What is your name?";
 
@@ -132,7 +218,97 @@ async function* script(
       yield art("answer", `slow: ${text}`);
       yield { kind: "status", state: "completed" };
       return;
+    case "structured":
+      yield { kind: "status", state: "working" };
+      yield {
+        kind: "artifact",
+        artifactId: "code",
+        name: "fib.py",
+        text: STRUCTURED.code,
+        append: false,
+        lastChunk: true,
+      };
+      yield {
+        kind: "artifact",
+        artifactId: "report",
+        name: "report",
+        text: "",
+        parts: [{ data: STRUCTURED.data }, { text: "see the file" }, { file: STRUCTURED.file }],
+        append: false,
+        lastChunk: true,
+      };
+      yield { kind: "status", state: "completed", text: STRUCTURED.closing };
+      return;
+    case "replace": {
+      yield { kind: "status", state: "working" };
+      const words = ["Par", "tial ", "answer"];
+      for (const [i, word] of words.entries()) {
+        yield {
+          kind: "artifact",
+          artifactId: "answer",
+          text: word,
+          append: i > 0,
+          lastChunk: false,
+        };
+      }
+      yield art("answer", "The whole answer, replaced.");
+      yield { kind: "status", state: "completed" };
+      return;
+    }
+    case "big": {
+      const answer = bigAnswer(options.answerBytes ?? 1024 * 1024);
+      const size = options.chunkBytes ?? 64 * 1024;
+      yield { kind: "status", state: "working" };
+      for (let at = 0, i = 0; at < answer.length; at += size, i++) {
+        if (signal.aborted) return;
+        yield {
+          kind: "artifact",
+          artifactId: "big",
+          name: "big.txt",
+          text: answer.slice(at, at + size),
+          append: i > 0,
+          lastChunk: at + size >= answer.length,
+        };
+      }
+      yield { kind: "status", state: "completed" };
+      return;
+    }
+    case "question-data":
+      if (!followUp) {
+        yield {
+          kind: "status",
+          state: "input-required",
+          parts: [{ text: QUESTION_DATA.text }, { data: QUESTION_DATA.data }],
+          metadata: QUESTION_DATA.metadata,
+        };
+        return;
+      }
+      yield { kind: "status", state: "working" };
+      yield art("answer", `confirmed: ${text}`);
+      yield { kind: "status", state: "completed" };
+      return;
+    case "reject":
+      yield { kind: "status", state: "rejected", text: "I do not do that." };
+      return;
   }
+}
+
+/** A step's parts (its text alone when it names none). */
+function stepParts(step: { text?: string; parts?: ScriptPart[] }): ScriptPart[] {
+  if (step.parts) return step.parts;
+  return step.text !== undefined && step.text !== "" ? [{ text: step.text }] : [];
+}
+
+function v1Part(part: ScriptPart): Record<string, unknown> {
+  if ("text" in part) return { text: part.text };
+  if ("data" in part) return { data: part.data };
+  return { raw: part.file.bytes, filename: part.file.name, mediaType: part.file.mimeType };
+}
+
+function v03Part(part: ScriptPart): Record<string, unknown> {
+  if ("text" in part) return { kind: "text", text: part.text };
+  if ("data" in part) return { kind: "data", data: part.data };
+  return { kind: "file", file: { ...part.file } };
 }
 
 function art(artifactId: string, text: string): Step {
@@ -157,6 +333,7 @@ const TERMINAL_OR_INTERRUPTED = new Set<State>([
   "completed",
   "failed",
   "canceled",
+  "rejected",
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -166,8 +343,20 @@ function v1State(state: State): string {
   return `TASK_STATE_${state.toUpperCase().replace("-", "_")}`;
 }
 
-function v1Message(text: string, taskId: string, contextId: string): Record<string, unknown> {
-  return { role: "ROLE_AGENT", messageId: randomUUID(), taskId, contextId, parts: [{ text }] };
+function v1Message(
+  parts: ScriptPart[],
+  taskId: string,
+  contextId: string,
+  metadata?: Record<string, unknown>,
+): Record<string, unknown> {
+  return {
+    role: "ROLE_AGENT",
+    messageId: randomUUID(),
+    taskId,
+    contextId,
+    parts: parts.map(v1Part),
+    ...(metadata ? { metadata } : {}),
+  };
 }
 
 class V1ScriptExecutor implements V1Executor {
@@ -206,7 +395,11 @@ class V1ScriptExecutor implements V1Executor {
               V1ArtifactUpdate.fromJSON({
                 taskId,
                 contextId,
-                artifact: { artifactId: step.artifactId, parts: [{ text: step.text }] },
+                artifact: {
+                  artifactId: step.artifactId,
+                  ...(step.name ? { name: step.name } : {}),
+                  parts: stepParts(step).map(v1Part),
+                },
                 append: step.append,
                 lastChunk: step.lastChunk,
               }),
@@ -220,7 +413,10 @@ class V1ScriptExecutor implements V1Executor {
                 contextId,
                 status: {
                   state: v1State(step.state),
-                  message: step.text ? v1Message(step.text, taskId, contextId) : undefined,
+                  message:
+                    stepParts(step).length > 0
+                      ? v1Message(stepParts(step), taskId, contextId, step.metadata)
+                      : undefined,
                   timestamp: new Date().toISOString(),
                 },
               }),
@@ -281,7 +477,11 @@ class V03ScriptExecutor implements V03Executor {
             kind: "artifact-update",
             taskId,
             contextId,
-            artifact: { artifactId: step.artifactId, parts: [{ kind: "text", text: step.text }] },
+            artifact: {
+              artifactId: step.artifactId,
+              ...(step.name ? { name: step.name } : {}),
+              parts: stepParts(step).map(v03Part) as unknown as V03Part[],
+            },
             append: step.append,
             lastChunk: step.lastChunk,
           });
@@ -292,7 +492,7 @@ class V03ScriptExecutor implements V03Executor {
             contextId,
             status: {
               state: step.state,
-              ...(step.text
+              ...(stepParts(step).length > 0
                 ? {
                     message: {
                       kind: "message",
@@ -300,7 +500,8 @@ class V03ScriptExecutor implements V03Executor {
                       messageId: randomUUID(),
                       taskId,
                       contextId,
-                      parts: [{ kind: "text", text: step.text }],
+                      parts: stepParts(step).map(v03Part) as unknown as V03Part[],
+                      ...(step.metadata ? { metadata: step.metadata } : {}),
                     },
                   }
                 : {}),

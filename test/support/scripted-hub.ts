@@ -236,7 +236,6 @@ export async function startScriptedHub(options: ScriptedHubOptions): Promise<Scr
             final: false,
             task_id: taskId,
             context_id: contextId,
-            raw: null,
           },
         }),
       chunk: (chunkText, last = false) =>
@@ -244,12 +243,11 @@ export async function startScriptedHub(options: ScriptedHubOptions): Promise<Scr
           type: "artifact_update",
           agent_message_id: amid,
           data: {
-            raw: null,
-            text: chunkText,
-            parts: [],
+            artifacts: [
+              { artifactId: `${amid}-stream`, parts: [{ kind: "text", text: chunkText }] },
+            ],
             append: true,
             last_chunk: last,
-            artifact: { artifactId: `${amid}-stream`, parts: [{ kind: "text", text: chunkText }] },
           },
         }),
       respond: (content) =>
@@ -266,7 +264,11 @@ export async function startScriptedHub(options: ScriptedHubOptions): Promise<Scr
         }),
       fail: (error, errorType = "AgentTaskFailed") =>
         publish(
-          { type: "agent_error", agent_message_id: amid, data: { error, error_type: errorType } },
+          {
+            type: "agent_error",
+            agent_message_id: amid,
+            data: { error, error_type: errorType, state: "failed" },
+          },
           {
             type: "processing_status",
             agent_message_id: amid,
@@ -282,7 +284,15 @@ export async function startScriptedHub(options: ScriptedHubOptions): Promise<Scr
               state: "input-required",
               task_id: taskId,
               context_id: contextId,
-              status_text: statusText,
+              status: {
+                state: "input-required",
+                message: {
+                  kind: "message",
+                  role: "agent",
+                  messageId: `${amid}-question`,
+                  parts: [{ kind: "text", text: statusText }],
+                },
+              },
             },
           },
           {

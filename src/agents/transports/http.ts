@@ -152,30 +152,31 @@ export class HttpTransport implements AgentTransport {
       for await (const event of readSseEvents(body, {
         maxEventChars: this.#settings.maxEventChars,
       })) {
-        let data: unknown;
-        try {
-          data = JSON.parse(event.data);
-        } catch {
-          if (event.event === "error") {
-            throw new TransportError("InvalidAgentResponse", `agent stream error: ${event.data}`);
+        for (const record of sseRecords(event.data)) {
+          let data: unknown;
+          try {
+            data = JSON.parse(record);
+          } catch {
+            if (event.event === "error") {
+              throw new TransportError(
+                "InvalidAgentResponse",
+                `agent stream error: ${clip(record)}`,
+              );
+            }
+            const note = `a stream event that is not JSON: ${JSON.stringify(clip(record, 120))}`;
+            this.#logger.warn({ url }, `skipped ${note}`);
+            options.onUnreadable?.(note);
+            continue;
           }
-          this.#logger.warn(
-            { url, data: event.data.slice(0, 200) },
-            "skipped a non-JSON stream event",
-          );
-          continue;
+          const error = jsonRpcErrorOf(data);
+          if (error) throw error;
+          if (event.event === "error") {
+            throw new TransportError("InvalidAgentResponse", `agent stream error: ${clip(record)}`);
+          }
+          yield isRecord(data) && ("result" in data || "jsonrpc" in data)
+            ? jsonRpcResult(data, id)
+            : data;
         }
-        const error = jsonRpcErrorOf(data);
-        if (error) throw error;
-        if (event.event === "error") {
-          throw new TransportError(
-            "InvalidAgentResponse",
-            `agent stream error: ${event.data.slice(0, 500)}`,
-          );
-        }
-        yield isRecord(data) && ("result" in data || "jsonrpc" in data)
-          ? jsonRpcResult(data, id)
-          : data;
       }
     } catch (error) {
       throw classify(error, options.signal, url, "body");
@@ -267,6 +268,24 @@ export class HttpTransport implements AgentTransport {
     }
     return Buffer.concat(chunks).toString("utf8");
   }
+}
+
+/**
+ * The JSON texts in one SSE `data` field: usually one; some servers frame each as a JSON text
+ * sequence record (RFC 7464: 0x1E before it), and may put several in one event. An empty field
+ * (a keep-alive) has none.
+ */
+export function sseRecords(data: string): string[] {
+  const records: string[] = [];
+  for (const piece of data.split("\u001e")) {
+    const record = piece.replace(/^\uFEFF/, "").trim();
+    if (record !== "") records.push(record);
+  }
+  return records;
+}
+
+function clip(text: string, max = 500): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 /** `base` + an absolute path, keeping the base path (no relative-URL resolution pitfalls). */

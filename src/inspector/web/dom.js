@@ -84,6 +84,8 @@ export const STATE_LABELS = {
   running: "running",
   completed: "completed",
   failed: "failed",
+  canceled: "canceled",
+  rejected: "rejected",
   input_required: "input required",
 };
 
