@@ -1,35 +1,26 @@
-// The answer a turn's published events carry, as a person reads it: the `agent_response` content
-// when there is one (the mapping sends it when it says more than the stream did), else the text
-// streamed in `artifact_update` chunks (append adds, a fresh chunk replaces its artifact), else
-// the question of a turn waiting for input. Pure; takes events as published or as parsed JSON.
+// The answer a turn's published events carry, as a person reads it: what the room holds once
+// the events are applied the relay's way (wire/room-answer.ts): the artifacts' parts in order
+// (text as it is, a file by its name, data as compact JSON), else the agent's question when the
+// turn waits for input. Pure; takes events as published or as parsed JSON (anything else is
+// skipped).
+
+import type { PublishedEvent } from "../wire/relay.ts";
+import { describeRelayPart, RoomAnswer } from "../wire/room-answer.ts";
 
 export function answerText(events: readonly unknown[]): string | null {
-  const artifacts = new Map<string, string>();
-  let response: string | null = null;
-  let question: string | null = null;
+  let room: RoomAnswer | null = null;
   for (const event of events) {
-    if (!isRecord(event) || !isRecord(event.data)) continue;
-    const data = event.data;
-    if (event.type === "agent_response" && typeof data.content === "string") {
-      response = data.content;
-    } else if (event.type === "task_interactive" && typeof data.status_text === "string") {
-      question = data.status_text;
-    } else if (event.type === "artifact_update" && typeof data.text === "string") {
-      const id = artifactIdOf(data);
-      artifacts.set(id, (data.append === true ? (artifacts.get(id) ?? "") : "") + data.text);
-    }
+    if (!isRecord(event) || typeof event.type !== "string" || !isRecord(event.data)) continue;
+    room ??= new RoomAnswer(String(event.agent_message_id ?? ""));
+    room.apply(event as unknown as PublishedEvent);
   }
-  if (response !== null) return response;
-  if (artifacts.size > 0) return [...artifacts.values()].join("");
-  return question;
-}
-
-function artifactIdOf(data: Record<string, unknown>): string {
-  const own = isRecord(data.artifact) ? data.artifact.artifactId : undefined;
-  if (typeof own === "string") return own;
-  const raw =
-    isRecord(data.raw) && isRecord(data.raw.artifact) ? data.raw.artifact.artifactId : undefined;
-  return typeof raw === "string" ? raw : "";
+  if (!room) return null;
+  if (room.state === "input-required" || room.state === "auth-required") {
+    return room.question.map(describeRelayPart).join("") || null;
+  }
+  const artifacts = room.artifacts;
+  if (artifacts.length === 0) return null;
+  return artifacts.map((artifact) => artifact.parts.map(describeRelayPart).join("")).join("\n");
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

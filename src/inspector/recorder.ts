@@ -6,10 +6,15 @@
 
 import type { A2AResult, A2AStreamEvent, A2ATask } from "../a2a/model.ts";
 import { answerText } from "../hub/answer.ts";
-import type { Detection } from "../privacy/turn-guard.ts";
 import type { ProcessingStatus, PublishedEvent, RelayCommand } from "../wire/relay.ts";
 import { LinkHistory, type LinkHistorySettings } from "./link-history.ts";
-import type { AgentCalls, GuardReport, HubObserver, ObservedTurn } from "./observer.ts";
+import type {
+  AgentCalls,
+  GuardDetection,
+  GuardReport,
+  HubObserver,
+  ObservedTurn,
+} from "./observer.ts";
 import { capturePayload, chargeOf, type Payload, type TextRedactor } from "./payload.ts";
 
 export interface RecorderSettings {
@@ -107,7 +112,12 @@ export type TimelineEntry =
       payload: Payload;
       ackedAt: number | null;
       dropped: boolean;
-      detections: Detection[];
+      /** What the privacy guard found and did in the event (kinds and counts, never values). */
+      detections: GuardDetection[];
+      /** One of the pieces an event too large for one POST was cut into (1-based). */
+      piece: { index: number; of: number } | null;
+      /** This event was cut into this many pieces before it left (each its own entry). */
+      cutInto: number | null;
     }
   | {
       type: "publish_failed";
@@ -117,7 +127,7 @@ export type TimelineEntry =
       retry: boolean;
       times: number;
     }
-  | { type: "withheld"; at: number; eventType: string; detections: Detection[] }
+  | { type: "withheld"; at: number; eventType: string; detections: GuardDetection[] }
   | { type: "blocked"; at: number; kind: string; rule: string; message: string }
   | { type: "omitted"; at: number; entries: number; bytes: number };
 
@@ -145,7 +155,7 @@ interface TurnRecord {
   /** Published entries by response_seq, for acknowledgements. */
   bySeq: Map<number, Extract<TimelineEntry, { type: "published" }>>;
   /** Guard reports waiting for the events they let out. */
-  guard: Array<{ type: string; detections: readonly Detection[] }>;
+  guard: Array<{ type: string; detections: readonly GuardDetection[] }>;
   privacy: Map<string, PrivacyTally>;
   redact: TextRedactor | null;
   /** The command as kept (redacted), for replay. */
@@ -264,22 +274,41 @@ export class Recorder implements HubObserver {
     return this.#recording(turn, client);
   }
 
-  queued(roomId: string, events: readonly PublishedEvent[]): void {
+  queued(roomId: string, pieces: ReadonlyArray<readonly PublishedEvent[]>): void {
+    for (const group of pieces) {
+      const first = group[0];
+      if (!first) continue;
+      const turn = this.#turnOf(first, roomId);
+      // The guard's report for the event the caller gave to publish (observer.ts, guarded).
+      const guard = turn?.guard.shift();
+      const detections = guard && guard.type === first.type ? [...guard.detections] : [];
+      if (turn && guard && guard.type !== first.type) turn.guard.length = 0; // out of step
+      this.#published(turn, group, detections);
+    }
+  }
+
+  cut(roomId: string, event: PublishedEvent, pieces: readonly PublishedEvent[]): void {
+    const turn = this.#turnOf(event, roomId);
+    const seq = responseSeqOf(event);
+    const whole = seq === null ? undefined : turn?.bySeq.get(seq);
+    if (whole) whole.cutInto = pieces.length;
+    if (turn) turn.summary.publishedEvents -= 1; // counted again as its pieces
+    this.#published(turn, pieces, []);
+  }
+
+  /** Timeline entries for one event as queued: itself, or its pieces. */
+  #published(
+    turn: TurnRecord | null,
+    group: readonly PublishedEvent[],
+    detections: GuardDetection[],
+  ): void {
     const now = this.#now();
-    for (const event of events) {
+    group.forEach((event, i) => {
       const seq = responseSeqOf(event);
       if (seq !== null) this.link.queued(seq);
-      const id = event.agent_message_id;
-      if (typeof id !== "string") continue;
-      const turn =
-        this.#turns.get(id) ??
-        (this.#evicted.has(id) ? null : this.#open(id, roomId, null, "recovered"));
-      if (!turn) continue;
+      if (!turn) return;
       const { summary } = turn;
       summary.publishedEvents += 1;
-      const guard = turn.guard.shift();
-      const detections = guard && guard.type === event.type ? [...guard.detections] : [];
-      if (guard && guard.type !== event.type) turn.guard.length = 0; // out of step: attach none
       const payload = capturePayload(event, this.settings.maxPayloadBytes);
       const entry = {
         type: "published" as const,
@@ -289,7 +318,9 @@ export class Recorder implements HubObserver {
         payload,
         ackedAt: null,
         dropped: false,
-        detections,
+        detections: i === 0 ? detections : [],
+        piece: group.length > 1 ? { index: i + 1, of: group.length } : null,
+        cutInto: null,
       };
       if (this.#add(turn, entry, payload) && seq !== null) turn.bySeq.set(seq, entry);
       if (event.type === "agent_error") {
@@ -300,7 +331,17 @@ export class Recorder implements HubObserver {
         summary.times.terminalAt = now;
       }
       this.#touch(turn);
-    }
+    });
+  }
+
+  /** The turn an event belongs to; a turn the inspector has not seen yet is opened (recovered). */
+  #turnOf(event: PublishedEvent, roomId: string): TurnRecord | null {
+    const id = event.agent_message_id;
+    if (typeof id !== "string") return null;
+    return (
+      this.#turns.get(id) ??
+      (this.#evicted.has(id) ? null : this.#open(id, roomId, null, "recovered"))
+    );
   }
 
   acked(_roomId: string, events: readonly PublishedEvent[]): void {
@@ -547,7 +588,7 @@ export class Recorder implements HubObserver {
     if (this.#changed && !turn.evicted) this.#changed.add(turn.summary.id);
   }
 
-  #tally(turn: TurnRecord, detections: readonly Detection[]): void {
+  #tally(turn: TurnRecord, detections: readonly GuardDetection[]): void {
     for (const detection of detections) {
       const key = `${detection.kind}\u0000${detection.action}`;
       const tally = turn.privacy.get(key);

@@ -194,7 +194,8 @@ export class Publisher {
         }
         return;
       }
-      const stamped = events.flatMap((event) => this.fitted(stampEvent(event, this.sequence)));
+      const pieces = events.map((event) => this.fitted(stampEvent(event, this.sequence)));
+      const stamped = pieces.flat();
       let bytes = this.roomBytes.get(roomId) ?? 0;
       for (const event of stamped) {
         bytes += this.sizeOf(event);
@@ -202,7 +203,7 @@ export class Publisher {
       }
       this.roomBytes.set(roomId, bytes);
       this.queue.append(roomId, stamped);
-      this.observer.queued(roomId, stamped);
+      this.observer.queued(roomId, pieces);
       const room = this.room(roomId);
       if (stamped.some(isUrgent)) room.urgent = true;
       else if (room.chunkSince === null) room.chunkSince = Date.now();
@@ -424,7 +425,7 @@ export class Publisher {
       // A piece cut before the limit went down again: cut it to the limit now.
       const head = room.front.events[0];
       if (head && this.sizeOf(head) > this.maxEventBytes()) {
-        room.front.events.splice(0, 1, ...this.fitted(head));
+        room.front.events.splice(0, 1, ...this.cut(roomId, head));
       }
       sendable = this.frontSendable(roomId, room);
     } else {
@@ -508,7 +509,7 @@ export class Publisher {
       events,
       tooLarge: () => {
         // A piece refused again (the limit was lower still): cut it smaller, in place.
-        const pieces = this.fitted(front.events[0]!);
+        const pieces = this.cut(roomId, front.events[0]!);
         if (pieces.length < 2) return false;
         front.events.splice(0, 1, ...pieces);
         return true;
@@ -531,7 +532,7 @@ export class Publisher {
   ): { tooLarge: () => boolean } {
     return {
       tooLarge: () => {
-        const pieces = this.fitted(batch.events[0]!);
+        const pieces = this.cut(roomId, batch.events[0]!);
         if (pieces.length < 2) return false;
         room.front = { events: pieces, of: batch };
         this.logger.info(
@@ -541,6 +542,13 @@ export class Publisher {
         return true;
       },
     };
+  }
+
+  /** `fitted` for an event already queued whole (the inspector is told of its pieces). */
+  private cut(roomId: string, event: PublishedEvent): PublishedEvent[] {
+    const pieces = this.fitted(event);
+    if (pieces.length > 1) this.observer.cut(roomId, event, pieces);
+    return pieces;
   }
 
   /** A stamped event, or its pieces (each stamped) when it is larger than one body may be. */

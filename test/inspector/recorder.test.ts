@@ -52,6 +52,7 @@ describe("a turn's record", () => {
       "started",
       "published:task_submitted",
       "a2a:message",
+      "published:artifact_update",
       "published:agent_response",
       "published:processing_status",
     ]);
@@ -67,7 +68,7 @@ describe("a turn's record", () => {
       published.map((e) => (e.data as { response_seq: number }).response_seq),
     );
     expect(entries.every((e) => e.ackedAt === t.publishedAt)).toBe(true);
-    expect(turn!.ackedEvents).toBe(3);
+    expect(turn!.ackedEvents).toBe(4);
     expect(turn!.bytesOut).toBe(
       published.reduce((sum, e) => sum + Buffer.byteLength(JSON.stringify(e)), 0),
     );
@@ -195,8 +196,9 @@ describe("what the privacy guard did", () => {
       policy,
     );
     const turn = recorder.turn("p1")!;
+    // The answer's content travels once, in artifact_update: the detections are on that event.
     const response = turn.timeline.find(
-      (e) => e.type === "published" && e.eventType === "agent_response",
+      (e) => e.type === "published" && e.eventType === "artifact_update",
     ) as Extract<TimelineEntry, { type: "published" }>;
     expect(response.detections.map((d) => `${d.kind}:${d.action}:${d.count}`).sort()).toEqual([
       "api_key:redact:1",
@@ -226,7 +228,6 @@ describe("what the privacy guard did", () => {
         },
       ],
       blocked: {
-        errorType: "PolicyBlocked",
         kind: "custom",
         rule: "codename",
         message: "blocked: custom rule codename",

@@ -101,7 +101,10 @@ export function publisherFor(recorder: Recorder, sequence = new ResponseSequence
     publish(roomId: string, events: PublishedEvent[]) {
       const stamped = events.map((event) => stampEvent(event, sequence));
       queued.push(...stamped);
-      recorder.queued(roomId, stamped);
+      recorder.queued(
+        roomId,
+        stamped.map((event) => [event]),
+      );
       return stamped;
     },
   };
