@@ -81,14 +81,22 @@ describe.skipIf(browserUnavailable !== null)(title, () => {
       items.map((item) => ({
         type: (item as unknown as { dataset: Record<string, string> }).dataset.entryType,
         what: item.querySelector(".what b")?.textContent ?? "",
+        seq: item.querySelector(".what .seq")?.textContent?.trim() ?? "",
+        parts: item.querySelector(".what ul.parts")?.textContent ?? "",
       })),
     );
-    expect(entries[0]).toEqual({ type: "command", what: "relay command user_message" });
+    expect(entries[0]).toMatchObject({ type: "command", what: "relay command user_message" });
     expect(entries[1]?.type).toBe("started");
     const published = entries.filter((e) => e.type === "published").map((e) => e.what);
     // What the page lists as published is what the relay got, in the same order.
     expect(published).toEqual(stack.relay.eventsFor(id).map((event) => event.type));
     expect(published.at(-1)).toBe("processing_status");
+    // Each with the response_seq the relay got it with; the answer's parts shown where they went.
+    expect(entries.filter((e) => e.type === "published").map((e) => e.seq)).toEqual(
+      stack.relay.eventsFor(id).map((event) => `response_seq ${event.data.response_seq}`),
+    );
+    const content = entries.filter((e) => e.what === "artifact_update").map((e) => e.parts);
+    expect(content.join("")).toContain(text);
     const firstAgentEvent = entries.findIndex((e) => e.type === "a2a");
     expect(firstAgentEvent).toBeGreaterThan(1);
     expect(entries.findIndex((e) => e.what === "artifact_update")).toBeGreaterThan(firstAgentEvent);

@@ -12,6 +12,7 @@ import {
   privacyChips,
   stateBadge,
 } from "./dom.js";
+import { contentLines } from "./parts.js";
 
 const LANES = {
   command: ["relay → hub", "lane-relay"],
@@ -183,6 +184,7 @@ function describe(entry, from) {
       return [
         h("b", {}, `A2A ${entry.kind}`),
         h("span", { class: "muted" }, ` via ${entry.call}`),
+        contentList(entry),
         payloadDetails(entry.payload),
       ];
     case "a2a_error":
@@ -191,17 +193,23 @@ function describe(entry, from) {
       return [
         h("b", {}, entry.eventType),
         h("span", { class: "seq" }, ` response_seq ${entry.responseSeq ?? "–"}`),
+        entry.piece
+          ? h("span", { class: "piece" }, ` · piece ${entry.piece.index}/${entry.piece.of}`)
+          : null,
         h(
           "span",
           { class: entry.dropped ? "error" : "muted" },
           entry.dropped
             ? " · dropped (the relay refused it)"
-            : entry.ackedAt
-              ? ` · acknowledged ${after(from, entry.ackedAt)}`
-              : " · not acknowledged yet",
+            : entry.cutInto
+              ? ` · too large: sent as ${entry.cutInto} pieces (below)`
+              : entry.ackedAt
+                ? ` · acknowledged ${after(from, entry.ackedAt)}`
+                : " · not acknowledged yet",
         ),
         " ",
         privacyChips(entry.detections),
+        contentList(entry),
         payloadDetails(entry.payload),
       ];
     case "publish_failed":
@@ -233,6 +241,24 @@ function describe(entry, from) {
     default:
       return [entry.type];
   }
+}
+
+/** The parts the event carries, one line per artifact or message. */
+function contentList(entry) {
+  const lines = contentLines(entry);
+  if (lines.length === 0) return null;
+  return h(
+    "ul",
+    { class: "parts" },
+    lines.map((line) =>
+      h(
+        "li",
+        {},
+        h("span", { class: "muted" }, `${line.label}: `),
+        line.parts.map((part) => h("span", { class: "part" }, part)),
+      ),
+    ),
+  );
 }
 
 function payloadDetails(payload) {
