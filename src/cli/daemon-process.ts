@@ -236,13 +236,21 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
     );
 
     if (options.inspect) {
-      const { createInspector, parseInspectAddress } = await import("../inspector/index.ts");
+      const { createInspector, keptTurnsFromEnv, parseInspectAddress } = await import(
+        "../inspector/index.ts"
+      );
       const parsed = parseInspectAddress(options.inspect);
       if (!parsed.ok) {
         report.failed(`--inspect ${parsed.error}`, ExitCode.usage);
         return ExitCode.usage;
       }
-      inspector = createInspector({ address: parsed.address, logger });
+      const kept = keptTurnsFromEnv(process.env);
+      if (kept.error) logger.warn(kept.error);
+      inspector = createInspector({
+        address: parsed.address,
+        logger,
+        ...(kept.turns ? { recorder: { maxTurns: kept.turns } } : {}),
+      });
       options.secrets.add(inspector.token); // masked should anything ever log it
     }
 

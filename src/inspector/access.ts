@@ -131,3 +131,22 @@ function sameToken(given: string, token: string): boolean {
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+const KEPT_TURNS_ENV = "HYBRO_INSPECT_TURNS";
+const MAX_KEPT_TURNS = 10_000;
+
+/** How many turns the inspector keeps (`HYBRO_INSPECT_TURNS`, 1 to 10000); none: the default. */
+export function keptTurnsFromEnv(env: Record<string, string | undefined>): {
+  turns?: number;
+  error?: string;
+} {
+  const raw = env[KEPT_TURNS_ENV]?.trim();
+  if (!raw) return {};
+  const turns = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(turns) || turns < 1 || turns > MAX_KEPT_TURNS) {
+    return {
+      error: `${KEPT_TURNS_ENV}=${JSON.stringify(raw)} is not a number of turns from 1 to ${MAX_KEPT_TURNS}; the inspector keeps the default 200`,
+    };
+  }
+  return { turns };
+}

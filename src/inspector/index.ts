@@ -10,7 +10,12 @@ import { Recorder, type RecorderSettings } from "./recorder.ts";
 import { InspectorServer, type InspectorServerSettings } from "./server.ts";
 import { sourcesOf } from "./views.ts";
 
-export { DEFAULT_INSPECT_ADDRESS, type InspectAddress, parseInspectAddress } from "./access.ts";
+export {
+  DEFAULT_INSPECT_ADDRESS,
+  type InspectAddress,
+  keptTurnsFromEnv,
+  parseInspectAddress,
+} from "./access.ts";
 export type { HubObserver } from "./observer.ts";
 export { Recorder } from "./recorder.ts";
 

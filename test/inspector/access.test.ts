@@ -5,12 +5,25 @@ import {
   accessRules,
   checkRequest,
   inspectorUrl,
+  keptTurnsFromEnv,
   parseInspectAddress,
 } from "../../src/inspector/access.ts";
 import { LinkHistory } from "../../src/inspector/link-history.ts";
 import { capturePayload } from "../../src/inspector/payload.ts";
 import { replayMessage } from "../../src/inspector/replay-message.ts";
 import { fakeClock, userMessage } from "./support.ts";
+
+describe("how many turns the inspector keeps", () => {
+  it("reads HYBRO_INSPECT_TURNS, and says what is wrong with a bad one", () => {
+    expect(keptTurnsFromEnv({})).toEqual({});
+    expect(keptTurnsFromEnv({ HYBRO_INSPECT_TURNS: " 500 " })).toEqual({ turns: 500 });
+    for (const bad of ["0", "-3", "12.5", "lots", "10001"]) {
+      expect(keptTurnsFromEnv({ HYBRO_INSPECT_TURNS: bad }).error).toMatch(
+        /^HYBRO_INSPECT_TURNS=".*" is not a number of turns from 1 to 10000; the inspector keeps the default 200$/,
+      );
+    }
+  });
+});
 
 describe("the inspector's address", () => {
   it("takes loopback only", () => {
