@@ -3,7 +3,7 @@
 // replay shows the answer; an agent's answer is shown as text, never run as HTML; what the
 // privacy guard redacts is nowhere in the page or its traffic.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createInspector, type Inspector } from "../../src/inspector/index.ts";
+import type { Inspector } from "../../src/inspector/index.ts";
 import { Recorder } from "../../src/inspector/recorder.ts";
 import { policyRedactor } from "../../src/inspector/redactor.ts";
 import { InspectorServer } from "../../src/inspector/server.ts";
@@ -11,10 +11,16 @@ import { sourcesOf } from "../../src/inspector/views.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { compilePolicy } from "../../src/privacy/policy.ts";
 import { fakeKey } from "../privacy/support.ts";
-import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
+import type { TestAgent } from "../support/a2a-agents.ts";
 import { browserUnavailable, launchBrowser, type TestBrowser } from "../support/browser.ts";
-import { type Stack, startStack, textOf } from "../support/stack.ts";
-import { agentMessage, recordGuardedTurn, scriptedClient, userMessage } from "./support.ts";
+import { type Stack, textOf } from "../support/stack.ts";
+import {
+  agentMessage,
+  inspectedEcho,
+  recordGuardedTurn,
+  scriptedClient,
+  userMessage,
+} from "./support.ts";
 
 const title = browserUnavailable
   ? `the inspector in a browser (skipped: ${browserUnavailable})`
@@ -28,22 +34,10 @@ describe.skipIf(browserUnavailable !== null)(title, () => {
   let browser: TestBrowser;
 
   beforeAll(async () => {
-    agent = await startTestAgent({
-      dialect: "1.0",
-      streaming: true,
-      behaviour: "echo",
-      name: "Echo",
-    });
-    inspector = createInspector({
-      address: { host: "127.0.0.1", port: 0 },
-      logger: silentLogger(),
-      server: { turnsPushMs: 50, statePushMs: 200 },
-    });
-    stack = await startStack({
-      agents: [{ name: "Echo", url: agent.url }],
-      observer: inspector.recorder,
-    });
-    url = await inspector.attach(stack.daemon);
+    ({ agent, inspector, stack, url } = await inspectedEcho({
+      turnsPushMs: 50,
+      statePushMs: 200,
+    }));
     browser = await launchBrowser();
   }, 60_000);
   afterAll(async () => {

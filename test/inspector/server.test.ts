@@ -4,12 +4,13 @@
 import { request } from "node:http";
 import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createInspector, type Inspector } from "../../src/inspector/index.ts";
+import type { Inspector } from "../../src/inspector/index.ts";
 import type { TurnDetail, TurnSummary } from "../../src/inspector/recorder.ts";
 import { InspectorServer } from "../../src/inspector/server.ts";
 import { silentLogger } from "../../src/log/logger.ts";
-import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
-import { type Stack, startStack, textOf } from "../support/stack.ts";
+import type { TestAgent } from "../support/a2a-agents.ts";
+import { type Stack, textOf } from "../support/stack.ts";
+import { inspectedEcho } from "./support.ts";
 
 /** A raw request (fetch will not send another Host). */
 function raw(
@@ -63,22 +64,7 @@ describe("the inspector's server", () => {
   let agentId: string;
 
   beforeAll(async () => {
-    agent = await startTestAgent({
-      dialect: "1.0",
-      streaming: true,
-      behaviour: "echo",
-      name: "Echo",
-    });
-    inspector = createInspector({
-      address: { host: "127.0.0.1", port: 0 },
-      logger: silentLogger(),
-      server: { turnsPushMs: 20, statePushMs: 50 },
-    });
-    stack = await startStack({
-      agents: [{ name: "Echo", url: agent.url }],
-      observer: inspector.recorder,
-    });
-    url = await inspector.attach(stack.daemon);
+    ({ agent, inspector, stack, url } = await inspectedEcho({ turnsPushMs: 20, statePushMs: 50 }));
     agentId = await stack.agentId("Echo");
   });
   afterAll(async () => {

@@ -3,12 +3,17 @@
 // where the hub and the publisher call them.
 import type { A2AMessage, A2AStreamEvent, A2ATask } from "../../src/a2a/model.ts";
 import { runTurn } from "../../src/hub/turn.ts";
+import { createInspector } from "../../src/inspector/index.ts";
 import type { AgentCalls } from "../../src/inspector/observer.ts";
 import type { Recorder } from "../../src/inspector/recorder.ts";
+import type { InspectorServerSettings } from "../../src/inspector/server.ts";
+import { silentLogger } from "../../src/log/logger.ts";
 import type { Policy } from "../../src/privacy/policy.ts";
 import { TurnGuard } from "../../src/privacy/turn-guard.ts";
 import { ResponseSequence, stampEvent } from "../../src/relay/response-seq.ts";
 import type { PublishedEvent, UserMessageCommand } from "../../src/wire/relay.ts";
+import { startTestAgent } from "../support/a2a-agents.ts";
+import { startStack } from "../support/stack.ts";
 
 export function fakeClock(start = 1_700_000_000_000) {
   let now = start;
@@ -189,4 +194,25 @@ export async function recordGuardedTurn(
   );
   recorder.acked(command.room_id, published);
   return published;
+}
+
+/** An echo agent (A2A 1.0, streaming) behind a real hub and the development relay, inspected. */
+export async function inspectedEcho(server: Partial<InspectorServerSettings>) {
+  const agent = await startTestAgent({
+    dialect: "1.0",
+    streaming: true,
+    behaviour: "echo",
+    name: "Echo",
+  });
+  const inspector = createInspector({
+    address: { host: "127.0.0.1", port: 0 },
+    logger: silentLogger(),
+    server,
+  });
+  const stack = await startStack({
+    agents: [{ name: "Echo", url: agent.url }],
+    observer: inspector.recorder,
+  });
+  const url = await inspector.attach(stack.daemon);
+  return { agent, inspector, stack, url };
 }
