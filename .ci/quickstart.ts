@@ -234,6 +234,12 @@ async function main(): Promise<void> {
   );
   check(relativeToSrc.length === 0, `no example imports ../src ${relativeToSrc.join(" ")}`);
   check(files.includes("CHANGELOG.md"), "CHANGELOG.md is in the tarball");
+  check(
+    ["index.html", "app.js", "app.css"].every((name) =>
+      files.includes(`dist/inspector/web/${name}`),
+    ),
+    "the inspector's web files are in the tarball (tsc does not copy them; the build does)",
+  );
 
   const project = join(work, "project");
   mkdirSync(project);
@@ -283,6 +289,15 @@ async function main(): Promise<void> {
   check(
     runCurlLine(installedDev.output()).includes("echo: Hello!"),
     "dev on the agents.json init wrote answers, run from another folder",
+  );
+  const inspectorUrl = /^inspector \(every turn[^)]*\): (\S+)$/m.exec(installedDev.output())?.[1];
+  const page = inspectorUrl ? await fetch(inspectorUrl).catch(() => null) : null;
+  const script = inspectorUrl ? await fetch(`${inspectorUrl}app.js`).catch(() => null) : null;
+  check(
+    page?.status === 200 &&
+      (await page.text()).includes("hybro-hub inspector") &&
+      script?.status === 200,
+    `the installed dev serves the inspector's page and scripts from dist/ (${inspectorUrl ? `page ${page?.status}, app.js ${script?.status}` : "no inspector line"})`,
   );
   await interrupt(installedDev.child);
 

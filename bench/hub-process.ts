@@ -14,6 +14,8 @@ import type { PublishedEvent } from "../src/wire/relay.ts";
 
 export interface HubProcess {
   child: ChildProcessWithoutNullStreams;
+  /** What the hub printed up to "hub ready" (e.g. its inspector's URL). */
+  readyOutput: string;
   /** A field of /proc/<pid>/status in KiB (`VmRSS`, `VmHWM`). */
   statusKb(field: string): number;
   /** SIGTERM, and wait for the exit. */
@@ -28,6 +30,8 @@ export async function startHubProcess(options: {
   /** Node flags before the script (e.g. heap settings). */
   nodeFlags?: string[];
   env?: Record<string, string>;
+  /** More `start` options (e.g. `--inspect`). */
+  args?: string[];
 }): Promise<HubProcess> {
   mkdirSync(join(options.home, "config"), { recursive: true });
   const child = spawn(
@@ -43,6 +47,7 @@ export async function startHubProcess(options: {
       options.relayUrl,
       "--log-level",
       "warn",
+      ...(options.args ?? []),
     ],
     {
       env: {
@@ -55,8 +60,8 @@ export async function startHubProcess(options: {
     },
   ) as unknown as ChildProcessWithoutNullStreams;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let out = "";
   await new Promise<void>((resolve, reject) => {
-    let out = "";
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes("hub ready")) resolve();
@@ -65,6 +70,7 @@ export async function startHubProcess(options: {
   });
   return {
     child,
+    readyOutput: out,
     statusKb: (field) => statusKb(child.pid as number, field),
     async stop() {
       child.kill("SIGTERM");

@@ -3,8 +3,9 @@
 // section (bench/large-answer.ts); figures are medians and percentiles of one run (these
 // machines are shared: compare ratios, not absolutes).
 //
-//   npm run bench            # full run
+//   npm run bench                 # full run
 //   BENCH_QUICK=1 npm run bench
+//   npm run bench -- --inspect    # the hub with its local inspector on (and a live page open)
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +22,8 @@ import { largeAnswerBench } from "./large-answer.ts";
 import { round, summary } from "./stats.ts";
 
 const quick = process.env.BENCH_QUICK === "1";
+/** The hub runs with `--inspect` and a reader holds the inspector's live stream open. */
+const inspect = process.argv.includes("--inspect");
 const SEQUENTIAL_TURNS = quick ? 100 : 500;
 const CONCURRENT_TURNS = quick ? 640 : 3_200;
 const CONCURRENCY = 64;
@@ -85,10 +88,29 @@ async function main() {
       ],
     }),
   );
-  const hubProcess = await startHubProcess({ home, agentsFile, relayUrl: relay.url, key });
+  const hubProcess = await startHubProcess({
+    home,
+    agentsFile,
+    relayUrl: relay.url,
+    key,
+    args: inspect ? ["--inspect", "127.0.0.1:0"] : [],
+  });
   const hub = hubProcess.child;
   const kb = (field: string) => hubProcess.statusKb(field);
   const idleRssMb = round(kb("VmRSS") / 1024, 1);
+  // With --inspect: a page's live stream, read (and dropped) for the whole run.
+  const inspectorUrl = /^inspector: (\S+)$/m.exec(hubProcess.readyOutput)?.[1] ?? null;
+  if (inspect && !inspectorUrl) throw new Error("the hub printed no inspector URL");
+  const live = new AbortController();
+  let liveBytes = 0;
+  if (inspectorUrl) {
+    const stream = await fetch(`${inspectorUrl}api/events`, { signal: live.signal });
+    void (async () => {
+      for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) {
+        liveBytes += chunk.byteLength;
+      }
+    })().catch(() => {});
+  }
   // utime + stime of the hub process, in seconds (clock ticks of 100 Hz on Linux).
   const hubCpuS = () => {
     const fields = readFileSync(`/proc/${hub.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -217,7 +239,11 @@ async function main() {
     String(streamed.result?.metadata?.agent_message_id),
   );
 
-  // 6. The hub's memory (read below).
+  // 6. The hub's memory (read below; with --inspect: with the last 200 turns kept by the inspector).
+  const turnsKept = inspectorUrl
+    ? ((await (await fetch(`${inspectorUrl}api/turns`)).json()) as { turns: unknown[] }).turns
+        .length
+    : null;
 
   const d = summary(direct);
   const h = summary(viaHub);
@@ -226,6 +252,9 @@ async function main() {
     date: new Date().toISOString(),
     node: process.version,
     quick,
+    inspector: inspect
+      ? { on: true, turns_kept: turnsKept, live_stream_bytes_read: liveBytes }
+      : { on: false },
     direct_ms: d,
     through_hub_ms: h,
     hub_added_latency_ms: { p50: round(h.p50 - d.p50), p99: round(h.p99 - d.p99) },
@@ -258,17 +287,20 @@ async function main() {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   mkdirSync(join(import.meta.dirname, "results"), { recursive: true });
   writeFileSync(
-    join(import.meta.dirname, "results", "latest.json"),
+    join(import.meta.dirname, "results", inspect ? "latest-inspect.json" : "latest.json"),
     `${JSON.stringify(result, null, 2)}\n`,
   );
 
+  live.abort();
   await hubProcess.stop();
   await dispatcher.close();
   await Promise.all([echo.close(), slow.close(), chunks.close()]);
   await relay.close();
   rmSync(home, { recursive: true, force: true });
 
-  // 7. One 10 MiB streamed answer through relay → hub → relay (its own hubs; see the file).
+  // 7. One 10 MiB streamed answer through relay → hub → relay (its own hubs; see the file); not
+  // with --inspect, whose question is the hub's own path.
+  if (inspect) return;
   const largeAnswer = await largeAnswerBench({ runs: quick ? 3 : 5 });
   process.stdout.write(`${JSON.stringify({ large_answer: largeAnswer }, null, 2)}\n`);
   writeFileSync(

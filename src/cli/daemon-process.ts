@@ -48,6 +48,8 @@ export interface DaemonProcessOptions {
   secrets: Set<string>;
   logFile: string | null;
   metrics?: string | undefined;
+  /** `--inspect` address (loopback only), or undefined when the inspector is off. */
+  inspect?: string | undefined;
   report: StartupReport;
   /** The non-secret `start` arguments, for `restart`. */
   launch: string[];
@@ -177,6 +179,8 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
     },
   });
   let metricsServer: { url: string; close(): Promise<void> } | null = null;
+  let inspector: import("../inspector/index.ts").Inspector | null = null;
+  let inspectorUrl: string | null = null;
   let closeMetrics = () => {};
   const statusOf = (): DaemonStatus => {
     if (!daemon) throw new Error("the hub is still starting");
@@ -189,6 +193,7 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
       logFile: options.logFile,
       managedBy: managedBy(),
       metricsUrl: metricsServer ? `${metricsServer.url}/metrics` : null,
+      inspectorUrl,
       launch: options.launch,
     };
   };
@@ -268,6 +273,25 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
     }
     privacyText = JSON.stringify(privacy.privacy);
 
+    if (options.inspect) {
+      const { createInspector, keptTurnsFromEnv, parseInspectAddress } = await import(
+        "../inspector/index.ts"
+      );
+      const parsed = parseInspectAddress(options.inspect);
+      if (!parsed.ok) {
+        report.failed(`--inspect ${parsed.error}`, ExitCode.usage);
+        return ExitCode.usage;
+      }
+      const kept = keptTurnsFromEnv(process.env);
+      if (kept.error) logger.warn(kept.error);
+      inspector = createInspector({
+        address: parsed.address,
+        logger,
+        ...(kept.turns ? { recorder: { maxTurns: kept.turns } } : {}),
+      });
+      options.secrets.add(inspector.token); // masked should anything ever log it
+    }
+
     const hubId = loadOrCreateHubId(paths.data, (message) => logger.warn(message));
     // Loaded on demand so the CLI's other commands do not pay for the hub's modules.
     const { HubDaemon } = await import("../hub/daemon.ts");
@@ -289,8 +313,23 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
       hub: { shutdownGraceMs: options.shutdownGraceMs },
       dataDir: paths.data,
       privacy: privacy.privacy,
+      ...(inspector ? { observer: inspector.recorder } : {}),
     });
     const hub = daemon;
+
+    if (inspector) {
+      try {
+        inspectorUrl = await inspector.attach(hub);
+      } catch (error) {
+        report.failed(
+          `--inspect ${options.inspect}: cannot listen: ${(error as Error).message}`,
+          ExitCode.error,
+        );
+        return ExitCode.error;
+      }
+      logger.info(`inspector on ${new URL(inspectorUrl).origin}/ (its URL was printed at start)`);
+      report.inspector(inspectorUrl);
+    }
 
     if (options.metrics) {
       const { parseListenAddress, startMetricsServer } = await import("../metrics/server.ts");
@@ -386,6 +425,7 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
     unwatchFile(options.configFile, onConfigChange);
     closeMetrics();
     await metricsServer?.close();
+    await inspector?.close();
     await control.close();
   }
 }

@@ -6,6 +6,7 @@ import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
 import { type Command, Option } from "commander";
+import { DEFAULT_INSPECT_ADDRESS, parseInspectAddress } from "../inspector/access.ts";
 import { createLogger } from "../log/logger.ts";
 import { packagePath } from "./entry-path.ts";
 import { ExitCode } from "./exit-codes.ts";
@@ -21,6 +22,8 @@ interface DevOptions {
   agents?: string;
   logLevel: string;
   message: string;
+  /** The inspector's address, or false (`--no-inspect`). */
+  inspect: string | false;
 }
 
 export function registerDevCommand(program: Command): void {
@@ -38,6 +41,12 @@ export function registerDevCommand(program: Command): void {
         .default("warn"),
     )
     .option("--message <text>", "the text in the printed curl lines", "Hello!")
+    .option(
+      "--inspect <addr>",
+      "the local inspector's address (loopback; a free port when the default one is taken)",
+      DEFAULT_INSPECT_ADDRESS,
+    )
+    .option("--no-inspect", "do not serve the local inspector")
     .action(async (options: DevOptions) => {
       const code = await runDev(options);
       process.exit(code);
@@ -66,6 +75,11 @@ export function curlLine(relayUrl: string, agentId: string, key: string, text: s
 
 async function runDev(options: DevOptions): Promise<number> {
   const agentsFile = options.agents ? resolvePath(options.agents) : defaultDevAgentsFile();
+  const inspectAt = options.inspect === false ? null : parseInspectAddress(options.inspect);
+  if (inspectAt && !inspectAt.ok) {
+    process.stderr.write(`error: --inspect ${inspectAt.error}\n`);
+    return ExitCode.usage;
+  }
   if (!existsSync(agentsFile)) {
     process.stderr.write(`error: no agents file at ${agentsFile}; pass --agents FILE\n`);
     return ExitCode.usage;
@@ -111,6 +125,15 @@ async function runDev(options: DevOptions): Promise<number> {
   }).key;
   secrets.add(hubKey); // the gateway key is printed on purpose; the hub's stays out of the logs
   const hubId = randomBytes(16).toString("hex");
+  const { createInspector } = await import("../inspector/index.ts");
+  const inspector = inspectAt
+    ? createInspector({
+        address: inspectAt.address,
+        logger: logger.child({ part: "inspector" }),
+        fallbackToFreePort: options.inspect === DEFAULT_INSPECT_ADDRESS,
+      })
+    : null;
+  if (inspector) secrets.add(inspector.token);
   const daemon = new HubDaemon({
     hubId,
     gatewayUrl: relay.url,
@@ -118,12 +141,14 @@ async function runDev(options: DevOptions): Promise<number> {
     keySource: "hybro-hub dev",
     agentsFile,
     logger: logger.child({ part: "hub" }),
+    ...(inspector ? { observer: inspector.recorder } : {}),
   });
 
   let stopping: Promise<number> | null = null;
   const stop = (code: number) => {
     stopping ??= (async () => {
       await daemon.stop({ graceMs: 2_000, flushTimeoutMs: 1_000 }).catch(() => {});
+      await inspector?.close();
       await relay.close();
       return code;
     })();
@@ -143,6 +168,17 @@ async function runDev(options: DevOptions): Promise<number> {
     });
   });
 
+  let inspectorUrl: string | null = null;
+  if (inspector) {
+    try {
+      inspectorUrl = await inspector.attach(daemon);
+    } catch (error) {
+      process.stderr.write(
+        `error: the inspector cannot listen on ${options.inspect}: ${(error as Error).message}; pass another --inspect address or --no-inspect\n`,
+      );
+      return stop(ExitCode.error);
+    }
+  }
   const ready = once(daemon, "ready", { signal: AbortSignal.timeout(DEV_READY_TIMEOUT_MS) });
   await daemon.start();
   try {
@@ -153,7 +189,9 @@ async function runDev(options: DevOptions): Promise<number> {
     );
     return stop(ExitCode.error);
   }
-  process.stdout.write(devBanner(relay.url, gatewayKey, agentsFile, options.message, agentLines()));
+  process.stdout.write(
+    devBanner(relay.url, gatewayKey, agentsFile, options.message, agentLines(), inspectorUrl),
+  );
   return stopped;
 
   /** Agents in the roster get a curl line; configured ones that did not start, the reason. */
@@ -194,6 +232,7 @@ export function devBanner(
   agentsFile: string,
   message: string,
   agents: DevAgent[],
+  inspectorUrl: string | null = null,
 ): string {
   const reachable = agents.filter((agent) => agent.id !== null);
   const lines = [
@@ -213,6 +252,8 @@ export function devBanner(
   }
   if (agents.length === 0)
     lines.push(`no agents in ${agentsFile}; add some and they appear here`, "");
+  if (inspectorUrl)
+    lines.push(`inspector (every turn, live, in your browser): ${inspectorUrl}`, "");
   lines.push("Ctrl-C stops the hub and the relay.", "");
   return lines.join("\n");
 }

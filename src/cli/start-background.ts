@@ -72,6 +72,9 @@ export async function launchInBackground(options: LaunchOptions): Promise<number
   child.stdin?.end(JSON.stringify({ apiKey: options.apiKey, keySource: options.keySource }));
 
   const spinner = startSpinner("starting hybro-hub: registering with the relay");
+  /** Printed with the outcome, once (it holds the inspector's token: never logged). */
+  let inspectorUrl: string | null = null;
+  const inspectorLine = () => (inspectorUrl ? `inspector: ${inspectorUrl}\n` : "");
   const report = child.stdio[3] as Readable;
   const outcome = await new Promise<
     | { kind: "message"; message: StartupMessage }
@@ -86,6 +89,10 @@ export async function launchInBackground(options: LaunchOptions): Promise<number
       try {
         message = JSON.parse(line) as StartupMessage;
       } catch {
+        return;
+      }
+      if (message.event === "inspector") {
+        inspectorUrl = message.url;
         return;
       }
       if (message.event === "progress") {
@@ -111,7 +118,7 @@ export async function launchInBackground(options: LaunchOptions): Promise<number
   if (outcome.kind === "message" && outcome.message.event === "ready") {
     const { pid, agents } = outcome.message;
     process.stdout.write(
-      `hybro-hub started (pid ${pid}): ready, ${agents} agent${agents === 1 ? "" : "s"} synced\nlogs: ${logFile}\n`,
+      `hybro-hub started (pid ${pid}): ready, ${agents} agent${agents === 1 ? "" : "s"} synced\nlogs: ${logFile}\n${inspectorLine()}`,
     );
     return ExitCode.ok;
   }
@@ -126,7 +133,7 @@ export async function launchInBackground(options: LaunchOptions): Promise<number
     process.stdout.write(
       `hybro-hub is running in the background (pid ${child.pid}) but is not ready yet` +
         `${reason ? `: ${reason}` : ""}.\n` +
-        `It keeps retrying; check with \`hybro-hub status\`. logs: ${logFile}\n`,
+        `It keeps retrying; check with \`hybro-hub status\`. logs: ${logFile}\n${inspectorLine()}`,
     );
     return ExitCode.ok;
   }

@@ -6,6 +6,7 @@ import { resolveApiKey } from "../config/api-key.ts";
 import { readConfigFile } from "../config/config-file.ts";
 import { configFilePath, defaultAgentsFilePath, type HubPaths, hubPaths } from "../config/paths.ts";
 import { logFilePath } from "../config/runtime-files.ts";
+import { DEFAULT_INSPECT_ADDRESS, parseInspectAddress } from "../inspector/access.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { RotatingFile } from "../log/rotating-file.ts";
 import { parseListenAddress } from "../metrics/server.ts";
@@ -41,6 +42,8 @@ export interface StartOptions {
   logLevel: string;
   logFile?: string;
   metrics?: string;
+  /** `--inspect` alone: true (the default address). */
+  inspect?: string | true;
   shutdownGraceMs: string;
   readyTimeoutMs: string;
   /** Use a plain-http relay URL beyond loopback (the key travels in clear). */
@@ -75,6 +78,10 @@ export function addStartOptions(command: Command): Command {
       "foreground: write JSON logs to this file (rotated) instead of stderr",
     )
     .option("--metrics <host:port>", "serve Prometheus metrics and /ready, e.g. 127.0.0.1:9464")
+    .option(
+      "--inspect [addr]",
+      `serve the local inspector (every turn, live, in the browser) on loopback (default ${DEFAULT_INSPECT_ADDRESS})`,
+    )
     .option(
       "--shutdown-grace-ms <ms>",
       "how long running turns may finish on stop",
@@ -120,9 +127,17 @@ export function launchArguments(options: StartOptions): string[] {
   if (options.agents) args.push("--agents", resolvePath(options.agents));
   args.push("--log-level", options.logLevel);
   if (options.metrics) args.push("--metrics", options.metrics);
+  if (options.inspect) args.push("--inspect", inspectAddressOf(options));
   if (options.shutdownGraceMs !== DEFAULT_SHUTDOWN_GRACE_MS)
     args.push("--shutdown-grace-ms", options.shutdownGraceMs);
   return args;
+}
+
+/** The `--inspect` address as given (the default when given without one). */
+function inspectAddressOf(options: StartOptions): string {
+  return options.inspect === true || options.inspect === undefined
+    ? DEFAULT_INSPECT_ADDRESS
+    : options.inspect;
 }
 
 interface Resolved {
@@ -201,6 +216,7 @@ function runHub(options: StartOptions, common: Resolved, run: HubRun): Promise<n
     secrets,
     logFile: run.logFile,
     metrics: options.metrics,
+    inspect: options.inspect ? inspectAddressOf(options) : undefined,
     report,
     launch: launchArguments(options),
   });
@@ -219,7 +235,15 @@ async function runForeground(options: StartOptions): Promise<number> {
     apiKey: key.key,
     keySource: key.source,
     logFile: options.logFile ? resolvePath(options.logFile) : null,
-    report: (logger) => withSystemdNotify(consoleStartupReport(), notifySocket, logger),
+    report: (logger) =>
+      withSystemdNotify(
+        // Under a service manager stdout goes to its journal: no token there.
+        consoleStartupReport({
+          showInspectorToken: !notifySocket && process.env.HYBRO_HUB_SERVICE === undefined,
+        }),
+        notifySocket,
+        logger,
+      ),
   });
 }
 
@@ -251,6 +275,11 @@ async function runLauncher(options: StartOptions): Promise<number> {
   const key = resolveKeyForStart(options, common.configFile);
   if (!key.ok) {
     process.stderr.write(`error: ${key.error}\n`);
+    return ExitCode.usage;
+  }
+  const inspect = options.inspect ? parseInspectAddress(inspectAddressOf(options)) : null;
+  if (inspect && !inspect.ok) {
+    process.stderr.write(`error: --inspect ${inspect.error}\n`);
     return ExitCode.usage;
   }
   const warnings = [...common.configWarnings];

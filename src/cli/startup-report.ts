@@ -7,11 +7,15 @@ import { notifySystemd } from "../service/systemd-notify.ts";
 /** One line on the launcher pipe. */
 export type StartupMessage =
   | { event: "progress"; message: string }
+  /** The inspector's URL (it holds the per-run token: printed by the launcher, never logged). */
+  | { event: "inspector"; url: string }
   | { event: "ready"; pid: number; agents: number }
   | { event: "failed"; message: string; exitCode: number };
 
 export interface StartupReport {
   progress(message: string): void;
+  /** The inspector listens (`--inspect`): tell the user its URL, once, outside every log. */
+  inspector(url: string): void;
   ready(info: { pid: number; agents: number }): void;
   failed(message: string, exitCode: number): void;
 }
@@ -40,15 +44,29 @@ export function pipeStartupReport(fd = STARTUP_REPORT_FD): StartupReport {
   };
   return {
     progress: (message) => send({ event: "progress", message }, false),
+    inspector: (url) => send({ event: "inspector", url }, false),
     ready: ({ pid, agents }) => send({ event: "ready", pid, agents }, true),
     failed: (message, exitCode) => send({ event: "failed", message, exitCode }, true),
   };
 }
 
-/** Foreground: one plain line on stdout when ready (the log has the rest), errors on stderr. */
-export function consoleStartupReport(): StartupReport {
+/**
+ * Foreground: one plain line on stdout when ready (the log has the rest), errors on stderr.
+ * `showInspectorToken: false` (a service manager keeps stdout in its journal) prints the
+ * inspector's address only; `hybro-hub status` shows the whole URL to its user.
+ */
+export function consoleStartupReport(
+  options: { showInspectorToken?: boolean } = {},
+): StartupReport {
   return {
     progress: () => {},
+    inspector: (url) => {
+      const shown =
+        options.showInspectorToken === false
+          ? `${new URL(url).origin}/ (its URL with the token: hybro-hub status)`
+          : url;
+      process.stdout.write(`inspector: ${shown}\n`);
+    },
     ready: ({ agents }) => {
       process.stdout.write(`hub ready: ${agents} agent${agents === 1 ? "" : "s"} synced\n`);
     },
@@ -75,6 +93,7 @@ export function withSystemdNotify(
       inner.progress(message);
       notify({ status: message });
     },
+    inspector: (url) => inner.inspector(url),
     ready: (info) => {
       inner.ready(info);
       notify({

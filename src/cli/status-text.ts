@@ -71,5 +71,6 @@ export function formatStatus(
       `  audit     ${status.privacyAudit ?? "off (privacy.audit is false, or no data folder)"}`,
     );
   if (status.metricsUrl) lines.push(`  metrics   ${status.metricsUrl}`);
+  if (status.inspectorUrl) lines.push(`  inspector ${status.inspectorUrl}`);
   return `${lines.join("\n")}\n${formatAgents(status.agents)}`;
 }

@@ -32,6 +32,11 @@ export interface DaemonStatus extends HubSnapshot {
   /** Who restarts it: a service manager, or nobody (`hybro-hub start`). */
   managedBy: "systemd" | "launchd" | null;
   metricsUrl: string | null;
+  /**
+   * The inspector's URL with its token (`--inspect`), or null. Only the hub's own user reaches
+   * the control socket. Optional: an earlier version does not send it.
+   */
+  inspectorUrl?: string | null;
   /** `start` options without secrets, so `restart` starts it the same way. */
   launch: string[];
 }

@@ -3,6 +3,7 @@
 // relay can send work for them) and taken apart in the reverse order on stop.
 import { EventEmitter } from "node:events";
 import { Registry, type RegistrySettings } from "../agents/registry.ts";
+import { type HubObserver, NULL_OBSERVER } from "../inspector/observer.ts";
 import type { Logger } from "../log/logger.ts";
 import { type Outbox, openOutbox } from "../outbox/outbox.ts";
 import type { OutboxSettings, RecoverySettings } from "../outbox/settings.ts";
@@ -42,6 +43,8 @@ export interface HubDaemonOptions {
    * written while the privacy settings say `audit` (the default).
    */
   auditFile?: string | null;
+  /** The local inspector's hooks (inspector/observer.ts); default none. */
+  observer?: HubObserver;
 }
 
 /** One finished turn, for metrics (reported by the Hub's `onTurnEnd` hook). */
@@ -141,6 +144,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       queue: this.outbox.queue,
       responseSeq: this.outbox.responseSeq,
       eventIds: this.outbox.eventIds,
+      observer: options.observer,
     });
     const privacy = options.privacy ?? DEFAULT_HUB_PRIVACY;
     this.privacy = new OutboundPrivacy({
@@ -150,6 +154,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       apiKey: () => options.apiKey(),
       audit: this.#auditLog(privacy),
       logger: logger.child({ part: "privacy" }),
+      onStep: (agentMessageId, step) => options.observer?.guarded(agentMessageId, step),
     });
     this.hub = new Hub({
       roster: this.registry,
@@ -160,6 +165,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       settings: options.hub,
       onTurnEnd: (end) => this.emit("turnEnd", end),
       acceptedTurns: this.outbox.acceptedTurns,
+      observer: options.observer,
     });
     this.registry.on("change", () => this.link.requestSync());
     this.link.on("ready", () => {
@@ -179,7 +185,11 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       sink: this.link,
       outlet: (turn) => this.privacy.open(turn),
     });
-    void this.link.start((command) => this.hub.handleCommand(command as never), signal);
+    const observer = this.#options.observer ?? NULL_OBSERVER;
+    void this.link.start((command) => {
+      observer.command(command);
+      this.hub.handleCommand(command as never);
+    }, signal);
   }
 
   /** New hub-wide privacy settings (a good reload of config.json); running turns keep theirs. */

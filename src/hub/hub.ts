@@ -4,6 +4,7 @@
 // a roster, so it runs the same against the real relay, the development relay and tests.
 import type { A2AClient } from "../a2a/client.ts";
 import { textOfParts } from "../a2a/model.ts";
+import { type HubObserver, NULL_OBSERVER } from "../inspector/observer.ts";
 import type { Logger } from "../log/logger.ts";
 import type { GuardedTurn, TurnOutlet } from "../privacy/outbound.ts";
 import { POLICY_BLOCKED } from "../privacy/turn-guard.ts";
@@ -133,6 +134,7 @@ export class Hub {
   readonly #onTurnEnd: (report: TurnEndReport) => void;
   readonly #onIncoming: (text: string, agent: RosterAgent) => void;
   readonly #open: OpenOutlet;
+  readonly #observer: HubObserver;
 
   constructor(options: {
     roster: Roster;
@@ -146,6 +148,8 @@ export class Hub {
     onIncoming?: (text: string, agent: RosterAgent) => void;
     /** Where each turn's events go through (the privacy guard); default: straight to `sink`. */
     outlet?: OpenOutlet;
+    /** The local inspector's hooks (inspector/observer.ts); default none. */
+    observer?: HubObserver;
   }) {
     const sink = options.sink;
     this.#open =
@@ -158,6 +162,7 @@ export class Hub {
       }));
     this.#onTurnEnd = options.onTurnEnd ?? (() => {});
     this.#onIncoming = options.onIncoming ?? (() => {});
+    this.#observer = options.observer ?? NULL_OBSERVER;
     this.#roster = options.roster;
     this.#sink = options.sink;
     this.#logger = options.logger;
@@ -356,7 +361,14 @@ export class Hub {
           message,
           streaming: agent.streaming,
         },
-        agent.client,
+        this.#observer.turnClient(
+          {
+            agentMessageId: turn.agentMessageId,
+            localAgentId: agent.localAgentId,
+            agentName: agent.name,
+          },
+          agent.client,
+        ),
         (events) => outlet.publish(events)?.message ?? null,
         {
           signal: turn.controller.signal,

@@ -11,6 +11,9 @@ import type { PublishedEvent } from "../wire/relay.ts";
 import { isActiveState, TurnMapper, taskSubmitted } from "./mapping.ts";
 import { withoutAddresses } from "./public-error.ts";
 
+/** The agent calls a turn makes (an A2AClient, or the inspector's recording wrapper of one). */
+export type TurnClient = Pick<A2AClient, "send" | "stream" | "getTask" | "cancelTask">;
+
 export interface TurnSettings {
   /** Whole turn, first byte to terminal group. */
   turnDeadlineMs: number;
@@ -115,7 +118,7 @@ class TurnFailure extends Error {
  */
 export async function runTurn(
   input: TurnInput,
-  client: A2AClient,
+  client: TurnClient,
   // biome-ignore lint/suspicious/noConfusingVoidType: a sink with nothing to say returns nothing
   emit: (events: PublishedEvent[]) => string | null | void,
   options: TurnOptions,
@@ -241,7 +244,7 @@ interface SkippedEvents {
 
 /** The I/O steps of one turn, sharing its signal, mapper and deadline. */
 class TurnSteps {
-  readonly #client: A2AClient;
+  readonly #client: TurnClient;
   readonly #mapper: TurnMapper;
   readonly #publish: (events: PublishedEvent[]) => void;
   readonly #signal: AbortSignal;
@@ -251,7 +254,7 @@ class TurnSteps {
   readonly #options: TurnOptions;
 
   constructor(
-    client: A2AClient,
+    client: TurnClient,
     mapper: TurnMapper,
     publish: (events: PublishedEvent[]) => void,
     signal: AbortSignal,
@@ -476,7 +479,7 @@ function formatBytes(bytes: number): string {
 
 /** Best effort, bounded: tell the agent to stop working on the task. */
 async function cancelOnAgent(
-  client: A2AClient,
+  client: TurnClient,
   taskId: string,
   settings: TurnSettings,
   logger: Logger,

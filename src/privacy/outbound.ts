@@ -11,7 +11,13 @@ import { IncomingClassifier, incomingLogLine } from "./incoming.ts";
 import type { Action, Kind } from "./kinds.ts";
 import { compilePolicy, type Policy } from "./policy.ts";
 import type { PolicySpec } from "./policy-spec.ts";
-import { type Detection, type GuardedEvent, type PolicyBlock, TurnGuard } from "./turn-guard.ts";
+import {
+  type Detection,
+  type GuardedEvent,
+  type GuardStep,
+  type PolicyBlock,
+  TurnGuard,
+} from "./turn-guard.ts";
 
 /** Queues events of a room; `onQueued` sees each event's pieces as they will be published. */
 export type PublishFn = (
@@ -49,6 +55,11 @@ export interface OutboundPrivacyOptions {
   /** Where audit lines go; null: no audit record. */
   audit: AuditLog | null;
   logger: Logger;
+  /**
+   * Each publish call's guard step of a turn, right before its events are queued (the local
+   * inspector shows it); kinds, rules, actions and counts only, never a matched value.
+   */
+  onStep?: (agentMessageId: string, step: GuardStep) => void;
 }
 
 interface CachedPolicy {
@@ -63,6 +74,7 @@ export class OutboundPrivacy {
   readonly #agentSpec: (localAgentId: string) => PolicySpec | undefined;
   readonly #apiKey: () => string | null;
   readonly #logger: Logger;
+  readonly #onStep: (agentMessageId: string, step: GuardStep) => void;
   #hub: HubPrivacy;
   #audit: AuditLog | null;
   #incoming: IncomingClassifier;
@@ -75,6 +87,7 @@ export class OutboundPrivacy {
     this.#agentSpec = options.agentSpec;
     this.#apiKey = options.apiKey;
     this.#logger = options.logger;
+    this.#onStep = options.onStep ?? (() => {});
     this.#hub = options.hub ?? DEFAULT_HUB_PRIVACY;
     this.#audit = options.audit;
     this.#incoming = new IncomingClassifier(this.#hub.incoming);
@@ -132,16 +145,19 @@ export class OutboundPrivacy {
     return {
       publish: (events) => {
         const out: GuardedEvent[] = [];
+        const withheldAll: GuardStep["withheld"] = [];
         let blocked: PolicyBlock | null = null;
         for (const event of events) {
           const step = guard.inspect(event);
           out.push(...step.publish);
+          withheldAll.push(...step.withheld);
           for (const withheld of step.withheld) {
             this.#count(withheld.detections);
             this.#audit?.withheld(who, withheld.type, withheld.detections);
           }
           blocked ??= step.blocked;
         }
+        this.#onStep(turn.agentMessageId, { publish: out, withheld: withheldAll, blocked });
         for (const guarded of out) this.#count(guarded.detections);
         if (out.length > 0) {
           this.#publish(

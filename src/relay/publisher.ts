@@ -13,11 +13,13 @@
 // unwell, not one room. Every room then waits, and one POST at a time probes the relay with a
 // growing delay; the first that gets through lets all rooms go again. Without it, a backlog of
 // many rooms would keep the hub busy POSTing into an outage, each room on its own timer.
+//
 // Size: no POST body is larger than the relay's limit (`publishMaxBodyBytes`, lowered for the rest
 // of the run by a 413): an event too large is split when queued (event-split.ts), each piece its
 // own stamped event; a batch is cut to fit; an event refused alone is split again and its pieces
 // sent before anything behind it. A turn's events stop being read from its agent while its room
 // holds more than `publishRoomHighWaterBytes` unsent (`backpressure`), so memory stays bounded.
+import { type HubObserver, NULL_OBSERVER } from "../inspector/observer.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { fullJitterDelayMs, type Random } from "./backoff.ts";
@@ -45,6 +47,8 @@ export interface PublisherOptions {
   /** Where `data.response_seq` comes from (the outbox keeps its high-water mark); default in memory. */
   sequence?: ResponseSequence;
   random?: Random;
+  /** The local inspector's hooks (queued, acked, failed); default none. */
+  observer?: HubObserver;
 }
 
 /**
@@ -117,6 +121,7 @@ export class Publisher {
   private readonly queue: PublishQueue;
   private readonly random: Random;
   private readonly sequence: ResponseSequence;
+  private readonly observer: HubObserver;
   private readonly rooms = new Map<string, RoomState>();
   private readonly controller = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
@@ -158,6 +163,7 @@ export class Publisher {
     this.queue = options.queue ?? new InMemoryPublishQueue();
     this.random = options.random ?? Math.random;
     this.sequence = options.sequence ?? new ResponseSequence();
+    this.observer = options.observer ?? NULL_OBSERVER;
     this.bodyLimit = Math.max(MIN_PUBLISH_BODY_BYTES, this.settings.publishMaxBodyBytes);
     this.resume();
   }
@@ -223,6 +229,7 @@ export class Publisher {
       }
       this.roomBytes.set(roomId, bytes);
       this.queue.append(roomId, stamped);
+      this.observer.queued(roomId, pieces);
       const room = this.room(roomId);
       if (stamped.some(isUrgent)) room.urgent = true;
       else if (room.chunkSince === null) room.chunkSince = Date.now();
@@ -468,7 +475,7 @@ export class Publisher {
       // A piece cut before the limit went down again: cut it to the limit now.
       const head = room.front.events[0];
       if (head && this.sizeOf(head) > this.maxEventBytes()) {
-        room.front.events.splice(0, 1, ...this.fitted(head));
+        room.front.events.splice(0, 1, ...this.cut(roomId, head));
       }
       sendable = this.frontSendable(roomId, room);
     } else {
@@ -557,7 +564,7 @@ export class Publisher {
       events,
       tooLarge: () => {
         // A piece refused again (the limit was lower still): cut it smaller, in place.
-        const pieces = this.fitted(front.events[0]!);
+        const pieces = this.cut(roomId, front.events[0]!);
         if (pieces.length < 2) return false;
         front.events.splice(0, 1, ...pieces);
         return true;
@@ -580,7 +587,7 @@ export class Publisher {
   ): { tooLarge: () => boolean } {
     return {
       tooLarge: () => {
-        const pieces = this.fitted(batch.events[0]!);
+        const pieces = this.cut(roomId, batch.events[0]!);
         if (pieces.length < 2) return false;
         room.front = { events: pieces, of: batch };
         this.logger.info(
@@ -590,6 +597,13 @@ export class Publisher {
         return true;
       },
     };
+  }
+
+  /** `fitted` for an event already queued whole (the inspector is told of its pieces). */
+  private cut(roomId: string, event: PublishedEvent): PublishedEvent[] {
+    const pieces = this.fitted(event);
+    if (pieces.length > 1) this.observer.cut(roomId, event, pieces);
+    return pieces;
   }
 
   /** A stamped event, or its pieces (each stamped) when it is larger than one body may be. */
@@ -627,6 +641,7 @@ export class Publisher {
     try {
       await this.options.send(roomId, events, signal);
       sendable.delivered();
+      this.observer.acked(roomId, events);
       if (this.relayFailures > 0) this.relayWorks();
       else if (room.attempts > 0)
         this.logger.info({ roomId }, "publishing to the relay works again");
@@ -643,6 +658,8 @@ export class Publisher {
       failure = error instanceof RelayError ? error : classifyNetworkError("publish", error);
     }
 
+    // Every way out below but the final refusal keeps the events queued for another POST.
+    if (failure.kind !== "permanent") this.observer.failed(roomId, events, failure.message, true);
     // The relay answered this POST itself (not a 5xx, 429 or network failure): it is reachable.
     if (
       this.relayFailures > 0 &&
@@ -667,14 +684,17 @@ export class Publisher {
             room.maxBatch = Math.max(1, Math.ceil(count / 2));
             room.urgent = true;
             this.counters.retries += 1;
+            this.observer.failed(roomId, events, failure.message, true);
             return;
           }
           if (count === 1 && sendable.tooLarge?.()) {
             this.counters.retries += 1;
+            this.observer.failed(roomId, events, failure.message, true);
             return;
           }
           sendable.drop();
           this.counters.dropped += count;
+          this.observer.failed(roomId, events, failure.message, false);
           for (const event of events) {
             if (this.lostTurns.size >= 1_000) {
               const oldest = this.lostTurns.keys().next().value;
@@ -697,11 +717,13 @@ export class Publisher {
             room.nextBatch = Math.max(1, bad);
             room.urgent = true;
             this.counters.retries += 1;
+            this.observer.failed(roomId, events, failure.message, true);
             return;
           }
         }
         sendable.drop();
         this.counters.dropped += count;
+        this.observer.failed(roomId, events, failure.message, false);
         this.logRefusal(roomId, failure, events);
         return;
       case "not_registered":

@@ -9,6 +9,7 @@
 // retried slowly (see stream-health.ts).
 import { EventEmitter } from "node:events";
 import { untilSettled } from "../async/deferred.ts";
+import type { HubObserver } from "../inspector/observer.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent, RelayCommand, SyncAgent } from "../wire/relay.ts";
 import {
@@ -53,6 +54,8 @@ export interface RelayLinkOptions {
   env?: Record<string, string | undefined>;
   /** Randomness for jitter (tests seed it). */
   random?: Random;
+  /** The local inspector's publish hooks; default none. */
+  observer?: HubObserver;
 }
 
 /**
@@ -173,6 +176,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       queue: options.queue,
       sequence: options.responseSeq,
       random: this.random,
+      observer: options.observer,
     });
     this.eventIdScope = eventIdScope(this.client.gatewayUrl, this.hubId);
     this.stream = new CommandStream({

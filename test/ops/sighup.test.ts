@@ -56,6 +56,7 @@ describe("SIGHUP", () => {
     let ready = false;
     const report: StartupReport = {
       progress: () => {},
+      inspector: () => {},
       ready: () => {
         ready = true;
       },

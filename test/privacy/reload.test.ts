@@ -68,6 +68,7 @@ describe("config.json privacy in a running hub", () => {
     const failures: string[] = [];
     const { exited } = start(paths, key, {
       progress: () => {},
+      inspector: () => {},
       ready: () => {},
       failed: (message) => failures.push(message),
     });
@@ -86,6 +87,7 @@ describe("config.json privacy in a running hub", () => {
     let ready = false;
     const { exited, lines } = start(paths, key, {
       progress: () => {},
+      inspector: () => {},
       ready: () => {
         ready = true;
       },

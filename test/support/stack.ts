@@ -14,6 +14,7 @@ import {
 } from "../../src/devrelay/index.ts";
 import { HubDaemon } from "../../src/hub/daemon.ts";
 import type { HubSettings } from "../../src/hub/hub.ts";
+import type { HubObserver } from "../../src/inspector/observer.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log/logger.ts";
 import type { HubPrivacy } from "../../src/privacy/hub-privacy.ts";
 import type { PolicySpec } from "../../src/privacy/policy-spec.ts";
@@ -48,6 +49,8 @@ export interface StackOptions {
   privacy?: HubPrivacy;
   /** Where the audit record goes (default: none). */
   auditFile?: string;
+  /** The local inspector's recorder, or another observer of the hub. */
+  observer?: HubObserver;
 }
 
 export interface Stack {
@@ -133,6 +136,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     registry: { ...FAST_REGISTRY, ...options.registry },
     ...(options.privacy ? { privacy: options.privacy } : {}),
     ...(options.auditFile ? { auditFile: options.auditFile } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
   });
   const ready = once(daemon, "ready");
   await daemon.start();
