@@ -33,15 +33,31 @@ class StreamRun {
     this.#wake?.();
   }
 
-  /** The task as working, then (later) completed with a text answer. */
-  working(taskId: string): void {
+  /** A status update; a final one ends the stream. `text` becomes the status message. */
+  status(taskId: string, state: string, final: boolean, text?: string): void {
+    const message =
+      text === undefined
+        ? undefined
+        : {
+            kind: "message",
+            role: "agent",
+            messageId: `s-${state}`,
+            parts: [{ kind: "text", text }],
+          };
     this.push({
       kind: "status-update",
       taskId,
       contextId: "ctx",
-      status: { state: "working" },
-      final: false,
+      status: { state, message },
+      final,
     });
+    if (final) {
+      this.#ended = true;
+      this.#wake?.();
+    }
+  }
+  working(taskId: string): void {
+    this.status(taskId, "working", false);
   }
   complete(taskId: string, answer = "done"): void {
     this.push({
@@ -50,34 +66,10 @@ class StreamRun {
       contextId: "ctx",
       artifact: { artifactId: "a1", parts: [{ kind: "text", text: answer }] },
     });
-    this.push({
-      kind: "status-update",
-      taskId,
-      contextId: "ctx",
-      status: { state: "completed" },
-      final: true,
-    });
-    this.#ended = true;
-    this.#wake?.();
+    this.status(taskId, "completed", true);
   }
   fail(taskId: string): void {
-    this.push({
-      kind: "status-update",
-      taskId,
-      contextId: "ctx",
-      status: {
-        state: "failed",
-        message: {
-          kind: "message",
-          role: "agent",
-          messageId: "f",
-          parts: [{ kind: "text", text: "no" }],
-        },
-      },
-      final: true,
-    });
-    this.#ended = true;
-    this.#wake?.();
+    this.status(taskId, "failed", true, "no");
   }
 
   async *events(): AsyncGenerator<unknown> {
@@ -375,21 +367,7 @@ describe("Hub per-agent counters and limits", () => {
     runB1.fail("t-b1");
     const runA3 = await a.started(3);
     runA3.working("t-a3");
-    runA3.push({
-      kind: "status-update",
-      taskId: "t-a3",
-      contextId: "ctx",
-      status: {
-        state: "input-required",
-        message: {
-          kind: "message",
-          role: "agent",
-          messageId: "q",
-          parts: [{ kind: "text", text: "which?" }],
-        },
-      },
-      final: true,
-    });
+    runA3.status("t-a3", "input-required", true, "which?");
     for (const c of [a1, a2, a3, b1]) await sink.ended(c.agent_message_id);
 
     expect(hub.countsFor("agent-a")).toEqual({
