@@ -123,7 +123,8 @@ function lastLines(output: string, count: number): string {
 function failedTestOf(output: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: strips terminal colours
   const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
-  const failed = plain.match(/FAIL\s+(\S+\.test\.ts)\s*>\s*([^\n]+)/);
+  // "FAIL  <project>  test/x.test.ts > describe > test" (the project label is optional)
+  const failed = plain.match(/FAIL\s+(?:(?:unit|integration)\s+)?(\S+\.test\.ts)\s*>\s*([^\n]+)/);
   if (failed) return `${failed[1]} > ${failed[2]?.trim()}`.slice(0, 120);
   if (plain.includes("tests stopped after")) return "timed out";
   return "tests failed";
