@@ -260,6 +260,30 @@ describe("Publisher", () => {
     expect(posts[1]).toEqual(["artifact_update", "artifact_update", "processing_status"]);
   });
 
+  it("a progress task_status waits for the window like a chunk; a final one goes at once (fake clock)", async () => {
+    vi.useFakeTimers();
+    const posts: string[][] = [];
+    const { publisher: p } = make(
+      async (_roomId, events) => {
+        posts.push(
+          events.map((event) => `${event.type}:${"final" in event.data ? event.data.final : ""}`),
+        );
+      },
+      { publishCoalesceMs: 1_000 },
+    );
+    const status = (final: boolean): PublishedEvent => ({
+      type: "task_status",
+      agent_message_id: "m1",
+      data: { state: final ? "failed" : "working", status_text: "", final, task_id: "t" },
+    });
+    p.publish("room", [status(false)]);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(posts).toEqual([]); // coalescing, not urgent
+    p.publish("room", [status(true)]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(posts).toEqual([["task_status:false", "task_status:true"]]);
+  });
+
   it("flush sends chunks without waiting for the window", async () => {
     let sent = 0;
     const { publisher: p } = make(
