@@ -2,8 +2,8 @@
 // (an `error` member wins whatever else is there; the id must match when the agent sent one).
 
 import { randomUUID } from "node:crypto";
-import { JsonRpcError, TransportError } from "../agents/transport.ts";
 import { isRecord } from "./model.ts";
+import { JsonRpcError, TransportError } from "./transport.ts";
 
 export type JsonRpcId = string | number;
 

@@ -3,7 +3,7 @@
 // on one event's size so a runaway agent cannot fill the hub's memory.
 
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { TransportError } from "../agents/transport.ts";
+import { TransportError } from "./transport.ts";
 
 export interface SseEvent {
   /** The `event:` field (`undefined` for the default `message`). */

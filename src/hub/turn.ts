@@ -4,7 +4,7 @@
 
 import type { A2AClient } from "../a2a/client.ts";
 import { type A2ATask, isTurnEndingState, TERMINAL_STATES } from "../a2a/model.ts";
-import { JsonRpcError, TransportError } from "../agents/transport.ts";
+import { JsonRpcError, TransportError } from "../a2a/transport.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { oversizedPart } from "../relay/event-split.ts";
 import type { PublishedEvent } from "../wire/relay.ts";

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { readSseEvents } from "../../src/a2a/sse.ts";
-import { JsonRpcError, TransportError } from "../../src/agents/transport.ts";
+import { JsonRpcError, TransportError } from "../../src/a2a/transport.ts";
 import { HttpTransport, wellKnown } from "../../src/agents/transports/http.ts";
 
 type Handler = (req: IncomingMessage, body: Record<string, unknown>, res: ServerResponse) => void;

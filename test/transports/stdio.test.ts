@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { TransportError } from "../../src/agents/transport.ts";
+import { TransportError } from "../../src/a2a/transport.ts";
 import {
   type StdioSettings,
   StdioTransport,

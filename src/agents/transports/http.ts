@@ -7,14 +7,14 @@ import { Agent, type Dispatcher, request } from "undici";
 import { jsonRpcErrorOf, jsonRpcRequest, jsonRpcResult, newRequestId } from "../../a2a/jsonrpc.ts";
 import { isRecord } from "../../a2a/model.ts";
 import { readSseEvents } from "../../a2a/sse.ts";
-import { type Logger, silentLogger } from "../../log/logger.ts";
 import {
   type A2ADialect,
   type AgentTransport,
   JsonRpcError,
   type RpcCallOptions,
   TransportError,
-} from "../transport.ts";
+} from "../../a2a/transport.ts";
+import { type Logger, silentLogger } from "../../log/logger.ts";
 
 export interface HttpTransportSettings {
   /** TCP (and TLS) connect limit. */

@@ -4,8 +4,8 @@
 // subclass supplies only how the channel comes up (`ensureReady`), how a message goes out
 // (`write`), how it stops (`stop`) and what healthy means for it.
 
+import { type AgentTransport, type RpcCallOptions, TransportError } from "../../a2a/transport.ts";
 import { type Logger, silentLogger } from "../../log/logger.ts";
-import { type AgentTransport, type RpcCallOptions, TransportError } from "../transport.ts";
 import { agentLogger, fallbackCard, isCard } from "./local-card.ts";
 import { RpcPeer, type RpcPeerSettings } from "./rpc-peer.ts";
 import type { TransportHealth } from "./supervision.ts";

@@ -3,8 +3,8 @@
 // through a `send` function and is fed with `receive`; how the bytes move (lines on a pipe,
 // frames on a socket) is the transport's business. It knows nothing of A2A dialects.
 
+import { JsonRpcError, TransportError } from "../../a2a/transport.ts";
 import type { Logger } from "../../log/logger.ts";
-import { JsonRpcError, TransportError } from "../transport.ts";
 
 export interface RpcPeerSettings {
   /** How long a unary call waits for its response, and a stream for its next event; 0 = no limit. */

@@ -17,8 +17,8 @@
 import { existsSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
+import { TransportError } from "../../a2a/transport.ts";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
-import { TransportError } from "../transport.ts";
 import { childEnv, expandHome } from "./child-env.ts";
 import { LogBudget } from "./log-budget.ts";
 import { NdjsonLineReader, type OversizeLine, sniffRequestId } from "./ndjson-lines.ts";

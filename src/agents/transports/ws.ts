@@ -5,8 +5,8 @@
 
 import { Agent, request } from "undici";
 import WebSocket, { type RawData } from "ws";
+import { TransportError } from "../../a2a/transport.ts";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
-import { TransportError } from "../transport.ts";
 import { isCard } from "./local-card.ts";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
 import { DEFAULT_RPC_PEER_SETTINGS, type RpcPeerSettings } from "./rpc-peer.ts";

@@ -1,4 +1,4 @@
-// The seam between "how an agent is reached" (HTTP, stdio, WebSocket) and everything above it.
+// The agent seam: "how an agent is reached" (HTTP, stdio, WebSocket) below, everything above.
 // A transport moves JSON-RPC requests and responses; it knows nothing of A2A dialects, turns
 // or relay events. The A2A client (src/a2a/client.ts) sits on top and is the same for all three.
 
