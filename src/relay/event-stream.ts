@@ -12,7 +12,7 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import type { Logger } from "../log/logger.ts";
 import type { RelayCommand, RelayCommandType } from "../wire/relay.ts";
-import { fullJitterDelayMs, type Random } from "./backoff.ts";
+import { fullJitterDelayMs, type Random } from "../async/backoff.ts";
 import type { RelayClient } from "./client.ts";
 import { delay } from "./delay.ts";
 import {

@@ -15,7 +15,7 @@
 // holds more than `publishRoomHighWaterBytes` unsent (`backpressure`), so memory stays bounded.
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
-import { fullJitterDelayMs, type Random } from "./backoff.ts";
+import { fullJitterDelayMs, type Random } from "../async/backoff.ts";
 import {
   classifyNetworkError,
   type RelayAuthError,

@@ -16,7 +16,7 @@ import {
   fullJitterDelayMs,
   nextHeartbeatIntervalMs,
   type Random,
-} from "./backoff.ts";
+} from "../async/backoff.ts";
 import { RelayClient } from "./client.ts";
 import { delay } from "./delay.ts";
 import { RelayAuthError, RelayError } from "./errors.ts";
