@@ -6,11 +6,13 @@
 import { Agent, request } from "undici";
 import WebSocket, { type RawData } from "ws";
 import { TransportError } from "../../a2a/transport.ts";
+import { Backoff, type Random } from "../../async/backoff.ts";
+import { type Clock, systemClock, type Timer } from "../../async/clock.ts";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
 import { isCard } from "./local-card.ts";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
 import { DEFAULT_RPC_PEER_SETTINGS, type RpcPeerSettings } from "./rpc-peer.ts";
-import { backoffDelayMs, type TransportHealth } from "./supervision.ts";
+import type { TransportHealth } from "./supervision.ts";
 
 export interface WsSettings extends RpcPeerSettings {
   /** Opening handshake limit (TCP + HTTP upgrade). */
@@ -53,6 +55,10 @@ export interface WsTransportOptions extends PeerTransportOptions {
   /** An HTTP(S) URL serving the card; tried before `agent/getCard`. */
   cardUrl?: string;
   settings?: Partial<WsSettings>;
+  /** Reconnect delays and the stable-connection rule run on it (tests fake it). */
+  clock?: Clock;
+  /** Jitter of the reconnect delays. */
+  random?: Random;
 }
 
 type Phase = "idle" | "connecting" | "open" | "waiting" | "closed";
@@ -63,16 +69,16 @@ export class WsTransport extends PeerTransport {
   readonly #headers: Record<string, string>;
   readonly #cardUrl: string | undefined;
   readonly #settings: WsSettings;
+  readonly #clock: Clock;
+  readonly #backoff: Backoff;
 
   #phase: Phase = "idle";
   #socket: WebSocket | null = null;
   #socketClosed: Deferred<void> | null = null;
   /** Settles when the current connect attempt opens or fails. */
   #up = new Deferred<void>();
-  #openedAt = 0;
-  #reconnectTimer: NodeJS.Timeout | undefined;
+  #reconnectTimer: Timer | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
-  #backoffAttempt = 0;
   #failures = 0;
   #reconnects = 0;
   #lastExit: string | null = null;
@@ -85,6 +91,19 @@ export class WsTransport extends PeerTransport {
     this.#headers = options.headers ?? {};
     this.#cardUrl = options.cardUrl;
     this.#settings = settings;
+    this.#clock = options.clock ?? systemClock;
+    const backoffOptions = options.random
+      ? { clock: this.#clock, random: options.random }
+      : { clock: this.#clock };
+    this.#backoff = new Backoff(
+      {
+        baseDelayMs: settings.reconnectBaseDelayMs,
+        maxDelayMs: settings.reconnectMaxDelayMs,
+        jitter: "equal",
+        stableRunMs: settings.stableConnectionMs,
+      },
+      backoffOptions,
+    );
   }
 
   /**
@@ -166,7 +185,7 @@ export class WsTransport extends PeerTransport {
     socket.on("open", () => {
       if (this.#socket !== socket) return;
       opened = true;
-      this.#openedAt = Date.now();
+      this.#backoff.runStarted();
       this.#failures = 0;
       if (this.#phase === "connecting") this.#phase = "open";
       this.log.info(`connected to agent "${this.name}" at ${this.#url}`);
@@ -223,16 +242,11 @@ export class WsTransport extends PeerTransport {
     if (stopping) return;
 
     let delayMs: number;
-    if (wasOpen && Date.now() - this.#openedAt >= this.#settings.stableConnectionMs) {
-      this.#backoffAttempt = 0;
-      delayMs = 0;
+    if (wasOpen && this.#backoff.runEnded()) {
+      delayMs = 0; // a connection that was stable reconnects at once
     } else {
       if (!wasOpen) this.#failures++;
-      delayMs = backoffDelayMs(
-        this.#backoffAttempt++,
-        this.#settings.reconnectBaseDelayMs,
-        this.#settings.reconnectMaxDelayMs,
-      );
+      delayMs = this.#backoff.nextDelayMs();
     }
     if (this.#failures === this.#settings.unhealthyAfterFailures) {
       this.log.error(
@@ -242,13 +256,12 @@ export class WsTransport extends PeerTransport {
       this.log.warn(`agent "${this.name}": ${this.#lastExit}; reconnecting in ${delayMs} ms`);
     }
     this.#phase = "waiting";
-    this.#reconnectTimer = setTimeout(() => {
+    this.#reconnectTimer = this.#clock.timer(delayMs, () => {
       this.#reconnectTimer = undefined;
       if (this.#phase !== "waiting") return;
       this.#reconnects++;
       this.#connect();
-    }, delayMs);
-    this.#reconnectTimer.unref();
+    });
     this.healthMaybeChanged();
   }
 
@@ -285,7 +298,7 @@ export class WsTransport extends PeerTransport {
 
   protected override async stop(): Promise<void> {
     this.#phase = "closed";
-    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer?.cancel();
     clearInterval(this.#pingTimer);
     if (!this.#up.settled) this.#up.reject(this.stoppedError());
     const socket = this.#socket;
