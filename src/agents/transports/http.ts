@@ -6,6 +6,11 @@
 import { Agent, type Dispatcher, request } from "undici";
 import { jsonRpcErrorOf, jsonRpcRequest, jsonRpcResult, newRequestId } from "../../a2a/jsonrpc.ts";
 import { isRecord } from "../../a2a/model.ts";
+import {
+  classifyNetworkFailure,
+  errorCodeOf,
+  type NetworkPhase,
+} from "../../a2a/network-errors.ts";
 import { readSseEvents } from "../../a2a/sse.ts";
 import {
   type A2ADialect,
@@ -57,21 +62,6 @@ export interface HttpTransportOptions {
 }
 
 const CARD_PATHS = ["/.well-known/agent-card.json", "/.well-known/agent.json"];
-
-/** Error codes that mean "nobody is there (any more)". */
-const CONNECT_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EHOSTDOWN",
-  "ENETDOWN",
-  "EADDRNOTAVAIL",
-]);
 
 export class HttpTransport implements AgentTransport {
   readonly kind = "http" as const;
@@ -179,7 +169,7 @@ export class HttpTransport implements AgentTransport {
         }
       }
     } catch (error) {
-      throw classify(error, options.signal, url, "body");
+      throw classify(error, options.signal, url, "read");
     } finally {
       if (!body.destroyed) body.destroy();
     }
@@ -264,7 +254,7 @@ export class HttpTransport implements AgentTransport {
         chunks.push(chunk as Buffer);
       }
     } catch (error) {
-      throw classify(error, signal, url, "body");
+      throw classify(error, signal, url, "read");
     }
     return Buffer.concat(chunks).toString("utf8");
   }
@@ -319,61 +309,24 @@ function interpretResponse(status: number, text: string, id: string, url: string
   return jsonRpcResult(body, id);
 }
 
-function codeOf(error: unknown): string | undefined {
-  if (!isRecord(error) && !(error instanceof Error)) return undefined;
-  const e = error as { code?: unknown; cause?: unknown; errors?: unknown[] };
-  if (typeof e.code === "string") return e.code;
-  if (Array.isArray(e.errors)) {
-    for (const inner of e.errors) {
-      const code = codeOf(inner);
-      if (code) return code;
-    }
-  }
-  return e.cause !== undefined && e.cause !== error ? codeOf(e.cause) : undefined;
-}
-
 /** Any failure → the caller's abort reason, our own error, or a classified TransportError. */
-function classify(
-  error: unknown,
-  signal: AbortSignal,
-  url: string,
-  phase: "connect" | "body",
-): unknown {
+function classify(error: unknown, signal: AbortSignal, url: string, phase: NetworkPhase): unknown {
   if (signal.aborted) return signal.reason;
   if (error instanceof TransportError || error instanceof JsonRpcError) return error;
-  const code = codeOf(error);
+  const code = errorCodeOf(error);
   const detail = error instanceof Error ? error.message : String(error);
-  if (code === "UND_ERR_CONNECT_TIMEOUT") {
-    return new TransportError(
-      "ConnectTimeout",
-      `could not connect to the agent at ${url} in time`,
-      {
-        cause: error,
-        connectionClass: true,
-      },
-    );
-  }
-  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
-    return new TransportError("ReadTimeout", `the agent at ${url} stopped answering (${detail})`, {
-      cause: error,
-    });
-  }
-  if (code !== undefined && CONNECT_CODES.has(code)) {
-    return new TransportError(
-      "ConnectError",
-      `could not reach the agent at ${url} (${code}); is it running?`,
-      { cause: error, connectionClass: true },
-    );
-  }
-  if (code === "UND_ERR_SOCKET" || code === "UND_ERR_CLOSED") {
-    return phase === "connect"
-      ? new TransportError("ConnectError", `the agent at ${url} closed the connection`, {
-          cause: error,
-          connectionClass: true,
-        })
-      : new TransportError("ReadError", `the agent at ${url} closed the connection mid-response`, {
-          cause: error,
-        });
+  const network = classifyNetworkFailure(error, phase);
+  if (network) {
+    const { errorType, connectionClass } = network;
+    const words = {
+      ConnectTimeout: `could not connect to the agent at ${url} in time`,
+      ReadTimeout: `the agent at ${url} stopped answering (${detail})`,
+      ConnectError: network.closedByPeer
+        ? `the agent at ${url} closed the connection (${network.code})`
+        : `could not reach the agent at ${url} (${network.code}); is it running?`,
+      ReadError: `the agent at ${url} closed the connection mid-response (${network.code})`,
+    }[errorType];
+    return new TransportError(errorType, words, { cause: error, connectionClass });
   }
   if (code === "UND_ERR_INVALID_ARG" || error instanceof TypeError) {
     return new TransportError("InvalidURL", `cannot call the agent at ${url}: ${detail}`, {
