@@ -11,7 +11,6 @@ import {
   errorCodeOf,
   type NetworkPhase,
 } from "../../a2a/network-errors.ts";
-import { readSseEvents } from "../../a2a/sse.ts";
 import {
   type A2ADialect,
   type AgentTransport,
@@ -20,6 +19,7 @@ import {
   TransportError,
 } from "../../a2a/transport.ts";
 import { type Logger, silentLogger } from "../../log/logger.ts";
+import { DEFAULT_MAX_EVENT_CHARS, readSseEvents, SseEventTooLargeError } from "../../wire/sse.ts";
 
 export interface HttpTransportSettings {
   /** TCP (and TLS) connect limit. */
@@ -43,7 +43,7 @@ export const DEFAULT_HTTP_TRANSPORT_SETTINGS: HttpTransportSettings = {
   cardTimeoutMs: 3_000,
   bodyTimeoutMs: 0,
   maxBodyBytes: 32 * 1024 * 1024,
-  maxEventChars: 16 * 1024 * 1024,
+  maxEventChars: DEFAULT_MAX_EVENT_CHARS,
   connections: 128,
   keepAliveTimeoutMs: 4_000,
 };
@@ -313,6 +313,13 @@ function interpretResponse(status: number, text: string, id: string, url: string
 function classify(error: unknown, signal: AbortSignal, url: string, phase: NetworkPhase): unknown {
   if (signal.aborted) return signal.reason;
   if (error instanceof TransportError || error instanceof JsonRpcError) return error;
+  if (error instanceof SseEventTooLargeError) {
+    return new TransportError(
+      "InvalidAgentResponse",
+      `agent at ${url} sent a stream event larger than ${error.maxEventChars} characters (maxEventChars)`,
+      { cause: error },
+    );
+  }
   const code = errorCodeOf(error);
   const detail = error instanceof Error ? error.message : String(error);
   const network = classifyNetworkFailure(error, phase);
