@@ -40,11 +40,6 @@ export function methodFor(dialect: A2ADialect, operation: A2AOperation): string 
   return METHODS[dialect][operation];
 }
 
-/** The other dialect (for the per-call fallback). */
-export function otherDialect(dialect: A2ADialect): A2ADialect {
-  return dialect === "1.0" ? "0.3" : "1.0";
-}
-
 // ---------------------------------------------------------------------------------------------
 // Enums
 
