@@ -61,8 +61,8 @@ export interface BackoffPolicy {
 }
 
 export interface BackoffOptions {
-  clock?: Clock;
-  random?: Random;
+  clock?: Clock | undefined;
+  random?: Random | undefined;
 }
 
 export class Backoff {

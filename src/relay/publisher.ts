@@ -13,9 +13,10 @@
 // own stamped event; a batch is cut to fit; an event refused alone is split again and its pieces
 // sent before anything behind it. A turn's events stop being read from its agent while its room
 // holds more than `publishRoomHighWaterBytes` unsent (`backpressure`), so memory stays bounded.
+
+import { fullJitterDelayMs, type Random } from "../async/backoff.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
-import { fullJitterDelayMs, type Random } from "../async/backoff.ts";
 import {
   classifyNetworkError,
   type RelayAuthError,

@@ -71,6 +71,20 @@ async function restartUntil(
   );
 }
 
+/** The crash agent with exact restart delays (random 0: base / 2, doubling) on a manual clock. */
+function crashAgentOnManualClock(settings: Partial<StdioSettings> = {}) {
+  const { logger, lines } = capturingLogger();
+  const clock = new ManualClock();
+  const crashy = agent({
+    script: fixture("crash-agent.mjs"),
+    logger,
+    clock,
+    random: () => 0,
+    settings: { restartBaseDelayMs: 1_000, restartMaxDelayMs: 60_000, ...settings },
+  });
+  return { crashy, clock, lines };
+}
+
 /** The delays the transport announced in its "restarting in N ms" lines, in order. */
 function restartDelays(lines: { msg: string }[]): number[] {
   return lines.flatMap((l) => {
@@ -242,15 +256,7 @@ describe("StdioTransport framing", () => {
 
 describe("StdioTransport supervision", () => {
   it("ends a turn in flight with AgentExited when the agent crashes, then restarts it after the backoff", async () => {
-    const { logger, lines } = capturingLogger();
-    const clock = new ManualClock();
-    const crashy = agent({
-      script: fixture("crash-agent.mjs"),
-      logger,
-      clock,
-      random: () => 0,
-      settings: { restartBaseDelayMs: 1_000, restartMaxDelayMs: 60_000 },
-    });
+    const { crashy, clock, lines } = crashAgentOnManualClock();
     await crashy.start();
     const firstPid = crashy.health().pid;
     const error = await crashy.call("message/send", v03Message("crash"), opts()).catch((e) => e);
@@ -274,15 +280,7 @@ describe("StdioTransport supervision", () => {
   });
 
   it("doubles the restart delay per crash, and starts over after a stable run", async () => {
-    const { logger, lines } = capturingLogger();
-    const clock = new ManualClock();
-    const crashy = agent({
-      script: fixture("crash-agent.mjs"),
-      logger,
-      clock,
-      random: () => 0,
-      settings: { restartBaseDelayMs: 1_000, restartMaxDelayMs: 60_000, stableRunMs: 10_000 },
-    });
+    const { crashy, clock, lines } = crashAgentOnManualClock({ stableRunMs: 10_000 });
     const crash = () => crashy.call("message/send", v03Message("crash"), opts()).catch(() => {});
     await crashy.start();
     await crash();

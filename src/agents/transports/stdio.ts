@@ -18,7 +18,7 @@ import { existsSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
 import { TransportError } from "../../a2a/transport.ts";
-import { Backoff, type Random } from "../../async/backoff.ts";
+import { Backoff } from "../../async/backoff.ts";
 import { type Clock, systemClock, type Timer } from "../../async/clock.ts";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
 import { childEnv, expandHome } from "./child-env.ts";
@@ -90,10 +90,6 @@ export interface StdioTransportOptions extends PeerTransportOptions {
   /** Added to the minimal environment (see child-env.ts). */
   env?: Record<string, string>;
   settings?: Partial<StdioSettings>;
-  /** Restart delays, stable runs, crash-loop windows and stop graces run on it (tests fake it). */
-  clock?: Clock;
-  /** Jitter of the restart delays. */
-  random?: Random;
 }
 
 type Phase = "idle" | "starting" | "running" | "waiting" | "closed";
@@ -142,9 +138,6 @@ export class StdioTransport extends PeerTransport {
     this.#settings = settings;
     this.#exits = new ExitWindow(settings.crashLoopExits, settings.crashLoopWindowMs);
     this.#clock = options.clock ?? systemClock;
-    const backoffOptions = options.random
-      ? { clock: this.#clock, random: options.random }
-      : { clock: this.#clock };
     this.#backoff = new Backoff(
       {
         baseDelayMs: settings.restartBaseDelayMs,
@@ -152,7 +145,7 @@ export class StdioTransport extends PeerTransport {
         jitter: "equal",
         stableRunMs: settings.stableRunMs,
       },
-      backoffOptions,
+      { clock: this.#clock, random: options.random },
     );
   }
 

@@ -6,7 +6,7 @@
 import { Agent, request } from "undici";
 import WebSocket, { type RawData } from "ws";
 import { TransportError } from "../../a2a/transport.ts";
-import { Backoff, type Random } from "../../async/backoff.ts";
+import { Backoff } from "../../async/backoff.ts";
 import { type Clock, systemClock, type Timer } from "../../async/clock.ts";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
 import { isCard } from "./local-card.ts";
@@ -55,10 +55,6 @@ export interface WsTransportOptions extends PeerTransportOptions {
   /** An HTTP(S) URL serving the card; tried before `agent/getCard`. */
   cardUrl?: string;
   settings?: Partial<WsSettings>;
-  /** Reconnect delays and the stable-connection rule run on it (tests fake it). */
-  clock?: Clock;
-  /** Jitter of the reconnect delays. */
-  random?: Random;
 }
 
 type Phase = "idle" | "connecting" | "open" | "waiting" | "closed";
@@ -92,9 +88,6 @@ export class WsTransport extends PeerTransport {
     this.#cardUrl = options.cardUrl;
     this.#settings = settings;
     this.#clock = options.clock ?? systemClock;
-    const backoffOptions = options.random
-      ? { clock: this.#clock, random: options.random }
-      : { clock: this.#clock };
     this.#backoff = new Backoff(
       {
         baseDelayMs: settings.reconnectBaseDelayMs,
@@ -102,7 +95,7 @@ export class WsTransport extends PeerTransport {
         jitter: "equal",
         stableRunMs: settings.stableConnectionMs,
       },
-      backoffOptions,
+      { clock: this.#clock, random: options.random },
     );
   }
 
