@@ -26,7 +26,6 @@ export const UNIT_TEST_FILES: readonly string[] = [
   "test/privacy/policy.test.ts",
   "test/privacy/stream.test.ts",
   "test/privacy/turn-guard.test.ts",
-  "test/relay/backoff.test.ts",
   "test/relay/errors.test.ts",
   "test/relay/event-id.test.ts",
   "test/relay/event-split.test.ts",

@@ -2,8 +2,8 @@
 // server), which dialect does it speak (decided by the card's shape, never by a lone version
 // string), and which JSON-RPC endpoint to use, with a v0.3 fallback for a v1.0 primary.
 
-import type { A2ADialect } from "../agents/transport.ts";
 import { isRecord } from "./model.ts";
+import type { A2ADialect } from "./transport.ts";
 
 export interface AgentEndpoint {
   dialect: A2ADialect;

@@ -3,12 +3,6 @@
 // retries that one call in the other dialect and, if that works, the client stays there.
 
 import { randomUUID } from "node:crypto";
-import {
-  type A2ADialect,
-  type AgentTransport,
-  JsonRpcError,
-  type RpcCallOptions,
-} from "../agents/transport.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import {
   type A2AOperation,
@@ -19,6 +13,12 @@ import {
   sendParams,
 } from "./dialect.ts";
 import type { A2AResult, A2AStreamEvent, A2ATask } from "./model.ts";
+import {
+  type A2ADialect,
+  type AgentTransport,
+  JsonRpcError,
+  type RpcCallOptions,
+} from "./transport.ts";
 
 export type {
   A2AArtifact,

@@ -3,7 +3,6 @@
 // (v1 wrappers or v0.3 `kind`, SCREAMING_SNAKE or lower-case enums, nested or flat file parts).
 
 import { randomUUID } from "node:crypto";
-import { type A2ADialect, TransportError } from "../agents/transport.ts";
 import {
   type A2AArtifact,
   type A2AArtifactUpdate,
@@ -18,6 +17,7 @@ import {
   isRecord,
   TERMINAL_STATES,
 } from "./model.ts";
+import { type A2ADialect, TransportError } from "./transport.ts";
 
 export type A2AOperation = "send" | "stream" | "get" | "cancel";
 
@@ -38,11 +38,6 @@ const METHODS: Record<A2ADialect, Record<A2AOperation, string>> = {
 
 export function methodFor(dialect: A2ADialect, operation: A2AOperation): string {
   return METHODS[dialect][operation];
-}
-
-/** The other dialect (for the per-call fallback). */
-export function otherDialect(dialect: A2ADialect): A2ADialect {
-  return dialect === "1.0" ? "0.3" : "1.0";
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-// JSON-RPC 2.0 envelopes, shared by every transport: build a request, check a response
-// (an `error` member wins whatever else is there; the id must match when the agent sent one).
+// JSON-RPC 2.0 envelopes, the one codec of every transport (HTTP, stdio, WebSocket): build a
+// request or notification, read a response (an `error` member wins whatever else is there; the
+// id must match when the agent sent one).
 
 import { randomUUID } from "node:crypto";
-import { JsonRpcError, TransportError } from "../agents/transport.ts";
 import { isRecord } from "./model.ts";
+import { JsonRpcError, TransportError } from "./transport.ts";
 
 export type JsonRpcId = string | number;
 
@@ -16,16 +17,33 @@ export function jsonRpcRequest(id: JsonRpcId, method: string, params: unknown): 
   return JSON.stringify({ jsonrpc: "2.0", id, method, params });
 }
 
-/** The `error` member of a response as a JsonRpcError, or null when there is none. */
+/** A notification (no id, no answer expected). */
+export function jsonRpcNotification(method: string, params: unknown): string {
+  return JSON.stringify({ jsonrpc: "2.0", method, params });
+}
+
+/** An error response, for a request the hub does not serve. */
+export function jsonRpcErrorResponse(id: unknown, code: number, message: string): string {
+  return JSON.stringify({ jsonrpc: "2.0", id, error: { code, message } });
+}
+
+/**
+ * The `error` member of a response as a JsonRpcError, or null when there is none (absent or
+ * null). Any other `error` means the call failed: one that is not `{code: number, …}` becomes
+ * -32603 (internal error) with the agent's value kept as `data`, so nothing it said is lost.
+ */
 export function jsonRpcErrorOf(body: unknown): JsonRpcError | null {
-  if (!isRecord(body) || !isRecord(body["error"])) return null;
+  if (!isRecord(body) || body["error"] === undefined || body["error"] === null) return null;
   const error = body["error"];
-  const code = typeof error["code"] === "number" ? error["code"] : 0;
-  const message =
-    typeof error["message"] === "string" && error["message"] !== ""
+  const said =
+    isRecord(error) && typeof error["message"] === "string" && error["message"] !== ""
       ? error["message"]
-      : "(no message)";
-  return new JsonRpcError(code, message, error["data"]);
+      : null;
+  if (isRecord(error) && typeof error["code"] === "number") {
+    return new JsonRpcError(error["code"], said ?? "(no message)", error["data"]);
+  }
+  const why = said === null ? "" : `: ${said}`;
+  return new JsonRpcError(-32603, `agent sent a malformed error object${why}`, error);
 }
 
 /**

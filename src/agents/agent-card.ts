@@ -4,8 +4,8 @@
 
 import { analyseCard, type CardInfo } from "../a2a/card.ts";
 import { isRecord } from "../a2a/model.ts";
+import type { A2ADialect } from "../a2a/transport.ts";
 import type { AgentEntry } from "./config.ts";
-import type { A2ADialect } from "./transport.ts";
 
 /**
  * `endpoint` moved onto the scheme, host and port of `configuredUrl`, keeping its path and query.

@@ -5,13 +5,13 @@ import { dirname, resolve } from "node:path";
 
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
+import type { A2ADialect, TransportKind } from "../a2a/transport.ts";
 import { keySuggestion } from "../config/did-you-mean.ts";
 import { checkAgentPolicies } from "../privacy/agent-policies.ts";
 import type { PolicySpec } from "../privacy/policy-spec.ts";
 import { localAgentIdForCommand, localAgentIdForUrl } from "../wire/agent-id.ts";
 import { type EnvSource, type ExpansionProblem, expandHome, expandTree } from "./env-expand.ts";
 import { describeJsonError } from "./json-position.ts";
-import type { A2ADialect, TransportKind } from "./transport.ts";
 
 export const DEFAULT_MAX_CONCURRENCY = 8;
 

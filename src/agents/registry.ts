@@ -8,6 +8,13 @@ import { EventEmitter } from "node:events";
 import { analyseCard, type CardInfo, syncCapabilities } from "../a2a/card.ts";
 import { A2AClient } from "../a2a/client.ts";
 import { methodFor } from "../a2a/dialect.ts";
+import {
+  type A2ADialect,
+  type AgentTransport,
+  JsonRpcError,
+  TransportError,
+  type TransportKind,
+} from "../a2a/transport.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PolicySpec } from "../privacy/policy-spec.ts";
 import { localAgentIdForUrl } from "../wire/agent-id.ts";
@@ -23,13 +30,6 @@ import {
 } from "./config.ts";
 import { discoveryCandidates, discoveryUrl } from "./discovery.ts";
 import type { ListeningPort } from "./listening-ports.ts";
-import {
-  type A2ADialect,
-  type AgentTransport,
-  JsonRpcError,
-  TransportError,
-  type TransportKind,
-} from "./transport.ts";
 import {
   defaultTransportFactory,
   hasEndpointRouting,

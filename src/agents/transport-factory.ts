@@ -2,9 +2,9 @@
 // defaults cover HTTP, stdio and WebSocket; the Registry's `transports` option replaces any of
 // them (tests, or a new kind of agent).
 
+import type { A2ADialect, AgentTransport, TransportKind } from "../a2a/transport.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AgentEntryOfKind } from "./config.ts";
-import type { A2ADialect, AgentTransport, TransportKind } from "./transport.ts";
 import { HttpTransport, type HttpTransportSettings } from "./transports/http.ts";
 import { type StdioSettings, StdioTransport } from "./transports/stdio.ts";
 import type { TransportHealth } from "./transports/supervision.ts";

@@ -37,7 +37,3 @@ export function clip(value: string, max = 64): string {
 export function notFound(message: string): RelayHttpError {
   return new RelayHttpError(404, "not_found", message);
 }
-
-export function validationError(field: string, message: string): RelayHttpError {
-  return new RelayHttpError(422, "validation_error", `${field}: ${message}`, { field });
-}

@@ -3,8 +3,8 @@
 // relay can send work for them) and taken apart in the reverse order on stop.
 import { EventEmitter } from "node:events";
 import { Registry, type RegistrySettings } from "../agents/registry.ts";
-import { type HubObserver, NULL_OBSERVER } from "../inspector/observer.ts";
 import type { Logger } from "../log/logger.ts";
+import { type HubObserver, NULL_OBSERVER } from "../observe/observer.ts";
 import { type Outbox, openOutbox } from "../outbox/outbox.ts";
 import type { OutboxSettings, RecoverySettings } from "../outbox/settings.ts";
 import { AuditLog, privacyAuditFilePath } from "../privacy/audit-log.ts";
@@ -43,7 +43,7 @@ export interface HubDaemonOptions {
    * written while the privacy settings say `audit` (the default).
    */
   auditFile?: string | null;
-  /** The local inspector's hooks (inspector/observer.ts); default none. */
+  /** The local inspector's hooks (observe/observer.ts); default none. */
   observer?: HubObserver;
 }
 

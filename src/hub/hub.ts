@@ -4,8 +4,8 @@
 // a roster, so it runs the same against the real relay, the development relay and tests.
 import type { A2AClient } from "../a2a/client.ts";
 import { textOfParts } from "../a2a/model.ts";
-import { type HubObserver, NULL_OBSERVER } from "../inspector/observer.ts";
 import type { Logger } from "../log/logger.ts";
+import { type HubObserver, NULL_OBSERVER } from "../observe/observer.ts";
 import type { GuardedTurn, TurnOutlet } from "../privacy/outbound.ts";
 import { POLICY_BLOCKED } from "../privacy/turn-guard.ts";
 import type { QueuedObserver } from "../relay/publisher.ts";
@@ -148,7 +148,7 @@ export class Hub {
     onIncoming?: (text: string, agent: RosterAgent) => void;
     /** Where each turn's events go through (the privacy guard); default: straight to `sink`. */
     outlet?: OpenOutlet;
-    /** The local inspector's hooks (inspector/observer.ts); default none. */
+    /** The local inspector's hooks (observe/observer.ts); default none. */
     observer?: HubObserver;
   }) {
     const sink = options.sink;

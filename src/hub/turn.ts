@@ -4,7 +4,8 @@
 
 import type { A2AClient } from "../a2a/client.ts";
 import { type A2ATask, isTurnEndingState, TERMINAL_STATES } from "../a2a/model.ts";
-import { JsonRpcError, TransportError } from "../agents/transport.ts";
+import { JsonRpcError, TransportError } from "../a2a/transport.ts";
+import { PollSchedule } from "../async/poll.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { oversizedPart } from "../relay/event-split.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
@@ -418,20 +419,20 @@ class TurnSteps {
     mode: { immediately: boolean; lenient: boolean },
   ): Promise<void> {
     this.#publish([]); // reports the task id (a restart can resume it) before waiting on it
-    let interval = this.#settings.pollIntervalMs;
+    const polls = new PollSchedule({
+      intervalMs: this.#settings.pollIntervalMs,
+      maxIntervalMs: this.#settings.maxPollIntervalMs,
+      deadlineAt: this.#deadlineAt,
+      checkTimeoutMs: this.#settings.pollTimeoutMs, // only a poll that can finish in time
+    });
     let attempts = 0;
     let wait = !mode.immediately;
     for (;;) {
-      if (wait) {
-        // Only start a poll that can finish before the turn deadline.
-        if (Date.now() + interval + this.#settings.pollTimeoutMs >= this.#deadlineAt) {
-          throw new TurnFailure(
-            "PollingTimeout",
-            `Task ${taskId} was still ${this.#mapper.state} after ${attempts} status checks; gave up at the turn deadline.`,
-          );
-        }
-        await sleep(interval, this.#signal);
-        interval = Math.min(Math.round(interval * 1.5), this.#settings.maxPollIntervalMs);
+      if (wait && !(await polls.wait(this.#signal))) {
+        throw new TurnFailure(
+          "PollingTimeout",
+          `Task ${taskId} was still ${this.#mapper.state} after ${attempts} status checks; gave up at the turn deadline.`,
+        );
       }
       wait = true;
       attempts++;
@@ -560,19 +561,4 @@ function outcomeOf(
   const outcome: TurnOutcome = { status, agentUnreachable, taskId };
   if (errorType !== undefined) outcome.errorType = errorType;
   return outcome;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -11,13 +11,13 @@ import { policyRedactor } from "./redactor.ts";
 import { InspectorServer, type InspectorServerSettings } from "./server.ts";
 import { sourcesOf } from "./views.ts";
 
+export type { HubObserver } from "../observe/observer.ts";
 export {
   DEFAULT_INSPECT_ADDRESS,
   type InspectAddress,
   keptTurnsFromEnv,
   parseInspectAddress,
 } from "./access.ts";
-export type { HubObserver } from "./observer.ts";
 export { Recorder } from "./recorder.ts";
 
 export interface InspectorOptions {

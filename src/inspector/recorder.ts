@@ -6,15 +6,15 @@
 
 import type { A2AResult, A2AStreamEvent, A2ATask } from "../a2a/model.ts";
 import { answerText } from "../hub/answer.ts";
-import type { ProcessingStatus, PublishedEvent, RelayCommand } from "../wire/relay.ts";
-import { LinkHistory, type LinkHistorySettings } from "./link-history.ts";
 import type {
   AgentCalls,
   GuardDetection,
   GuardReport,
   HubObserver,
   ObservedTurn,
-} from "./observer.ts";
+} from "../observe/observer.ts";
+import type { ProcessingStatus, PublishedEvent, RelayCommand } from "../wire/relay.ts";
+import { LinkHistory, type LinkHistorySettings } from "./link-history.ts";
 import { capturePayload, chargeOf, type Payload, type TextRedactor } from "./payload.ts";
 
 export interface RecorderSettings {

@@ -5,6 +5,7 @@
 // `processing_status(failed)`. The message content was never stored, so a turn that had not
 // reached its agent cannot be run again; the user is asked to resend.
 import { isTurnEndingState } from "../a2a/model.ts";
+import { PollSchedule } from "../async/poll.ts";
 import type { EventSink, OpenOutlet, Roster, RosterAgent } from "../hub/hub.ts";
 import { failureGroup, newHubTaskId, type TurnIds, TurnMapper } from "../hub/mapping.ts";
 import type { Logger } from "../log/logger.ts";
@@ -109,8 +110,11 @@ async function resume(
 ): Promise<{ group: PublishedEvent[] | null; reason: string }> {
   const { settings, signal, logger } = options;
   const log = logger.child({ agentMessageId: turn.agentMessageId, taskId });
-  const deadline = Date.now() + settings.resumeMaxWaitMs;
-  let interval = settings.pollIntervalMs;
+  const polls = new PollSchedule({
+    intervalMs: settings.pollIntervalMs,
+    maxIntervalMs: settings.maxPollIntervalMs,
+    deadlineAt: Date.now() + settings.resumeMaxWaitMs,
+  });
   for (;;) {
     try {
       const task = await agent.client.getTask(taskId, {
@@ -133,10 +137,8 @@ async function resume(
           "The hub restarted while the agent was working on this and could not get the result from the agent; please send your message again.",
       };
     }
-    if (signal.aborted || Date.now() + interval >= deadline) break;
-    const slept = await sleep(interval, signal);
-    if (!slept) break;
-    interval = Math.min(Math.round(interval * 1.5), settings.maxPollIntervalMs);
+    // Out of time or aborted: stop following.
+    if (!(await polls.wait(signal).catch(() => false))) break;
   }
   // Still working: stop it, so the agent does not work for nobody.
   try {
@@ -162,19 +164,4 @@ function turnIds(turn: UnfinishedTurn): TurnIds {
     hubTaskId: turn.agentTaskId ?? turn.hubTaskId ?? newHubTaskId(),
     runId: turn.runId ?? null,
   };
-}
-
-/** True after `ms`; false if `signal` aborted first. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const done = (value: boolean) => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      resolve(value);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -241,7 +241,7 @@ export class RelayClient {
       return await this.dispatcher.request({ ...options, origin: this.origin });
     } catch (error) {
       if (options.signal && (options.signal as AbortSignal).aborted) throw error;
-      throw classifyNetworkError(call, error);
+      throw classifyNetworkError(call, error, "connect");
     }
   }
 

@@ -1,23 +1,12 @@
-// An abortable wait that leaves no timer behind when its signal aborts.
+// The relay loops' wait: the one abortable sleep (async/clock.ts), resolving instead of
+// rejecting on abort (callers check `signal.aborted`). Goes when the loops move onto Backoff.
+import { sleep } from "../async/clock.ts";
 
-/**
- * Resolves after `ms`, or at once when `signal` aborts (callers check `signal.aborted`).
- * `unref: true` for waits that must not keep the process alive on their own.
- */
-export function delay(
+/** Resolves after `ms`, or at once when `signal` aborts; `unref` as in `Clock.sleep`. */
+export async function delay(
   ms: number,
   signal: AbortSignal,
   options: { unref?: boolean } = {},
 ): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    if (options.unref) timer.unref();
-    signal.addEventListener("abort", done, { once: true });
-  });
+  await sleep(ms, signal, options).catch(() => {});
 }

@@ -1,5 +1,6 @@
 // Classification of every relay answer and failure (relay-wire.md section 4). Pure: the client
 // hands in the status, headers and body text; nothing here does I/O.
+import { classifyNetworkFailure, errorCodeOf, type NetworkPhase } from "../a2a/network-errors.ts";
 import { redirectText } from "../wire/redirect.ts";
 import type { RelayErrorDetail } from "../wire/relay.ts";
 
@@ -384,9 +385,16 @@ export function relayText(text: string): string {
   return truncate(text.replace(/\p{Cc}/gu, " ").trim());
 }
 
-/** A failure with no HTTP answer (refused, reset, DNS, timeouts): always transient. */
-export function classifyNetworkError(call: RelayCall, error: unknown): RelayError {
-  const code = networkErrorName(error);
+/**
+ * A failure with no HTTP answer (refused, reset, DNS, timeouts): always transient. `phase`:
+ * whether the relay's answer had begun (a2a/network-errors.ts names a reset by it).
+ */
+export function classifyNetworkError(
+  call: RelayCall,
+  error: unknown,
+  phase: NetworkPhase = "read",
+): RelayError {
+  const code = networkErrorName(error, phase);
   const text = error instanceof Error && error.message ? `: ${truncate(error.message)}` : "";
   return new RelayError(
     "transient",
@@ -397,29 +405,11 @@ export function classifyNetworkError(call: RelayCall, error: unknown): RelayErro
 }
 
 /** A short stable name for a transport failure, in the relay's `error_type` vocabulary. */
-export function networkErrorName(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  switch (code) {
-    case "ECONNREFUSED":
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return "ConnectError";
-    case "UND_ERR_CONNECT_TIMEOUT":
-      return "ConnectTimeout";
-    case "UND_ERR_HEADERS_TIMEOUT":
-    case "UND_ERR_BODY_TIMEOUT":
-      return "ReadTimeout";
-    case "ECONNRESET":
-    case "EPIPE":
-    case "UND_ERR_SOCKET":
-    case "UND_ERR_CLOSED":
-      return "ReadError";
-    default:
-      if (error instanceof Error && error.name === "RelayReadTimeout") return "ReadTimeout";
-      return typeof code === "string" ? code : "NetworkError";
-  }
+export function networkErrorName(error: unknown, phase: NetworkPhase = "read"): string {
+  const known = classifyNetworkFailure(error, phase);
+  if (known) return known.errorType;
+  if (error instanceof Error && error.name === "RelayReadTimeout") return "ReadTimeout";
+  return errorCodeOf(error) ?? "NetworkError";
 }
 
 /**

@@ -10,9 +10,9 @@
 // are told once and slow the reconnects down (stream-health.ts); an SSE id is kept only if it
 // can be sent back as a header (event-id.ts).
 import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { fullJitterDelayMs, type Random } from "../async/backoff.ts";
 import type { Logger } from "../log/logger.ts";
 import type { RelayCommand, RelayCommandType } from "../wire/relay.ts";
-import { fullJitterDelayMs, type Random } from "./backoff.ts";
 import type { RelayClient } from "./client.ts";
 import { delay } from "./delay.ts";
 import {

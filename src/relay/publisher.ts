@@ -19,10 +19,10 @@
 // own stamped event; a batch is cut to fit; an event refused alone is split again and its pieces
 // sent before anything behind it. A turn's events stop being read from its agent while its room
 // holds more than `publishRoomHighWaterBytes` unsent (`backpressure`), so memory stays bounded.
-import { type HubObserver, NULL_OBSERVER } from "../inspector/observer.ts";
+import { fullJitterDelayMs, type Random } from "../async/backoff.ts";
 import type { Logger } from "../log/logger.ts";
+import { type HubObserver, NULL_OBSERVER } from "../observe/observer.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
-import { fullJitterDelayMs, type Random } from "./backoff.ts";
 import {
   classifyNetworkError,
   type RelayAuthError,

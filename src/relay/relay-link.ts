@@ -8,16 +8,16 @@
 // a relay that refuses the hub (not the key) is a setup problem shown in `state().problem` and
 // retried slowly (see stream-health.ts).
 import { EventEmitter } from "node:events";
-import { untilSettled } from "../async/deferred.ts";
-import type { HubObserver } from "../inspector/observer.ts";
-import type { Logger } from "../log/logger.ts";
-import type { PublishedEvent, RelayCommand, SyncAgent } from "../wire/relay.ts";
 import {
   equalJitterMs,
   fullJitterDelayMs,
   nextHeartbeatIntervalMs,
   type Random,
-} from "./backoff.ts";
+} from "../async/backoff.ts";
+import { untilSettled } from "../async/deferred.ts";
+import type { Logger } from "../log/logger.ts";
+import type { HubObserver } from "../observe/observer.ts";
+import type { PublishedEvent, RelayCommand, SyncAgent } from "../wire/relay.ts";
 import { RelayClient } from "./client.ts";
 import { delay } from "./delay.ts";
 import { RelayAuthError, RelayError } from "./errors.ts";

@@ -10,7 +10,7 @@
 // - duplicate hub: the relay ends a hub's stream when another stream opens for the same hub id,
 //   so two processes with one hub id end each other's streams right after they open. Several
 //   clean ends of streams that had opened, within a window, are that pattern.
-import { equalJitterMs, type Random } from "./backoff.ts";
+import { equalJitterMs, type Random } from "../async/backoff.ts";
 
 export interface StreamHealthSettings {
   /** Clean ends by the relay of streams that had opened (`connection_ready`) that make the duplicate-hub pattern… */

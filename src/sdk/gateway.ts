@@ -1,7 +1,6 @@
 // HybroGateway: call agents through the Hybro Gateway API (hybro.ai, or the development relay)
 // from your own code — discover, send, stream, card.
 import { setTimeout as sleep } from "node:timers/promises";
-import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { Agent, type Dispatcher, request } from "undici";
 import type {
   AgentCardResponse,
@@ -10,6 +9,7 @@ import type {
   GatewaySendResponse,
 } from "../wire/gateway.ts";
 import { isRedirect, redirectText } from "../wire/redirect.ts";
+import { readSseEvents } from "../wire/sse.ts";
 import { GatewayConnectionError, GatewayError, gatewayErrorFromResponse } from "./errors.ts";
 import {
   buildUserMessage,
@@ -203,20 +203,14 @@ export class HybroGateway {
         signal,
         "text/event-stream",
       );
-      const ready: EventSourceMessage[] = [];
-      const parser = createParser({ onEvent: (event) => ready.push(event) });
-      const decoder = new TextDecoder();
       try {
-        for await (const chunk of res.body) {
-          parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
-          while (ready.length > 0) {
-            const event = parseStreamEvent(ready.shift()!.data);
-            if (event === null) continue;
-            const failure = streamFailure(event, res.statusCode);
-            if (failure) throw failure;
-            yield event;
-            if (isTerminalStreamEvent(event)) return;
-          }
+        for await (const sse of readSseEvents(res.body)) {
+          const event = parseStreamEvent(sse.data);
+          if (event === null) continue;
+          const failure = streamFailure(event, res.statusCode);
+          if (failure) throw failure;
+          yield event;
+          if (isTerminalStreamEvent(event)) return;
         }
       } catch (error) {
         if (error instanceof GatewayError) throw error;
@@ -227,15 +221,6 @@ export class HybroGateway {
           message: `the stream from the gateway broke off: ${(error as Error).message}`,
           cause: error,
         });
-      }
-      parser.feed(`${decoder.decode()}\n\n`);
-      for (const pending of ready) {
-        const event = parseStreamEvent(pending.data);
-        if (event === null) continue;
-        const failure = streamFailure(event, res.statusCode);
-        if (failure) throw failure;
-        yield event;
-        if (isTerminalStreamEvent(event)) return;
       }
       throw new GatewayConnectionError({
         status: res.statusCode,

@@ -291,28 +291,6 @@ export function isPlaceholderTaskId(taskId: string): boolean {
   );
 }
 
-/** `error_type` values the relay knows, plus ours. Transport errors use their own names. */
-export const ErrorTypes = {
-  InvalidEvent: "InvalidEvent",
-  AgentNotFound: "AgentNotFound",
-  AgentTaskFailed: "AgentTaskFailed",
-  PollingTimeout: "PollingTimeout",
-  A2AVersionFallback: "A2AVersionFallback",
-  AgentExited: "AgentExited",
-  HubRestarted: "HubRestarted",
-  HubShutdown: "HubShutdown",
-  TurnTimeout: "TurnTimeout",
-  Canceled: "Canceled",
-  ConnectError: "ConnectError",
-  ReadTimeout: "ReadTimeout",
-  /** The agent's answer could not be read (a stream event that is not JSON, a task without a state). */
-  InvalidAgentResponse: "InvalidAgentResponse",
-  /** The agent's stream closed before its task reached a state that ends the turn. */
-  IncompleteStream: "IncompleteStream",
-  /** One part of the answer is larger than any publish body the relay accepts. */
-  AnswerTooLarge: "AnswerTooLarge",
-} as const;
-
 /** True for the event that closes every turn. */
 export function isTerminalEvent(event: PublishedEvent): event is ProcessingStatusEvent {
   return event.type === "processing_status";

@@ -8,7 +8,7 @@ function taskText(task: A2ATask): string {
   return fromArtifacts || textOfParts(task.status.message?.parts);
 }
 
-import { JsonRpcError } from "../../src/agents/transport.ts";
+import { JsonRpcError } from "../../src/a2a/transport.ts";
 import { agentsPerTest } from "../support/agents-per-test.ts";
 
 const { agent, connect, httpTransport, rawAgent } = agentsPerTest();

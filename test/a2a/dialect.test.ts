@@ -19,7 +19,7 @@ function taskText(task: A2ATask): string {
   return fromArtifacts || textOfParts(task.status.message?.parts);
 }
 
-import { TransportError } from "../../src/agents/transport.ts";
+import { TransportError } from "../../src/a2a/transport.ts";
 
 describe("method names", () => {
   it("maps the four operations per dialect", () => {

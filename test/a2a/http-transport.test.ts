@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { readSseEvents } from "../../src/a2a/sse.ts";
-import { JsonRpcError, TransportError } from "../../src/agents/transport.ts";
+import { JsonRpcError, TransportError } from "../../src/a2a/transport.ts";
 import { HttpTransport, wellKnown } from "../../src/agents/transports/http.ts";
+import { readSseEvents, SseEventTooLargeError } from "../../src/wire/sse.ts";
 
 type Handler = (req: IncomingMessage, body: Record<string, unknown>, res: ServerResponse) => void;
 
@@ -90,7 +90,7 @@ describe("SSE reader", () => {
       ),
     );
     expect(events).toEqual([
-      { event: undefined, data: '{"a":\n1}' },
+      { event: undefined, data: '{"a":\n1}', id: "1" },
       { event: "error", data: "x" },
       { event: undefined, data: "split across chunks" },
       { event: undefined, data: "no blank line at the end" },
@@ -118,8 +118,7 @@ describe("SSE reader", () => {
     const error = await rejection(
       collect(readSseEvents(chunks(`data: ${"x".repeat(2000)}\n\n`), { maxEventChars: 1000 })),
     );
-    expect(error).toBeInstanceOf(TransportError);
-    expect((error as TransportError).errorType).toBe("InvalidAgentResponse");
+    expect(error).toBeInstanceOf(SseEventTooLargeError);
   });
 });
 
@@ -306,6 +305,18 @@ describe("HttpTransport streams", () => {
     );
     expect(seen).toEqual([{ n: 1 }]);
     expect(error).toMatchObject({ code: -32001 });
+  });
+
+  it("refuses a stream event over maxEventChars as InvalidAgentResponse", async () => {
+    const { url } = await serve((_req, _body, res) => {
+      res.setHeader("content-type", "text/event-stream");
+      res.end(`data: ${"x".repeat(5000)}\n\n`);
+    });
+    const t = transport(url, { settings: { maxEventChars: 1000 } });
+    const error = await rejection(collect(t.stream("message/stream", {}, opts())));
+    expect(error).toBeInstanceOf(TransportError);
+    expect(error).toMatchObject({ errorType: "InvalidAgentResponse" });
+    expect((error as Error).message).toMatch(/larger than 1000 characters \(maxEventChars\)/);
   });
 
   it("ends the request when the consumer stops reading", async () => {

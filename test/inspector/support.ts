@@ -4,10 +4,10 @@
 import type { A2AMessage, A2AStreamEvent, A2ATask } from "../../src/a2a/model.ts";
 import { runTurn } from "../../src/hub/turn.ts";
 import { createInspector } from "../../src/inspector/index.ts";
-import type { AgentCalls } from "../../src/inspector/observer.ts";
 import type { Recorder } from "../../src/inspector/recorder.ts";
 import type { InspectorServerSettings } from "../../src/inspector/server.ts";
 import { silentLogger } from "../../src/log/logger.ts";
+import type { AgentCalls } from "../../src/observe/observer.ts";
 import type { Policy } from "../../src/privacy/policy.ts";
 import { TurnGuard } from "../../src/privacy/turn-guard.ts";
 import { ResponseSequence, stampEvent } from "../../src/relay/response-seq.ts";

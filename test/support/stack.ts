@@ -14,8 +14,8 @@ import {
 } from "../../src/devrelay/index.ts";
 import { HubDaemon } from "../../src/hub/daemon.ts";
 import type { HubSettings } from "../../src/hub/hub.ts";
-import type { HubObserver } from "../../src/inspector/observer.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log/logger.ts";
+import type { HubObserver } from "../../src/observe/observer.ts";
 import type { HubPrivacy } from "../../src/privacy/hub-privacy.ts";
 import type { PolicySpec } from "../../src/privacy/policy-spec.ts";
 import type { RelayLinkSettings } from "../../src/relay/settings.ts";

@@ -1,6 +1,6 @@
 // RpcPeer over an in-memory channel: the JSON-RPC rules without processes or sockets.
 import { describe, expect, it } from "vitest";
-import { JsonRpcError, TransportError } from "../../src/agents/transport.ts";
+import { JsonRpcError, TransportError } from "../../src/a2a/transport.ts";
 import { RpcPeer, type RpcPeerSettings, sameJson } from "../../src/agents/transports/rpc-peer.ts";
 import { capturingLogger } from "./support.ts";
 

@@ -3,13 +3,14 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { TransportError } from "../../src/agents/transport.ts";
+import { TransportError } from "../../src/a2a/transport.ts";
 import {
   type StdioSettings,
   StdioTransport,
   type StdioTransportOptions,
 } from "../../src/agents/transports/stdio.ts";
 import type { TransportHealth } from "../../src/agents/transports/supervision.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import {
   capturingLogger,
   collect,
@@ -47,6 +48,50 @@ function agent(options: Partial<StdioTransportOptions> & { script: string }): St
 }
 
 const opts = () => ({ signal: new AbortController().signal, dialect: "0.3" as const });
+
+/**
+ * Fires the planned restart each time the agent is down, until `done()` holds. Time moves only
+ * here, and only while no child runs (the pending timer then is the restart, never the
+ * stable-run timer), so no step depends on how fast the machine starts a process.
+ */
+async function restartUntil(
+  transport: StdioTransport,
+  clock: ManualClock,
+  done: () => boolean,
+): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const dueInMs = clock.nextDueInMs();
+      if (!done() && transport.health().pid === null && dueInMs !== null) {
+        await clock.advance(dueInMs);
+      }
+      expect(done()).toBe(true);
+    },
+    { timeout: 30_000, interval: 20 },
+  );
+}
+
+/** The crash agent with exact restart delays (random 0: base / 2, doubling) on a manual clock. */
+function crashAgentOnManualClock(settings: Partial<StdioSettings> = {}) {
+  const { logger, lines } = capturingLogger();
+  const clock = new ManualClock();
+  const crashy = agent({
+    script: fixture("crash-agent.mjs"),
+    logger,
+    clock,
+    random: () => 0,
+    settings: { restartBaseDelayMs: 1_000, restartMaxDelayMs: 60_000, ...settings },
+  });
+  return { crashy, clock, lines };
+}
+
+/** The delays the transport announced in its "restarting in N ms" lines, in order. */
+function restartDelays(lines: { msg: string }[]): number[] {
+  return lines.flatMap((l) => {
+    const match = /restarting in (\d+) ms/.exec(l.msg);
+    return match ? [Number(match[1])] : [];
+  });
+}
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
@@ -131,7 +176,9 @@ describe("StdioTransport with the example echo agent", () => {
   });
 
   it("stops on stdin EOF, leaving no process behind, and fails later calls", async () => {
-    const echo = agent({ script: ECHO_AGENT });
+    // The stop graces run on a clock that never moves: however slow the machine, no SIGTERM.
+    const clock = new ManualClock();
+    const echo = agent({ script: ECHO_AGENT, clock });
     const { logger, lines } = capturingLogger();
     const logged = new StdioTransport({
       name: "Echo",
@@ -139,6 +186,7 @@ describe("StdioTransport with the example echo agent", () => {
       args: [ECHO_AGENT],
       logger,
       settings: FAST,
+      clock,
     });
     open.push(logged);
     await Promise.all([echo.start(), logged.start()]);
@@ -207,9 +255,8 @@ describe("StdioTransport framing", () => {
 });
 
 describe("StdioTransport supervision", () => {
-  it("ends a turn in flight with AgentExited when the agent crashes, then restarts it", async () => {
-    const { logger, lines } = capturingLogger();
-    const crashy = agent({ script: fixture("crash-agent.mjs"), logger });
+  it("ends a turn in flight with AgentExited when the agent crashes, then restarts it after the backoff", async () => {
+    const { crashy, clock, lines } = crashAgentOnManualClock();
     await crashy.start();
     const firstPid = crashy.health().pid;
     const error = await crashy.call("message/send", v03Message("crash"), opts()).catch((e) => e);
@@ -217,13 +264,40 @@ describe("StdioTransport supervision", () => {
     expect(error).toMatchObject({ errorType: "AgentExited", connectionClass: true });
     expect((error as Error).message).toMatch(/exited with code 3/);
     expect(crashy.health().lastExit).toMatch(/code 3.*about to crash/);
-    // The next call waits for the restart and is answered by the new process.
-    expect(await crashy.call("message/send", v03Message("again"), opts())).toBe("echo: again");
+    // The restart is planned for the first backoff delay (equal jitter, random 0: base / 2)…
+    expect(clock.nextDueInMs()).toBe(500);
+    const again = crashy.call("message/send", v03Message("again"), opts());
+    await clock.advance(499);
+    expect(crashy.health()).toMatchObject({ restarts: 0, pid: null });
+    // …and the waiting call is answered by the new process once it is due.
+    await clock.advance(1);
+    expect(await again).toBe("echo: again");
     expect(crashy.health()).toMatchObject({ healthy: true, restarts: 1 });
     expect(crashy.health().pid).not.toBe(firstPid);
     expect(
-      lines.some((l) => l.level === 40 && /exited with code 3.*restarting in/.test(l.msg)),
+      lines.some((l) => l.level === 40 && /exited with code 3.*restarting in 500 ms/.test(l.msg)),
     ).toBe(true);
+  });
+
+  it("doubles the restart delay per crash, and starts over after a stable run", async () => {
+    const { crashy, clock, lines } = crashAgentOnManualClock({ stableRunMs: 10_000 });
+    const crash = () => crashy.call("message/send", v03Message("crash"), opts()).catch(() => {});
+    await crashy.start();
+    await crash();
+    await restartUntil(crashy, clock, () => crashy.health().restarts === 1);
+    await crash();
+    await restartUntil(crashy, clock, () => crashy.health().restarts === 2);
+    expect(restartDelays(lines)).toEqual([500, 1_000]);
+    // Up for stableRunMs: the next crash waits the first delay again, not 2000 ms.
+    await vi.waitFor(() => expect(crashy.health().pid).not.toBeNull());
+    await clock.advance(10_000);
+    await crash();
+    expect(restartDelays(lines)).toEqual([500, 1_000, 500]);
+    // A run shorter than that does not: the delay grows from where it was.
+    await restartUntil(crashy, clock, () => crashy.health().restarts === 3);
+    await clock.advance(9_999);
+    await crash();
+    expect(restartDelays(lines)).toEqual([500, 1_000, 500, 1_000]);
   });
 
   it("delivers stream events received before a crash, then AgentExited", async () => {
@@ -241,25 +315,25 @@ describe("StdioTransport supervision", () => {
   it("reports a crash loop once, as unhealthy, and refuses calls", async () => {
     const { logger, lines } = capturingLogger();
     const changes: TransportHealth[] = [];
+    const clock = new ManualClock();
     const looping = agent({
       script: fixture("crash-agent.mjs"),
       env: { CRASH_AT_START: "1" },
       logger,
+      clock,
       settings: { crashLoopExits: 3, restartBaseDelayMs: 10, restartMaxDelayMs: 40 },
       onHealthChange: (h) => changes.push(h),
     });
     await looping.start().catch(() => {});
-    // Three starts of a real process each: no deadline a loaded machine could miss.
-    await vi.waitFor(() => expect(looping.health().healthy).toBe(false), { timeout: 20_000 });
+    await restartUntil(looping, clock, () => !looping.health().healthy);
     expect(changes[0]).toMatchObject({ healthy: false });
     const errors = lines.filter((l) => l.level === 50);
     expect(errors).toHaveLength(1);
     expect(errors[0]?.msg).toMatch(/crash-looping \(3 exits within 60 s; last: exited with code 1/);
     expect(errors[0]?.msg).toMatch(/boom: cannot start/);
     // It keeps trying in the background at the capped delay.
-    await vi.waitFor(() => expect(looping.health().restarts).toBeGreaterThanOrEqual(4), {
-      timeout: 20_000,
-    });
+    await restartUntil(looping, clock, () => looping.health().restarts >= 4);
+    expect(restartDelays(lines).at(-1)).toBeLessThanOrEqual(40);
     expect(lines.filter((l) => l.level === 50)).toHaveLength(1);
     const refused = await looping
       .call("message/send", v03Message("x"), opts())
@@ -291,17 +365,26 @@ describe("StdioTransport supervision", () => {
 
   it("SIGKILLs an agent that ignores stdin EOF and SIGTERM; no process remains", async () => {
     const file = await recordFile(cleanups);
+    const clock = new ManualClock();
     const stubborn = agent({
       script: fixture("stubborn-agent.mjs"),
       env: { RECORD_FILE: file },
+      clock,
       settings: { stopGraceMs: 200, killGraceMs: 300 },
     });
     await stubborn.fetchCard(new AbortController().signal);
     const pid = stubborn.health().pid as number;
     expect(isRunning(pid)).toBe(true);
-    await stubborn.close();
+    const closing = stubborn.close();
+    // Each grace ends only once the agent has shown it ignores what came before.
+    await vi.waitFor(() => expect(recorded(file)).toContainEqual({ eof: true }));
+    expect(isRunning(pid)).toBe(true);
+    await clock.advance(200);
+    await vi.waitFor(() => expect(recorded(file)).toContainEqual({ signal: "SIGTERM" }));
+    expect(isRunning(pid)).toBe(true);
+    await clock.advance(300);
+    await closing;
     expect(isRunning(pid)).toBe(false);
-    expect(recorded(file)).toEqual(expect.arrayContaining([{ eof: true }, { signal: "SIGTERM" }]));
   });
 
   it("leaves no agent running when the hub itself is killed with SIGKILL", async () => {

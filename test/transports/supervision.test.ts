@@ -1,17 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelayMs, ExitWindow } from "../../src/agents/transports/supervision.ts";
-
-describe("backoffDelayMs", () => {
-  it("doubles per attempt up to the cap, with the jitter in [cap/2, cap]", () => {
-    expect([0, 1, 2, 3, 10].map((n) => backoffDelayMs(n, 500, 3000, () => 0))).toEqual([
-      250, 500, 1000, 1500, 1500,
-    ]);
-    expect([0, 1, 2, 3, 10].map((n) => backoffDelayMs(n, 500, 3000, () => 1))).toEqual([
-      500, 1000, 2000, 3000, 3000,
-    ]);
-    expect(backoffDelayMs(1_000, 500, 30_000, () => 0.5)).toBe(22_500);
-  });
-});
+import { ExitWindow } from "../../src/agents/transports/supervision.ts";
 
 describe("ExitWindow", () => {
   it("calls it a crash loop at the limit within the window, forgetting older exits", () => {

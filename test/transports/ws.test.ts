@@ -4,7 +4,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
-import { JsonRpcError } from "../../src/agents/transport.ts";
+import { JsonRpcError } from "../../src/a2a/transport.ts";
 import { WsTransport, type WsTransportOptions } from "../../src/agents/transports/ws.ts";
 import { capturingLogger, collect, v03Message } from "./support.ts";
 

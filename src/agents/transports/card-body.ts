@@ -2,8 +2,8 @@
 // a card can need (a 100 MB "card" is refused as too large, not read, and said to be too large),
 // and a redirect named as one (not followed) rather than as a missing card.
 import type { Dispatcher } from "undici";
+import { TransportError } from "../../a2a/transport.ts";
 import { isRedirect, redirectText } from "../../wire/redirect.ts";
-import { TransportError } from "../transport.ts";
 
 /** The most of a card the hub reads; real cards are a few KB. */
 export const MAX_CARD_BYTES = 1024 * 1024;

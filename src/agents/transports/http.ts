@@ -6,16 +6,22 @@
 import { Agent, type Dispatcher, request } from "undici";
 import { jsonRpcErrorOf, jsonRpcRequest, jsonRpcResult, newRequestId } from "../../a2a/jsonrpc.ts";
 import { isRecord } from "../../a2a/model.ts";
-import { readSseEvents } from "../../a2a/sse.ts";
-import { type Logger, silentLogger } from "../../log/logger.ts";
-import { isRedirect, redirectText } from "../../wire/redirect.ts";
+import {
+  classifyNetworkFailure,
+  errorCodeOf,
+  type NetworkPhase,
+} from "../../a2a/network-errors.ts";
 import {
   type A2ADialect,
   type AgentTransport,
   JsonRpcError,
   type RpcCallOptions,
   TransportError,
-} from "../transport.ts";
+} from "../../a2a/transport.ts";
+import { type Logger, silentLogger } from "../../log/logger.ts";
+import { isRedirect, redirectText } from "../../wire/redirect.ts";
+import { DEFAULT_MAX_EVENT_CHARS, readSseEvents, SseEventTooLargeError } from "../../wire/sse.ts";
+
 import { cardAnswerProblem, readCardText } from "./card-body.ts";
 
 export interface HttpTransportSettings {
@@ -40,7 +46,7 @@ export const DEFAULT_HTTP_TRANSPORT_SETTINGS: HttpTransportSettings = {
   cardTimeoutMs: 3_000,
   bodyTimeoutMs: 0,
   maxBodyBytes: 32 * 1024 * 1024,
-  maxEventChars: 16 * 1024 * 1024,
+  maxEventChars: DEFAULT_MAX_EVENT_CHARS,
   connections: 128,
   keepAliveTimeoutMs: 4_000,
 };
@@ -59,21 +65,6 @@ export interface HttpTransportOptions {
 }
 
 const CARD_PATHS = ["/.well-known/agent-card.json", "/.well-known/agent.json"];
-
-/** Error codes that mean "nobody is there (any more)". */
-const CONNECT_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EHOSTDOWN",
-  "ENETDOWN",
-  "EADDRNOTAVAIL",
-]);
 
 export class HttpTransport implements AgentTransport {
   readonly kind = "http" as const;
@@ -181,7 +172,7 @@ export class HttpTransport implements AgentTransport {
         }
       }
     } catch (error) {
-      throw classify(error, options.signal, url, "body");
+      throw classify(error, options.signal, url, "read");
     } finally {
       if (!body.destroyed) body.destroy();
     }
@@ -279,7 +270,7 @@ export class HttpTransport implements AgentTransport {
         chunks.push(chunk as Buffer);
       }
     } catch (error) {
-      throw classify(error, signal, url, "body");
+      throw classify(error, signal, url, "read");
     }
     return Buffer.concat(chunks).toString("utf8");
   }
@@ -345,61 +336,31 @@ function interpretResponse(
   return jsonRpcResult(body, id);
 }
 
-function codeOf(error: unknown): string | undefined {
-  if (!isRecord(error) && !(error instanceof Error)) return undefined;
-  const e = error as { code?: unknown; cause?: unknown; errors?: unknown[] };
-  if (typeof e.code === "string") return e.code;
-  if (Array.isArray(e.errors)) {
-    for (const inner of e.errors) {
-      const code = codeOf(inner);
-      if (code) return code;
-    }
-  }
-  return e.cause !== undefined && e.cause !== error ? codeOf(e.cause) : undefined;
-}
-
 /** Any failure → the caller's abort reason, our own error, or a classified TransportError. */
-function classify(
-  error: unknown,
-  signal: AbortSignal,
-  url: string,
-  phase: "connect" | "body",
-): unknown {
+function classify(error: unknown, signal: AbortSignal, url: string, phase: NetworkPhase): unknown {
   if (signal.aborted) return signal.reason;
   if (error instanceof TransportError || error instanceof JsonRpcError) return error;
-  const code = codeOf(error);
+  if (error instanceof SseEventTooLargeError) {
+    return new TransportError(
+      "InvalidAgentResponse",
+      `agent at ${url} sent a stream event larger than ${error.maxEventChars} characters (maxEventChars)`,
+      { cause: error },
+    );
+  }
+  const code = errorCodeOf(error);
   const detail = error instanceof Error ? error.message : String(error);
-  if (code === "UND_ERR_CONNECT_TIMEOUT") {
-    return new TransportError(
-      "ConnectTimeout",
-      `could not connect to the agent at ${url} in time`,
-      {
-        cause: error,
-        connectionClass: true,
-      },
-    );
-  }
-  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
-    return new TransportError("ReadTimeout", `the agent at ${url} stopped answering (${detail})`, {
-      cause: error,
-    });
-  }
-  if (code !== undefined && CONNECT_CODES.has(code)) {
-    return new TransportError(
-      "ConnectError",
-      `could not reach the agent at ${url} (${code}); is it running?`,
-      { cause: error, connectionClass: true },
-    );
-  }
-  if (code === "UND_ERR_SOCKET" || code === "UND_ERR_CLOSED") {
-    return phase === "connect"
-      ? new TransportError("ConnectError", `the agent at ${url} closed the connection`, {
-          cause: error,
-          connectionClass: true,
-        })
-      : new TransportError("ReadError", `the agent at ${url} closed the connection mid-response`, {
-          cause: error,
-        });
+  const network = classifyNetworkFailure(error, phase);
+  if (network) {
+    const { errorType, connectionClass } = network;
+    const words = {
+      ConnectTimeout: `could not connect to the agent at ${url} in time`,
+      ReadTimeout: `the agent at ${url} stopped answering (${detail})`,
+      ConnectError: network.closedByPeer
+        ? `the agent at ${url} closed the connection (${network.code})`
+        : `could not reach the agent at ${url} (${network.code}); is it running?`,
+      ReadError: `the agent at ${url} closed the connection mid-response (${network.code})`,
+    }[errorType];
+    return new TransportError(errorType, words, { cause: error, connectionClass });
   }
   if (code === "UND_ERR_INVALID_ARG" || error instanceof TypeError) {
     return new TransportError("InvalidURL", `cannot call the agent at ${url}: ${detail}`, {

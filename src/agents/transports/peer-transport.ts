@@ -4,8 +4,10 @@
 // subclass supplies only how the channel comes up (`ensureReady`), how a message goes out
 // (`write`), how it stops (`stop`) and what healthy means for it.
 
+import { type AgentTransport, type RpcCallOptions, TransportError } from "../../a2a/transport.ts";
+import type { Random } from "../../async/backoff.ts";
+import type { Clock } from "../../async/clock.ts";
 import { type Logger, silentLogger } from "../../log/logger.ts";
-import { type AgentTransport, type RpcCallOptions, TransportError } from "../transport.ts";
 import { agentLogger, fallbackCard, isCard } from "./local-card.ts";
 import { RpcPeer, type RpcPeerSettings } from "./rpc-peer.ts";
 import type { TransportHealth } from "./supervision.ts";
@@ -18,6 +20,10 @@ export interface PeerTransportOptions {
   logger?: Logger;
   /** Called whenever `health().healthy` changes (e.g. to update the roster). */
   onHealthChange?: (health: TransportHealth) => void;
+  /** Restart/reconnect delays, stable runs and stop graces run on it (tests fake it). */
+  clock?: Clock;
+  /** Jitter of the restart/reconnect delays. */
+  random?: Random;
 }
 
 export interface PeerTransportSettings extends RpcPeerSettings {

@@ -3,8 +3,15 @@
 // through a `send` function and is fed with `receive`; how the bytes move (lines on a pipe,
 // frames on a socket) is the transport's business. It knows nothing of A2A dialects.
 
+import {
+  jsonRpcErrorOf,
+  jsonRpcErrorResponse,
+  jsonRpcNotification,
+  jsonRpcRequest,
+} from "../../a2a/jsonrpc.ts";
+import { isRecord } from "../../a2a/model.ts";
+import { type JsonRpcError, TransportError } from "../../a2a/transport.ts";
 import type { Logger } from "../../log/logger.ts";
-import { JsonRpcError, TransportError } from "../transport.ts";
 
 export interface RpcPeerSettings {
   /** How long a unary call waits for its response, and a stream for its next event; 0 = no limit. */
@@ -111,7 +118,7 @@ export class RpcPeer {
         timer.unref();
       }
       try {
-        this.#send(serializeRequest(id, method, params));
+        this.#send(jsonRpcRequest(id, method, params));
       } catch (error) {
         settle();
         reject(error);
@@ -212,7 +219,7 @@ export class RpcPeer {
     signal.addEventListener("abort", onAbort, { once: true });
     armTimer();
     try {
-      this.#send(serializeRequest(id, method, params));
+      this.#send(jsonRpcRequest(id, method, params));
     } catch (error) {
       settle();
       throw error;
@@ -248,7 +255,7 @@ export class RpcPeer {
 
   /** Sends a notification (no answer expected). Throws when the channel is not open. */
   notify(method: string, params: unknown): void {
-    this.#send(JSON.stringify({ jsonrpc: "2.0", method, params }));
+    this.#send(jsonRpcNotification(method, params));
   }
 
   /** Feeds one received message (a stdio line or a WebSocket text frame). Never throws. */
@@ -296,11 +303,7 @@ export class RpcPeer {
         // The agent asked us something; we serve no methods.
         this.#log.debug({ method: message.method }, "agent sent a request; answered -32601");
         this.#trySend(
-          JSON.stringify({
-            jsonrpc: "2.0",
-            id: message.id,
-            error: { code: -32601, message: `method not found: ${message.method}` },
-          }),
+          jsonRpcErrorResponse(message.id, -32601, `method not found: ${message.method}`),
         );
         return;
       }
@@ -342,8 +345,9 @@ export class RpcPeer {
     }
     const pending = this.#lookupOrLog(message.id, "response");
     if (!pending) return;
-    if (message.error !== undefined && message.error !== null) {
-      pending.answer({ ok: false, error: toJsonRpcError(message.error) });
+    const error = jsonRpcErrorOf(message);
+    if (error) {
+      pending.answer({ ok: false, error });
     } else {
       pending.answer({ ok: true, result: message.result ?? null });
     }
@@ -376,7 +380,7 @@ export class RpcPeer {
       const oldest = this.#abandoned.values().next();
       if (!oldest.done) this.#abandoned.delete(oldest.value);
     }
-    this.#trySend(JSON.stringify({ jsonrpc: "2.0", method: "$/cancelRequest", params: { id } }));
+    this.#trySend(jsonRpcNotification("$/cancelRequest", { id }));
   }
 
   #trySend(message: string): void {
@@ -393,24 +397,6 @@ export class RpcPeer {
       `agent "${this.#name}" sent no ${what} to ${method} within ${timeoutMs} ms (callTimeoutMs / timeoutMs); the request was cancelled`,
     );
   }
-}
-
-function serializeRequest(id: number, method: string, params: unknown): string {
-  return JSON.stringify(
-    params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params },
-  );
-}
-
-function toJsonRpcError(error: unknown): JsonRpcError {
-  if (isRecord(error) && typeof error.code === "number") {
-    const message = typeof error.message === "string" ? error.message : "(no message)";
-    return new JsonRpcError(error.code, message, error.data);
-  }
-  return new JsonRpcError(-32603, "agent sent a malformed error object", error);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** A line shortened for a log message. */

@@ -17,15 +17,17 @@
 import { existsSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { execa, type ResultPromise } from "execa";
+import { TransportError } from "../../a2a/transport.ts";
+import { Backoff } from "../../async/backoff.ts";
+import { type Clock, systemClock, type Timer } from "../../async/clock.ts";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
-import { TransportError } from "../transport.ts";
 import { childEnv, expandHome } from "./child-env.ts";
 import { LogBudget } from "./log-budget.ts";
 import { NdjsonLineReader, type OversizeLine, sniffRequestId } from "./ndjson-lines.ts";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
 import { ProcessFamily } from "./process-family.ts";
 import { DEFAULT_RPC_PEER_SETTINGS, preview, type RpcPeerSettings } from "./rpc-peer.ts";
-import { backoffDelayMs, ExitWindow, type TransportHealth } from "./supervision.ts";
+import { ExitWindow, type TransportHealth } from "./supervision.ts";
 
 export interface StdioSettings extends RpcPeerSettings {
   /** Longest stdout line accepted; a longer one fails the request it answers. */
@@ -97,7 +99,6 @@ interface ChildRun {
   process: ResultPromise;
   stdin: Writable;
   pid: number | null;
-  startedAt: number;
   lastStderr: string | null;
   /** The agent and what it started (null until it runs, or where groups do not exist). */
   family: ProcessFamily | null;
@@ -113,14 +114,15 @@ export class StdioTransport extends PeerTransport {
   readonly #env: Record<string, string> | undefined;
   readonly #settings: StdioSettings;
   readonly #exits: ExitWindow;
+  readonly #clock: Clock;
+  readonly #backoff: Backoff;
 
   #phase: Phase = "idle";
   #run: ChildRun | null = null;
   /** Settles when the current or next start attempt succeeds (or fails to spawn). */
   #up = new Deferred<void>();
-  #restartTimer: NodeJS.Timeout | undefined;
-  #stableTimer: NodeJS.Timeout | undefined;
-  #backoffAttempt = 0;
+  #restartTimer: Timer | undefined;
+  #stableTimer: Timer | undefined;
   #restarts = 0;
   #lastExit: string | null = null;
   #crashLooping = false;
@@ -135,6 +137,16 @@ export class StdioTransport extends PeerTransport {
     this.#env = options.env;
     this.#settings = settings;
     this.#exits = new ExitWindow(settings.crashLoopExits, settings.crashLoopWindowMs);
+    this.#clock = options.clock ?? systemClock;
+    this.#backoff = new Backoff(
+      {
+        baseDelayMs: settings.restartBaseDelayMs,
+        maxDelayMs: settings.restartMaxDelayMs,
+        jitter: "equal",
+        stableRunMs: settings.stableRunMs,
+      },
+      { clock: this.#clock, random: options.random },
+    );
   }
 
   override health(): TransportHealth {
@@ -212,7 +224,6 @@ export class StdioTransport extends PeerTransport {
       process: child,
       stdin,
       pid: child.pid ?? null,
-      startedAt: Date.now(),
       lastStderr: null,
       family: null,
       ended: new Deferred<void>(),
@@ -235,12 +246,11 @@ export class StdioTransport extends PeerTransport {
       if (this.#run !== run) return;
       run.pid = node.pid ?? null;
       if (GROUPS && run.pid !== null) run.family = new ProcessFamily(run.pid);
-      run.startedAt = Date.now();
+      this.#backoff.runStarted();
       this.#startFailed = false;
       if (this.#phase === "starting") this.#phase = "running";
       this.log.info({ pid: run.pid }, `agent "${this.name}" started (pid ${run.pid})`);
-      this.#stableTimer = setTimeout(() => this.#onStableRun(), this.#settings.stableRunMs);
-      this.#stableTimer.unref();
+      this.#stableTimer = this.#clock.timer(this.#settings.stableRunMs, () => this.#onStableRun());
       this.#up.resolve();
       this.healthMaybeChanged();
     });
@@ -367,7 +377,7 @@ export class StdioTransport extends PeerTransport {
   #onExit(run: ChildRun, words: string): void {
     if (this.#run !== run) return;
     this.#run = null;
-    clearTimeout(this.#stableTimer);
+    this.#stableTimer?.cancel();
     const lastStderr = run.lastStderr ? `; last stderr: ${preview(run.lastStderr)}` : "";
     this.#lastExit = `${words}${lastStderr}`;
     const stopping = this.#phase === "closed";
@@ -386,7 +396,7 @@ export class StdioTransport extends PeerTransport {
     }
     // What it started may still run; stop that before a new run starts its own.
     void this.#stopLeftovers(run);
-    if (Date.now() - run.startedAt >= this.#settings.stableRunMs) this.#backoffAttempt = 0;
+    this.#backoff.runEnded(); // a stable run starts the backoff over
     this.#afterEnd(`agent "${this.name}" ${words}${lastStderr}`);
   }
 
@@ -411,12 +421,8 @@ export class StdioTransport extends PeerTransport {
     if (this.#phase === "closed") return;
     this.#phase = "waiting";
     if (this.#up.settled) this.#up = new Deferred<void>();
-    const loop = this.#exits.record(Date.now());
-    const delayMs = backoffDelayMs(
-      this.#backoffAttempt++,
-      this.#settings.restartBaseDelayMs,
-      this.#settings.restartMaxDelayMs,
-    );
+    const loop = this.#exits.record(this.#clock.now());
+    const delayMs = this.#backoff.nextDelayMs();
     if (loop && !this.#crashLooping) {
       this.#crashLooping = true;
       const windowS = Math.round(this.#settings.crashLoopWindowMs / 1000);
@@ -426,18 +432,17 @@ export class StdioTransport extends PeerTransport {
     } else if (!this.#crashLooping) {
       this.log.warn(`${description}; restarting in ${delayMs} ms`);
     }
-    this.#restartTimer = setTimeout(() => {
+    this.#restartTimer = this.#clock.timer(delayMs, () => {
       this.#restartTimer = undefined;
       if (this.#phase !== "waiting") return;
       this.#restarts++;
       this.#spawn();
-    }, delayMs);
-    this.#restartTimer.unref();
+    });
     this.healthMaybeChanged();
   }
 
+  /** Healthy again after a crash loop (the backoff itself starts over when the run ends). */
   #onStableRun(): void {
-    this.#backoffAttempt = 0;
     this.#exits.clear();
     if (this.#crashLooping) {
       this.#crashLooping = false;
@@ -450,8 +455,8 @@ export class StdioTransport extends PeerTransport {
   protected override async stop(): Promise<void> {
     const wasPhase = this.#phase;
     this.#phase = "closed";
-    clearTimeout(this.#restartTimer);
-    clearTimeout(this.#stableTimer);
+    this.#restartTimer?.cancel();
+    this.#stableTimer?.cancel();
     if (!this.#up.settled) this.#up.reject(this.stoppedError());
     const run = this.#run;
     if (run && wasPhase !== "idle") {
@@ -466,15 +471,15 @@ export class StdioTransport extends PeerTransport {
       };
       family?.survey();
       if (stdin.writable) stdin.end();
-      if (!(await settlesWithin(run.ended.promise, stopGraceMs))) {
+      if (!(await settlesWithin(run.ended.promise, stopGraceMs, this.#clock))) {
         this.log.info(
           `agent "${this.name}" did not exit on stdin EOF within ${stopGraceMs} ms; SIGTERM`,
         );
         signal("SIGTERM");
-        if (!(await settlesWithin(run.ended.promise, killGraceMs))) {
+        if (!(await settlesWithin(run.ended.promise, killGraceMs, this.#clock))) {
           this.log.warn(`agent "${this.name}" ignored SIGTERM for ${killGraceMs} ms; SIGKILL`);
           signal("SIGKILL");
-          if (!(await settlesWithin(run.ended.promise, killGraceMs))) {
+          if (!(await settlesWithin(run.ended.promise, killGraceMs, this.#clock))) {
             this.log.error(
               `agent "${this.name}" (pid ${run.pid}) did not exit after SIGKILL; check it with ps`,
             );
@@ -515,15 +520,20 @@ const LOG_LINE_OVERHEAD_BYTES = 128;
 /** Process groups exist (POSIX): an agent then runs as the leader of one of its own. */
 const GROUPS = process.platform !== "win32";
 
-/** True when `promise` settles within `ms`. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
+/** True when `promise` settles within `ms` on `clock`. */
+async function settlesWithin(
+  promise: Promise<unknown>,
+  ms: number,
+  clock: Clock,
+): Promise<boolean> {
+  const done = new AbortController();
+  const timeout = clock.sleep(ms, done.signal).then(
+    () => false,
+    () => false,
+  );
   try {
     return await Promise.race([promise.then(() => true), timeout]);
   } finally {
-    clearTimeout(timer);
+    done.abort();
   }
 }

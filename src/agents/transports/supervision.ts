@@ -1,6 +1,6 @@
-// What the stdio and WebSocket transports share about keeping a peer alive: how long to wait
-// before the next restart/reconnect, when a run of exits becomes a crash loop, and how a
-// transport reports its health to the registry.
+// What the stdio and WebSocket transports share about keeping a peer alive: when a run of exits
+// becomes a crash loop, and how a transport reports its health to the registry. How long to
+// wait before the next restart/reconnect is the one backoff (async/backoff.ts).
 
 /** What a process/socket transport tells the registry (and the roster) about itself. */
 export interface TransportHealth {
@@ -12,21 +12,6 @@ export interface TransportHealth {
   lastExit: string | null;
   /** The running child's pid (stdio), else null. */
   pid: number | null;
-}
-
-/**
- * Capped exponential backoff with "equal jitter": the delay for the n-th consecutive failure
- * (n from 0) is uniform in [cap/2, cap) where cap = min(max, base·2^n). Half the delay is
- * guaranteed, so a crash loop never hammers; the random half spreads many agents apart.
- */
-export function backoffDelayMs(
-  attempt: number,
-  baseDelayMs: number,
-  maxDelayMs: number,
-  random: () => number = Math.random,
-): number {
-  const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempt, 30));
-  return Math.round(cap / 2 + random() * (cap / 2));
 }
 
 /**

@@ -5,13 +5,15 @@
 
 import { Agent, request } from "undici";
 import WebSocket, { type RawData } from "ws";
+import { TransportError } from "../../a2a/transport.ts";
+import { Backoff } from "../../async/backoff.ts";
+import { type Clock, systemClock, type Timer } from "../../async/clock.ts";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
-import { TransportError } from "../transport.ts";
 import { cardAnswerProblem, readCardText } from "./card-body.ts";
 import { isCard } from "./local-card.ts";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
 import { DEFAULT_RPC_PEER_SETTINGS, type RpcPeerSettings } from "./rpc-peer.ts";
-import { backoffDelayMs, type TransportHealth } from "./supervision.ts";
+import type { TransportHealth } from "./supervision.ts";
 
 export interface WsSettings extends RpcPeerSettings {
   /** Opening handshake limit (TCP + HTTP upgrade). */
@@ -64,16 +66,16 @@ export class WsTransport extends PeerTransport {
   readonly #headers: Record<string, string>;
   readonly #cardUrl: string | undefined;
   readonly #settings: WsSettings;
+  readonly #clock: Clock;
+  readonly #backoff: Backoff;
 
   #phase: Phase = "idle";
   #socket: WebSocket | null = null;
   #socketClosed: Deferred<void> | null = null;
   /** Settles when the current connect attempt opens or fails. */
   #up = new Deferred<void>();
-  #openedAt = 0;
-  #reconnectTimer: NodeJS.Timeout | undefined;
+  #reconnectTimer: Timer | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
-  #backoffAttempt = 0;
   #failures = 0;
   #reconnects = 0;
   #lastExit: string | null = null;
@@ -86,6 +88,16 @@ export class WsTransport extends PeerTransport {
     this.#headers = options.headers ?? {};
     this.#cardUrl = options.cardUrl;
     this.#settings = settings;
+    this.#clock = options.clock ?? systemClock;
+    this.#backoff = new Backoff(
+      {
+        baseDelayMs: settings.reconnectBaseDelayMs,
+        maxDelayMs: settings.reconnectMaxDelayMs,
+        jitter: "equal",
+        stableRunMs: settings.stableConnectionMs,
+      },
+      { clock: this.#clock, random: options.random },
+    );
   }
 
   /**
@@ -167,7 +179,7 @@ export class WsTransport extends PeerTransport {
     socket.on("open", () => {
       if (this.#socket !== socket) return;
       opened = true;
-      this.#openedAt = Date.now();
+      this.#backoff.runStarted();
       this.#failures = 0;
       if (this.#phase === "connecting") this.#phase = "open";
       this.log.info(`connected to agent "${this.name}" at ${this.#url}`);
@@ -224,16 +236,11 @@ export class WsTransport extends PeerTransport {
     if (stopping) return;
 
     let delayMs: number;
-    if (wasOpen && Date.now() - this.#openedAt >= this.#settings.stableConnectionMs) {
-      this.#backoffAttempt = 0;
-      delayMs = 0;
+    if (wasOpen && this.#backoff.runEnded()) {
+      delayMs = 0; // a connection that was stable reconnects at once
     } else {
       if (!wasOpen) this.#failures++;
-      delayMs = backoffDelayMs(
-        this.#backoffAttempt++,
-        this.#settings.reconnectBaseDelayMs,
-        this.#settings.reconnectMaxDelayMs,
-      );
+      delayMs = this.#backoff.nextDelayMs();
     }
     if (this.#failures === this.#settings.unhealthyAfterFailures) {
       this.log.error(
@@ -243,13 +250,12 @@ export class WsTransport extends PeerTransport {
       this.log.warn(`agent "${this.name}": ${this.#lastExit}; reconnecting in ${delayMs} ms`);
     }
     this.#phase = "waiting";
-    this.#reconnectTimer = setTimeout(() => {
+    this.#reconnectTimer = this.#clock.timer(delayMs, () => {
       this.#reconnectTimer = undefined;
       if (this.#phase !== "waiting") return;
       this.#reconnects++;
       this.#connect();
-    }, delayMs);
-    this.#reconnectTimer.unref();
+    });
     this.healthMaybeChanged();
   }
 
@@ -287,7 +293,7 @@ export class WsTransport extends PeerTransport {
 
   protected override async stop(): Promise<void> {
     this.#phase = "closed";
-    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer?.cancel();
     clearInterval(this.#pingTimer);
     if (!this.#up.settled) this.#up.reject(this.stoppedError());
     const socket = this.#socket;

@@ -1,8 +1,21 @@
-// The seam between "how an agent is reached" (HTTP, stdio, WebSocket) and everything above it.
+// The agent seam: "how an agent is reached" (HTTP, stdio, WebSocket) below, everything above.
 // A transport moves JSON-RPC requests and responses; it knows nothing of A2A dialects, turns
 // or relay events. The A2A client (src/a2a/client.ts) sits on top and is the same for all three.
 
+import type { NetworkErrorType } from "./network-errors.ts";
+
 export type TransportKind = "http" | "stdio" | "ws";
+
+/** Every `errorType` a transport reports (the relay sees it as `error_type`). */
+export type TransportErrorType =
+  | NetworkErrorType
+  | "InvalidURL"
+  | "HTTPStatusError"
+  | "InvalidAgentResponse"
+  | "AgentExited"
+  | "StreamOverflow"
+  | "CardTooLarge"
+  | "CardRedirect";
 
 /** The A2A dialect a call is made in; decides method names, shapes and (HTTP) the version header. */
 export type A2ADialect = "0.3" | "1.0";
@@ -40,10 +53,10 @@ export class JsonRpcError extends Error {
  */
 export class TransportError extends Error {
   override readonly name = "TransportError";
-  readonly errorType: string;
+  readonly errorType: TransportErrorType;
   readonly connectionClass: boolean;
   constructor(
-    errorType: string,
+    errorType: TransportErrorType,
     message: string,
     options?: { cause?: unknown; connectionClass?: boolean },
   ) {

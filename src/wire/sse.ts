@@ -1,37 +1,46 @@
-// Server-sent events from an agent stream: a full SSE parser (eventsource-parser) so multi-line
-// `data:`, CR/CRLF line ends, `:` comments and `event:`/`id:`/`retry:` fields all work, with a cap
-// on one event's size so a runaway agent cannot fill the hub's memory.
+// The one SSE reader (agent streams, the SDK's gateway streams): a full SSE parser
+// (eventsource-parser) so multi-line `data:`, CR/CRLF line ends, `:` comments and
+// `event:`/`id:`/`retry:` fields all work, with a cap on one event's size so a runaway peer
+// cannot fill our memory. A shared leaf: it imports no part of the hub.
 
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { TransportError } from "../agents/transport.ts";
 
 export interface SseEvent {
   /** The `event:` field (`undefined` for the default `message`). */
   event: string | undefined;
   data: string;
+  /** The `id:` field, when the event carried one. */
+  id: string | undefined;
+}
+
+/** One event (or one line still arriving) is larger than `maxEventChars`. */
+export class SseEventTooLargeError extends Error {
+  override readonly name = "SseEventTooLargeError";
+  readonly code = "SSE_EVENT_TOO_LARGE";
+  readonly maxEventChars: number;
+  constructor(maxEventChars: number) {
+    super(`the stream sent an event larger than ${maxEventChars} characters`);
+    this.maxEventChars = maxEventChars;
+  }
 }
 
 export const DEFAULT_MAX_EVENT_CHARS = 16 * 1024 * 1024;
 
-/** Reads SSE events from a byte stream until it ends. Throws InvalidAgentResponse on overflow. */
+/** Reads SSE events from a byte stream until it ends. Throws SseEventTooLargeError on overflow. */
 export async function* readSseEvents(
   chunks: AsyncIterable<Uint8Array | string>,
   options: { maxEventChars?: number } = {},
 ): AsyncGenerator<SseEvent> {
   const maxEventChars = options.maxEventChars ?? DEFAULT_MAX_EVENT_CHARS;
   const ready: SseEvent[] = [];
-  let overflow: TransportError | null = null;
-  const tooLarge = () =>
-    new TransportError(
-      "InvalidAgentResponse",
-      `agent sent a stream event larger than ${maxEventChars} characters`,
-    );
+  let overflow: SseEventTooLargeError | null = null;
+  const tooLarge = () => new SseEventTooLargeError(maxEventChars);
   const parser = createParser({
     // Bounds a partial event still arriving; a complete one is checked in onEvent.
     maxBufferSize: maxEventChars,
     onEvent(message: EventSourceMessage) {
       if (message.data.length > maxEventChars) overflow ??= tooLarge();
-      else ready.push({ event: message.event, data: message.data });
+      else ready.push({ event: message.event, data: message.data, id: message.id });
     },
     onError(error) {
       if (error.type === "max-buffer-size-exceeded") overflow ??= tooLarge();

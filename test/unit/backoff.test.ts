@@ -4,8 +4,8 @@ import {
   equalJitterMs,
   fullJitterDelayMs,
   nextHeartbeatIntervalMs,
-} from "../../src/relay/backoff.ts";
-import { seededRandom } from "./scripted-server.ts";
+} from "../../src/async/backoff.ts";
+import { seededRandom } from "../relay/scripted-server.ts";
 
 describe("backoff", () => {
   it("doubles the ceiling per attempt up to the cap", () => {
