@@ -19,12 +19,14 @@ import { round } from "./stats.ts";
 
 const CONCURRENCY = 64;
 const IDLE_WAIT_MS = 8_000;
-const STARTS = 10;
+const STARTS = Number(process.env.FOOTPRINT_STARTS ?? 10);
+// Extra Node flags for the measured hub, to try V8 settings (e.g. "--max-semi-space-size=1").
+const extraFlags = (process.env.FOOTPRINT_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 const totalTurns = Number(process.env.FOOTPRINT_TURNS ?? 10_000);
 const mb = (kb: number) => round(kb / 1024, 1);
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return sorted.length === 0 ? Number.NaN : sorted[Math.floor((sorted.length - 1) / 2)]!;
 };
 
 /** Resident size of a bare Node process 8 s after it is up, and its start-to-ready median. */
@@ -89,7 +91,12 @@ async function main() {
   const heapFile = join(home, "heap.json");
   const hub = await startHubProcess({
     ...options,
-    nodeFlags: ["--expose-gc", "--import", join(import.meta.dirname, "heap-on-signal.mjs")],
+    nodeFlags: [
+      ...extraFlags,
+      "--expose-gc",
+      "--import",
+      join(import.meta.dirname, "heap-on-signal.mjs"),
+    ],
     env: { HYBRO_BENCH_HEAP: heapFile },
   });
   const rss = () => mb(hub.statusKb("VmRSS"));
@@ -100,10 +107,12 @@ async function main() {
     await sleep(20);
     const heap = JSON.parse(readFileSync(heapFile, "utf8")) as {
       heapUsed: number;
+      heapTotal: number;
       external: number;
     };
     return {
       heap_used_mb: round(heap.heapUsed / 2 ** 20, 1),
+      heap_total_mb: round(heap.heapTotal / 2 ** 20, 1),
       external_mb: round(heap.external / 2 ** 20, 1),
     };
   };
@@ -137,6 +146,12 @@ async function main() {
     checkpoints[String(mark)] = rss();
   }
   const loadedHeap = await heapAfterGc();
+  // Where the resident size is: anonymous memory (heaps, malloc) or mapped files (code, sqlite).
+  const loadedRssParts = {
+    anon_mb: mb(hub.statusKb("RssAnon")),
+    file_mb: mb(hub.statusKb("RssFile")),
+    shmem_mb: mb(hub.statusKb("RssShmem")),
+  };
   const peak = mb(hub.statusKb("VmHWM"));
   await hub.stop();
   await echo.close();
@@ -152,6 +167,7 @@ async function main() {
       peak_rss_mb: peak,
       heap_after_gc_idle: idleHeap,
       heap_after_gc_loaded: loadedHeap,
+      rss_parts_loaded: loadedRssParts,
       start_to_ready_ms_median: round(median(starts), 1),
       start_to_ready_ms: starts.map((ms) => round(ms, 1)),
     },

@@ -4,12 +4,17 @@
 // a dead peer long before TCP would.
 
 import { Agent, request } from "undici";
-import WebSocket, { type RawData } from "ws";
+import type WebSocket from "ws";
+import type { RawData } from "ws";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
+import { onFirstUse } from "../../system/on-first-use.ts";
 import { TransportError } from "../transport.ts";
 import { isCard } from "./local-card.ts";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
 import { DEFAULT_RPC_PEER_SETTINGS, type RpcPeerSettings } from "./rpc-peer.ts";
+
+const wsLibrary = onFirstUse<typeof WebSocket>("ws");
+
 import { backoffDelayMs, type TransportHealth } from "./supervision.ts";
 
 export interface WsSettings extends RpcPeerSettings {
@@ -144,7 +149,7 @@ export class WsTransport extends PeerTransport {
     if (this.#up.settled) this.#up = new Deferred<void>();
     let socket: WebSocket;
     try {
-      socket = new WebSocket(this.#url, {
+      socket = new (wsLibrary())(this.#url, {
         headers: this.#headers,
         handshakeTimeout: this.#settings.connectTimeoutMs,
         maxPayload: this.#settings.maxMessageBytes,
@@ -254,7 +259,7 @@ export class WsTransport extends PeerTransport {
 
   protected override write(message: string): void {
     const socket = this.#socket;
-    if (this.#phase !== "open" || !socket || socket.readyState !== WebSocket.OPEN) {
+    if (this.#phase !== "open" || !socket || socket.readyState !== socket.OPEN) {
       throw new TransportError("ConnectError", `agent "${this.name}" is not connected`, {
         connectionClass: true,
       });
@@ -291,7 +296,7 @@ export class WsTransport extends PeerTransport {
     const socket = this.#socket;
     const closed = this.#socketClosed;
     if (socket && closed) {
-      if (socket.readyState === WebSocket.OPEN) socket.close(1000, "hub stopping");
+      if (socket.readyState === socket.OPEN) socket.close(1000, "hub stopping");
       else socket.terminate();
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => {
