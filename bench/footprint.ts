@@ -14,7 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { NO_RATE_LIMITS, startDevRelay } from "../src/devrelay/index.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import { startTestAgent } from "../test/support/a2a-agents.ts";
-import { relayTurn, startHubProcess } from "./hub-process.ts";
+import { procStatusKb, relayTurn, startHubProcess } from "./hub-process.ts";
 import { round } from "./stats.ts";
 
 const CONCURRENCY = 64;
@@ -41,7 +41,7 @@ async function bareNode() {
     await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
     const readyMs = performance.now() - started;
     await sleep(holdMs);
-    const rssKb = statusKb(child.pid!, "VmRSS");
+    const rssKb = procStatusKb(child.pid!, "VmRSS");
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGTERM");
     await exited;
@@ -51,11 +51,6 @@ async function bareNode() {
   const starts: number[] = [];
   for (let i = 0; i < STARTS; i++) starts.push((await startOnce(0)).readyMs);
   return { idle_rss_mb: mb(rssKb), start_to_ready_ms_median: round(median(starts), 1) };
-}
-
-function statusKb(pid: number, field: string): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
 }
 
 async function main() {

@@ -60,15 +60,18 @@ export async function startHubProcess(options: {
   });
   return {
     child,
-    statusKb(field) {
-      const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
-      return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
-    },
+    statusKb: (field) => procStatusKb(child.pid!, field),
     async stop() {
       child.kill("SIGTERM");
       await exited;
     },
   };
+}
+
+/** A field of /proc/<pid>/status in KiB (`VmRSS`, `VmHWM`, `RssAnon`). */
+export function procStatusKb(pid: number, field: string): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
 }
 
 /**
