@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The bin. It checks the Node version before loading anything else: the commands import modules
 // (node:sqlite, …) that an older Node cannot even link, which would end in a stack trace.
-import { setDaemonV8Flags } from "./daemon-v8-flags.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { nodeVersionProblem } from "./node-version.ts";
 
@@ -23,7 +22,6 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
 // the others bring in the development relay, the SDK and their libraries, which a running hub
 // would otherwise hold in memory for nothing (and load at every start).
 const command = process.argv[2];
-if (command === "start") setDaemonV8Flags();
 const program =
   command === "dev" || command === "start" ? await oneCommandProgram(command) : await fullProgram();
 try {
