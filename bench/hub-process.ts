@@ -71,12 +71,18 @@ export async function startHubProcess(options: {
   return {
     child,
     readyOutput: out,
-    statusKb: (field) => statusKb(child.pid as number, field),
+    statusKb: (field) => procStatusKb(child.pid as number, field),
     async stop() {
       child.kill("SIGTERM");
       await exited;
     },
   };
+}
+
+/** A field of /proc/<pid>/status in KiB (`VmRSS`, `VmHWM`, `RssAnon`). */
+export function procStatusKb(pid: number, field: string): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
 }
 
 /**
@@ -181,13 +187,7 @@ export function cpuSeconds(pid: number): number {
 
 /** Resident memory now (VmRSS) or at its peak (VmHWM), in MiB. */
 export function memoryMiB(pid: number, field: "VmRSS" | "VmHWM"): number {
-  return Math.round(statusKb(pid, field) / 1024);
-}
-
-/** A field of /proc/<pid>/status in KiB. */
-function statusKb(pid: number, field: string): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+  return Math.round(procStatusKb(pid, field) / 1024);
 }
 
 export async function waitFor(what: string, probe: () => boolean, timeoutMs: number) {

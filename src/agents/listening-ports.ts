@@ -3,8 +3,10 @@
 
 import { readFile } from "node:fs/promises";
 import { connect } from "node:net";
-import { execa } from "execa";
+import { onFirstUse } from "../system/on-first-use.ts";
 import type { PortRange } from "./config.ts";
+
+const execaLibrary = onFirstUse<typeof import("execa")>("execa");
 
 /** A listening port and the loopback address to reach it on. */
 export interface ListeningPort {
@@ -156,7 +158,7 @@ async function readProc(root: string): Promise<ListeningPort[] | null> {
 
 async function runLsof(timeoutMs: number, signal?: AbortSignal): Promise<ListeningPort[] | null> {
   try {
-    const result = await execa("lsof", ["-iTCP", "-sTCP:LISTEN", "-n", "-P"], {
+    const result = await execaLibrary().execa("lsof", ["-iTCP", "-sTCP:LISTEN", "-n", "-P"], {
       timeout: timeoutMs,
       reject: false,
       encoding: "utf8",

@@ -18,9 +18,12 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
 }) as typeof process.emitWarning;
 
-// `dev` is the quick start's command: loading only its module (the others bring in the whole
-// hub) puts its first line on screen sooner.
-const program = process.argv[2] === "dev" ? await devProgram() : await fullProgram();
+// `dev` (the quick start's command) and `start` (the daemon, all day) load only their own module:
+// the others bring in the development relay, the SDK and their libraries, which a running hub
+// would otherwise hold in memory for nothing (and load at every start).
+const command = process.argv[2];
+const program =
+  command === "dev" || command === "start" ? await oneCommandProgram(command) : await fullProgram();
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
@@ -36,12 +39,14 @@ async function fullProgram() {
   return (await import("./program.ts")).buildProgram();
 }
 
-async function devProgram() {
-  const [{ rootProgram }, { registerDevCommand }] = await Promise.all([
+async function oneCommandProgram(command: "dev" | "start") {
+  const [{ rootProgram }, register] = await Promise.all([
     import("./program-root.ts"),
-    import("./dev.ts"),
+    command === "dev"
+      ? import("./dev.ts").then((module) => module.registerDevCommand)
+      : import("./start.ts").then((module) => module.registerStartCommand),
   ]);
   const program = rootProgram();
-  registerDevCommand(program);
+  register(program);
   return program;
 }

@@ -16,11 +16,12 @@
 
 import { existsSync } from "node:fs";
 import type { Writable } from "node:stream";
-import { execa, type ResultPromise } from "execa";
+import type { ResultPromise } from "execa";
 import { TransportError } from "../../a2a/transport.ts";
 import { Backoff } from "../../async/backoff.ts";
 import { type Clock, systemClock, type Timer } from "../../async/clock.ts";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
+import { onFirstUse } from "../../system/on-first-use.ts";
 import { childEnv, expandHome } from "./child-env.ts";
 import { LogBudget } from "./log-budget.ts";
 import { NdjsonLineReader, type OversizeLine, sniffRequestId } from "./ndjson-lines.ts";
@@ -28,6 +29,8 @@ import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
 import { ProcessFamily } from "./process-family.ts";
 import { DEFAULT_RPC_PEER_SETTINGS, preview, type RpcPeerSettings } from "./rpc-peer.ts";
 import { ExitWindow, type TransportHealth } from "./supervision.ts";
+
+const execaLibrary = onFirstUse<typeof import("execa")>("execa");
 
 export interface StdioSettings extends RpcPeerSettings {
   /** Longest stdout line accepted; a longer one fails the request it answers. */
@@ -198,7 +201,7 @@ export class StdioTransport extends PeerTransport {
     }
     let child: ResultPromise;
     try {
-      child = execa(this.#command, this.#args, {
+      child = execaLibrary().execa(this.#command, this.#args, {
         cwd: this.#cwd,
         env,
         extendEnv: false,

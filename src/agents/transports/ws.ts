@@ -4,16 +4,20 @@
 // a dead peer long before TCP would.
 
 import { Agent, request } from "undici";
-import WebSocket, { type RawData } from "ws";
+import type WebSocket from "ws";
+import type { RawData } from "ws";
 import { TransportError } from "../../a2a/transport.ts";
 import { Backoff } from "../../async/backoff.ts";
 import { type Clock, systemClock, type Timer } from "../../async/clock.ts";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
+import { onFirstUse } from "../../system/on-first-use.ts";
 import { cardAnswerProblem, readCardText } from "./card-body.ts";
 import { isCard } from "./local-card.ts";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
 import { DEFAULT_RPC_PEER_SETTINGS, type RpcPeerSettings } from "./rpc-peer.ts";
 import type { TransportHealth } from "./supervision.ts";
+
+const wsLibrary = onFirstUse<typeof WebSocket>("ws");
 
 export interface WsSettings extends RpcPeerSettings {
   /** Opening handshake limit (TCP + HTTP upgrade). */
@@ -157,7 +161,7 @@ export class WsTransport extends PeerTransport {
     if (this.#up.settled) this.#up = new Deferred<void>();
     let socket: WebSocket;
     try {
-      socket = new WebSocket(this.#url, {
+      socket = new (wsLibrary())(this.#url, {
         headers: this.#headers,
         handshakeTimeout: this.#settings.connectTimeoutMs,
         maxPayload: this.#settings.maxMessageBytes,
@@ -261,7 +265,7 @@ export class WsTransport extends PeerTransport {
 
   protected override write(message: string): void {
     const socket = this.#socket;
-    if (this.#phase !== "open" || !socket || socket.readyState !== WebSocket.OPEN) {
+    if (this.#phase !== "open" || !socket || socket.readyState !== socket.OPEN) {
       throw new TransportError("ConnectError", `agent "${this.name}" is not connected`, {
         connectionClass: true,
       });
@@ -299,7 +303,7 @@ export class WsTransport extends PeerTransport {
     const socket = this.#socket;
     const closed = this.#socketClosed;
     if (socket && closed) {
-      if (socket.readyState === WebSocket.OPEN) socket.close(1000, "hub stopping");
+      if (socket.readyState === socket.OPEN) socket.close(1000, "hub stopping");
       else socket.terminate();
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => {
