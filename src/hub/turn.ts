@@ -5,6 +5,7 @@
 import type { A2AClient } from "../a2a/client.ts";
 import { type A2ATask, isTurnEndingState, TERMINAL_STATES } from "../a2a/model.ts";
 import { JsonRpcError, TransportError } from "../a2a/transport.ts";
+import { type Clock, systemClock } from "../async/clock.ts";
 import { PollSchedule } from "../async/poll.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { oversizedPart } from "../relay/event-split.ts";
@@ -102,6 +103,8 @@ export interface TurnOptions {
   roomBackpressure?: () => Promise<void> | null;
   settings?: Partial<TurnSettings>;
   logger?: Logger;
+  /** Time for the deadline and the task polling (tests pass a manual one); default: the system's. */
+  clock?: Clock;
 }
 
 /** A failure of the turn itself (not of the transport). */
@@ -155,7 +158,7 @@ export async function runTurn(
     }
   };
 
-  const deadlineAt = Date.now() + settings.turnDeadlineMs;
+  const deadlineAt = (options.clock ?? systemClock).now() + settings.turnDeadlineMs;
   const deadline = setTimeout(() => {
     controller.abort(
       new TurnAbort(
@@ -424,6 +427,7 @@ class TurnSteps {
       maxIntervalMs: this.#settings.maxPollIntervalMs,
       deadlineAt: this.#deadlineAt,
       checkTimeoutMs: this.#settings.pollTimeoutMs, // only a poll that can finish in time
+      ...(this.#options.clock ? { clock: this.#options.clock } : {}),
     });
     let attempts = 0;
     let wait = !mode.immediately;

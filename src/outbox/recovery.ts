@@ -5,6 +5,7 @@
 // `processing_status(failed)`. The message content was never stored, so a turn that had not
 // reached its agent cannot be run again; the user is asked to resend.
 import { isTurnEndingState } from "../a2a/model.ts";
+import { type Clock, systemClock } from "../async/clock.ts";
 import { PollSchedule } from "../async/poll.ts";
 import type { EventSink, OpenOutlet, Roster, RosterAgent } from "../hub/hub.ts";
 import { failureGroup, newHubTaskId, type TurnIds, TurnMapper } from "../hub/mapping.ts";
@@ -29,6 +30,8 @@ export interface RecoveryOptions {
   settings: RecoverySettings;
   /** Abort: turns not yet resolved are answered HubRestarted at once. */
   signal: AbortSignal;
+  /** Time for the polling (tests pass a manual one); default: the system's. */
+  clock?: Clock;
 }
 
 export interface RecoveryReport {
@@ -113,7 +116,8 @@ async function resume(
   const polls = new PollSchedule({
     intervalMs: settings.pollIntervalMs,
     maxIntervalMs: settings.maxPollIntervalMs,
-    deadlineAt: Date.now() + settings.resumeMaxWaitMs,
+    deadlineAt: (options.clock ?? systemClock).now() + settings.resumeMaxWaitMs,
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   for (;;) {
     try {

@@ -416,7 +416,7 @@ describe("Hub drain", () => {
     });
     run.working("t1");
     run.complete("t1");
-    expect(await drained).toEqual({ cancelled: 0 });
+    expect(await drained).toMatchObject({ cancelled: 0, unsettled: 0 });
     expect((await sink.ended(command.agent_message_id)).status).toBe("completed");
     expect(a.runs).toHaveLength(1);
   });
@@ -432,7 +432,7 @@ describe("Hub drain", () => {
     await taskIdPublished(sink, running.agent_message_id, "t-run");
 
     // The agent never finishes, so only the grace period can end these turns.
-    expect(await hub.drain(1)).toEqual({ cancelled: 2 });
+    expect(await hub.drain(1)).toMatchObject({ cancelled: 2, unsettled: 0 });
     expect(run.signal.aborted).toBe(true);
     expect(await sink.ended(running.agent_message_id)).toEqual({
       status: "failed",

@@ -1,7 +1,7 @@
 // The pace of `tasks/get` polling, on a fake clock: a turn following a task (blocking send) and
 // recovery after a restart both wait pollIntervalMs, growing by half, between polls. Counting
 // the calls an in-memory agent receives in 10 s of fake time pins the schedule exactly.
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { A2AClient } from "../../src/a2a/client.ts";
 import type { RosterAgent } from "../../src/hub/hub.ts";
 import { newHubTaskId } from "../../src/hub/mapping.ts";
@@ -9,6 +9,7 @@ import { runTurn, TurnAbort } from "../../src/hub/turn.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { recoverTurns } from "../../src/outbox/recovery.ts";
 import { DEFAULT_RECOVERY_SETTINGS } from "../../src/outbox/settings.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 
 type AgentTransport = A2AClient["transport"];
 
@@ -33,13 +34,9 @@ function workingAgent() {
   return { client, calls, polls };
 }
 
-afterEach(() => {
-  vi.useRealTimers();
-});
-
 describe("tasks/get pacing", () => {
   it("a turn polls after 1 s, then every 1.5× longer: 4 polls in the first 10 s", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const clock = new ManualClock();
     const agent = workingAgent();
     const controller = new AbortController();
     const turn = runTurn(
@@ -62,19 +59,20 @@ describe("tasks/get pacing", () => {
       {
         signal: controller.signal,
         settings: { pollIntervalMs: 1_000, maxPollIntervalMs: 100_000, turnDeadlineMs: 3_600_000 },
+        clock,
       },
     );
-    await vi.advanceTimersByTimeAsync(999);
+    await clock.advance(999);
     expect(agent.calls).toEqual(["message/send"]);
     // Polls at 1000, 2500, 4750 and 8125 ms; the next would be at 13 187 ms.
-    await vi.advanceTimersByTimeAsync(10_000 - 999);
+    await clock.advance(10_000 - 999);
     expect(agent.polls()).toBe(4);
     controller.abort(new TurnAbort("cancel"));
     expect((await turn).status).toBe("failed");
   });
 
   it("recovery polls at once, then after 1 s, growing by half: 5 polls in the first 10 s", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    const clock = new ManualClock();
     const agent = workingAgent();
     const rosterAgent: RosterAgent = {
       localAgentId: "agent-a",
@@ -106,12 +104,13 @@ describe("tasks/get pacing", () => {
           resumeMaxWaitMs: 3_600_000,
         },
         signal: controller.signal,
+        clock,
       },
     );
-    await vi.advanceTimersByTimeAsync(999);
+    await clock.advance(999);
     expect(agent.polls()).toBe(1);
     // Polls at 0, 1000, 2500, 4750 and 8125 ms.
-    await vi.advanceTimersByTimeAsync(10_000 - 999);
+    await clock.advance(10_000 - 999);
     expect(agent.polls()).toBe(5);
     controller.abort();
     expect(await recovery).toEqual({ resumed: 0, failed: 1 });

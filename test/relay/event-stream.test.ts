@@ -319,7 +319,7 @@ describe("CommandStream", () => {
     const script: Array<(res: ServerResponse) => void> = [
       (res) => json(res, 503, errorBody("internal_error", "down")),
       (res) => json(res, 200, { not: "sse" }),
-      (res) => res.destroy(), // a reset connection
+      (res) => res.destroy(), // a reset connection, before any answer: the relay was not reached
       (res) => sse(res)('data: {"type":"connection_ready"}\n\n'),
     ];
     let n = 0;
@@ -331,10 +331,10 @@ describe("CommandStream", () => {
     expect(h.closes.map((c) => c?.code)).toEqual([
       "internal_error",
       "WrongContentType",
-      "ReadError",
+      "ConnectError",
     ]);
     expect(h.stream.state()).toMatchObject({ connection: "open", reconnects: 3 });
-    expect(h.stream.state().lastError).toContain("ReadError");
+    expect(h.stream.state().lastError).toContain("ConnectError");
   });
 
   it("resets the backoff after a healthy session", async () => {
