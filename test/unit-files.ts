@@ -8,6 +8,7 @@ export const UNIT_TEST_FILES: readonly string[] = [
   "test/a2a/card.test.ts",
   "test/a2a/dialect.test.ts",
   "test/agents/config.test.ts",
+  "test/agents/roster-diff.test.ts",
   "test/config/api-key.test.ts",
   "test/config/private-files.test.ts",
   "test/devrelay/pure.test.ts",
