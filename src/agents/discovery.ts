@@ -22,15 +22,18 @@ export const DEFAULT_EXCLUDED_PORTS: readonly number[] = [22, 53, 80, 443, 3306,
 export interface DiscoverySettings {
   /** The hub's own listening ports (metrics, control), never probed. */
   excludePorts: readonly number[];
+  /** Connect-scan fallback (no /proc, no lsof): sockets at once and per-port timeout. */
   portScanConcurrency: number;
   portScanTimeoutMs: number;
   lsofTimeoutMs: number;
 }
 
 export interface DiscoveryRoundSettings extends DiscoverySettings {
+  /** A discovery round this often while `autoDiscover` is on. */
   discoveryIntervalMs: number;
   /** Card probes at once in one round. */
   discoveryConcurrency: number;
+  /** Deadline of one card probe of a listening port. */
   discoveryProbeTimeoutMs: number;
 }
 

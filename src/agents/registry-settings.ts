@@ -6,6 +6,7 @@ import type { StdioSettings } from "./transports/stdio.ts";
 import type { WsSettings } from "./transports/ws.ts";
 import { DEFAULT_AGENTS_FILE_WATCHER_SETTINGS } from "./watch.ts";
 
+/** The discovery fields (ports, scan, rounds) are declared with discovery. */
 export interface RegistrySettings extends DiscoveryRoundSettings {
   /** Card re-fetch of every agent in the roster. */
   healthCheckIntervalMs: number;
@@ -23,15 +24,6 @@ export interface RegistrySettings extends DiscoveryRoundSettings {
   removeGraceMs: number;
   /** Quiet time after an agents.json edit before it is applied. */
   debounceMs: number;
-  discoveryIntervalMs: number;
-  discoveryConcurrency: number;
-  discoveryProbeTimeoutMs: number;
-  /** The hub's own listening ports; discovery never probes them. */
-  excludePorts: number[];
-  /** Connect-scan fallback (no /proc, no lsof): sockets at once and per-port timeout. */
-  portScanConcurrency: number;
-  portScanTimeoutMs: number;
-  lsofTimeoutMs: number;
   /** Deadline of one probe of a stdio/ws agent (spawn or connect, then `agent/getCard`). */
   localCardTimeoutMs: number;
   /** Passed to the transports made by the default factory. */
