@@ -264,6 +264,18 @@ export const MUTATIONS: Mutation[] = [
     tests: ["test/relay/event-split.test.ts"],
   },
   {
+    name: "roster-diff-replaces-in-place-changes",
+    rule: "an agents.json edit of name, description or limits keeps the agent's transport",
+    edits: [
+      {
+        file: "src/agents/roster-diff.ts",
+        search: "} else if (transportKey(current.entry) === transportKey(entry)) {",
+        replace: "} else if (false) {",
+      },
+    ],
+    tests: ["test/agents/roster-diff.test.ts", "test/agents/registry.test.ts"],
+  },
+  {
     name: "card-projection-keeps-everything",
     rule: "the card synced to the relay holds only the fields it needs (no security schemes)",
     edits: [
