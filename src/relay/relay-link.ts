@@ -175,7 +175,6 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       logger: this.logger,
       random: this.random,
       onCommand: (command, eventId) => this.handleCommand(command, eventId),
-      lastEventId: this.storedEventId(),
       onNotRegistered: (signal) => this.reregister(signal),
       onAuthError: (error) => this.fail(error),
       onEventIdDropped: () => this.options.eventIds?.save(this.eventIdScope, null),
@@ -203,6 +202,8 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     if (this.started) throw new Error("RelayLink.start() may be called once");
     this.started = true;
     this.onCommand = onCommand;
+    // Read now, not when built: the outbox that keeps it is opened just before the link starts.
+    this.stream.resumeAfter(this.storedEventId());
     if (signal.aborted) {
       await this.close();
       return;
