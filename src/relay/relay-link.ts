@@ -202,13 +202,14 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     if (this.started) throw new Error("RelayLink.start() may be called once");
     this.started = true;
     this.onCommand = onCommand;
-    // Read now, not when built: the outbox that keeps it is opened just before the link starts.
-    this.stream.resumeAfter(this.storedEventId());
     if (signal.aborted) {
       await this.close();
       return;
     }
     signal.addEventListener("abort", () => void this.close(), { once: true });
+    // Read now, not when built: the outbox that keeps them is opened just before the link starts.
+    this.stream.resumeAfter(this.storedEventId());
+    this.publisher.resume();
     const ready = new Promise<void>((resolve) => {
       this.readyWaiter = resolve;
     });
