@@ -131,28 +131,16 @@ export const MUTATIONS: Mutation[] = [
     tests: ["test/relay/publisher.test.ts"],
   },
   {
-    name: "turn-poll-interval-zero",
-    rule: "a turn waits pollIntervalMs (growing) between tasks/get polls",
+    name: "task-follow-poll-interval-zero",
+    rule: "a turn, and recovery after a restart, wait pollIntervalMs (growing) between tasks/get polls",
     edits: [
       {
-        file: "src/hub/turn.ts",
-        search: "let interval = this.#settings.pollIntervalMs;",
-        replace: "let interval = 0;",
+        file: "src/hub/task-follow.ts",
+        search: "intervalMs: options.intervalMs,",
+        replace: "intervalMs: 0,",
       },
     ],
-    tests: ["test/hub/turn.test.ts", "test/hub/poll-pacing.test.ts"],
-  },
-  {
-    name: "recovery-poll-interval-zero",
-    rule: "recovery after a restart waits pollIntervalMs (growing) between tasks/get polls",
-    edits: [
-      {
-        file: "src/outbox/recovery.ts",
-        search: "let interval = settings.pollIntervalMs;",
-        replace: "let interval = 0;",
-      },
-    ],
-    tests: ["test/hub/recovery.test.ts", "test/hub/poll-pacing.test.ts"],
+    tests: ["test/hub/turn.test.ts", "test/hub/recovery.test.ts", "test/hub/poll-pacing.test.ts"],
   },
   {
     name: "cancel-by-task-id-off",
