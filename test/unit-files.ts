@@ -21,6 +21,7 @@ export const UNIT_TEST_FILES: readonly string[] = [
   "test/hub/published-events.test.ts",
   "test/outbox/accepted-turns.test.ts",
   "test/outbox/durable-queue.test.ts",
+  "test/outbox/lifecycle.test.ts",
   "test/privacy/audit.test.ts",
   "test/privacy/detectors.test.ts",
   "test/privacy/incoming.test.ts",
