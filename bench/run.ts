@@ -94,6 +94,8 @@ async function main() {
     relayUrl: relay.url,
     key,
     args: inspect ? ["--inspect", "127.0.0.1:0"] : [],
+    // BENCH_HUB_NODE_FLAGS: Node flags for the hub alone (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
+    nodeFlags: process.env.BENCH_HUB_NODE_FLAGS?.split(" ").filter(Boolean),
   });
   const hub = hubProcess.child;
   const kb = (field: string) => hubProcess.statusKb(field);
