@@ -5,7 +5,7 @@
 // moves it less; figures are medians of alternating rounds. Also the heap the recorder keeps
 // after a forced GC with its 200 turns, and one 1,000-chunk streamed turn's timeline.
 //
-//   node --expose-gc bench/inspector-recorder.ts      (npm run bench:inspector)
+//   node --expose-gc bench/inspector-recorder.ts      (ROUNDS=5 ECHO_TURNS=4000 by default)
 import type { A2AMessage, A2AStreamEvent } from "../src/a2a/model.ts";
 import { runTurn } from "../src/hub/turn.ts";
 import { Recorder } from "../src/inspector/recorder.ts";
