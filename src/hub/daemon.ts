@@ -186,9 +186,9 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       outlet: (turn) => this.privacy.open(turn),
     });
     const observer = this.#options.observer ?? NULL_OBSERVER;
-    void this.link.start((command) => {
+    void this.link.start((command, parsed) => {
       observer.command(command);
-      this.hub.handleCommand(command as never);
+      this.hub.handleCommand(parsed);
     }, signal);
   }
 

@@ -12,7 +12,8 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { fullJitterDelayMs, type Random } from "../async/backoff.ts";
 import type { Logger } from "../log/logger.ts";
-import type { RelayCommand, RelayCommandType } from "../wire/relay.ts";
+import type { RelayCommand } from "../wire/relay.ts";
+import { type ParsedRelayCommand, readRelayCommandData } from "../wire/relay-command.ts";
 import type { RelayClient } from "./client.ts";
 import { delay } from "./delay.ts";
 import {
@@ -55,7 +56,7 @@ export interface CommandStreamOptions {
    * Each command in stream order; a missing `type` arrives as `user_message`. `eventId`: the
    * event's SSE id when it carried a usable one, `""` when it cleared the id, else null.
    */
-  onCommand: (command: RelayCommand, eventId: string | null) => void;
+  onCommand: (command: RelayCommand, eventId: string | null, parsed: ParsedRelayCommand) => void;
   /** 404, or the relay refused the hub: register again (rejects on auth failure or abort). */
   onNotRegistered: (signal: AbortSignal) => Promise<void>;
   /** 401/403: the stream stops for good. */
@@ -85,13 +86,6 @@ interface SessionReport {
   sentEventId: string | null;
 }
 
-const KNOWN_TYPES: ReadonlySet<string> = new Set<RelayCommandType>([
-  "connection_ready",
-  "heartbeat",
-  "user_message",
-  "user_reply",
-  "cancel_task",
-]);
 const TURN_TYPES: ReadonlySet<string> = new Set(["user_message", "user_reply", "cancel_task"]);
 const PREVIEW_CHARS = 200;
 
@@ -288,38 +282,28 @@ export class CommandStream {
     return report;
   }
 
-  /** Parses one `data:` payload and hands the command on; bad data is logged and skipped. */
+  /** Hands one `data:` payload on, parsed (wire/relay-command.ts); bad data is logged and skipped. */
   private dispatch(message: EventSourceMessage, startedAt: number): void {
     const { logger } = this.options;
     const report = this.current;
     if (report?.refusal != null) return; // nothing after a refusal counts
-    let value: unknown;
-    try {
-      value = JSON.parse(message.data);
-    } catch {
+    const data = readRelayCommandData(message.data);
+    if (data.kind === "not_json" || data.kind === "not_object") {
       logger.warn(
         { data: message.data.slice(0, PREVIEW_CHARS) },
-        "relay sent a command that is not JSON; skipped",
+        data.kind === "not_json"
+          ? "relay sent a command that is not JSON; skipped"
+          : "relay sent a command that is not a JSON object; skipped",
       );
       return;
     }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      logger.warn(
-        { data: message.data.slice(0, PREVIEW_CHARS) },
-        "relay sent a command that is not a JSON object; skipped",
-      );
-      return;
-    }
-    const raw = value as Record<string, unknown>;
-    const type = raw.type === undefined || raw.type === null ? "user_message" : String(raw.type);
-    if (type === "error") {
+    if (data.kind === "refused") {
       // The relay refuses this stream (hybro.ai: the hub id is not the key's account's).
-      const reason =
-        typeof raw.error === "string" && raw.error.trim() ? raw.error : "no reason given";
-      if (report) report.refusal = relayText(reason);
+      if (report) report.refusal = relayText(data.reason);
       return;
     }
-    if (!KNOWN_TYPES.has(type)) {
+    const { type, command: parsed } = data;
+    if (parsed.kind === "unknown") {
       logger.debug({ type }, "relay sent an unknown command type; ignored");
       return;
     }
@@ -330,11 +314,12 @@ export class CommandStream {
     ) {
       this.sessionHealthy = true;
     }
-    const command = (raw.type === type ? raw : { ...raw, type }) as unknown as RelayCommand;
+    // As received, for the inspector and the tests; the hub runs `parsed`.
+    const command = data.raw as unknown as RelayCommand;
     const id = message.id;
     const usableId = id === undefined ? null : id === "" || isResumableEventId(id) ? id : null;
     try {
-      this.options.onCommand(command, usableId);
+      this.options.onCommand(command, usableId, parsed);
     } catch (error) {
       logger.error(
         { err: error instanceof Error ? error.message : String(error), type },

@@ -18,6 +18,7 @@ import { untilSettled } from "../async/deferred.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HubObserver } from "../observe/observer.ts";
 import type { PublishedEvent, RelayCommand, SyncAgent } from "../wire/relay.ts";
+import type { ParsedRelayCommand } from "../wire/relay-command.ts";
 import { RelayClient } from "./client.ts";
 import { delay } from "./delay.ts";
 import { RelayAuthError, RelayError } from "./errors.ts";
@@ -70,6 +71,12 @@ export interface EventIdStore {
   save(scope: string, eventId: string | null): void;
 }
 
+/**
+ * One command of the relay's stream: `command` as received (for the inspector), `parsed` once at
+ * the edge (wire/relay-command.ts) for the hub to run.
+ */
+export type CommandHandler = (command: RelayCommand, parsed: ParsedRelayCommand) => void;
+
 export interface RelayLinkReady {
   hubId: string;
   userId: string | null;
@@ -121,7 +128,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
   private readonly publisher: Publisher;
   private readonly stream: CommandStream;
   private readonly receipts: SyncReceipts;
-  private onCommand: (command: RelayCommand) => void = () => undefined;
+  private onCommand: CommandHandler = () => undefined;
   private started = false;
   private closing: Promise<void> | null = null;
   private fatalError: RelayAuthError | null = null;
@@ -185,7 +192,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       settings: this.settings,
       logger: this.logger,
       random: this.random,
-      onCommand: (command, eventId) => this.handleCommand(command, eventId),
+      onCommand: (command, eventId, parsed) => this.handleCommand(command, eventId, parsed),
       lastEventId: this.storedEventId(),
       onNotRegistered: (signal) => this.reregister(signal),
       onAuthError: (error) => this.fail(error),
@@ -210,7 +217,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
    * refused key is reported by the `fatal` event, at any time. Network errors are retried
    * forever: a hub that boots without network keeps trying.
    */
-  async start(onCommand: (command: RelayCommand) => void, signal: AbortSignal): Promise<void> {
+  async start(onCommand: CommandHandler, signal: AbortSignal): Promise<void> {
     if (this.started) throw new Error("RelayLink.start() may be called once");
     this.started = true;
     this.onCommand = onCommand;
@@ -334,8 +341,12 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     await this.stream.run(this.signal);
   }
 
-  private handleCommand(command: RelayCommand, eventId: string | null = null): void {
-    if (command.type === "connection_ready") {
+  private handleCommand(
+    command: RelayCommand,
+    eventId: string | null,
+    parsed: ParsedRelayCommand,
+  ): void {
+    if (parsed.kind === "connection_ready") {
       // The relay may have lost our roster while we were away: sync even if unchanged.
       this.lastSyncedPayload = null;
       void this.runSync(true);
@@ -350,7 +361,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
         });
       }
     }
-    this.onCommand(command);
+    this.onCommand(command, parsed);
     if (eventId !== null) this.options.eventIds?.save(this.eventIdScope, eventId || null);
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classifyCommand } from "../../src/hub/commands.ts";
+import { parseRelayCommand as classifyCommand } from "../../src/wire/relay-command.ts";
 
 const message = {
   kind: "message",
