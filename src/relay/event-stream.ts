@@ -10,12 +10,12 @@
 // are told once and slow the reconnects down (stream-health.ts); an SSE id is kept only if it
 // can be sent back as a header (event-id.ts).
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { fullJitterDelayMs, type Random } from "../async/backoff.ts";
+import { Backoff, type Random } from "../async/backoff.ts";
+import { type Clock, systemClock } from "../async/clock.ts";
 import type { Logger } from "../log/logger.ts";
 import type { RelayCommand } from "../wire/relay.ts";
 import { type ParsedRelayCommand, readRelayCommandData } from "../wire/relay-command.ts";
 import type { RelayClient } from "./client.ts";
-import { delay } from "./delay.ts";
 import {
   classifyNetworkError,
   type RelayAuthError,
@@ -24,6 +24,7 @@ import {
   streamRefusedError,
 } from "./errors.ts";
 import { isResumableEventId, previewEventId, whyNotResumable } from "./event-id.ts";
+import { failurePlan } from "./failure-policy.ts";
 import type { RelayLinkSettings } from "./settings.ts";
 import { type SessionVerdict, StreamHealth, type StreamProblem } from "./stream-health.ts";
 
@@ -70,6 +71,8 @@ export interface CommandStreamOptions {
   random?: Random;
   /** Clock for the "healthy session" rule and the setup patterns; tests may pin it. */
   now?: () => number;
+  /** Time for the reconnect waits (and `now`, unless that is given); default the system clock. */
+  clock?: Clock;
 }
 
 /** One connection attempt, as the reconnect loop sees it afterwards. */
@@ -92,6 +95,7 @@ const PREVIEW_CHARS = 200;
 export class CommandStream {
   private readonly options: CommandStreamOptions;
   private readonly random: Random;
+  private readonly clock: Clock;
   private readonly now: () => number;
   private readonly health: StreamHealth;
   private connection: StreamConnection = "stopped";
@@ -113,7 +117,9 @@ export class CommandStream {
   constructor(options: CommandStreamOptions) {
     this.options = options;
     this.random = options.random ?? Math.random;
-    this.now = options.now ?? Date.now;
+    const clock = options.clock ?? systemClock;
+    this.clock = options.now ? { ...clock, now: options.now } : clock;
+    this.now = () => this.clock.now();
     this.health = new StreamHealth(options.hubId, options.settings, this.now);
     this.lastEventId = options.lastEventId ?? null;
   }
@@ -133,21 +139,31 @@ export class CommandStream {
   /** Holds the stream until `signal` aborts or the key is refused. Never rejects. */
   async run(signal: AbortSignal): Promise<void> {
     const { settings } = this.options;
-    let attempt = 0;
+    // A session that stayed up `streamHealthyAfterMs`, or carried a turn, starts it over.
+    const backoff = new Backoff(
+      {
+        baseDelayMs: settings.reconnectBaseDelayMs,
+        maxDelayMs: settings.reconnectMaxDelayMs,
+        jitter: "full",
+        stableRunMs: settings.streamHealthyAfterMs,
+      },
+      { clock: this.clock, random: this.random },
+    );
     while (!signal.aborted) {
       this.connection = "connecting";
       this.nextAttemptAt = null;
       this.sessionHealthy = false;
       const startedAt = this.now();
+      backoff.runStarted();
       const report = await this.session(signal, startedAt);
       if (signal.aborted) break;
-      if (this.sessionHealthy || this.now() - startedAt >= settings.streamHealthyAfterMs)
-        attempt = 0;
+      if (!backoff.runEnded() && this.sessionHealthy) backoff.reset();
       const failure = report.failure;
+      const plan = failure ? failurePlan("events", failure) : null;
       this.lastError = failure ? failure.message : null;
       this.options.onClose?.(failure);
 
-      if (failure?.kind === "auth") {
+      if (plan?.stop) {
         this.options.onAuthError(failure as RelayAuthError);
         break;
       }
@@ -163,17 +179,9 @@ export class CommandStream {
       }
 
       // Retry-After and the setup floor are floors: the backoff keeps growing under them.
-      const waitMs = Math.max(
-        failure?.retryAfterMs ?? 0,
-        fullJitterDelayMs(
-          attempt,
-          settings.reconnectBaseDelayMs,
-          settings.reconnectMaxDelayMs,
-          this.random,
-        ),
-        this.health.floorMs(this.random),
+      const waitMs = backoff.nextDelayMs(
+        Math.max(failure?.retryAfterMs ?? 0, this.health.floorMs(this.random)),
       );
-      attempt += 1;
       this.reconnects += 1;
       this.logEnd(report, verdict, waitMs);
       this.connection = "backoff";
@@ -181,9 +189,9 @@ export class CommandStream {
       this.nextAttemptAt = this.now() + waitMs;
       // Ref'd on purpose: while the stream waits to reconnect, this timer is what keeps the
       // daemon's process alive.
-      await delay(waitMs, signal);
+      await this.clock.sleep(waitMs, signal).catch(() => undefined);
       if (signal.aborted) break;
-      if (failure?.kind === "not_registered" || failure?.kind === "hub_refused") {
+      if (plan?.reregister) {
         try {
           await this.options.onNotRegistered(signal);
         } catch {
