@@ -753,7 +753,12 @@ export class Publisher {
   private mayPost(roomId: string): boolean {
     if (this.relayBackoff.failures === 0) return true;
     if (this.relayProbe !== null) return this.relayProbe === roomId;
-    if (Date.now() < this.relayRetryAt) return false;
+    const waitMs = this.relayRetryAt - Date.now();
+    if (waitMs > 0) {
+      // A room can park after the wake-up timer fired (Date.now() lags the timers' clock).
+      if (this.relayTimer === null) this.wakeParkedIn(waitMs);
+      return false;
+    }
     this.relayProbe = roomId;
     return true;
   }
@@ -772,6 +777,10 @@ export class Publisher {
       { failures, queued: this.queue.depth() },
       `publish: ${failure.message} (every room waits for the relay; next try in ${waitMs} ms)`,
     );
+    this.wakeParkedIn(waitMs);
+  }
+
+  private wakeParkedIn(waitMs: number): void {
     this.clearRelayTimer();
     this.relayTimer = setTimeout(() => {
       this.relayTimer = null;
