@@ -14,7 +14,6 @@ export const UNIT_TEST_FILES: readonly string[] = [
   "test/devrelay/pure.test.ts",
   "test/devrelay/rate-limit.test.ts",
   "test/hub/agent-slots.test.ts",
-  "test/hub/commands.test.ts",
   "test/hub/hub.test.ts",
   "test/hub/mapping.test.ts",
   "test/hub/poll-pacing.test.ts",
@@ -39,4 +38,5 @@ export const UNIT_TEST_FILES: readonly string[] = [
   "test/transports/ndjson-lines.test.ts",
   "test/transports/rpc-peer.test.ts",
   "test/transports/supervision.test.ts",
+  "test/wire/relay-command.test.ts",
 ];

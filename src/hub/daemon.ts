@@ -194,9 +194,9 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
     // Turns an earlier run never answered: answered now, queued behind their earlier events.
     void this.recovery.run(this.outbox.takeUnfinished());
     const observer = this.#options.observer ?? NULL_OBSERVER;
-    void this.link.start((command) => {
+    void this.link.start((command, parsed) => {
       observer.command(command);
-      this.hub.handleCommand(command as never);
+      this.hub.handleCommand(parsed);
     }, signal);
   }
 

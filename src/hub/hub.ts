@@ -17,8 +17,8 @@ import type {
   UserReplyCommand,
 } from "../wire/relay.ts";
 import { isPlaceholderTaskId } from "../wire/relay.ts";
+import type { ParsedRelayCommand } from "../wire/relay-command.ts";
 import { AgentSlots } from "./agent-slots.ts";
-import { classifyCommand } from "./commands.ts";
 import {
   failureGroup,
   newHubTaskId,
@@ -185,9 +185,8 @@ export class Hub {
     return counts;
   }
 
-  /** Routes one command object from the relay's stream. Never throws. */
-  handleCommand(raw: Record<string, unknown>): void {
-    const classified = classifyCommand(raw);
+  /** Routes one command of the relay's stream (parsed at the edge, wire/relay-command.ts). Never throws. */
+  handleCommand(classified: ParsedRelayCommand): void {
     switch (classified.kind) {
       case "connection_ready":
       case "heartbeat":

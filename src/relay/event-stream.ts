@@ -10,11 +10,12 @@
 // are told once and slow the reconnects down (stream-health.ts); an SSE id is kept only if it
 // can be sent back as a header (event-id.ts).
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { fullJitterDelayMs, type Random } from "../async/backoff.ts";
+import { Backoff, type Random } from "../async/backoff.ts";
+import { type Clock, systemClock } from "../async/clock.ts";
 import type { Logger } from "../log/logger.ts";
-import type { RelayCommand, RelayCommandType } from "../wire/relay.ts";
+import type { RelayCommand } from "../wire/relay.ts";
+import { type ParsedRelayCommand, readRelayCommandData } from "../wire/relay-command.ts";
 import type { RelayClient } from "./client.ts";
-import { delay } from "./delay.ts";
 import {
   classifyNetworkError,
   type RelayAuthError,
@@ -23,6 +24,7 @@ import {
   streamRefusedError,
 } from "./errors.ts";
 import { isResumableEventId, previewEventId, whyNotResumable } from "./event-id.ts";
+import { failurePlan } from "./failure-policy.ts";
 import type { RelayLinkSettings } from "./settings.ts";
 import { type SessionVerdict, StreamHealth, type StreamProblem } from "./stream-health.ts";
 
@@ -55,7 +57,7 @@ export interface CommandStreamOptions {
    * Each command in stream order; a missing `type` arrives as `user_message`. `eventId`: the
    * event's SSE id when it carried a usable one, `""` when it cleared the id, else null.
    */
-  onCommand: (command: RelayCommand, eventId: string | null) => void;
+  onCommand: (command: RelayCommand, eventId: string | null, parsed: ParsedRelayCommand) => void;
   /** 404, or the relay refused the hub: register again (rejects on auth failure or abort). */
   onNotRegistered: (signal: AbortSignal) => Promise<void>;
   /** 401/403: the stream stops for good. */
@@ -69,6 +71,8 @@ export interface CommandStreamOptions {
   random?: Random;
   /** Clock for the "healthy session" rule and the setup patterns; tests may pin it. */
   now?: () => number;
+  /** Time for the reconnect waits (and `now`, unless that is given); default the system clock. */
+  clock?: Clock;
 }
 
 /** One connection attempt, as the reconnect loop sees it afterwards. */
@@ -85,19 +89,13 @@ interface SessionReport {
   sentEventId: string | null;
 }
 
-const KNOWN_TYPES: ReadonlySet<string> = new Set<RelayCommandType>([
-  "connection_ready",
-  "heartbeat",
-  "user_message",
-  "user_reply",
-  "cancel_task",
-]);
 const TURN_TYPES: ReadonlySet<string> = new Set(["user_message", "user_reply", "cancel_task"]);
 const PREVIEW_CHARS = 200;
 
 export class CommandStream {
   private readonly options: CommandStreamOptions;
   private readonly random: Random;
+  private readonly clock: Clock;
   private readonly now: () => number;
   private readonly health: StreamHealth;
   private connection: StreamConnection = "stopped";
@@ -119,7 +117,9 @@ export class CommandStream {
   constructor(options: CommandStreamOptions) {
     this.options = options;
     this.random = options.random ?? Math.random;
-    this.now = options.now ?? Date.now;
+    const clock = options.clock ?? systemClock;
+    this.clock = options.now ? { ...clock, now: options.now } : clock;
+    this.now = () => this.clock.now();
     this.health = new StreamHealth(options.hubId, options.settings, this.now);
     this.lastEventId = options.lastEventId ?? null;
   }
@@ -144,21 +144,31 @@ export class CommandStream {
   /** Holds the stream until `signal` aborts or the key is refused. Never rejects. */
   async run(signal: AbortSignal): Promise<void> {
     const { settings } = this.options;
-    let attempt = 0;
+    // A session that stayed up `streamHealthyAfterMs`, or carried a turn, starts it over.
+    const backoff = new Backoff(
+      {
+        baseDelayMs: settings.reconnectBaseDelayMs,
+        maxDelayMs: settings.reconnectMaxDelayMs,
+        jitter: "full",
+        stableRunMs: settings.streamHealthyAfterMs,
+      },
+      { clock: this.clock, random: this.random },
+    );
     while (!signal.aborted) {
       this.connection = "connecting";
       this.nextAttemptAt = null;
       this.sessionHealthy = false;
       const startedAt = this.now();
+      backoff.runStarted();
       const report = await this.session(signal, startedAt);
       if (signal.aborted) break;
-      if (this.sessionHealthy || this.now() - startedAt >= settings.streamHealthyAfterMs)
-        attempt = 0;
+      if (!backoff.runEnded() && this.sessionHealthy) backoff.reset();
       const failure = report.failure;
+      const plan = failure ? failurePlan("events", failure) : null;
       this.lastError = failure ? failure.message : null;
       this.options.onClose?.(failure);
 
-      if (failure?.kind === "auth") {
+      if (plan?.stop) {
         this.options.onAuthError(failure as RelayAuthError);
         break;
       }
@@ -174,17 +184,9 @@ export class CommandStream {
       }
 
       // Retry-After and the setup floor are floors: the backoff keeps growing under them.
-      const waitMs = Math.max(
-        failure?.retryAfterMs ?? 0,
-        fullJitterDelayMs(
-          attempt,
-          settings.reconnectBaseDelayMs,
-          settings.reconnectMaxDelayMs,
-          this.random,
-        ),
-        this.health.floorMs(this.random),
+      const waitMs = backoff.nextDelayMs(
+        Math.max(failure?.retryAfterMs ?? 0, this.health.floorMs(this.random)),
       );
-      attempt += 1;
       this.reconnects += 1;
       this.logEnd(report, verdict, waitMs);
       this.connection = "backoff";
@@ -192,9 +194,9 @@ export class CommandStream {
       this.nextAttemptAt = this.now() + waitMs;
       // Ref'd on purpose: while the stream waits to reconnect, this timer is what keeps the
       // daemon's process alive.
-      await delay(waitMs, signal);
+      await this.clock.sleep(waitMs, signal).catch(() => undefined);
       if (signal.aborted) break;
-      if (failure?.kind === "not_registered" || failure?.kind === "hub_refused") {
+      if (plan?.reregister) {
         try {
           await this.options.onNotRegistered(signal);
         } catch {
@@ -293,38 +295,28 @@ export class CommandStream {
     return report;
   }
 
-  /** Parses one `data:` payload and hands the command on; bad data is logged and skipped. */
+  /** Hands one `data:` payload on, parsed (wire/relay-command.ts); bad data is logged and skipped. */
   private dispatch(message: EventSourceMessage, startedAt: number): void {
     const { logger } = this.options;
     const report = this.current;
     if (report?.refusal != null) return; // nothing after a refusal counts
-    let value: unknown;
-    try {
-      value = JSON.parse(message.data);
-    } catch {
+    const data = readRelayCommandData(message.data);
+    if (data.kind === "not_json" || data.kind === "not_object") {
       logger.warn(
         { data: message.data.slice(0, PREVIEW_CHARS) },
-        "relay sent a command that is not JSON; skipped",
+        data.kind === "not_json"
+          ? "relay sent a command that is not JSON; skipped"
+          : "relay sent a command that is not a JSON object; skipped",
       );
       return;
     }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      logger.warn(
-        { data: message.data.slice(0, PREVIEW_CHARS) },
-        "relay sent a command that is not a JSON object; skipped",
-      );
-      return;
-    }
-    const raw = value as Record<string, unknown>;
-    const type = raw.type === undefined || raw.type === null ? "user_message" : String(raw.type);
-    if (type === "error") {
+    if (data.kind === "refused") {
       // The relay refuses this stream (hybro.ai: the hub id is not the key's account's).
-      const reason =
-        typeof raw.error === "string" && raw.error.trim() ? raw.error : "no reason given";
-      if (report) report.refusal = relayText(reason);
+      if (report) report.refusal = relayText(data.reason);
       return;
     }
-    if (!KNOWN_TYPES.has(type)) {
+    const { type, command: parsed } = data;
+    if (parsed.kind === "unknown") {
       logger.debug({ type }, "relay sent an unknown command type; ignored");
       return;
     }
@@ -335,11 +327,12 @@ export class CommandStream {
     ) {
       this.sessionHealthy = true;
     }
-    const command = (raw.type === type ? raw : { ...raw, type }) as unknown as RelayCommand;
+    // As received, for the inspector and the tests; the hub runs `parsed`.
+    const command = data.raw as unknown as RelayCommand;
     const id = message.id;
     const usableId = id === undefined ? null : id === "" || isResumableEventId(id) ? id : null;
     try {
-      this.options.onCommand(command, usableId);
+      this.options.onCommand(command, usableId, parsed);
     } catch (error) {
       logger.error(
         { err: error instanceof Error ? error.message : String(error), type },

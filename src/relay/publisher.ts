@@ -19,7 +19,7 @@
 // own stamped event; a batch is cut to fit; an event refused alone is split again and its pieces
 // sent before anything behind it. A turn's events stop being read from its agent while its room
 // holds more than `publishRoomHighWaterBytes` unsent (`backpressure`), so memory stays bounded.
-import { fullJitterDelayMs, type Random } from "../async/backoff.ts";
+import { Backoff, type Random } from "../async/backoff.ts";
 import type { Logger } from "../log/logger.ts";
 import { type HubObserver, NULL_OBSERVER } from "../observe/observer.ts";
 import {
@@ -36,6 +36,7 @@ import {
   refusedEventIndex,
 } from "./errors.ts";
 import { jsonBytes, splitEvent } from "./event-split.ts";
+import { failurePlan } from "./failure-policy.ts";
 import type { RelayLinkSettings } from "./settings.ts";
 
 export interface PublisherOptions {
@@ -83,8 +84,8 @@ interface RoomState {
   pending: boolean;
   timer: NodeJS.Timeout | null;
   timerKind: "coalesce" | "retry" | null;
-  /** Failed attempts in a row. */
-  attempts: number;
+  /** This room's retries: full jitter from `publishRetryBaseDelayMs`, reset when a POST gets through. */
+  backoff: Backoff;
   maxBatch: number;
   /** A one-off smaller next batch: the events before one the relay refused. */
   nextBatch: number | null;
@@ -137,8 +138,8 @@ export class Publisher {
   private closed = false;
   private flushing = 0;
   private overflowing = false;
-  /** Probes in a row that failed as the relay's trouble; 0 while publishing works. */
-  private relayFailures = 0;
+  /** Probes in a row that failed as the relay's trouble (`failures`; 0 while publishing works). */
+  private readonly relayBackoff: Backoff;
   /** While the relay fails: when the next probe may go, and the room whose POST probes now. */
   private relayRetryAt = 0;
   private relayProbe: string | null = null;
@@ -169,6 +170,7 @@ export class Publisher {
     this.sequence = options.sequence ?? new ResponseSequence();
     this.observer = options.observer ?? NULL_OBSERVER;
     this.bodyLimit = Math.max(MIN_PUBLISH_BODY_BYTES, this.settings.publishMaxBodyBytes);
+    this.relayBackoff = this.retryBackoff();
     this.resume();
   }
 
@@ -277,7 +279,7 @@ export class Publisher {
     this.flushing += 1;
     try {
       // No more waiting for coalesce windows, nor for the relay's backoff: try now.
-      if (this.relayFailures > 0 && this.relayProbe === null) this.wakeParked(true);
+      if (this.relayBackoff.failures > 0 && this.relayProbe === null) this.wakeParked(true);
       for (const [roomId, room] of this.rooms) {
         if (room.timerKind === "coalesce") this.clearTimer(room);
         this.schedule(roomId);
@@ -421,7 +423,7 @@ export class Publisher {
         pending: false,
         timer: null,
         timerKind: null,
-        attempts: 0,
+        backoff: this.retryBackoff(),
         maxBatch: this.settings.publishMaxBatchEvents,
         nextBatch: null,
         urgent: false,
@@ -646,10 +648,10 @@ export class Publisher {
       await this.options.send(roomId, events, signal);
       sendable.delivered();
       this.observer.acked(roomId, events);
-      if (this.relayFailures > 0) this.relayWorks();
-      else if (room.attempts > 0)
+      if (this.relayBackoff.failures > 0) this.relayWorks();
+      else if (room.backoff.failures > 0)
         this.logger.info({ roomId }, "publishing to the relay works again");
-      room.attempts = 0;
+      room.backoff.reset();
       this.counters.batches += 1;
       this.counters.eventsSent += count;
       return;
@@ -666,97 +668,101 @@ export class Publisher {
     if (failure.kind !== "permanent") this.observer.failed(roomId, events, failure.message, true);
     // The relay answered this POST itself (not a 5xx, 429 or network failure): it is reachable.
     if (
-      this.relayFailures > 0 &&
+      this.relayBackoff.failures > 0 &&
       (failure.kind === "permanent" || failure.kind === "not_registered")
     ) {
       this.relayWorks();
     }
-    switch (failure.kind) {
-      case "auth":
-        sendable.release();
-        this.stopForAuth(failure as RelayAuthError);
-        return;
-      case "permanent":
-        if (failure.status === 413) {
-          const bodyBytes =
-            ENVELOPE_ALLOWANCE_BYTES + events.reduce((sum, e) => sum + this.sizeOf(e) + 1, 0);
-          this.learnLimit(bodyBytes, failure);
-          if (count > 1) {
-            // Too large together: try again at once in smaller bodies (fewer events too, for a
-            // relay whose limit is below what we may learn).
-            sendable.release();
-            room.maxBatch = Math.max(1, Math.ceil(count / 2));
-            room.urgent = true;
-            this.counters.retries += 1;
-            this.observer.failed(roomId, events, failure.message, true);
-            return;
-          }
-          if (count === 1 && sendable.tooLarge?.()) {
-            this.counters.retries += 1;
-            this.observer.failed(roomId, events, failure.message, true);
-            return;
-          }
-          sendable.drop();
-          this.counters.dropped += count;
-          this.observer.failed(roomId, events, failure.message, false);
-          for (const event of events) {
-            if (this.lostTurns.size >= 1_000) {
-              const oldest = this.lostTurns.keys().next().value;
-              if (oldest !== undefined) this.lostTurns.delete(oldest);
-            }
-            this.lostTurns.set(
-              event.agent_message_id,
-              `Part of the agent's answer could not be delivered: the relay refused an event of ${this.sizeOf(event)} bytes as too large even alone.`,
-            );
-          }
-          this.logRefusal(roomId, failure, events);
+    const plan = failurePlan("publish", failure);
+    if (plan.stop) {
+      sendable.release();
+      this.stopForAuth(failure as RelayAuthError);
+      return;
+    }
+    if (!plan.retry) {
+      if (failure.status === 413) {
+        const bodyBytes =
+          ENVELOPE_ALLOWANCE_BYTES + events.reduce((sum, e) => sum + this.sizeOf(e) + 1, 0);
+        this.learnLimit(bodyBytes, failure);
+        if (count > 1) {
+          // Too large together: try again at once in smaller bodies (fewer events too, for a
+          // relay whose limit is below what we may learn).
+          sendable.release();
+          room.maxBatch = Math.max(1, Math.ceil(count / 2));
+          room.urgent = true;
+          this.counters.retries += 1;
+          this.observer.failed(roomId, events, failure.message, true);
           return;
         }
-        if (failure.status === 422 && count > 1) {
-          // The relay refuses a whole POST for one event it cannot read: send the events before
-          // it, then it alone, so only that one is lost.
-          const bad = refusedEventIndex(failure);
-          if (bad !== null && bad < count) {
-            sendable.release();
-            room.nextBatch = Math.max(1, bad);
-            room.urgent = true;
-            this.counters.retries += 1;
-            this.observer.failed(roomId, events, failure.message, true);
-            return;
-          }
+        if (count === 1 && sendable.tooLarge?.()) {
+          this.counters.retries += 1;
+          this.observer.failed(roomId, events, failure.message, true);
+          return;
         }
         sendable.drop();
         this.counters.dropped += count;
         this.observer.failed(roomId, events, failure.message, false);
+        for (const event of events) {
+          if (this.lostTurns.size >= 1_000) {
+            const oldest = this.lostTurns.keys().next().value;
+            if (oldest !== undefined) this.lostTurns.delete(oldest);
+          }
+          this.lostTurns.set(
+            event.agent_message_id,
+            `Part of the agent's answer could not be delivered: the relay refused an event of ${this.sizeOf(event)} bytes as too large even alone.`,
+          );
+        }
         this.logRefusal(roomId, failure, events);
         return;
-      case "not_registered":
-        sendable.release();
-        room.attempts += 1;
-        this.counters.retries += 1;
-        this.logger.warn({ roomId }, failure.message);
-        try {
-          await this.options.reregister(signal);
-        } catch {
-          return; // abort, or an auth failure the link reports
+      }
+      if (failure.status === 422 && count > 1) {
+        // The relay refuses a whole POST for one event it cannot read: send the events before
+        // it, then it alone, so only that one is lost.
+        const bad = refusedEventIndex(failure);
+        if (bad !== null && bad < count) {
+          sendable.release();
+          room.nextBatch = Math.max(1, bad);
+          room.urgent = true;
+          this.counters.retries += 1;
+          this.observer.failed(roomId, events, failure.message, true);
+          return;
         }
-        this.retryLater(roomId, room, failure);
-        return;
-      default:
-        if (failure.code === "ReadError" && this.cutWhileLarge(roomId, room, sendable)) return;
-        sendable.release();
-        room.attempts += 1;
-        this.counters.retries += 1;
-        this.relayFails(failure);
-        this.retryLater(roomId, room, failure);
+      }
+      sendable.drop();
+      this.counters.dropped += count;
+      this.observer.failed(roomId, events, failure.message, false);
+      this.logRefusal(roomId, failure, events);
+      return;
     }
+    if (plan.reregister) {
+      sendable.release();
+      this.counters.retries += 1;
+      this.logger.warn({ roomId }, failure.message);
+      try {
+        await this.options.reregister(signal);
+      } catch {
+        return; // abort, or an auth failure the link reports
+      }
+      this.retryLater(roomId, room, failure);
+      return;
+    }
+    if (failure.code === "ReadError" && this.cutWhileLarge(roomId, room, sendable)) return;
+    sendable.release();
+    this.counters.retries += 1;
+    this.relayFails(failure);
+    this.retryLater(roomId, room, failure);
   }
 
   /** True when a room may POST now: always while the relay works, else only as the one probe. */
   private mayPost(roomId: string): boolean {
-    if (this.relayFailures === 0) return true;
+    if (this.relayBackoff.failures === 0) return true;
     if (this.relayProbe !== null) return this.relayProbe === roomId;
-    if (Date.now() < this.relayRetryAt) return false;
+    const waitMs = this.relayRetryAt - Date.now();
+    if (waitMs > 0) {
+      // A room can park after the wake-up timer fired (Date.now() lags the timers' clock).
+      if (this.relayTimer === null) this.wakeParkedIn(waitMs);
+      return false;
+    }
     this.relayProbe = roomId;
     return true;
   }
@@ -765,24 +771,20 @@ export class Publisher {
   private relayFails(failure: RelayError): void {
     this.relayProbe = null;
     // POSTs already under way when the relay began failing count once, with the first.
-    if (this.relayFailures > 0 && Date.now() < this.relayRetryAt) return;
-    this.relayFailures += 1;
-    const waitMs = Math.max(
-      failure.retryAfterMs ?? 0,
-      fullJitterDelayMs(
-        this.relayFailures - 1,
-        this.settings.publishRetryBaseDelayMs,
-        this.settings.publishRetryMaxDelayMs,
-        this.random,
-      ),
-    );
+    if (this.relayBackoff.failures > 0 && Date.now() < this.relayRetryAt) return;
+    const waitMs = this.relayBackoff.nextDelayMs(failure.retryAfterMs ?? 0);
+    const failures = this.relayBackoff.failures;
     this.relayRetryAt = Date.now() + waitMs;
     // One warning when the relay starts failing, then every tenth probe.
-    const level = this.relayFailures === 1 || this.relayFailures % 10 === 0 ? "warn" : "debug";
+    const level = failures === 1 || failures % 10 === 0 ? "warn" : "debug";
     this.logger[level](
-      { failures: this.relayFailures, queued: this.queue.depth() },
+      { failures, queued: this.queue.depth() },
       `publish: ${failure.message} (every room waits for the relay; next try in ${waitMs} ms)`,
     );
+    this.wakeParkedIn(waitMs);
+  }
+
+  private wakeParkedIn(waitMs: number): void {
     this.clearRelayTimer();
     this.relayTimer = setTimeout(() => {
       this.relayTimer = null;
@@ -793,7 +795,7 @@ export class Publisher {
 
   /** A POST got through after failures: every waiting room may go again. */
   private relayWorks(): void {
-    this.relayFailures = 0;
+    this.relayBackoff.reset();
     this.relayRetryAt = 0;
     this.relayProbe = null;
     this.clearRelayTimer();
@@ -815,6 +817,17 @@ export class Publisher {
       room.urgent = true;
       this.schedule(roomId);
     }
+  }
+
+  private retryBackoff(): Backoff {
+    return new Backoff(
+      {
+        baseDelayMs: this.settings.publishRetryBaseDelayMs,
+        maxDelayMs: this.settings.publishRetryMaxDelayMs,
+        jitter: "full",
+      },
+      { random: this.random },
+    );
   }
 
   private clearRelayTimer(): void {
@@ -883,19 +896,11 @@ export class Publisher {
 
   private retryLater(roomId: string, room: RoomState, failure: RelayError): void {
     if (this.stopped) return;
-    const waitMs = Math.max(
-      failure.retryAfterMs ?? 0,
-      fullJitterDelayMs(
-        room.attempts - 1,
-        this.settings.publishRetryBaseDelayMs,
-        this.settings.publishRetryMaxDelayMs,
-        this.random,
-      ),
-    );
+    const waitMs = room.backoff.nextDelayMs(failure.retryAfterMs ?? 0);
     if (failure.kind !== "not_registered") {
       // The relay-wide warning is relayFails' (an outage with many rooms must not flood the log).
       this.logger.debug(
-        { roomId, attempt: room.attempts, queued: this.queue.roomDepth(roomId) },
+        { roomId, attempt: room.backoff.failures, queued: this.queue.roomDepth(roomId) },
         `publish: ${failure.message} (this room's next try in ${waitMs} ms at the earliest)`,
       );
     }

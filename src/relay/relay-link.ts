@@ -8,12 +8,8 @@
 // a relay that refuses the hub (not the key) is a setup problem shown in `state().problem` and
 // retried slowly (see stream-health.ts).
 import { EventEmitter } from "node:events";
-import {
-  equalJitterMs,
-  fullJitterDelayMs,
-  nextHeartbeatIntervalMs,
-  type Random,
-} from "../async/backoff.ts";
+import { Backoff, backoffCeilingMs, type Random } from "../async/backoff.ts";
+import { type Clock, systemClock } from "../async/clock.ts";
 import { untilSettled } from "../async/deferred.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HubObserver } from "../observe/observer.ts";
@@ -21,11 +17,12 @@ import type { EventIdStore } from "../outbox/event-ids.ts";
 import type { PublishQueue } from "../outbox/publish-queue.ts";
 import type { ResponseSequence } from "../outbox/response-seq.ts";
 import type { PublishedEvent, RelayCommand, SyncAgent } from "../wire/relay.ts";
+import type { ParsedRelayCommand } from "../wire/relay-command.ts";
 import { RelayClient } from "./client.ts";
-import { delay } from "./delay.ts";
-import { RelayAuthError, RelayError } from "./errors.ts";
+import type { RelayAuthError, RelayError } from "./errors.ts";
 import { eventIdScope, isResumableEventId, previewEventId, whyNotResumable } from "./event-id.ts";
 import { CommandStream, type StreamConnection } from "./event-stream.ts";
+import { asRelayError, failurePlan } from "./failure-policy.ts";
 import { Publisher, type PublisherStats, type QueuedObserver } from "./publisher.ts";
 import { type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
 import type { StreamProblem } from "./stream-health.ts";
@@ -55,9 +52,17 @@ export interface RelayLinkOptions {
   env?: Record<string, string | undefined>;
   /** Randomness for jitter (tests seed it). */
   random?: Random;
+  /** Time for the loops' waits (tests move it by hand); default the system clock. */
+  clock?: Clock;
   /** The local inspector's publish hooks; default none. */
   observer?: HubObserver;
 }
+
+/**
+ * One command of the relay's stream: `command` as received (for the inspector), `parsed` once at
+ * the edge (wire/relay-command.ts) for the hub to run.
+ */
+export type CommandHandler = (command: RelayCommand, parsed: ParsedRelayCommand) => void;
 
 export interface RelayLinkReady {
   hubId: string;
@@ -106,11 +111,12 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
   private readonly options: RelayLinkOptions;
   private readonly logger: Logger;
   private readonly random: Random;
+  private readonly clock: Clock;
   private readonly controller = new AbortController();
   private readonly publisher: Publisher;
   private readonly stream: CommandStream;
   private readonly receipts: SyncReceipts;
-  private onCommand: (command: RelayCommand) => void = () => undefined;
+  private onCommand: CommandHandler = () => undefined;
   private started = false;
   private closing: Promise<void> | null = null;
   private fatalError: RelayAuthError | null = null;
@@ -131,8 +137,10 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
   private syncPendingForce = false;
   private syncDebounce: NodeJS.Timeout | null = null;
   private resyncTimer: NodeJS.Timeout | null = null;
+  /** Heartbeats back off on failure: doubled from 2× the period, equal jitter, capped. */
+  private readonly heartbeatBackoff: Backoff;
+  /** Current nominal heartbeat period (state()); grows while heartbeats fail. */
   private heartbeatIntervalMs: number;
-  private heartbeatFailures = 0;
   /** Ends the heartbeat loop's current wait (the stream reopened after heartbeats failed). */
   private heartbeatWake: AbortController | null = null;
   /** What stored event ids of this link belong to: this relay and hub id. */
@@ -145,8 +153,17 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     this.hubId = options.hubId;
     this.logger = options.logger;
     this.random = options.random ?? Math.random;
+    this.clock = options.clock ?? systemClock;
     this.settings = relayLinkSettings(options.settings);
     this.heartbeatIntervalMs = this.settings.heartbeatIntervalMs;
+    this.heartbeatBackoff = new Backoff(
+      {
+        baseDelayMs: 2 * this.settings.heartbeatIntervalMs,
+        maxDelayMs: this.settings.maxHeartbeatIntervalMs,
+        jitter: "equal",
+      },
+      { clock: this.clock, random: this.random },
+    );
     this.receipts = new SyncReceipts(this.logger);
     this.client = new RelayClient({
       gatewayUrl: options.gatewayUrl,
@@ -174,14 +191,14 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       settings: this.settings,
       logger: this.logger,
       random: this.random,
-      onCommand: (command, eventId) => this.handleCommand(command, eventId),
+      onCommand: (command, eventId, parsed) => this.handleCommand(command, eventId, parsed),
       onNotRegistered: (signal) => this.reregister(signal),
       onAuthError: (error) => this.fail(error),
       onEventIdDropped: () => this.options.eventIds?.save(this.eventIdScope, null),
       onOpen: () => {
         // Heartbeats that failed while the stream was down wait long by now; the relay drops a
         // hub whose heartbeats stop, so send one soon.
-        if (this.heartbeatFailures > 0) this.heartbeatWake?.abort();
+        if (this.heartbeatBackoff.failures > 0) this.heartbeatWake?.abort();
         this.emit("connected");
       },
       onClose: (error) => {
@@ -198,7 +215,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
    * refused key is reported by the `fatal` event, at any time. Network errors are retried
    * forever: a hub that boots without network keeps trying.
    */
-  async start(onCommand: (command: RelayCommand) => void, signal: AbortSignal): Promise<void> {
+  async start(onCommand: CommandHandler, signal: AbortSignal): Promise<void> {
     if (this.started) throw new Error("RelayLink.start() may be called once");
     this.started = true;
     this.onCommand = onCommand;
@@ -277,7 +294,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       agentsSynced: this.agentsSynced,
       lastSyncAt: this.lastSyncAt,
       heartbeatIntervalMs: this.heartbeatIntervalMs,
-      heartbeatFailures: this.heartbeatFailures,
+      heartbeatFailures: this.heartbeatBackoff.failures,
       publish: this.publisher.stats(),
       notKept: this.receipts.list(),
       problem: stream.problem,
@@ -325,8 +342,12 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     await this.stream.run(this.signal);
   }
 
-  private handleCommand(command: RelayCommand, eventId: string | null = null): void {
-    if (command.type === "connection_ready") {
+  private handleCommand(
+    command: RelayCommand,
+    eventId: string | null,
+    parsed: ParsedRelayCommand,
+  ): void {
+    if (parsed.kind === "connection_ready") {
       // The relay may have lost our roster while we were away: sync even if unchanged.
       this.lastSyncedPayload = null;
       void this.runSync(true);
@@ -341,7 +362,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
         });
       }
     }
-    this.onCommand(command);
+    this.onCommand(command, parsed);
     if (eventId !== null) this.options.eventIds?.save(this.eventIdScope, eventId || null);
   }
 
@@ -374,7 +395,8 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
   private async registerUntilDone(): Promise<void> {
     const wasRegistered = this.registered;
     this.registered = false;
-    for (let attempt = 0; ; attempt += 1) {
+    const backoff = this.reconnectBackoff();
+    for (;;) {
       try {
         const answer = await this.client.register(this.hubId, this.signal);
         this.registered = true;
@@ -393,11 +415,12 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       } catch (error) {
         if (this.stopped) throw abortError();
         const failure = asRelayError(error, "register");
-        if (failure instanceof RelayAuthError) {
-          this.fail(failure);
+        if (failurePlan("register", failure).stop) {
+          this.fail(failure as RelayAuthError);
           throw failure;
         }
-        const waitMs = this.retryDelay(attempt, failure);
+        const attempt = backoff.failures;
+        const waitMs = backoff.nextDelayMs(failure.retryAfterMs ?? 0);
         this.lastError = failure.message;
         const level =
           failure.kind === "permanent"
@@ -409,7 +432,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
           { call: "register", attempt: attempt + 1 },
           `cannot register with the relay at ${this.client.gatewayUrl}: ${failure.message} (next try in ${waitMs} ms)`,
         );
-        await delay(waitMs, this.signal);
+        await this.wait(waitMs, this.signal);
         if (this.stopped) throw abortError();
       }
     }
@@ -427,7 +450,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
   }
 
   private async syncUntilIdle(): Promise<void> {
-    let attempt = 0;
+    const backoff = this.reconnectBackoff();
     while (this.syncPending && !this.stopped) {
       const force = this.syncPendingForce;
       this.syncPending = false;
@@ -452,7 +475,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
         this.agentsSynced = answer.synced.length;
         this.lastSyncAt = Date.now();
         this.receipts.record(roster, answer);
-        attempt = 0;
+        backoff.reset();
         // Periodic keep-alive syncs of an unchanged roster stay out of the info log.
         this.logger[changed ? "info" : "debug"](
           { agents: roster.length, synced: answer.synced.length },
@@ -462,12 +485,13 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       } catch (error) {
         if (this.stopped) return;
         const failure = asRelayError(error, "sync");
-        if (failure instanceof RelayAuthError) {
-          this.fail(failure);
+        const plan = failurePlan("sync", failure);
+        if (plan.stop) {
+          this.fail(failure as RelayAuthError);
           return;
         }
         this.lastError = failure.message;
-        if (failure.kind === "permanent" || failure.kind === "hub_refused") {
+        if (!plan.retry) {
           // A refused hub is synced again after the stream is accepted (`connection_ready`).
           this.logger[failure.kind === "permanent" ? "error" : "warn"](
             { call: "sync", agents: roster.length },
@@ -479,7 +503,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
         // Try again (forced: the relay's view is unknown), after re-registering on a 404.
         this.syncPending = true;
         this.syncPendingForce = true;
-        if (failure.kind === "not_registered") {
+        if (plan.reregister) {
           this.logger.warn({ call: "sync" }, failure.message);
           try {
             await this.reregister(this.signal);
@@ -487,52 +511,54 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
             return;
           }
         }
-        const waitMs = this.retryDelay(attempt, failure);
-        attempt += 1;
-        if (failure.kind !== "not_registered") {
+        const waitMs = backoff.nextDelayMs(failure.retryAfterMs ?? 0);
+        if (!plan.reregister) {
           this.logger.warn(
             { call: "sync" },
             `agent sync failed: ${failure.message} (next try in ${waitMs} ms)`,
           );
         }
-        await delay(waitMs, this.signal, { unref: true });
+        await this.wait(waitMs, this.signal, true);
       }
     }
   }
 
   private async heartbeatLoop(): Promise<void> {
     const base = this.settings.heartbeatIntervalMs;
+    const backoff = this.heartbeatBackoff;
+    let waitMs = base;
     while (!this.stopped) {
-      const waitMs =
-        this.heartbeatFailures === 0 ? base : equalJitterMs(this.heartbeatIntervalMs, this.random);
       const wake = new AbortController();
       this.heartbeatWake = wake;
-      await delay(waitMs, AbortSignal.any([this.signal, wake.signal]), { unref: true });
+      await this.wait(waitMs, AbortSignal.any([this.signal, wake.signal]), true);
       this.heartbeatWake = null;
       if (this.stopped) return;
       try {
         await this.client.heartbeat(this.hubId, this.signal);
-        if (this.heartbeatFailures > 0) this.logger.info("heartbeats reach the relay again");
-        this.heartbeatFailures = 0;
-        this.heartbeatIntervalMs = base;
+        if (backoff.failures > 0) this.logger.info("heartbeats reach the relay again");
+        backoff.reset();
+        this.heartbeatIntervalMs = waitMs = base;
       } catch (error) {
         if (this.stopped) return;
         const failure = asRelayError(error, "heartbeat");
-        if (failure instanceof RelayAuthError) {
-          this.fail(failure);
+        const plan = failurePlan("heartbeat", failure);
+        if (plan.stop) {
+          this.fail(failure as RelayAuthError);
           return;
         }
         this.lastError = failure.message;
-        this.heartbeatFailures += 1;
-        this.heartbeatIntervalMs = Math.max(
-          nextHeartbeatIntervalMs(this.heartbeatIntervalMs, this.settings.maxHeartbeatIntervalMs),
-          failure.retryAfterMs ?? 0,
+        const ceilingMs = backoffCeilingMs(
+          backoff.failures,
+          2 * base,
+          this.settings.maxHeartbeatIntervalMs,
         );
+        waitMs = backoff.nextDelayMs(failure.retryAfterMs ?? 0);
+        this.heartbeatIntervalMs = Math.max(ceilingMs, failure.retryAfterMs ?? 0);
         this.logger.warn(
-          { call: "heartbeat", failures: this.heartbeatFailures },
+          { call: "heartbeat", failures: backoff.failures },
           `heartbeat failed: ${failure.message} (next in about ${this.heartbeatIntervalMs} ms)`,
         );
-        if (failure.kind === "not_registered") {
+        if (plan.reregister) {
           try {
             await this.reregister(this.signal);
           } catch {
@@ -543,16 +569,21 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     }
   }
 
-  private retryDelay(attempt: number, failure: RelayError): number {
-    return Math.max(
-      failure.retryAfterMs ?? 0,
-      fullJitterDelayMs(
-        attempt,
-        this.settings.reconnectBaseDelayMs,
-        this.settings.reconnectMaxDelayMs,
-        this.random,
-      ),
+  /** A fresh backoff for one register or sync loop (full jitter: spreads a crowd of hubs). */
+  private reconnectBackoff(): Backoff {
+    return new Backoff(
+      {
+        baseDelayMs: this.settings.reconnectBaseDelayMs,
+        maxDelayMs: this.settings.reconnectMaxDelayMs,
+        jitter: "full",
+      },
+      { clock: this.clock, random: this.random },
     );
+  }
+
+  /** Waits on the link's clock; an abort ends the wait early (callers check `stopped`). */
+  private async wait(ms: number, signal: AbortSignal, unref = false): Promise<void> {
+    await this.clock.sleep(ms, signal, { unref }).catch(() => undefined);
   }
 
   /** The key was refused: report once, stop the loops; queued events stay queued. */
@@ -575,18 +606,6 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     this.syncDebounce = null;
     this.resyncTimer = null;
   }
-}
-
-function asRelayError(error: unknown, call: "register" | "sync" | "heartbeat"): RelayError {
-  if (error instanceof RelayError) return error;
-  return new RelayError(
-    "transient",
-    call,
-    `${call} failed: ${error instanceof Error ? error.message : String(error)}`,
-    {
-      cause: error,
-    },
-  );
 }
 
 function abortError(): Error {

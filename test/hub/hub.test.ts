@@ -6,6 +6,11 @@ import { A2AClient } from "../../src/a2a/client.ts";
 import { Hub, type Roster, type RosterAgent } from "../../src/hub/hub.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
+import { parseRelayCommand } from "../../src/wire/relay-command.ts";
+
+/** A command as the relay link hands it on: parsed at the edge. */
+const handle = (hub: Hub, raw: Record<string, unknown>): void =>
+  hub.handleCommand(parseRelayCommand(raw));
 
 type AgentTransport = A2AClient["transport"];
 
@@ -220,12 +225,12 @@ describe("Hub cancel_task", () => {
   it("cancels a running turn named by its agent_message_id", async () => {
     const { hub, sink, a } = setup();
     const command = userMessage("agent-a", "long job");
-    hub.handleCommand(command);
+    handle(hub, command);
     const run = await a.started(1);
     run.working("task-1");
     await taskIdPublished(sink, command.agent_message_id, "task-1");
 
-    hub.handleCommand({
+    handle(hub, {
       type: "cancel_task",
       local_agent_id: "agent-a",
       task_id: "",
@@ -246,8 +251,8 @@ describe("Hub cancel_task", () => {
     const { hub, sink, a } = setup();
     const other = userMessage("agent-a", "other job");
     const command = userMessage("agent-a", "long job");
-    hub.handleCommand(other);
-    hub.handleCommand(command);
+    handle(hub, other);
+    handle(hub, command);
     const first = await a.started(1);
     const second = await a.started(2);
     const [otherRun, run] = first.text === "other job" ? [first, second] : [second, first];
@@ -255,7 +260,7 @@ describe("Hub cancel_task", () => {
     run.working("task-7");
     await taskIdPublished(sink, command.agent_message_id, "task-7");
 
-    hub.handleCommand({ type: "cancel_task", local_agent_id: "agent-a", task_id: "task-7" });
+    handle(hub, { type: "cancel_task", local_agent_id: "agent-a", task_id: "task-7" });
     // The running turn itself is aborted (not merely a tasks/cancel sent past it).
     expect(run.signal.aborted).toBe(true);
     expect(otherRun.signal.aborted).toBe(false);
@@ -270,13 +275,13 @@ describe("Hub cancel_task", () => {
   it("cancels a running turn named by the hub's task id (what its first events carried)", async () => {
     const { hub, sink, a } = setup();
     const command = userMessage("agent-a", "long job");
-    hub.handleCommand(command);
+    handle(hub, command);
     const run = await a.started(1);
     const submitted = sink.of(command.agent_message_id).find((e) => e.type === "task_submitted");
     const hubTaskId = String(submitted?.data.task_id);
     expect(hubTaskId).toMatch(/\S/);
 
-    hub.handleCommand({ type: "cancel_task", local_agent_id: "agent-a", task_id: hubTaskId });
+    handle(hub, { type: "cancel_task", local_agent_id: "agent-a", task_id: hubTaskId });
     expect(run.signal.aborted).toBe(true);
     expect((await sink.ended(command.agent_message_id)).errorType).toBe("Canceled");
   });
@@ -284,12 +289,12 @@ describe("Hub cancel_task", () => {
   it("does not cancel another agent's turn with the same task id", async () => {
     const { hub, sink, a, b } = setup();
     const onB = userMessage("agent-b", "b job");
-    hub.handleCommand(onB);
+    handle(hub, onB);
     const runB = await b.started(1);
     runB.working("task-same");
     await taskIdPublished(sink, onB.agent_message_id, "task-same");
 
-    hub.handleCommand({ type: "cancel_task", local_agent_id: "agent-a", task_id: "task-same" });
+    handle(hub, { type: "cancel_task", local_agent_id: "agent-a", task_id: "task-same" });
     expect(runB.signal.aborted).toBe(false);
     // No turn of agent-a names it: the cancel goes to agent-a's own task, if any.
     await new Promise((resolve) => setImmediate(resolve));
@@ -302,12 +307,12 @@ describe("Hub cancel_task", () => {
     const { hub, sink, a } = setup({ maxConcurrency: 1 });
     const running = userMessage("agent-a", "first");
     const queued = userMessage("agent-a", "second");
-    hub.handleCommand(running);
-    hub.handleCommand(queued);
+    handle(hub, running);
+    handle(hub, queued);
     const run = await a.started(1);
     expect(hub.countsFor("agent-a")).toMatchObject({ running: 1, queued: 1 });
 
-    hub.handleCommand({
+    handle(hub, {
       type: "cancel_task",
       local_agent_id: "agent-a",
       task_id: "",
@@ -338,7 +343,7 @@ describe("Hub per-agent counters and limits", () => {
     const a2 = userMessage("agent-a", "a2");
     const a3 = userMessage("agent-a", "a3");
     const b1 = userMessage("agent-b", "b1");
-    for (const c of [a1, a2, a3, b1]) hub.handleCommand(c);
+    for (const c of [a1, a2, a3, b1]) handle(hub, c);
     const runA1 = await a.started(1);
     const runB1 = await b.started(1);
     expect(hub.countsFor("agent-a")).toEqual({
@@ -390,13 +395,13 @@ describe("Hub per-agent counters and limits", () => {
   it("answers a turn for an agent not in the roster with AgentNotFound, and a duplicate not at all", async () => {
     const { hub, sink } = setup();
     const command = userMessage("agent-gone", "hello");
-    hub.handleCommand(command);
+    handle(hub, command);
     expect(await sink.ended(command.agent_message_id)).toEqual({
       status: "failed",
       errorType: "AgentNotFound",
     });
     const published = sink.events.length;
-    hub.handleCommand(command);
+    handle(hub, command);
     expect(sink.events.length).toBe(published);
   });
 });
@@ -405,11 +410,11 @@ describe("Hub drain", () => {
   it("lets running turns finish within the grace period and refuses new ones", async () => {
     const { hub, sink, a } = setup();
     const command = userMessage("agent-a", "finishing");
-    hub.handleCommand(command);
+    handle(hub, command);
     const run = await a.started(1);
     const drained = hub.drain(600_000);
     const late = userMessage("agent-a", "too late");
-    hub.handleCommand(late);
+    handle(hub, late);
     expect(await sink.ended(late.agent_message_id)).toEqual({
       status: "failed",
       errorType: "HubShutdown",
@@ -425,8 +430,8 @@ describe("Hub drain", () => {
     const { hub, sink, a } = setup({ maxConcurrency: 1 });
     const running = userMessage("agent-a", "never ends");
     const queued = userMessage("agent-a", "waiting");
-    hub.handleCommand(running);
-    hub.handleCommand(queued);
+    handle(hub, running);
+    handle(hub, queued);
     const run = await a.started(1);
     run.working("t-run");
     await taskIdPublished(sink, running.agent_message_id, "t-run");

@@ -686,3 +686,29 @@ describe("Publisher: answers of any size", () => {
     expect(h.publisher.backpressure("room")).toBeNull();
   });
 });
+
+describe("Publisher retry backoff", () => {
+  it("grows per failure and starts over once a POST gets through (per room and relay-wide)", async () => {
+    const failOn = new Set([1, 2, 4]); // POSTs 1, 2 and 4 fail; 3 and 5 get through
+    let posts = 0;
+    const delivered: string[] = [];
+    const { publisher: p, logs } = make(
+      async (_roomId, events) => {
+        posts += 1;
+        if (failOn.has(posts)) throw transient();
+        for (const event of events) delivered.push(event.type);
+      },
+      { publishRetryBaseDelayMs: 10, publishRetryMaxDelayMs: 40 },
+      { random: () => 0.999 },
+    );
+    p.publish("room-1", [submitted("a")]);
+    await waitUntil(() => delivered.length === 1, 5000, "the first event after two failures");
+    p.publish("room-1", [done("a")]);
+    await waitUntil(() => delivered.length === 2, 5000, "the second event after one failure");
+    const waits = (pattern: RegExp) =>
+      [...logs.text().matchAll(pattern)].map((match) => Number(match[1]));
+    // Ceilings 10, 20, then 10 again (not 40): a success resets the backoff.
+    expect(waits(/this room's next try in (\d+) ms/g)).toEqual([9, 19, 9]);
+    expect(waits(/every room waits for the relay; next try in (\d+) ms/g)).toEqual([9, 19, 9]);
+  });
+});

@@ -13,6 +13,7 @@ import { RelayLink, type RelayLinkReady } from "../../src/relay/relay-link.ts";
 import type { RelayLinkSettings } from "../../src/relay/settings.ts";
 import type { PublishedEvent, RelayCommand, SyncAgent } from "../../src/wire/relay.ts";
 import { chunkText, textChunk } from "../support/events.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import {
   capturingLogger,
   errorBody,
@@ -120,6 +121,7 @@ function makeLink(
     settings?: Partial<RelayLinkSettings>;
     keySource?: string;
     eventIds?: EventIdStore;
+    clock?: ManualClock;
   } = {},
 ) {
   const logs = capturingLogger();
@@ -133,6 +135,7 @@ function makeLink(
     env: {},
     random: () => 0.5,
     eventIds: options.eventIds,
+    clock: options.clock,
     settings: {
       reconnectBaseDelayMs: 10,
       reconnectMaxDelayMs: 40,
@@ -603,5 +606,103 @@ describe("RelayLink", () => {
     await started;
     await l.close();
     expect(l.state()).toMatchObject({ connection: "stopped", ready: false, registered: false });
+  });
+});
+
+/** A manual clock that also remembers every wait it was asked for. */
+class RecordingClock extends ManualClock {
+  readonly waits: number[] = [];
+  override sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    this.waits.push(ms);
+    return super.sleep(ms, signal);
+  }
+}
+
+// The loops on a hand-moved clock: which wait each failure chooses, and that nothing is sent
+// before it is due (random 0.5: full jitter waits half the ceiling, base 10, cap 40).
+describe("RelayLink loops on a manual clock", () => {
+  const count = (s: ScriptedServer, kind: string) => calls(s, kind).length;
+
+  it("register: Retry-After is a floor under the backoff; nothing is sent before it is due", async () => {
+    const relay = await startRelay({
+      register: (n, res) => {
+        if (n > 1) return false;
+        json(res, 429, errorBody("rate_limit_exceeded", "slow down"), { "retry-after": "7" });
+        return true;
+      },
+    });
+    const clock = new RecordingClock();
+    const { link: l } = makeLink(relay.url, { clock });
+    const started = l.start(() => undefined, new AbortController().signal);
+    await waitUntil(() => clock.waits.length === 1, 5000, "the wait after the refused register");
+    expect(clock.waits).toEqual([7000]); // the backoff alone would wait 5 ms
+    await clock.advance(6999);
+    expect(count(relay, "register")).toBe(1);
+    await clock.advance(1);
+    await started;
+    expect(count(relay, "register")).toBe(2);
+  });
+
+  it("register: failures double the wait; a success starts the next re-registration over", async () => {
+    const relay = await startRelay({
+      register: (n, res) => {
+        if (n === 4 || n > 5) return false;
+        res.writeHead(503).end();
+        return true;
+      },
+      heartbeat: (n, res) => {
+        if (n > 1) return false;
+        json(res, 404, errorBody("hub_not_found", "Hub not registered"));
+        return true;
+      },
+    });
+    const clock = new RecordingClock();
+    const { link: l } = makeLink(relay.url, { clock });
+    const started = l.start(() => undefined, new AbortController().signal);
+    for (let failures = 1; failures <= 3; failures += 1) {
+      await waitUntil(() => clock.waits.length === failures, 5000, `register failure ${failures}`);
+      await clock.advance(clock.waits.at(-1) ?? 0);
+    }
+    await started;
+    expect(clock.waits).toEqual([5, 10, 20, 60_000]); // then the heartbeat period
+    await clock.advance(60_000); // the heartbeat: 404, so register again; it fails once
+    await waitUntil(() => clock.waits.length === 5, 5000, "the wait after it failed");
+    expect(clock.waits[4]).toBe(5); // from the start, not 40
+    await clock.advance(5);
+    await waitUntil(() => clock.waits.length === 6, 5000, "the heartbeat's next wait");
+    // Heartbeats back off from twice their period with equal jitter: 0.5 of [60 s, 120 s).
+    expect(clock.waits[5]).toBe(90_000);
+    expect(count(relay, "register")).toBe(6);
+  });
+
+  it("sync: Retry-After is a floor, and the backoff keeps growing under it", async () => {
+    const relay = await startRelay({
+      sync: (n, res) => {
+        if (n === 1) {
+          json(res, 429, errorBody("rate_limit_exceeded", "slow down"), { "retry-after": "3" });
+          return true;
+        }
+        if (n === 2 || n === 3) {
+          res.writeHead(502).end();
+          return true;
+        }
+        return false;
+      },
+    });
+    const clock = new RecordingClock();
+    const { link: l } = makeLink(relay.url, { clock });
+    const started = l.start(() => undefined, new AbortController().signal);
+    await waitUntil(() => clock.waits.length === 1, 5000, "the wait after the first sync");
+    expect(clock.waits).toEqual([3000]);
+    await clock.advance(2999);
+    expect(count(relay, "sync")).toBe(1);
+    await clock.advance(1);
+    await waitUntil(() => clock.waits.length === 2, 5000, "the second failure");
+    await clock.advance(clock.waits.at(-1) ?? 0);
+    await waitUntil(() => clock.waits.length === 3, 5000, "the third failure");
+    expect(clock.waits).toEqual([3000, 10, 20]);
+    await clock.advance(20);
+    await started;
+    expect(count(relay, "sync")).toBeGreaterThanOrEqual(4);
   });
 });

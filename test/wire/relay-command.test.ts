@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { classifyCommand } from "../../src/hub/commands.ts";
+import {
+  parseRelayCommand as classifyCommand,
+  readRelayCommandData,
+} from "../../src/wire/relay-command.ts";
 
 const message = {
   kind: "message",
@@ -109,5 +112,63 @@ describe("classifyCommand", () => {
       kind: "unknown",
       type: "connection_token",
     });
+  });
+});
+
+describe("the reason an invalid command is answered with", () => {
+  const turn = { room_id: "r", local_agent_id: "a", agent_message_id: "x" };
+  const reasonOf = (raw: Record<string, unknown>) => {
+    const c = classifyCommand(raw);
+    return c.kind === "invalid" ? c.reason : null;
+  };
+
+  it("names the first bad field, in field order", () => {
+    expect(reasonOf({ type: "user_message", room_id: 5, agent_message_id: "" })).toBe(
+      "field 'local_agent_id' is missing or not a non-empty string",
+    );
+    expect(reasonOf({ ...turn, room_id: "", message: [] })).toBe(
+      "field 'room_id' is missing or not a non-empty string",
+    );
+    expect(reasonOf({ ...turn, message: [] })).toBe(
+      "field 'message' must be an A2A Message object",
+    );
+    expect(reasonOf({ ...turn, type: "user_reply", reply_text: 3 })).toBe(
+      "field 'reply_text' must be a string",
+    );
+    expect(reasonOf({ type: "cancel_task", task_id: "t" })).toBe(
+      "field 'local_agent_id' is missing or empty",
+    );
+    expect(reasonOf({ type: "cancel_task", local_agent_id: "a", agent_message_id: "" })).toBe(
+      "needs 'task_id' or 'agent_message_id'",
+    );
+  });
+
+  it("keeps what the relay must be answered with", () => {
+    expect(
+      classifyCommand({ ...turn, user_message_id: "u", run_id: "run", message: "no" }),
+    ).toEqual({
+      kind: "invalid",
+      type: "user_message",
+      reason: "field 'message' must be an A2A Message object",
+      roomId: "r",
+      agentMessageId: "x",
+      userMessageId: "u",
+      runId: "run",
+    });
+  });
+});
+
+describe("readRelayCommandData", () => {
+  it("tells bad data, a refusal and a command apart", () => {
+    expect(readRelayCommandData("{oops")).toEqual({ kind: "not_json" });
+    expect(readRelayCommandData("[1]")).toEqual({ kind: "not_object" });
+    expect(readRelayCommandData('{"type":"error","error":" "}')).toEqual({
+      kind: "refused",
+      reason: "no reason given",
+    });
+    const data = readRelayCommandData('{"type":null,"extra":1}');
+    expect(data).toMatchObject({ kind: "command", type: "user_message" });
+    expect(data.kind === "command" && data.raw).toEqual({ type: "user_message", extra: 1 });
+    expect(data.kind === "command" && data.command.kind).toBe("invalid");
   });
 });

@@ -1,0 +1,175 @@
+// Relay commands parsed once, at the edge (relay-wire.md section 2): one `data:` payload of the
+// command stream becomes a typed command, a command that cannot run (with the reason the relay
+// is told), or a reason to skip it. Pure: no I/O, no logging; the schemas are built once.
+import { z } from "zod";
+import type { CancelTaskCommand, UserMessageCommand, UserReplyCommand } from "./relay.ts";
+
+export type ParsedRelayCommand =
+  | { kind: "connection_ready" }
+  | { kind: "heartbeat" }
+  | { kind: "user_message"; command: UserMessageCommand }
+  | { kind: "user_reply"; command: UserReplyCommand }
+  | { kind: "cancel_task"; command: CancelTaskCommand }
+  /** A turn command that cannot run; answer it when `roomId` and `agentMessageId` are known. */
+  | {
+      kind: "invalid";
+      type: string;
+      reason: string;
+      roomId: string | null;
+      agentMessageId: string | null;
+      userMessageId: string | null;
+      runId: string | null;
+    }
+  | { kind: "unknown"; type: string };
+
+/** What one `data:` payload of the command stream is. */
+export type RelayCommandData =
+  | { kind: "not_json" }
+  | { kind: "not_object" }
+  /** The relay refuses this stream (its `error` event; hybro.ai: the hub id is another account's). */
+  | { kind: "refused"; reason: string }
+  /** A command object: `raw` as received (with its `type` filled in), `command` parsed. */
+  | { kind: "command"; type: string; raw: Record<string, unknown>; command: ParsedRelayCommand };
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+const optionalString = (value: unknown): string | null =>
+  typeof value === "string" && value.length > 0 ? value : null;
+
+/** The command's type; a missing one means `user_message`. */
+export function commandType(raw: Record<string, unknown>): string {
+  return raw.type === undefined || raw.type === null ? "user_message" : String(raw.type);
+}
+
+/** Reads one `data:` payload of the command stream. */
+export function readRelayCommandData(data: string): RelayCommandData {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return { kind: "not_json" };
+  }
+  if (!isObject(value)) return { kind: "not_object" };
+  const type = commandType(value);
+  if (type === "error") {
+    const reason =
+      typeof value.error === "string" && value.error.trim() ? value.error : "no reason given";
+    return { kind: "refused", reason };
+  }
+  const raw = value.type === type ? value : { ...value, type };
+  return { kind: "command", type, raw, command: parseRelayCommand(value) };
+}
+
+const turnField = (field: string) => {
+  const problem = `field '${field}' is missing or not a non-empty string`;
+  return z.string({ error: problem }).min(1, { error: problem });
+};
+const turnFields = {
+  local_agent_id: turnField("local_agent_id"),
+  room_id: turnField("room_id"),
+  agent_message_id: turnField("agent_message_id"),
+};
+
+const userMessageSchema = z
+  .looseObject({
+    ...turnFields,
+    message: z.custom<Record<string, unknown>>(isObject, {
+      error: "field 'message' must be an A2A Message object",
+    }),
+  })
+  .transform(
+    (f): UserMessageCommand => ({
+      type: "user_message",
+      room_id: f.room_id,
+      local_agent_id: f.local_agent_id,
+      agent_message_id: f.agent_message_id,
+      user_message_id: optionalString(f.user_message_id),
+      run_id: optionalString(f.run_id),
+      agent_id: optionalString(f.agent_id),
+      task_id: optionalString(f.task_id),
+      message: f.message,
+    }),
+  );
+
+const userReplySchema = z
+  .looseObject({
+    ...turnFields,
+    reply_text: z.string({ error: "field 'reply_text' must be a string" }).optional(),
+  })
+  .transform(
+    (f): UserReplyCommand => ({
+      type: "user_reply",
+      room_id: f.room_id,
+      local_agent_id: f.local_agent_id,
+      agent_message_id: f.agent_message_id,
+      reply_text: f.reply_text ?? "",
+      task_id: optionalString(f.task_id),
+      context_id: optionalString(f.context_id),
+    }),
+  );
+
+const cancelTaskSchema = z
+  .looseObject({
+    local_agent_id: z
+      .string({ error: "field 'local_agent_id' is missing or empty" })
+      .min(1, { error: "field 'local_agent_id' is missing or empty" }),
+  })
+  .refine((f) => typeof f.task_id === "string" || optionalString(f.agent_message_id) !== null, {
+    error: "needs 'task_id' or 'agent_message_id'",
+  })
+  .transform(
+    (f): CancelTaskCommand => ({
+      type: "cancel_task",
+      local_agent_id: f.local_agent_id,
+      task_id: typeof f.task_id === "string" ? f.task_id : "",
+      agent_message_id: optionalString(f.agent_message_id),
+    }),
+  );
+
+/** Parses one command object; a missing `type` means `user_message`. */
+export function parseRelayCommand(raw: Record<string, unknown>): ParsedRelayCommand {
+  const type = commandType(raw);
+  switch (type) {
+    case "connection_ready":
+    case "heartbeat":
+      return { kind: type };
+    case "user_message": {
+      const parsed = userMessageSchema.safeParse(raw);
+      return parsed.success
+        ? { kind: type, command: parsed.data }
+        : invalid(raw, type, parsed.error);
+    }
+    case "user_reply": {
+      const parsed = userReplySchema.safeParse(raw);
+      return parsed.success
+        ? { kind: type, command: parsed.data }
+        : invalid(raw, type, parsed.error);
+    }
+    case "cancel_task": {
+      const parsed = cancelTaskSchema.safeParse(raw);
+      return parsed.success
+        ? { kind: type, command: parsed.data }
+        : invalid(raw, type, parsed.error);
+    }
+    default:
+      return { kind: "unknown", type };
+  }
+}
+
+function invalid(
+  raw: Record<string, unknown>,
+  type: string,
+  error: z.ZodError,
+): ParsedRelayCommand {
+  return {
+    kind: "invalid",
+    type,
+    // The first problem, in field order: the one the relay and the log are told.
+    reason: error.issues[0]?.message ?? "invalid command",
+    roomId: optionalString(raw.room_id),
+    agentMessageId: optionalString(raw.agent_message_id),
+    // A reply has no user message of its own (reference §5.10).
+    userMessageId: type === "user_message" ? optionalString(raw.user_message_id) : null,
+    runId: optionalString(raw.run_id),
+  };
+}
