@@ -11,7 +11,7 @@ import type { HubPaths } from "../config/paths.ts";
 import { controlSocketPath, ensureRuntimeFolder } from "../config/runtime-files.ts";
 import { type DaemonStatus, keyFingerprint, type ReloadKeyResult } from "../control/protocol.ts";
 import { ControlServer, ControlSocketInUseError } from "../control/server.ts";
-import type { HubDaemon, HubDaemonOptions } from "../hub/daemon.ts";
+import type { HubDaemon, HubDaemonOptions } from "../daemon/daemon.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PublishCounters } from "../metrics/hub-metrics.ts";
 import { type HubPrivacyRead, hubPrivacyOf } from "../privacy/hub-privacy.ts";
@@ -294,7 +294,7 @@ async function runLocked(options: DaemonProcessOptions, lock: HubLock): Promise<
 
     const hubId = loadOrCreateHubId(paths.data, (message) => logger.warn(message));
     // Loaded on demand so the CLI's other commands do not pay for the hub's modules.
-    const { HubDaemon } = await import("../hub/daemon.ts");
+    const { HubDaemon } = await import("../daemon/daemon.ts");
     const { publishLimitFromEnv } = await import("../relay/settings.ts");
     const bodyLimit = publishLimitFromEnv(process.env);
     if (bodyLimit.error) logger.warn(bodyLimit.error);

@@ -92,7 +92,7 @@ async function runDev(options: DevOptions): Promise<number> {
   // The example's commands are relative to its own folder (the package, when not in a checkout).
   if (!options.agents) process.chdir(dirname(agentsFile));
   const { generateApiKey, startDevRelay } = await import("../devrelay/index.ts");
-  const { HubDaemon } = await import("../hub/daemon.ts");
+  const { HubDaemon } = await import("../daemon/daemon.ts");
   const secrets = new Set<string>();
   const logger = createLogger({
     level: options.logLevel,

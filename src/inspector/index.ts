@@ -1,7 +1,7 @@
 // The local inspector: `createInspector` makes the recorder (give it to the HubDaemon as its
 // `observer` before the hub starts) and the per-run token; `attach` serves the web app for a
 // hub and returns the URL to print once. See observer.ts for the hooks the hub calls.
-import type { HubDaemon } from "../hub/daemon.ts";
+import type { HubDaemon } from "../daemon/daemon.ts";
 import { replayLocally } from "../hub/replay.ts";
 import type { Logger } from "../log/logger.ts";
 import { type InspectAddress, newInspectorToken } from "./access.ts";

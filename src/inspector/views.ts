@@ -1,7 +1,7 @@
 // The agents and relay views: read fresh from what the running hub already reports (the
 // snapshot `hybro-hub status` shows, the relay link's state, the roster as synced), plus the
 // recorder's link history. Pure given its sources.
-import type { HubDaemon, HubSnapshot } from "../hub/daemon.ts";
+import type { HubDaemon, HubSnapshot } from "../daemon/daemon.ts";
 import type { RelayLinkState } from "../relay/relay-link.ts";
 import type { SyncAgent } from "../wire/relay.ts";
 import type { Disconnect, LinkHistory } from "./link-history.ts";

@@ -23,7 +23,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { afterAll } from "vitest";
 import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
-import { HubDaemon, type HubDaemonOptions } from "../../src/hub/daemon.ts";
+import { HubDaemon, type HubDaemonOptions } from "../../src/daemon/daemon.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log/logger.ts";
 import type { RelayLinkSettings } from "../../src/relay/settings.ts";
 import type { PublishedEvent, UserMessageCommand } from "../../src/wire/relay.ts";

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { DevRelay } from "../../src/devrelay/index.ts";
-import type { HubDaemon } from "../../src/hub/daemon.ts";
+import type { HubDaemon } from "../../src/daemon/daemon.ts";
 import { startTestAgent } from "../support/a2a-agents.ts";
 import { FaultProxy, type ProxyCounts, type ProxyScript } from "./fault-proxy.ts";
 import {

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
-import type { HubDaemon } from "../../src/hub/daemon.ts";
+import type { HubDaemon } from "../../src/daemon/daemon.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { openOutbox } from "../../src/outbox/outbox.ts";
 import { localAgentIdForUrl } from "../../src/wire/agent-id.ts";

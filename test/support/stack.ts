@@ -12,7 +12,7 @@ import {
   type DevRelaySettingsInput,
   startDevRelay,
 } from "../../src/devrelay/index.ts";
-import { HubDaemon } from "../../src/hub/daemon.ts";
+import { HubDaemon } from "../../src/daemon/daemon.ts";
 import type { HubSettings } from "../../src/hub/hub.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log/logger.ts";
 import type { HubObserver } from "../../src/observe/observer.ts";

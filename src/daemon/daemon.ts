@@ -3,6 +3,7 @@
 // relay can send work for them) and taken apart in the reverse order on stop.
 import { EventEmitter } from "node:events";
 import { Registry, type RegistrySettings } from "../agents/registry.ts";
+import { type AgentTurnCounts, Hub, type HubSettings, type TurnEndReport } from "../hub/hub.ts";
 import type { Logger } from "../log/logger.ts";
 import { type HubObserver, NULL_OBSERVER } from "../observe/observer.ts";
 import { type Outbox, openOutbox } from "../outbox/outbox.ts";
@@ -13,7 +14,6 @@ import { OutboundPrivacy } from "../privacy/outbound.ts";
 import { summarizePolicy } from "../privacy/policy.ts";
 import { RelayLink } from "../relay/relay-link.ts";
 import type { RelayLinkSettings } from "../relay/settings.ts";
-import { type AgentTurnCounts, Hub, type HubSettings, type TurnEndReport } from "./hub.ts";
 
 /** After the grace period, how long a stop may take for answers, flushing and closing. */
 const DEFAULT_STOP_AFTER_GRACE_MS = 5_000;
