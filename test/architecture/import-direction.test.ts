@@ -58,10 +58,6 @@ const KNOWN_VIOLATIONS: Record<string, string> = {
     "the outbox implements the relay link's EventIdStore; the interface moves out of relay/",
   "src/outbox/outbox.ts -> src/relay/response-seq.ts":
     "the outbox numbers events with the relay's ResponseSequence; the store interface moves out of relay/",
-  "src/control/protocol.ts -> src/daemon/daemon.ts": "HubSnapshot is declared beside HubDaemon",
-  "src/inspector/index.ts -> src/daemon/daemon.ts": "the inspector attaches to a HubDaemon",
-  "src/inspector/views.ts -> src/daemon/daemon.ts": "the inspector reads a HubDaemon",
-  "src/metrics/hub-metrics.ts -> src/daemon/daemon.ts": "HubSnapshot is declared beside HubDaemon",
   "src/cli/daemon-process.ts -> src/relay/settings.ts":
     "the CLI reads a relay setting from the environment; belongs to the daemon layer",
   "src/cli/doctor.ts -> src/agents/config.ts":
