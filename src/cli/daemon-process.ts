@@ -15,9 +15,9 @@ import type { HubDaemon, HubDaemonOptions } from "../daemon/daemon.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PublishCounters } from "../metrics/hub-metrics.ts";
 import { type HubPrivacyRead, hubPrivacyOf } from "../privacy/hub-privacy.ts";
-import { ExitCode } from "./exit-codes.ts";
-import { metricsExposureWarning } from "./listen-warning.ts";
-import { oneLineError } from "./one-line-errors.ts";
+import { ExitCode } from "../system/exit-codes.ts";
+import { metricsExposureWarning } from "../system/listen-warning.ts";
+import { oneLineError } from "../system/one-line-errors.ts";
 import type { StartupReport } from "./startup-report.ts";
 import { packageVersion } from "./version.ts";
 

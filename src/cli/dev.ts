@@ -8,8 +8,8 @@ import { dirname, resolve as resolvePath } from "node:path";
 import { type Command, Option } from "commander";
 import { DEFAULT_INSPECT_ADDRESS, parseInspectAddress } from "../inspector/access.ts";
 import { createLogger } from "../log/logger.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { packagePath } from "./entry-path.ts";
-import { ExitCode } from "./exit-codes.ts";
 
 export const DEV_DEFAULT_PORT = "8787";
 export const DEV_AGENTS_FILE = "agents.example.json";

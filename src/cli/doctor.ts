@@ -10,8 +10,8 @@ import { controlSocketPath, serviceKeyFilePath } from "../config/runtime-files.t
 import { askDaemon } from "../control/client.ts";
 import type { AgentStatus } from "../control/protocol.ts";
 import { defaultServiceSystem, installedServiceState } from "../service/install.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { cliEntryPath } from "./entry-path.ts";
-import { ExitCode } from "./exit-codes.ts";
 import { chooseGatewayUrl, gatewayUrlOrigin, trimGatewayUrl } from "./gateway-url.ts";
 import { MIN_NODE, nodeVersionProblem } from "./node-version.ts";
 

@@ -14,9 +14,9 @@ import {
   RateLimitError,
   renderTask,
 } from "../sdk/index.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import type { DiscoveredAgent } from "../wire/gateway.ts";
 import { runChat } from "./chat.ts";
-import { ExitCode } from "./exit-codes.ts";
 import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
 import { DEFAULT_GATEWAY_URL } from "./start.ts";
 

@@ -16,7 +16,7 @@ import { redactText } from "../privacy/redact.ts";
 import { buildReport, formatReport, parseSince } from "../privacy/report.ts";
 import { findAll } from "../privacy/scan.ts";
 import { policyBlock } from "../privacy/turn-guard.ts";
-import { ExitCode } from "./exit-codes.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 
 export async function privacyReport(options: {
   since: string;

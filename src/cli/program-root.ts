@@ -1,7 +1,7 @@
 // The `hybro-hub` program itself, before any command is added (program.ts adds them all; the bin
 // adds only `dev` or `start` when that is the command, see main.ts).
 import { Command, type CommanderError } from "commander";
-import { ExitCode } from "./exit-codes.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { packageVersion } from "./version.ts";
 
 export function rootProgram(): Command {

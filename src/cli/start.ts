@@ -11,14 +11,14 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import { RotatingFile } from "../log/rotating-file.ts";
 import { parseListenAddress } from "../metrics/server.ts";
 import { takeNotifySocket } from "../service/systemd-notify.ts";
-import { runDaemonProcess } from "./daemon-process.ts";
-import { ExitCode } from "./exit-codes.ts";
-import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import {
   ALLOW_PLAIN_HTTP_FLAG,
   metricsExposureWarning,
   plainHttpRelayProblem,
-} from "./listen-warning.ts";
+} from "../system/listen-warning.ts";
+import { runDaemonProcess } from "./daemon-process.ts";
+import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
 import { launchInBackground } from "./start-background.ts";
 import {
   consoleStartupReport,
