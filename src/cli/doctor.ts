@@ -287,7 +287,7 @@ async function checkAgentsFile(file: string): Promise<Check[]> {
       },
     ];
   }
-  const { loadAgentsFile } = await import("../agents/config.ts");
+  const { loadAgentsFile } = await import("../daemon/agents-file.ts");
   const loaded = await loadAgentsFile(file);
   if (!loaded.ok) {
     return [{ result: "FAIL", name: "agents file", detail: loaded.error, fix: `correct ${file}` }];

@@ -2,7 +2,7 @@
 // adds only `dev` or `start` when that is the command, see main.ts).
 import { Command, type CommanderError } from "commander";
 import { ExitCode } from "../system/exit-codes.ts";
-import { packageVersion } from "./version.ts";
+import { packageVersion } from "../system/version.ts";
 
 export function rootProgram(): Command {
   return (

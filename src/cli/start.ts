@@ -6,6 +6,8 @@ import { resolveApiKey } from "../config/api-key.ts";
 import { readConfigFile } from "../config/config-file.ts";
 import { configFilePath, defaultAgentsFilePath, type HubPaths, hubPaths } from "../config/paths.ts";
 import { logFilePath } from "../config/runtime-files.ts";
+import { runDaemonProcess } from "../daemon/process.ts";
+import type { StartupReport } from "../daemon/run.ts";
 import { DEFAULT_INSPECT_ADDRESS, parseInspectAddress } from "../inspector/access.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { RotatingFile } from "../log/rotating-file.ts";
@@ -17,15 +19,9 @@ import {
   metricsExposureWarning,
   plainHttpRelayProblem,
 } from "../system/listen-warning.ts";
-import { runDaemonProcess } from "./daemon-process.ts";
 import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
 import { launchInBackground } from "./start-background.ts";
-import {
-  consoleStartupReport,
-  pipeStartupReport,
-  type StartupReport,
-  withSystemdNotify,
-} from "./startup-report.ts";
+import { consoleStartupReport, pipeStartupReport, withSystemdNotify } from "./startup-report.ts";
 
 export const DEFAULT_GATEWAY_URL = "https://api.hybro.ai";
 export const DEFAULT_SHUTDOWN_GRACE_MS = "10000";

@@ -58,12 +58,6 @@ const KNOWN_VIOLATIONS: Record<string, string> = {
     "the outbox implements the relay link's EventIdStore; the interface moves out of relay/",
   "src/outbox/outbox.ts -> src/relay/response-seq.ts":
     "the outbox numbers events with the relay's ResponseSequence; the store interface moves out of relay/",
-  "src/cli/daemon-process.ts -> src/relay/settings.ts":
-    "the CLI reads a relay setting from the environment; belongs to the daemon layer",
-  "src/cli/doctor.ts -> src/agents/config.ts":
-    "doctor loads agents.json itself; the daemon layer should offer the check",
-  "src/cli/privacy-commands.ts -> src/agents/config.ts":
-    "privacy commands read agents.json itself; the daemon layer should offer it",
 };
 
 function tierOf(module: string): number {
