@@ -19,11 +19,12 @@ import {
   metricsExposureWarning,
   plainHttpRelayProblem,
 } from "../system/listen-warning.ts";
+import { DEFAULT_GATEWAY_URL } from "../wire/gateway.ts";
+import { chooseGatewayUrl } from "./gateway-url.ts";
 import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
 import { launchInBackground } from "./start-background.ts";
 import { consoleStartupReport, pipeStartupReport, withSystemdNotify } from "./startup-report.ts";
 
-export const DEFAULT_GATEWAY_URL = "https://api.hybro.ai";
 export const DEFAULT_SHUTDOWN_GRACE_MS = "10000";
 /** How long a background `start` waits for "ready" before leaving the daemon to keep trying. */
 export const DEFAULT_READY_TIMEOUT_MS = "30000";
@@ -150,11 +151,8 @@ function resolveCommon(options: StartOptions): Resolved {
   const paths = hubPaths();
   const configFile = configFilePath(paths);
   const config = readConfigFile(configFile);
-  const gatewayUrl = (
-    options.gatewayUrl ??
-    (config.ok ? config.config.gatewayUrl : undefined) ??
-    DEFAULT_GATEWAY_URL
-  ).replace(/\/+$/, "");
+  // The flag already holds HYBRO_GATEWAY_URL (commander reads it), hence no environment here.
+  const gatewayUrl = chooseGatewayUrl({ flag: options.gatewayUrl, env: {}, configFile }).url;
   const agentsFile = resolvePath(options.agents ?? defaultAgentsFilePath(paths));
   const configWarnings = config.ok ? [...config.warnings] : [];
   const plainHttp = plainHttpRelayProblem(gatewayUrl);
