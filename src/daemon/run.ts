@@ -8,6 +8,7 @@ import { type DaemonStatus, keyFingerprint, type ReloadKeyResult } from "../cont
 import type { Logger } from "../log/logger.ts";
 import { type HubPrivacy, type HubPrivacyRead, hubPrivacyOf } from "../privacy/hub-privacy.ts";
 import { ExitCode } from "../system/exit-codes.ts";
+import { withDefaults } from "../system/settings.ts";
 import { packageVersion } from "../system/version.ts";
 import type { HubDaemon, HubDaemonOptions } from "./daemon.ts";
 
@@ -86,7 +87,7 @@ export class DaemonRun {
 
   constructor(options: DaemonProcessOptions) {
     this.options = options;
-    this.settings = { ...DEFAULT_DAEMON_PROCESS_SETTINGS, ...options.settings };
+    this.settings = withDefaults(DEFAULT_DAEMON_PROCESS_SETTINGS, options.settings);
     this.logger = options.logger;
     this.report = options.report;
     this.#apiKey = options.apiKey;

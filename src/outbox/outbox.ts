@@ -13,6 +13,7 @@ import type { EventSink, OpenOutlet, Roster } from "../hub/hub.ts";
 import type { Logger } from "../log/logger.ts";
 import type { EventIdStore } from "../relay/relay-link.ts";
 import { ResponseSequence, stampEvent } from "../relay/response-seq.ts";
+import { withDefaults } from "../system/settings.ts";
 import { DurableAcceptedTurns } from "./accepted-turn-ledger.ts";
 import { type AcceptedTurnRow, openOutboxDatabase } from "./database.ts";
 import { DurablePublishQueue, type OutboxQueueStats } from "./durable-queue.ts";
@@ -22,7 +23,6 @@ import {
   DEFAULT_RECOVERY_SETTINGS,
   type OutboxSettings,
   type RecoverySettings,
-  withDefaults,
 } from "./settings.ts";
 import { OutboxStore } from "./store.ts";
 

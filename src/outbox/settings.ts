@@ -50,12 +50,3 @@ export const DEFAULT_RECOVERY_SETTINGS: Readonly<RecoverySettings> = Object.free
   callTimeoutMs: 10_000,
   concurrency: 8,
 });
-
-/** Defaults overlaid with the given values (undefined entries ignored). */
-export function withDefaults<T extends object>(defaults: Readonly<T>, overrides?: Partial<T>): T {
-  const out = { ...defaults } as T;
-  for (const [key, value] of Object.entries(overrides ?? {})) {
-    if (value !== undefined) (out as Record<string, unknown>)[key] = value;
-  }
-  return out;
-}
