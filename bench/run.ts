@@ -94,6 +94,8 @@ async function main() {
     relayUrl: relay.url,
     key,
     args: inspect ? ["--inspect", "127.0.0.1:0"] : [],
+    // BENCH_HUB_NODE_FLAGS: Node flags for the hub alone (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
+    nodeFlags: process.env.BENCH_HUB_NODE_FLAGS?.split(" ").filter(Boolean),
   });
   const hub = hubProcess.child;
   const kb = (field: string) => hubProcess.statusKb(field);
@@ -300,7 +302,7 @@ async function main() {
 
   // 7. One 10 MiB streamed answer through relay → hub → relay (its own hubs; see the file); not
   // with --inspect, whose question is the hub's own path.
-  if (inspect) return;
+  if (inspect || process.env.BENCH_SKIP_LARGE === "1") return;
   const largeAnswer = await largeAnswerBench({ runs: quick ? 3 : 5 });
   process.stdout.write(`${JSON.stringify({ large_answer: largeAnswer }, null, 2)}\n`);
   writeFileSync(

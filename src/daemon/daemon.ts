@@ -4,11 +4,12 @@
 import { EventEmitter } from "node:events";
 import { Registry, type RegistrySettings } from "../agents/registry.ts";
 import { Hub, type HubSettings, type TurnEndReport } from "../hub/hub.ts";
+import { type RecoverySettings, RestartRecovery } from "../hub/recovery.ts";
 import type { HubSnapshot } from "../hub/snapshot.ts";
 import type { Logger } from "../log/logger.ts";
 import { type HubObserver, NULL_OBSERVER } from "../observe/observer.ts";
-import { type Outbox, openOutbox } from "../outbox/outbox.ts";
-import type { OutboxSettings, RecoverySettings } from "../outbox/settings.ts";
+import { Outbox } from "../outbox/outbox.ts";
+import type { OutboxSettings } from "../outbox/settings.ts";
 import { AuditLog, privacyAuditFilePath } from "../privacy/audit-log.ts";
 import { DEFAULT_HUB_PRIVACY, type HubPrivacy } from "../privacy/hub-privacy.ts";
 import { OutboundPrivacy } from "../privacy/outbound.ts";
@@ -63,6 +64,8 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
   readonly hub: Hub;
   /** Unsent events and accepted turns (durable with `dataDir`). */
   readonly outbox: Outbox;
+  /** Answers the turns an earlier run left unfinished (see recovery.ts). */
+  readonly recovery: RestartRecovery;
   /** The privacy guard every published event goes through. */
   readonly privacy: OutboundPrivacy;
   readonly startedAt = Date.now();
@@ -84,11 +87,10 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
         return counts.running + counts.queued;
       },
     });
-    this.outbox = openOutbox({
+    this.outbox = new Outbox({
       dir: options.dataDir ?? null,
       logger: logger.child({ part: "outbox" }),
       settings: options.outbox,
-      recovery: options.recovery,
     });
     this.link = new RelayLink({
       gatewayUrl: options.gatewayUrl,
@@ -124,6 +126,13 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
       acceptedTurns: this.outbox.acceptedTurns,
       observer: options.observer,
     });
+    this.recovery = new RestartRecovery({
+      roster: this.registry,
+      sink: this.link,
+      outlet: (turn) => this.privacy.open(turn),
+      logger: logger.child({ part: "outbox" }),
+      settings: options.recovery,
+    });
     this.registry.on("change", () => this.link.requestSync());
     this.link.on("ready", () => {
       const agents = this.registry.syncPayload().length;
@@ -135,13 +144,12 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
   /** Starts everything; resolves once the roster is loaded and the relay link is running. */
   async start(): Promise<void> {
     const signal = this.#abort.signal;
+    // First the outbox (under the data folder's hub lock): unsent events and accepted turns.
+    this.outbox.open();
+    this.outbox.start();
     await this.registry.start(signal);
     // Turns an earlier run never answered: answered now, queued behind their earlier events.
-    void this.outbox.recover({
-      roster: this.registry,
-      sink: this.link,
-      outlet: (turn) => this.privacy.open(turn),
-    });
+    void this.recovery.run(this.outbox.takeUnfinished());
     const observer = this.#options.observer ?? NULL_OBSERVER;
     void this.link.start((command) => {
       observer.command(command);
@@ -220,7 +228,7 @@ export class HubDaemon extends EventEmitter<HubDaemonEvents> {
     this.#stopping ??= (async () => {
       const { logger } = this.#options;
       const afterGraceMs = options.flushTimeoutMs ?? DEFAULT_STOP_AFTER_GRACE_MS;
-      await this.outbox.stopRecovery();
+      await this.recovery.stop();
       const { cancelled, graceEnded, unsettled } = await this.hub.drain(
         options.graceMs,
         afterGraceMs,

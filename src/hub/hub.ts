@@ -6,6 +6,7 @@ import type { A2AClient } from "../a2a/client.ts";
 import { textOfParts } from "../a2a/model.ts";
 import type { Logger } from "../log/logger.ts";
 import { type HubObserver, NULL_OBSERVER } from "../observe/observer.ts";
+import { AcceptedTurns, type TurnLedger } from "../outbox/accepted-turns.ts";
 import type { GuardedTurn, TurnOutlet } from "../privacy/outbound.ts";
 import { POLICY_BLOCKED } from "../privacy/turn-guard.ts";
 import type { QueuedObserver } from "../relay/publisher.ts";
@@ -16,7 +17,6 @@ import type {
   UserReplyCommand,
 } from "../wire/relay.ts";
 import { isPlaceholderTaskId } from "../wire/relay.ts";
-import { AcceptedTurns, type TurnLedger } from "./accepted-turns.ts";
 import { AgentSlots } from "./agent-slots.ts";
 import { classifyCommand } from "./commands.ts";
 import {

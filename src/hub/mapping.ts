@@ -10,7 +10,7 @@
 //
 // Every event carries `data.task_id` from the moment it is made (the agent's task id once known,
 // the hub's own task id for the turn before that) and the relay's `run_id` when the turn had one;
-// the publisher adds `data.response_seq` (relay/response-seq.ts) and splits what is too large.
+// the publisher adds `data.response_seq` (outbox/response-seq.ts) and splits what is too large.
 
 import { randomUUID } from "node:crypto";
 import { encodePart } from "../a2a/dialect.ts";

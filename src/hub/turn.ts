@@ -3,15 +3,15 @@
 // blocking send and polling. Never throws: every way out ends with `processing_status`.
 
 import type { A2AClient } from "../a2a/client.ts";
-import { type A2ATask, isTurnEndingState, TERMINAL_STATES } from "../a2a/model.ts";
+import { isTurnEndingState, TERMINAL_STATES } from "../a2a/model.ts";
 import { JsonRpcError, TransportError } from "../a2a/transport.ts";
 import { type Clock, systemClock } from "../async/clock.ts";
-import { PollSchedule } from "../async/poll.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { oversizedPart } from "../relay/event-split.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { isActiveState, TurnMapper, taskSubmitted } from "./mapping.ts";
 import { withoutAddresses } from "./public-error.ts";
+import { followTask } from "./task-follow.ts";
 
 /** The agent calls a turn makes (an A2AClient, or the inspector's recording wrapper of one). */
 export type TurnClient = Pick<A2AClient, "send" | "stream" | "getTask" | "cancelTask">;
@@ -422,56 +422,34 @@ class TurnSteps {
     mode: { immediately: boolean; lenient: boolean },
   ): Promise<void> {
     this.#publish([]); // reports the task id (a restart can resume it) before waiting on it
-    const polls = new PollSchedule({
+    const followed = await followTask({
+      client: this.#client,
+      taskId,
       intervalMs: this.#settings.pollIntervalMs,
       maxIntervalMs: this.#settings.maxPollIntervalMs,
       deadlineAt: this.#deadlineAt,
-      checkTimeoutMs: this.#settings.pollTimeoutMs, // only a poll that can finish in time
+      callTimeoutMs: this.#settings.pollTimeoutMs,
+      pollMustFinish: true, // only a poll that can finish before the turn deadline
+      immediately: mode.immediately,
+      signal: this.#signal,
+      onTask: (task) => {
+        this.#emit(this.#mapper.onResult(task));
+        return !isActiveState(this.#mapper.state);
+      },
       ...(this.#options.clock ? { clock: this.#options.clock } : {}),
     });
-    let attempts = 0;
-    let wait = !mode.immediately;
-    for (;;) {
-      if (wait && !(await polls.wait(this.#signal))) {
-        throw new TurnFailure(
-          "PollingTimeout",
-          `Task ${taskId} was still ${this.#mapper.state} after ${attempts} status checks; gave up at the turn deadline.`,
-        );
-      }
-      wait = true;
-      attempts++;
-      let task: A2ATask;
-      try {
-        task = await this.#getTask(taskId);
-      } catch (error) {
-        if (!mode.lenient || this.#signal.aborted) throw error;
-        this.#logger.info(
-          { taskId, err: String(error) },
-          "could not fetch the task after the stream; using what was streamed",
-        );
-        return;
-      }
-      this.#emit(this.#mapper.onResult(task));
-      if (!isActiveState(this.#mapper.state)) return;
-    }
-  }
-
-  async #getTask(taskId: string): Promise<A2ATask> {
-    const call = new AbortController();
-    const timer = setTimeout(() => {
-      call.abort(
-        new TransportError(
-          "ReadTimeout",
-          `the agent did not answer tasks/get within ${this.#settings.pollTimeoutMs} ms`,
-        ),
+    if (followed.kind === "timeout") {
+      throw new TurnFailure(
+        "PollingTimeout",
+        `Task ${taskId} was still ${this.#mapper.state} after ${followed.attempts} status checks; gave up at the turn deadline.`,
       );
-    }, this.#settings.pollTimeoutMs);
-    try {
-      return await this.#client.getTask(taskId, {
-        signal: AbortSignal.any([this.#signal, call.signal]),
-      });
-    } finally {
-      clearTimeout(timer);
+    }
+    if (followed.kind === "failed") {
+      if (!mode.lenient || this.#signal.aborted) throw followed.error;
+      this.#logger.info(
+        { taskId, err: String(followed.error) },
+        "could not fetch the task after the stream; using what was streamed",
+      );
     }
   }
 }

@@ -158,8 +158,8 @@ interface TurnRecord {
   guard: Array<{ type: string; detections: readonly GuardDetection[] }>;
   privacy: Map<string, PrivacyTally>;
   redact: TextRedactor | null;
-  /** The command as kept (redacted), for replay. */
-  command: RelayCommand | null;
+  /** The command as kept (redacted, whole), for replay; its JSON is parsed only then. */
+  command: Payload | null;
   replay: ReplayRecord | null;
   bytes: number;
   evicted: boolean;
@@ -245,7 +245,7 @@ export class Recorder implements HubObserver {
       command.type ?? "user_message",
     );
     const payload = capturePayload(command, this.settings.maxPayloadBytes, turn.redact);
-    if (payload.cutFromBytes === null) turn.command = JSON.parse(payload.json) as RelayCommand;
+    if (payload.cutFromBytes === null) turn.command = payload; // parsed when replayed
     this.#add(
       turn,
       {
@@ -442,7 +442,8 @@ export class Recorder implements HubObserver {
   replaySource(id: string): { localAgentId: string; command: RelayCommand } | null {
     const turn = this.#turns.get(id);
     if (!turn?.command || !turn.summary.localAgentId) return null;
-    return { localAgentId: turn.summary.localAgentId, command: turn.command };
+    const command = JSON.parse(turn.command.json) as RelayCommand;
+    return { localAgentId: turn.summary.localAgentId, command };
   }
 
   /** Keeps a replay's answer with the turn (redacted like the rest of it). */
@@ -563,6 +564,7 @@ export class Recorder implements HubObserver {
   /** Evicts the oldest turns (never `keep`) until within the turn count and the byte cap. */
   #enforce(keep: TurnRecord): void {
     const { maxTurns, maxBytes } = this.settings;
+    if (this.#turns.size <= maxTurns && this.#bytes <= maxBytes) return; // the usual case: no walk
     for (const [id, turn] of this.#turns) {
       if (this.#turns.size <= maxTurns && this.#bytes <= maxBytes) return;
       if (turn === keep) continue;

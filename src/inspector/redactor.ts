@@ -10,8 +10,21 @@ import type { TextRedactor } from "./payload.ts";
 
 export function policyRedactor(policy: Policy): TextRedactor {
   const placeholders = new Placeholders();
+  // Short strings found clean, remembered: a turn's events repeat the same ids, kinds and keys
+  // (a 1,000-chunk stream, 1,000 times each). Clean text only: nothing found in it, so it holds
+  // no value the policy keeps back (findings are never remembered, only their placeholders).
+  const clean = new Set<string>();
   return (text) => {
+    if (clean.has(text)) return text;
     const findings = findAll(policy, text);
-    return findings.length === 0 ? text : redactText(text, 0, text.length, findings, placeholders);
+    if (findings.length > 0) return redactText(text, 0, text.length, findings, placeholders);
+    if (text.length <= CLEAN_TEXT_MAX_CHARS) {
+      if (clean.size >= CLEAN_TEXTS_KEPT) clean.clear();
+      clean.add(text);
+    }
+    return text;
   };
 }
+
+const CLEAN_TEXT_MAX_CHARS = 128;
+const CLEAN_TEXTS_KEPT = 256;

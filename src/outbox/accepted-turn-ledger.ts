@@ -3,7 +3,7 @@
 // run that never got its terminal group is found on the next start (recovery.ts); a
 // `cancel_task` or `user_reply` naming a task of an earlier turn finds the agent's task id. Only
 // ids are stored. Memory is the fast path and the fallback when the database is gone.
-import { type AcceptedTurnRecord, AcceptedTurns, type TurnLedger } from "../hub/accepted-turns.ts";
+import { type AcceptedTurnRecord, AcceptedTurns, type TurnLedger } from "./accepted-turns.ts";
 import type { AcceptedTurnRow, OutboxDatabase } from "./database.ts";
 import type { OutboxSettings } from "./settings.ts";
 import type { OutboxStore } from "./store.ts";

@@ -9,9 +9,9 @@
 // turn, and whatever that turn publishes afterwards), oldest first, so the relay never gets a
 // turn's tail without its head. One warning per episode; every dropped event is counted.
 import type { Logger } from "../log/logger.ts";
-import type { PublishBatch, PublishQueue } from "../relay/publish-queue.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import type { NewEventRow, OutboxDatabase, StoredEventRow } from "./database.ts";
+import type { PublishBatch, PublishQueue } from "./publish-queue.ts";
 import type { OutboxSettings } from "./settings.ts";
 import type { OutboxStore } from "./store.ts";
 
@@ -108,7 +108,7 @@ export class DurablePublishQueue implements PublishQueue {
 
   /**
    * Reads the unsent events of earlier runs back, in their order. Call once, before use. `stamp`
-   * gives an event written by an older version the stamp it lacks (see relay/response-seq.ts);
+   * gives an event written by an older version the stamp it lacks (see response-seq.ts);
    * the stamped event is written back at once, so every later retry sends the same.
    */
   load(stamp: (event: PublishedEvent) => PublishedEvent = (event) => event): {

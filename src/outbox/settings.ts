@@ -1,5 +1,5 @@
-// Every limit and timer of the durable outbox and of turn recovery, with its unit in the name,
-// so tests shorten them instead of waiting.
+// Every limit and timer of the durable outbox, with its unit in the name, so tests shorten them
+// instead of waiting.
 
 export interface OutboxSettings {
   /** Most unsent events kept; beyond it the oldest turns are dropped whole. */
@@ -29,24 +29,4 @@ export const DEFAULT_OUTBOX_SETTINGS: Readonly<OutboxSettings> = Object.freeze({
   acceptedTurnsMax: 100_000,
   checkpointDelayMs: 1_000,
   reopenIntervalMs: 30_000,
-});
-
-export interface RecoverySettings {
-  /** How long recovery keeps polling an agent task that is still working before giving up. */
-  resumeMaxWaitMs: number;
-  /** First pause between `tasks/get` polls while resuming; grows by half up to the max. */
-  pollIntervalMs: number;
-  maxPollIntervalMs: number;
-  /** One `tasks/get` or `tasks/cancel` call to the agent. */
-  callTimeoutMs: number;
-  /** Unfinished turns recovered at once. */
-  concurrency: number;
-}
-
-export const DEFAULT_RECOVERY_SETTINGS: Readonly<RecoverySettings> = Object.freeze({
-  resumeMaxWaitMs: 30_000,
-  pollIntervalMs: 1_000,
-  maxPollIntervalMs: 5_000,
-  callTimeoutMs: 10_000,
-  concurrency: 8,
 });

@@ -1,8 +1,8 @@
 // The outbox database as its users see it: there while it works; on the first failure (disk
 // full, file removed, permissions changed, corruption found late) it is reported once and the
 // hub goes on from memory, so a broken disk never stops a conversation. While it is gone the
-// file is tried again now and then; once it opens, what memory holds is written to it (see
-// Outbox) and the hub is durable again without a restart.
+// file is tried again now and then (once started); once it opens, what memory holds is written to
+// it (see Outbox) and the hub is durable again without a restart. Constructing opens nothing.
 import type { Logger } from "../log/logger.ts";
 import type { OpenDatabaseResult, OutboxDatabase } from "./database.ts";
 
@@ -20,6 +20,8 @@ export class OutboxStore {
   #db: OutboxDatabase | null;
   #failure: string | null = null;
   #timer: NodeJS.Timeout | null = null;
+  /** Retrying a database that is gone is allowed (after `start`). */
+  #started = false;
   #closed = false;
   /** Called with a reopened database before it is used: write what memory holds to it. */
   #onReopen: (db: OutboxDatabase) => void = () => {};
@@ -34,7 +36,25 @@ export class OutboxStore {
     this.file = file;
     this.#logger = logger;
     this.#reopen = file === null ? null : reopen;
-    if (!db) this.#scheduleReopen();
+  }
+
+  /**
+   * Opens the file the first time (nothing in memory to catch up on yet); returns why it cannot
+   * be used, or null when it is in use (or there is no file). Call before `start`.
+   */
+  open(): string | null {
+    if (this.#db || this.#closed || !this.#reopen) return null;
+    const opened = this.#reopen.open();
+    if (!opened.ok) return opened.error;
+    this.#db = opened.db;
+    return null;
+  }
+
+  /** From now on a database that is gone (or never opened) is tried again every `intervalMs`. */
+  start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    if (!this.#db) this.#scheduleReopen();
   }
 
   /** Writes reach the disk (false: never opened, failed since, or closed). */
@@ -124,7 +144,7 @@ export class OutboxStore {
   }
 
   #scheduleReopen(): void {
-    if (!this.#reopen || this.#timer || this.#closed) return;
+    if (!this.#reopen || !this.#started || this.#timer || this.#closed) return;
     this.#timer = setInterval(() => {
       if (this.tryReopen() && this.#timer) {
         clearInterval(this.#timer);

@@ -124,6 +124,11 @@ export class CommandStream {
     this.lastEventId = options.lastEventId ?? null;
   }
 
+  /** The id to resume after, read when the link starts (not when it is built). */
+  resumeAfter(eventId: string | null): void {
+    this.lastEventId = eventId;
+  }
+
   state(): CommandStreamState {
     return {
       connection: this.connection,

@@ -22,6 +22,12 @@
 import { fullJitterDelayMs, type Random } from "../async/backoff.ts";
 import type { Logger } from "../log/logger.ts";
 import { type HubObserver, NULL_OBSERVER } from "../observe/observer.ts";
+import {
+  InMemoryPublishQueue,
+  type PublishBatch,
+  type PublishQueue,
+} from "../outbox/publish-queue.ts";
+import { ResponseSequence, stampEvent } from "../outbox/response-seq.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import {
   classifyNetworkError,
@@ -30,8 +36,6 @@ import {
   refusedEventIndex,
 } from "./errors.ts";
 import { jsonBytes, splitEvent } from "./event-split.ts";
-import { InMemoryPublishQueue, type PublishBatch, type PublishQueue } from "./publish-queue.ts";
-import { ResponseSequence, stampEvent } from "./response-seq.ts";
 import type { RelayLinkSettings } from "./settings.ts";
 
 export interface PublisherOptions {

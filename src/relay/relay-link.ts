@@ -17,15 +17,16 @@ import {
 import { untilSettled } from "../async/deferred.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HubObserver } from "../observe/observer.ts";
+import type { EventIdStore } from "../outbox/event-ids.ts";
+import type { PublishQueue } from "../outbox/publish-queue.ts";
+import type { ResponseSequence } from "../outbox/response-seq.ts";
 import type { PublishedEvent, RelayCommand, SyncAgent } from "../wire/relay.ts";
 import { RelayClient } from "./client.ts";
 import { delay } from "./delay.ts";
 import { RelayAuthError, RelayError } from "./errors.ts";
 import { eventIdScope, isResumableEventId, previewEventId, whyNotResumable } from "./event-id.ts";
 import { CommandStream, type StreamConnection } from "./event-stream.ts";
-import type { PublishQueue } from "./publish-queue.ts";
 import { Publisher, type PublisherStats, type QueuedObserver } from "./publisher.ts";
-import type { ResponseSequence } from "./response-seq.ts";
 import { type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
 import type { StreamProblem } from "./stream-health.ts";
 import { type AgentNotKept, SyncReceipts } from "./sync-receipt.ts";
@@ -56,18 +57,6 @@ export interface RelayLinkOptions {
   random?: Random;
   /** The local inspector's publish hooks; default none. */
   observer?: HubObserver;
-}
-
-/**
- * Where the last SSE id of a handled command is kept, so a restarted hub sends it as
- * `Last-Event-ID` and the relay replays what a killed hub received but never handled. An id
- * belongs to one relay and hub id (`scope`): another scope never gets it.
- */
-export interface EventIdStore {
-  /** The id kept for `scope`, or null (none, or one of another scope). */
-  load(scope: string): string | null;
-  /** After the command with this id was handled (accepted turns are recorded by then); null forgets. */
-  save(scope: string, eventId: string | null): void;
 }
 
 export interface RelayLinkReady {
@@ -186,7 +175,6 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       logger: this.logger,
       random: this.random,
       onCommand: (command, eventId) => this.handleCommand(command, eventId),
-      lastEventId: this.storedEventId(),
       onNotRegistered: (signal) => this.reregister(signal),
       onAuthError: (error) => this.fail(error),
       onEventIdDropped: () => this.options.eventIds?.save(this.eventIdScope, null),
@@ -219,6 +207,9 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       return;
     }
     signal.addEventListener("abort", () => void this.close(), { once: true });
+    // Read now, not when built: the outbox that keeps them is opened just before the link starts.
+    this.stream.resumeAfter(this.storedEventId());
+    this.publisher.resume();
     const ready = new Promise<void>((resolve) => {
       this.readyWaiter = resolve;
     });

@@ -129,7 +129,7 @@ export interface EventStamp {
   /** The agent's task id once known, else the hub's own task id for the turn; never left out. */
   task_id: string;
   /**
-   * Hub-wide increasing number given when the event is queued (src/relay/response-seq.ts): the
+   * Hub-wide increasing number given when the event is queued (src/outbox/response-seq.ts): the
    * pair (task_id, response_seq) never repeats, also across turns continuing one agent task.
    */
   response_seq?: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AcceptedTurns } from "../../src/hub/accepted-turns.ts";
 import { AgentSlots } from "../../src/hub/agent-slots.ts";
+import { AcceptedTurns } from "../../src/outbox/accepted-turns.ts";
 
 describe("AgentSlots", () => {
   it("grants up to the limit and queues the rest in arrival order", async () => {

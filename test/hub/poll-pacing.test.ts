@@ -5,10 +5,9 @@ import { describe, expect, it } from "vitest";
 import { A2AClient } from "../../src/a2a/client.ts";
 import type { RosterAgent } from "../../src/hub/hub.ts";
 import { newHubTaskId } from "../../src/hub/mapping.ts";
+import { DEFAULT_RECOVERY_SETTINGS, recoverTurns } from "../../src/hub/recovery.ts";
 import { runTurn, TurnAbort } from "../../src/hub/turn.ts";
 import { silentLogger } from "../../src/log/logger.ts";
-import { recoverTurns } from "../../src/outbox/recovery.ts";
-import { DEFAULT_RECOVERY_SETTINGS } from "../../src/outbox/settings.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
 type AgentTransport = A2AClient["transport"];

@@ -6,8 +6,8 @@ import { describe, expect, it } from "vitest";
 import { decodeStreamEvent, decodeTaskResult } from "../../src/a2a/dialect.ts";
 import { publishBody } from "../../src/devrelay/schemas.ts";
 import { failureGroup, newHubTaskId, TurnMapper, taskSubmitted } from "../../src/hub/mapping.ts";
-import { HUB_RESTARTED } from "../../src/outbox/recovery.ts";
-import { ResponseSequence, stampEvent } from "../../src/relay/response-seq.ts";
+import { HUB_RESTARTED } from "../../src/hub/recovery.ts";
+import { ResponseSequence, stampEvent } from "../../src/outbox/response-seq.ts";
 import { PUBLISHED_EVENT_TYPES, type PublishedEvent } from "../../src/wire/relay.ts";
 
 const STATES = [

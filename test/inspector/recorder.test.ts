@@ -183,6 +183,15 @@ describe("what the privacy guard did", () => {
   const secret = fakeKey("ghp_", 36);
   const policy = compilePolicy([{ secrets: "redact", personal: "log" }]);
 
+  it("redacts a value every time it comes, though the redactor remembers clean text", () => {
+    const redact = policyRedactor(policy);
+    for (let i = 0; i < 3; i++) {
+      expect(redact("task-1")).toBe("task-1"); // clean: remembered, returned as is
+      expect(redact(secret)).toBe("[redacted:api_key]");
+      expect(redact(`a ${secret}`)).toBe("a [redacted:api_key]");
+    }
+  });
+
   it("is attached to the published events it concerns: kinds, actions and counts, never values", async () => {
     const recorder = new Recorder({
       now: fakeClock().now,

@@ -27,7 +27,7 @@ export const MUTATIONS: Mutation[] = [
     rule: "every published event gets a new, growing response_seq",
     edits: [
       {
-        file: "src/relay/response-seq.ts",
+        file: "src/outbox/response-seq.ts",
         search: "this.#next += 1;",
         replace: "this.#next += 0;",
       },
@@ -39,7 +39,7 @@ export const MUTATIONS: Mutation[] = [
     rule: "the response_seq high-water mark is saved before numbers above it are handed out",
     edits: [
       {
-        file: "src/relay/response-seq.ts",
+        file: "src/outbox/response-seq.ts",
         search: "this.#store?.save(this.#reserved);",
         replace: "void this.#reserved;",
       },
@@ -51,7 +51,7 @@ export const MUTATIONS: Mutation[] = [
     rule: "a redelivered user_message (same agent_message_id) is not run twice",
     edits: [
       {
-        file: "src/hub/accepted-turns.ts",
+        file: "src/outbox/accepted-turns.ts",
         search: "if (this.#turns.has(agentMessageId)) return false;",
         replace: "",
       },
@@ -131,28 +131,16 @@ export const MUTATIONS: Mutation[] = [
     tests: ["test/relay/publisher.test.ts"],
   },
   {
-    name: "turn-poll-interval-zero",
-    rule: "a turn waits pollIntervalMs (growing) between tasks/get polls",
+    name: "task-follow-poll-interval-zero",
+    rule: "a turn, and recovery after a restart, wait pollIntervalMs (growing) between tasks/get polls",
     edits: [
       {
-        file: "src/hub/turn.ts",
-        search: "let interval = this.#settings.pollIntervalMs;",
-        replace: "let interval = 0;",
+        file: "src/hub/task-follow.ts",
+        search: "intervalMs: options.intervalMs,",
+        replace: "intervalMs: 0,",
       },
     ],
-    tests: ["test/hub/turn.test.ts", "test/hub/poll-pacing.test.ts"],
-  },
-  {
-    name: "recovery-poll-interval-zero",
-    rule: "recovery after a restart waits pollIntervalMs (growing) between tasks/get polls",
-    edits: [
-      {
-        file: "src/outbox/recovery.ts",
-        search: "let interval = settings.pollIntervalMs;",
-        replace: "let interval = 0;",
-      },
-    ],
-    tests: ["test/outbox/recovery.test.ts", "test/hub/poll-pacing.test.ts"],
+    tests: ["test/hub/turn.test.ts", "test/hub/recovery.test.ts", "test/hub/poll-pacing.test.ts"],
   },
   {
     name: "cancel-by-task-id-off",
@@ -262,6 +250,18 @@ export const MUTATIONS: Mutation[] = [
       },
     ],
     tests: ["test/relay/event-split.test.ts"],
+  },
+  {
+    name: "roster-diff-replaces-in-place-changes",
+    rule: "an agents.json edit of name, description or limits keeps the agent's transport",
+    edits: [
+      {
+        file: "src/agents/roster-diff.ts",
+        search: "} else if (transportKey(current.entry) === transportKey(entry)) {",
+        replace: "} else if (false) {",
+      },
+    ],
+    tests: ["test/agents/roster-diff.test.ts", "test/agents/registry.test.ts"],
   },
   {
     name: "card-projection-keeps-everything",

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { RestartRecovery } from "../../src/hub/recovery.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { type Outbox, openOutbox } from "../../src/outbox/outbox.ts";
 import type { OutboxSettings } from "../../src/outbox/settings.ts";
@@ -66,7 +67,9 @@ describe("accepted turns, durable", () => {
     const second = open(dir);
     expect(second.stats().unfinishedAtStart).toBe(3);
     const answered: string[] = [];
-    await second.recover({
+    // What the daemon does at start: the hub's recovery answers the turns the outbox hands out.
+    const recovery = new RestartRecovery({
+      logger: silentLogger(),
       roster: { get: () => undefined },
       // As the relay link does: the answers go into the same queue.
       sink: {
@@ -76,6 +79,7 @@ describe("accepted turns, durable", () => {
         },
       },
     });
+    await recovery.run(second.takeUnfinished());
     expect(answered.sort()).toEqual(["queued", "reply", "running"]);
     // Their failure groups are queued behind the events already in the outbox.
     const queued = second.queue.take("room-running", 10)?.events ?? [];

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { InMemoryPublishQueue } from "../../src/outbox/publish-queue.ts";
 import { RelayAuthError, RelayError } from "../../src/relay/errors.ts";
-import { InMemoryPublishQueue } from "../../src/relay/publish-queue.ts";
 import { Publisher, type PublisherOptions } from "../../src/relay/publisher.ts";
 import { type RelayLinkSettings, relayLinkSettings } from "../../src/relay/settings.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";

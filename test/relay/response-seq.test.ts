@@ -6,7 +6,7 @@ import {
   type ResponseSeqStore,
   ResponseSequence,
   stampEvent,
-} from "../../src/relay/response-seq.ts";
+} from "../../src/outbox/response-seq.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
 
 function memoryStore(): ResponseSeqStore & { saved: number[] } {

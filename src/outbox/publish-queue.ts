@@ -1,5 +1,5 @@
-// The seam between the Publisher and where unsent events live: in memory here; the durable
-// sqlite outbox (src/outbox/durable-queue.ts) implements the same interface.
+// Where unsent events live, as the relay's Publisher sees them (the outbox declares the seam it
+// serves): in memory here; the durable sqlite queue (durable-queue.ts) is the other form.
 import type { PublishedEvent } from "../wire/relay.ts";
 
 /** Events of one room taken for one POST; acknowledge or release it, exactly once. */

@@ -6,14 +6,34 @@
 // reached its agent cannot be run again; the user is asked to resend.
 import { isTurnEndingState } from "../a2a/model.ts";
 import { type Clock, systemClock } from "../async/clock.ts";
-import { PollSchedule } from "../async/poll.ts";
-import type { EventSink, OpenOutlet, Roster, RosterAgent } from "../hub/hub.ts";
-import { failureGroup, newHubTaskId, type TurnIds, TurnMapper } from "../hub/mapping.ts";
 import type { Logger } from "../log/logger.ts";
+import type { AcceptedTurnRow } from "../outbox/database.ts";
 import { POLICY_BLOCKED } from "../privacy/turn-guard.ts";
+import { withDefaults } from "../system/settings.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
-import type { AcceptedTurnRow } from "./database.ts";
-import type { RecoverySettings } from "./settings.ts";
+import type { EventSink, OpenOutlet, Roster, RosterAgent } from "./hub.ts";
+import { failureGroup, newHubTaskId, type TurnIds, TurnMapper } from "./mapping.ts";
+import { followTask } from "./task-follow.ts";
+
+export interface RecoverySettings {
+  /** How long recovery keeps polling an agent task that is still working before giving up. */
+  resumeMaxWaitMs: number;
+  /** First pause between `tasks/get` polls while resuming; grows by half up to the max. */
+  pollIntervalMs: number;
+  maxPollIntervalMs: number;
+  /** One `tasks/get` or `tasks/cancel` call to the agent. */
+  callTimeoutMs: number;
+  /** Unfinished turns recovered at once. */
+  concurrency: number;
+}
+
+export const DEFAULT_RECOVERY_SETTINGS: Readonly<RecoverySettings> = Object.freeze({
+  resumeMaxWaitMs: 30_000,
+  pollIntervalMs: 1_000,
+  maxPollIntervalMs: 5_000,
+  callTimeoutMs: 10_000,
+  concurrency: 8,
+});
 
 export type UnfinishedTurn = Pick<
   AcceptedTurnRow,
@@ -42,6 +62,62 @@ export interface RecoveryReport {
 }
 
 export const HUB_RESTARTED = "HubRestarted";
+
+export interface RestartRecoveryOptions {
+  roster: Pick<Roster, "get">;
+  /** The relay link, so the answers queue behind each turn's earlier events. */
+  sink: EventSink;
+  /** Each turn's way out (the privacy guard); default: straight to `sink`. */
+  outlet?: OpenOutlet;
+  logger: Logger;
+  settings?: Partial<RecoverySettings>;
+}
+
+/**
+ * Answers, once, the turns an earlier run accepted and never finished (the outbox hands them
+ * out). Constructing starts nothing: `run` starts it, `stop` cuts it short.
+ */
+export class RestartRecovery {
+  readonly #options: RestartRecoveryOptions;
+  readonly #settings: RecoverySettings;
+  #run: { controller: AbortController; done: Promise<RecoveryReport> } | null = null;
+
+  constructor(options: RestartRecoveryOptions) {
+    this.#options = options;
+    this.#settings = withDefaults(DEFAULT_RECOVERY_SETTINGS, options.settings);
+  }
+
+  /** Answers `turns` (only the first call does anything); never rejects. */
+  run(turns: readonly UnfinishedTurn[]): Promise<RecoveryReport> {
+    if (this.#run) return this.#run.done;
+    const { logger, outlet } = this.#options;
+    const controller = new AbortController();
+    const done = recoverTurns(turns, {
+      roster: this.#options.roster,
+      sink: this.#options.sink,
+      ...(outlet ? { outlet } : {}),
+      logger,
+      settings: this.#settings,
+      signal: controller.signal,
+    }).catch((error: unknown) => {
+      logger.error(
+        { err: error instanceof Error ? error.message : String(error) },
+        "answering the turns an earlier run left unfinished failed; they are tried again on the next start",
+      );
+      return { resumed: 0, failed: 0 };
+    });
+    this.#run = { controller, done };
+    return done;
+  }
+
+  /** Cuts recovery short (turns still being asked about are answered HubRestarted now). */
+  async stop(): Promise<void> {
+    const run = this.#run;
+    if (!run) return;
+    run.controller.abort();
+    await run.done.catch(() => undefined);
+  }
+}
 
 export async function recoverTurns(
   turns: readonly UnfinishedTurn[],
@@ -113,36 +189,41 @@ async function resume(
 ): Promise<{ group: PublishedEvent[] | null; reason: string }> {
   const { settings, signal, logger } = options;
   const log = logger.child({ agentMessageId: turn.agentMessageId, taskId });
-  const polls = new PollSchedule({
+  const ended: { group: PublishedEvent[] | null } = { group: null };
+  const followed = await followTask({
+    client: agent.client,
+    taskId,
     intervalMs: settings.pollIntervalMs,
     maxIntervalMs: settings.maxPollIntervalMs,
     deadlineAt: (options.clock ?? systemClock).now() + settings.resumeMaxWaitMs,
+    callTimeoutMs: settings.callTimeoutMs,
+    pollMustFinish: false,
+    immediately: true,
+    signal,
+    onTask: (task) => {
+      if (!isTurnEndingState(task.status.state)) return false;
+      const mapper = new TurnMapper({ ...turnIds(turn), localAgentId: turn.localAgentId });
+      const answer = mapper.onResult(task);
+      log.info({ state: task.status.state }, "resumed a turn from before the restart");
+      ended.group = [...answer, ...mapper.terminal()];
+      return true;
+    },
     ...(options.clock ? { clock: options.clock } : {}),
-  });
-  for (;;) {
-    try {
-      const task = await agent.client.getTask(taskId, {
-        signal: AbortSignal.any([signal, AbortSignal.timeout(settings.callTimeoutMs)]),
-      });
-      if (isTurnEndingState(task.status.state)) {
-        const mapper = new TurnMapper({ ...turnIds(turn), localAgentId: turn.localAgentId });
-        const answer = mapper.onResult(task);
-        log.info({ state: task.status.state }, "resumed a turn from before the restart");
-        return { group: [...answer, ...mapper.terminal()], reason: "" };
-      }
-    } catch (error) {
-      log.info(
-        { err: error instanceof Error ? error.message : String(error) },
-        "could not ask the agent about a task from before the restart",
-      );
-      return {
-        group: null,
-        reason:
-          "The hub restarted while the agent was working on this and could not get the result from the agent; please send your message again.",
-      };
-    }
-    // Out of time or aborted: stop following.
-    if (!(await polls.wait(signal).catch(() => false))) break;
+  }).catch((error: unknown) =>
+    // Aborted while waiting: stop following (the task is canceled below).
+    signal.aborted ? null : { kind: "failed" as const, error },
+  );
+  if (followed?.kind === "ended" && ended.group) return { group: ended.group, reason: "" };
+  if (followed?.kind === "failed") {
+    log.info(
+      { err: followed.error instanceof Error ? followed.error.message : String(followed.error) },
+      "could not ask the agent about a task from before the restart",
+    );
+    return {
+      group: null,
+      reason:
+        "The hub restarted while the agent was working on this and could not get the result from the agent; please send your message again.",
+    };
   }
   // Still working: stop it, so the agent does not work for nobody.
   try {

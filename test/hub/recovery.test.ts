@@ -3,9 +3,13 @@
 // past the resume window (then cancelled at the agent) gets HubRestarted.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RosterAgent } from "../../src/hub/hub.ts";
+import {
+  DEFAULT_RECOVERY_SETTINGS,
+  type RecoverySettings,
+  recoverTurns,
+  type UnfinishedTurn,
+} from "../../src/hub/recovery.ts";
 import { silentLogger } from "../../src/log/logger.ts";
-import { recoverTurns, type UnfinishedTurn } from "../../src/outbox/recovery.ts";
-import { DEFAULT_RECOVERY_SETTINGS, type RecoverySettings } from "../../src/outbox/settings.ts";
 import type { PublishedEvent } from "../../src/wire/relay.ts";
 import {
   type ConnectedClient,

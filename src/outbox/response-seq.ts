@@ -25,31 +25,26 @@ export const RESERVE_BLOCK = 10_000;
 
 export class ResponseSequence {
   readonly #store: ResponseSeqStore | null;
-  #next: number;
-  #reserved: number;
+  readonly #now: () => number;
+  #started = false;
+  #next = 0;
+  #reserved = 0;
 
+  /** Reads nothing yet: the store is read when the first number is asked for (after it opened). */
   constructor(options: { store?: ResponseSeqStore | null; now?: () => number } = {}) {
     this.#store = options.store ?? null;
-    const now = options.now ?? Date.now;
-    let stored: number | null = null;
-    try {
-      stored = this.#store?.load() ?? null;
-    } catch {
-      stored = null;
-    }
-    const clockFloor = Math.floor(now()) * 1000;
-    const start = Math.max(clockFloor, Number.isSafeInteger(stored) ? (stored as number) : 0);
-    this.#next = start;
-    this.#reserved = start;
+    this.#now = options.now ?? Date.now;
   }
 
   /** The high-water mark in use: every number handed out so far is below it. */
   get reservedUpTo(): number {
+    this.#start();
     return this.#reserved;
   }
 
   /** The next number (each is handed out once). */
   next(): number {
+    this.#start();
     if (this.#next >= this.#reserved) {
       this.#reserved = this.#next + RESERVE_BLOCK;
       try {
@@ -61,6 +56,22 @@ export class ResponseSequence {
     const value = this.#next;
     this.#next += 1;
     return value;
+  }
+
+  /** Starts above the kept mark and above the wall clock in microseconds (once). */
+  #start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    let stored: number | null = null;
+    try {
+      stored = this.#store?.load() ?? null;
+    } catch {
+      stored = null;
+    }
+    const clockFloor = Math.floor(this.#now()) * 1000;
+    const start = Math.max(clockFloor, Number.isSafeInteger(stored) ? (stored as number) : 0);
+    this.#next = start;
+    this.#reserved = start;
   }
 }
 
