@@ -12,8 +12,8 @@ import { Recorder } from "../src/inspector/recorder.ts";
 import { policyRedactor } from "../src/inspector/redactor.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import { type AgentCalls, type HubObserver, NULL_OBSERVER } from "../src/observe/observer.ts";
-import { compilePolicy } from "../src/privacy/policy.ts";
 import { ResponseSequence, stampEvent } from "../src/outbox/response-seq.ts";
+import { compilePolicy } from "../src/privacy/policy.ts";
 import { percentile, round } from "./stats.ts";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
