@@ -11,6 +11,7 @@ export const UNIT_TEST_FILES: readonly string[] = [
   "test/agents/roster-diff.test.ts",
   "test/config/api-key.test.ts",
   "test/config/private-files.test.ts",
+  "test/daemon/parts.test.ts",
   "test/devrelay/pure.test.ts",
   "test/devrelay/rate-limit.test.ts",
   "test/hub/agent-slots.test.ts",

@@ -9,7 +9,7 @@ import { configFilePath, hubPaths } from "../config/paths.ts";
 import { controlSocketPath, serviceKeyFilePath } from "../config/runtime-files.ts";
 import { askDaemon, DaemonNotRunningError } from "../control/client.ts";
 import { keyFingerprint } from "../control/protocol.ts";
-import { ExitCode } from "./exit-codes.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { checkGatewayUrl, chooseGatewayUrl, gatewayUrlOrigin } from "./gateway-url.ts";
 import { promptHidden, readAllStdin } from "./hidden-input.ts";
 

@@ -8,8 +8,8 @@ import { dirname, resolve as resolvePath } from "node:path";
 import { type Command, Option } from "commander";
 import { DEFAULT_INSPECT_ADDRESS, parseInspectAddress } from "../inspector/access.ts";
 import { createLogger } from "../log/logger.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { packagePath } from "./entry-path.ts";
-import { ExitCode } from "./exit-codes.ts";
 
 export const DEV_DEFAULT_PORT = "8787";
 export const DEV_AGENTS_FILE = "agents.example.json";
@@ -92,7 +92,7 @@ async function runDev(options: DevOptions): Promise<number> {
   // The example's commands are relative to its own folder (the package, when not in a checkout).
   if (!options.agents) process.chdir(dirname(agentsFile));
   const { generateApiKey, startDevRelay } = await import("../devrelay/index.ts");
-  const { HubDaemon } = await import("../hub/daemon.ts");
+  const { HubDaemon } = await import("../daemon/daemon.ts");
   const secrets = new Set<string>();
   const logger = createLogger({
     level: options.logLevel,

@@ -10,8 +10,8 @@ import { controlSocketPath, serviceKeyFilePath } from "../config/runtime-files.t
 import { askDaemon } from "../control/client.ts";
 import type { AgentStatus } from "../control/protocol.ts";
 import { defaultServiceSystem, installedServiceState } from "../service/install.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { cliEntryPath } from "./entry-path.ts";
-import { ExitCode } from "./exit-codes.ts";
 import { chooseGatewayUrl, gatewayUrlOrigin, trimGatewayUrl } from "./gateway-url.ts";
 import { MIN_NODE, nodeVersionProblem } from "./node-version.ts";
 
@@ -287,7 +287,7 @@ async function checkAgentsFile(file: string): Promise<Check[]> {
       },
     ];
   }
-  const { loadAgentsFile } = await import("../agents/config.ts");
+  const { loadAgentsFile } = await import("../daemon/agents-file.ts");
   const loaded = await loadAgentsFile(file);
   if (!loaded.ok) {
     return [{ result: "FAIL", name: "agents file", detail: loaded.error, fix: `correct ${file}` }];

@@ -2,7 +2,6 @@
 // sources of `start` (never a key on the command line) and `--gateway-url`.
 import { type Command, type CommanderError, InvalidArgumentError, Option } from "commander";
 import { resolveApiKey } from "../config/api-key.ts";
-import { readConfigFile } from "../config/config-file.ts";
 import { configFilePath, hubPaths } from "../config/paths.ts";
 import {
   AccessDeniedError,
@@ -14,11 +13,12 @@ import {
   RateLimitError,
   renderTask,
 } from "../sdk/index.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import type { DiscoveredAgent } from "../wire/gateway.ts";
+import { DEFAULT_GATEWAY_URL } from "../wire/gateway.ts";
 import { runChat } from "./chat.ts";
-import { ExitCode } from "./exit-codes.ts";
+import { chooseGatewayUrl } from "./gateway-url.ts";
 import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
-import { DEFAULT_GATEWAY_URL } from "./start.ts";
 
 /** Exit codes of the gateway commands: the shared ones plus not-found and rate-limited. */
 export const GatewayExitCode = {
@@ -132,11 +132,7 @@ export function openGateway(options: GatewayCommandOptions): {
       : resolved.error;
     throw new CommandFailed({ message, exitCode: GatewayExitCode.auth });
   }
-  let gatewayUrl = options.gatewayUrl;
-  if (gatewayUrl === undefined) {
-    const config = readConfigFile(configFile);
-    gatewayUrl = (config.ok ? config.config.gatewayUrl : undefined) ?? DEFAULT_GATEWAY_URL;
-  }
+  const gatewayUrl = chooseGatewayUrl({ flag: options.gatewayUrl, env: {}, configFile }).url;
   try {
     new URL(gatewayUrl);
   } catch {
@@ -310,11 +306,4 @@ export function registerChatCommand(program: Command): void {
       }),
     );
   });
-}
-
-/** Registers discover, send and chat. */
-export function registerGatewayCommands(program: Command): void {
-  registerDiscoverCommand(program);
-  registerSendCommand(program);
-  registerChatCommand(program);
 }

@@ -2,7 +2,7 @@
 // `config set gateway-url`, else hybro.ai. `start` applies the same order (its flag reads the
 // variable too); `config path`, `status` and `doctor` show where the URL came from.
 import { readConfigFile } from "../config/config-file.ts";
-import { DEFAULT_GATEWAY_URL } from "./start.ts";
+import { DEFAULT_GATEWAY_URL } from "../wire/gateway.ts";
 
 export interface GatewayUrlChoice {
   url: string;

@@ -5,8 +5,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from "n
 import { dirname, join, resolve as resolvePath } from "node:path";
 import type { Command } from "commander";
 import { defaultAgentsFilePath, hubPaths } from "../config/paths.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { packagePath } from "./entry-path.ts";
-import { ExitCode } from "./exit-codes.ts";
 
 /** The example agent, where agents.example.json's stdio entry expects it (relative to the file). */
 export const EXAMPLE_AGENT = join("examples", "echo-stdio-agent.mjs");

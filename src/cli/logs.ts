@@ -6,7 +6,7 @@ import type { Command } from "commander";
 import { hubPaths } from "../config/paths.ts";
 import { logFilePath } from "../config/runtime-files.ts";
 import { serviceFilePath } from "../service/install.ts";
-import { ExitCode } from "./exit-codes.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 
 export const LOG_FOLLOW_INTERVAL_MS = 250;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The bin. It checks the Node version before loading anything else: the commands import modules
 // (node:sqlite, …) that an older Node cannot even link, which would end in a stack trace.
-import { ExitCode } from "./exit-codes.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { nodeVersionProblem } from "./node-version.ts";
 
 const problem = nodeVersionProblem(process.version, process.execPath);
@@ -28,7 +28,7 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   // A folder it cannot write, a full disk: one line saying what to do. Anything else is a bug.
-  const { oneLineError } = await import("./one-line-errors.ts");
+  const { oneLineError } = await import("../system/one-line-errors.ts");
   const line = oneLineError(error);
   if (!line) throw error;
   process.stderr.write(`error: ${line}\n`);

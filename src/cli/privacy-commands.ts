@@ -1,10 +1,10 @@
 // The work of `hybro-hub privacy report` and `privacy test` (registered in privacy.ts).
 import { readFileSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
-import { loadAgentsFile } from "../agents/config.ts";
 import { resolveApiKey } from "../config/api-key.ts";
 import { readConfigFile } from "../config/config-file.ts";
 import { configFilePath, defaultAgentsFilePath, hubPaths } from "../config/paths.ts";
+import { loadAgentsFile } from "../daemon/agents-file.ts";
 import { privacyAuditFilePath } from "../privacy/audit-log.ts";
 import { readAudit } from "../privacy/audit-read.ts";
 import { agentPolicy, hubPrivacyOf } from "../privacy/hub-privacy.ts";
@@ -16,7 +16,7 @@ import { redactText } from "../privacy/redact.ts";
 import { buildReport, formatReport, parseSince } from "../privacy/report.ts";
 import { findAll } from "../privacy/scan.ts";
 import { policyBlock } from "../privacy/turn-guard.ts";
-import { ExitCode } from "./exit-codes.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 
 export async function privacyReport(options: {
   since: string;

@@ -1,8 +1,8 @@
 // The `hybro-hub` program itself, before any command is added (program.ts adds them all; the bin
 // adds only `dev` or `start` when that is the command, see main.ts).
 import { Command, type CommanderError } from "commander";
-import { ExitCode } from "./exit-codes.ts";
-import { packageVersion } from "./version.ts";
+import { ExitCode } from "../system/exit-codes.ts";
+import { packageVersion } from "../system/version.ts";
 
 export function rootProgram(): Command {
   return (

@@ -22,9 +22,9 @@ import {
 } from "../devrelay/settings.ts";
 import { RelayStore } from "../devrelay/store.ts";
 import { createLogger } from "../log/logger.ts";
+import { ExitCode } from "../system/exit-codes.ts";
+import { isWildcardHost, outsideAddress, relayExposureWarning } from "../system/listen-warning.ts";
 import type { ApiKeyInfo } from "../wire/gateway.ts";
-import { ExitCode } from "./exit-codes.ts";
-import { isWildcardHost, outsideAddress, relayExposureWarning } from "./listen-warning.ts";
 
 /** Force the process out if closing hangs after a signal. */
 const CLOSE_DEADLINE_MS = 5000;

@@ -7,7 +7,7 @@ import { controlSocketPath } from "../config/runtime-files.ts";
 import { askDaemon } from "../control/client.ts";
 import { LAUNCHD_LABEL } from "../service/launchd-plist.ts";
 import { SYSTEMD_UNIT_NAME } from "../service/systemd-unit.ts";
-import { ExitCode } from "./exit-codes.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { addStartOptions, runStart, type StartOptions } from "./start.ts";
 import { DEFAULT_STOP_TIMEOUT_MS, printStopOutcome, stopDaemon } from "./stop.ts";
 

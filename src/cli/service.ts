@@ -19,8 +19,8 @@ import {
   uninstallService,
 } from "../service/install.ts";
 import { type ServiceSpec, servicePathEnv } from "../service/service-spec.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { cliEntryPath } from "./entry-path.ts";
-import { ExitCode } from "./exit-codes.ts";
 import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
 
 interface ServiceOptions {

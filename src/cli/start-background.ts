@@ -9,8 +9,8 @@ import type { Readable } from "node:stream";
 import type { HubPaths } from "../config/paths.ts";
 import { controlSocketPath, logFilePath, stderrLogFilePath } from "../config/runtime-files.ts";
 import { askDaemon } from "../control/client.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { cliEntryPath } from "./entry-path.ts";
-import { ExitCode } from "./exit-codes.ts";
 import { startSpinner } from "./spinner.ts";
 import type { StartupMessage } from "./startup-report.ts";
 

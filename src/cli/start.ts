@@ -6,28 +6,25 @@ import { resolveApiKey } from "../config/api-key.ts";
 import { readConfigFile } from "../config/config-file.ts";
 import { configFilePath, defaultAgentsFilePath, type HubPaths, hubPaths } from "../config/paths.ts";
 import { logFilePath } from "../config/runtime-files.ts";
+import { runDaemonProcess } from "../daemon/process.ts";
+import type { StartupReport } from "../daemon/run.ts";
 import { DEFAULT_INSPECT_ADDRESS, parseInspectAddress } from "../inspector/access.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { RotatingFile } from "../log/rotating-file.ts";
 import { parseListenAddress } from "../metrics/server.ts";
 import { takeNotifySocket } from "../service/systemd-notify.ts";
-import { runDaemonProcess } from "./daemon-process.ts";
-import { ExitCode } from "./exit-codes.ts";
-import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import {
   ALLOW_PLAIN_HTTP_FLAG,
   metricsExposureWarning,
   plainHttpRelayProblem,
-} from "./listen-warning.ts";
+} from "../system/listen-warning.ts";
+import { DEFAULT_GATEWAY_URL } from "../wire/gateway.ts";
+import { chooseGatewayUrl } from "./gateway-url.ts";
+import { KEY_ON_COMMAND_LINE, keyOnCommandLineOption } from "./key-on-command-line.ts";
 import { launchInBackground } from "./start-background.ts";
-import {
-  consoleStartupReport,
-  pipeStartupReport,
-  type StartupReport,
-  withSystemdNotify,
-} from "./startup-report.ts";
+import { consoleStartupReport, pipeStartupReport, withSystemdNotify } from "./startup-report.ts";
 
-export const DEFAULT_GATEWAY_URL = "https://api.hybro.ai";
 export const DEFAULT_SHUTDOWN_GRACE_MS = "10000";
 /** How long a background `start` waits for "ready" before leaving the daemon to keep trying. */
 export const DEFAULT_READY_TIMEOUT_MS = "30000";
@@ -154,11 +151,8 @@ function resolveCommon(options: StartOptions): Resolved {
   const paths = hubPaths();
   const configFile = configFilePath(paths);
   const config = readConfigFile(configFile);
-  const gatewayUrl = (
-    options.gatewayUrl ??
-    (config.ok ? config.config.gatewayUrl : undefined) ??
-    DEFAULT_GATEWAY_URL
-  ).replace(/\/+$/, "");
+  // The flag already holds HYBRO_GATEWAY_URL (commander reads it), hence no environment here.
+  const gatewayUrl = chooseGatewayUrl({ flag: options.gatewayUrl, env: {}, configFile }).url;
   const agentsFile = resolvePath(options.agents ?? defaultAgentsFilePath(paths));
   const configWarnings = config.ok ? [...config.warnings] : [];
   const plainHttp = plainHttpRelayProblem(gatewayUrl);

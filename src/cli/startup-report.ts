@@ -1,6 +1,7 @@
 // How a starting daemon tells someone it is ready or has failed: the `start` that launched it in
 // the background (a pipe on fd 3), systemd (`Type=notify`), or the terminal it runs in.
 import { closeSync, writeSync } from "node:fs";
+import type { StartupReport } from "../daemon/run.ts";
 import type { Logger } from "../log/logger.ts";
 import { notifySystemd } from "../service/systemd-notify.ts";
 
@@ -11,14 +12,6 @@ export type StartupMessage =
   | { event: "inspector"; url: string }
   | { event: "ready"; pid: number; agents: number }
   | { event: "failed"; message: string; exitCode: number };
-
-export interface StartupReport {
-  progress(message: string): void;
-  /** The inspector listens (`--inspect`): tell the user its URL, once, outside every log. */
-  inspector(url: string): void;
-  ready(info: { pid: number; agents: number }): void;
-  failed(message: string, exitCode: number): void;
-}
 
 /** The fd the background child reports on (the launcher's fourth stdio entry). */
 export const STARTUP_REPORT_FD = 3;

@@ -5,7 +5,7 @@ import { configFilePath, hubPaths } from "../config/paths.ts";
 import { controlSocketPath } from "../config/runtime-files.ts";
 import { askDaemon, DaemonNotRunningError, UnsafeRuntimeFolderError } from "../control/client.ts";
 import type { ControlCommand, ControlResults } from "../control/protocol.ts";
-import { ExitCode } from "./exit-codes.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { chooseGatewayUrl, gatewayUrlOrigin } from "./gateway-url.ts";
 import { formatStatus } from "./status-text.ts";
 

@@ -10,7 +10,7 @@ import type { LockHolder } from "../config/hub-lock.ts";
 import { type HubPaths, hubPaths } from "../config/paths.ts";
 import { controlSocketPath, runtimeFolderProblem } from "../config/runtime-files.ts";
 import { askDaemon, isSocketLive } from "../control/client.ts";
-import { ExitCode } from "./exit-codes.ts";
+import { ExitCode } from "../system/exit-codes.ts";
 import { findRunningHub, stillRunning } from "./running-hub.ts";
 import { startSpinner } from "./spinner.ts";
 

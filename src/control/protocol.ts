@@ -1,7 +1,7 @@
 // The control socket's language: one JSON object per line each way. A request names a command;
 // the answer is `{ok: true, result}` or `{ok: false, error: {kind, message}}`.
 import { createHash } from "node:crypto";
-import type { HubSnapshot } from "../hub/daemon.ts";
+import type { HubSnapshot } from "../hub/snapshot.ts";
 
 export const CONTROL_COMMANDS = ["status", "agents", "stop", "reload-key"] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];

@@ -1,7 +1,6 @@
 // The local inspector: `createInspector` makes the recorder (give it to the HubDaemon as its
 // `observer` before the hub starts) and the per-run token; `attach` serves the web app for a
 // hub and returns the URL to print once. See observer.ts for the hooks the hub calls.
-import type { HubDaemon } from "../hub/daemon.ts";
 import { replayLocally } from "../hub/replay.ts";
 import type { Logger } from "../log/logger.ts";
 import { type InspectAddress, newInspectorToken } from "./access.ts";
@@ -9,7 +8,7 @@ import type { TextRedactor } from "./payload.ts";
 import { Recorder, type RecorderSettings } from "./recorder.ts";
 import { policyRedactor } from "./redactor.ts";
 import { InspectorServer, type InspectorServerSettings } from "./server.ts";
-import { sourcesOf } from "./views.ts";
+import { type InspectedHub, sourcesOf } from "./views.ts";
 
 export type { HubObserver } from "../observe/observer.ts";
 export {
@@ -37,13 +36,13 @@ export interface Inspector {
   /** This run's token: add it to the logger's masked secrets; never log or pass it on. */
   readonly token: string;
   /** Serves the inspector for this hub; resolves with the page's URL (holds the token). */
-  attach(daemon: HubDaemon): Promise<string>;
+  attach(daemon: InspectedHub): Promise<string>;
   close(): Promise<void>;
 }
 
 export function createInspector(options: InspectorOptions): Inspector {
   const token = newInspectorToken();
-  let attached: HubDaemon | null = null;
+  let attached: InspectedHub | null = null;
   // What the guard would redact or block is never kept here either (the policy a turn of the
   // agent starts with now).
   const byPolicy = (localAgentId: string): TextRedactor | null =>

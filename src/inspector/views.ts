@@ -1,10 +1,20 @@
 // The agents and relay views: read fresh from what the running hub already reports (the
 // snapshot `hybro-hub status` shows, the relay link's state, the roster as synced), plus the
 // recorder's link history. Pure given its sources.
-import type { HubDaemon, HubSnapshot } from "../hub/daemon.ts";
-import type { RelayLinkState } from "../relay/relay-link.ts";
+import type { Registry } from "../agents/registry.ts";
+import type { HubSnapshot } from "../hub/snapshot.ts";
+import type { OutboundPrivacy } from "../privacy/outbound.ts";
+import type { RelayLink, RelayLinkState } from "../relay/relay-link.ts";
 import type { SyncAgent } from "../wire/relay.ts";
 import type { Disconnect, LinkHistory } from "./link-history.ts";
+
+/** The running hub (a HubDaemon) as the inspector sees it: the parts it reads. */
+export interface InspectedHub {
+  snapshot(): HubSnapshot;
+  readonly link: RelayLink;
+  readonly registry: Registry;
+  readonly privacy: Pick<OutboundPrivacy, "policyOf">;
+}
 
 /** What the views read from the running hub. */
 export interface InspectorSources {
@@ -16,7 +26,7 @@ export interface InspectorSources {
   limitOf(localAgentId: string): number | null;
 }
 
-export function sourcesOf(daemon: HubDaemon): InspectorSources {
+export function sourcesOf(daemon: InspectedHub): InspectorSources {
   return {
     snapshot: () => daemon.snapshot(),
     relayState: () => daemon.link.state(),

@@ -2,7 +2,8 @@
 // hubs in one process and the tests do not collide). Most values are read from the hub when
 // scraped; the turn duration histogram is fed by the daemon's `turnEnd` event.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { HubSnapshot, TurnEnd } from "../hub/daemon.ts";
+import type { TurnEndReport as TurnEnd } from "../hub/hub.ts";
+import type { HubSnapshot } from "../hub/snapshot.ts";
 import type { PrivacyCounts } from "../privacy/outbound.ts";
 
 /** What the metrics read from a running hub (HubDaemon satisfies it). */

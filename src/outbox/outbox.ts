@@ -12,12 +12,13 @@
 // are dropped after `eventTtlMs` (24 h). Accepted turns keep ids only, never message text.
 import { join } from "node:path";
 import type { Logger } from "../log/logger.ts";
+import { withDefaults } from "../system/settings.ts";
 import { DurableAcceptedTurns } from "./accepted-turn-ledger.ts";
 import { type AcceptedTurnRow, OUTBOX_DB_FILE, openOutboxDatabase } from "./database.ts";
 import { DurablePublishQueue, type OutboxQueueStats } from "./durable-queue.ts";
 import { LAST_EVENT_ID, StoredEventIds } from "./event-ids.ts";
 import { ResponseSequence, stampEvent } from "./response-seq.ts";
-import { DEFAULT_OUTBOX_SETTINGS, type OutboxSettings, withDefaults } from "./settings.ts";
+import { DEFAULT_OUTBOX_SETTINGS, type OutboxSettings } from "./settings.ts";
 import { OutboxStore } from "./store.ts";
 
 const RESPONSE_SEQ_HIGH_WATER = "response_seq_high_water";

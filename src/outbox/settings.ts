@@ -30,12 +30,3 @@ export const DEFAULT_OUTBOX_SETTINGS: Readonly<OutboxSettings> = Object.freeze({
   checkpointDelayMs: 1_000,
   reopenIntervalMs: 30_000,
 });
-
-/** Defaults overlaid with the given values (undefined entries ignored). */
-export function withDefaults<T extends object>(defaults: Readonly<T>, overrides?: Partial<T>): T {
-  const out = { ...defaults } as T;
-  for (const [key, value] of Object.entries(overrides ?? {})) {
-    if (value !== undefined) (out as Record<string, unknown>)[key] = value;
-  }
-  return out;
-}

@@ -5,6 +5,7 @@
 // and every failure returned as a classified RelayError.
 import { readFileSync } from "node:fs";
 import { Agent, type Dispatcher, EnvHttpProxyAgent } from "undici";
+import { DEFAULT_GATEWAY_URL } from "../wire/gateway.ts";
 import type {
   HubStatus,
   HubStatusResponse,
@@ -22,7 +23,7 @@ import {
   RelayError,
   wrongContentTypeError,
 } from "./errors.ts";
-import { DEFAULT_GATEWAY_URL, type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
+import { type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
 
 export interface RelayClientOptions {
   /** Relay base URL; default `https://api.hybro.ai`; a trailing `/` is ignored. */

@@ -1,5 +1,6 @@
 // Every timer and limit of the relay link, with its unit in the name, so tests shorten them
 // instead of waiting.
+import { withDefaults } from "../system/settings.ts";
 
 export interface RelayLinkSettings {
   /** Silence allowed while waiting for the headers or the body of one relay call. */
@@ -93,15 +94,8 @@ export const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.f
 
 /** Defaults overlaid with the given values (undefined entries ignored). */
 export function relayLinkSettings(overrides: Partial<RelayLinkSettings> = {}): RelayLinkSettings {
-  const settings: RelayLinkSettings = { ...DEFAULT_RELAY_LINK_SETTINGS };
-  for (const [key, value] of Object.entries(overrides)) {
-    if (value !== undefined) (settings as unknown as Record<string, number>)[key] = value;
-  }
-  return settings;
+  return withDefaults(DEFAULT_RELAY_LINK_SETTINGS, overrides);
 }
-
-/** The relay base URL used when none is configured. */
-export const DEFAULT_GATEWAY_URL = "https://api.hybro.ai";
 
 /** The environment variable that sets `publishMaxBodyBytes` (a proxy in front of the relay may take less). */
 export const MAX_BODY_ENV = "HYBRO_RELAY_MAX_BODY_BYTES";

@@ -2,11 +2,12 @@
 // from your own code — discover, send, stream, card.
 import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, type Dispatcher, request } from "undici";
-import type {
-  AgentCardResponse,
-  DiscoveredAgent,
-  DiscoverRequest,
-  GatewaySendResponse,
+import {
+  type AgentCardResponse,
+  DEFAULT_GATEWAY_URL,
+  type DiscoveredAgent,
+  type DiscoverRequest,
+  type GatewaySendResponse,
 } from "../wire/gateway.ts";
 import { isRedirect, redirectText } from "../wire/redirect.ts";
 import { readSseEvents } from "../wire/sse.ts";
@@ -26,7 +27,7 @@ import {
   parseStreamEvent,
 } from "./stream-event.ts";
 
-export const DEFAULT_GATEWAY_BASE_URL = "https://api.hybro.ai/api/v1";
+export const DEFAULT_GATEWAY_BASE_URL = `${DEFAULT_GATEWAY_URL}/api/v1`;
 /** Waiting for an answer (a `send` waits for the whole turn) and for each stream chunk. */
 export const DEFAULT_GATEWAY_TIMEOUT_MS = 120_000;
 export const DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS = 10_000;

@@ -1,10 +1,8 @@
 // Gateway, Discovery and API-key surfaces (relay-wire.md section 5), as served by the
 // development relay and called by the SDK.
 
-export const GATEWAY_PREFIX = "/api/v1/gateway";
-export const DISCOVERY_PATH = "/api/v1/discovery/agents";
-export const API_KEYS_PATH = "/api/v1/api-keys";
-export const AUTH_VERIFY_PATH = "/api/v1/auth/verify";
+/** The real relay's base URL (hub, gateway and discovery APIs), used when none is configured. */
+export const DEFAULT_GATEWAY_URL = "https://api.hybro.ai";
 
 export interface DiscoverRequest {
   query: string;

@@ -18,7 +18,7 @@ const STARTS_SOMETHING = [
   "src/agents/transports/stdio.ts",
   "src/agents/watch.ts",
   "src/devrelay/index.ts",
-  "src/hub/daemon.ts",
+  "src/daemon/daemon.ts",
   "test/support/stack.ts",
   "test/support/agents-per-test.ts",
   "test/devrelay/support.ts",

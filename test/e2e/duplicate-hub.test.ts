@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { HubDaemon } from "../../src/hub/daemon.ts";
+import { HubDaemon } from "../../src/daemon/daemon.ts";
 import type { RelayLinkSettings } from "../../src/relay/settings.ts";
 import { capturingLogger, waitUntil } from "../relay/scripted-server.ts";
 import { FAST_REGISTRY, FAST_RELAY_LINK, type Stack, startStack } from "../support/stack.ts";

@@ -5,8 +5,8 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { HubDaemon } from "../../src/daemon/daemon.ts";
 import type { DevRelay } from "../../src/devrelay/index.ts";
-import type { HubDaemon } from "../../src/hub/daemon.ts";
 import type { TestAgent } from "../support/a2a-agents.ts";
 import { FaultProxy } from "./fault-proxy.ts";
 import {

@@ -7,8 +7,8 @@
 // the long form). None of these faults may cost a turn, store an event twice, or reorder one.
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { HubDaemon } from "../../src/daemon/daemon.ts";
 import type { DevRelay } from "../../src/devrelay/index.ts";
-import type { HubDaemon } from "../../src/hub/daemon.ts";
 import { startTestAgent } from "../support/a2a-agents.ts";
 import { FaultProxy, type ProxyCounts, type ProxyScript } from "./fault-proxy.ts";
 import {

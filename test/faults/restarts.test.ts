@@ -7,8 +7,8 @@
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
+import type { HubDaemon } from "../../src/daemon/daemon.ts";
 import type { DevRelay } from "../../src/devrelay/index.ts";
-import type { HubDaemon } from "../../src/hub/daemon.ts";
 import type { UserMessageCommand } from "../../src/wire/relay.ts";
 import type { TestAgent } from "../support/a2a-agents.ts";
 import { FaultProxy } from "./fault-proxy.ts";

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { packageVersion } from "../../src/cli/version.ts";
+import { packageVersion } from "../../src/system/version.ts";
 import { cliEnv, runCli } from "./cli-runner.ts";
 
 describe("hybro-hub's own exit codes", () => {

@@ -2,13 +2,13 @@
 // anything that needs a newer Node is loaded. Run with the machine's own old Node when it has one
 // (HYBRO_OLD_NODE=/path/to/node names one); skipped, visibly, otherwise.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { stripTypeScriptTypes } from "node:module";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ExitCode } from "../../src/cli/exit-codes.ts";
 import { nodeVersionProblem } from "../../src/cli/node-version.ts";
+import { ExitCode } from "../../src/system/exit-codes.ts";
 import { REPO_ROOT } from "./cli-runner.ts";
 
 /** A `node` older than 22.22 on this machine (PATH, /usr/bin, /usr/local/bin), with its version. */
@@ -37,15 +37,16 @@ function findOldNode(): { path: string; version: string } | null {
  */
 function entryAsJavaScript(dir: string): string {
   writeFileSync(join(dir, "package.json"), '{"type": "module"}');
-  for (const name of ["main", "exit-codes", "node-version"]) {
-    const source = readFileSync(join(REPO_ROOT, "src/cli", `${name}.ts`), "utf8");
+  for (const name of ["cli/main", "system/exit-codes", "cli/node-version"]) {
+    const source = readFileSync(join(REPO_ROOT, "src", `${name}.ts`), "utf8");
     const code = stripTypeScriptTypes(source).replace(
-      /(from |import\()"(\.\/[\w-]+)\.ts"/g,
+      /(from |import\()"(\.\.?\/[\w/-]+)\.ts"/g,
       '$1"$2.js"',
     );
+    mkdirSync(join(dir, dirname(name)), { recursive: true });
     writeFileSync(join(dir, `${name}.js`), code);
   }
-  return join(dir, "main.js");
+  return join(dir, "cli/main.js");
 }
 
 describe("the Node version gate", () => {

@@ -29,7 +29,8 @@ import {
   ControlServer,
   ControlSocketInUseError,
 } from "../../src/control/server.ts";
-import type { HubSnapshot, TurnEnd } from "../../src/hub/daemon.ts";
+import type { TurnEndReport as TurnEnd } from "../../src/hub/hub.ts";
+import type { HubSnapshot } from "../../src/hub/snapshot.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { RotatingFile } from "../../src/log/rotating-file.ts";
 import { createHubMetrics } from "../../src/metrics/hub-metrics.ts";

@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, fetch } from "undici";
 import type { RegistrySettings } from "../../src/agents/registry.ts";
+import { HubDaemon } from "../../src/daemon/daemon.ts";
 import {
   type DevRelay,
   type DevRelaySettingsInput,
   startDevRelay,
 } from "../../src/devrelay/index.ts";
-import { HubDaemon } from "../../src/hub/daemon.ts";
 import type { HubSettings } from "../../src/hub/hub.ts";
 import { createLogger, type Logger, silentLogger } from "../../src/log/logger.ts";
 import type { HubObserver } from "../../src/observe/observer.ts";

@@ -3,7 +3,7 @@
 // its stack.
 import { accessSync, constants } from "node:fs";
 import { dirname } from "node:path";
-import { UnsafePathError } from "../system/private-files.ts";
+import { UnsafePathError } from "./private-files.ts";
 
 /** The one line for `error`, or null when it is not a filesystem problem the user can fix. */
 export function oneLineError(error: unknown): string | null {

@@ -3,6 +3,9 @@
 // relay can send work for them) and taken apart in the reverse order on stop.
 import { EventEmitter } from "node:events";
 import { Registry, type RegistrySettings } from "../agents/registry.ts";
+import { Hub, type HubSettings, type TurnEndReport } from "../hub/hub.ts";
+import { type RecoverySettings, RestartRecovery } from "../hub/recovery.ts";
+import type { HubSnapshot } from "../hub/snapshot.ts";
 import type { Logger } from "../log/logger.ts";
 import { type HubObserver, NULL_OBSERVER } from "../observe/observer.ts";
 import { Outbox } from "../outbox/outbox.ts";
@@ -13,8 +16,6 @@ import { OutboundPrivacy } from "../privacy/outbound.ts";
 import { summarizePolicy } from "../privacy/policy.ts";
 import { RelayLink } from "../relay/relay-link.ts";
 import type { RelayLinkSettings } from "../relay/settings.ts";
-import { type AgentTurnCounts, Hub, type HubSettings, type TurnEndReport } from "./hub.ts";
-import { type RecoverySettings, RestartRecovery } from "./recovery.ts";
 
 /** After the grace period, how long a stop may take for answers, flushing and closing. */
 const DEFAULT_STOP_AFTER_GRACE_MS = 5_000;
@@ -55,50 +56,6 @@ export interface HubDaemonEvents {
   ready: [{ agents: number }];
   fatal: [Error];
   turnEnd: [TurnEnd];
-}
-
-/** What `hybro-hub status` shows about the hub itself (JSON-safe; never the key). */
-export interface HubSnapshot {
-  hubId: string;
-  gatewayUrl: string;
-  agentsFile: string;
-  startedAt: string;
-  uptimeMs: number;
-  relay: {
-    connection: string;
-    lastEventId: string | null;
-    reconnects: number;
-    lastError: string | null;
-    /**
-     * A setup problem on the command stream (the relay refuses the hub, another hub uses its
-     * id). Optional: a daemon of an earlier version does not send it.
-     */
-    problem?: {
-      kind: string;
-      message: string;
-      since: string;
-      sessions: number;
-    } | null;
-  };
-  /** Events accepted for publishing and not yet acknowledged by the relay. */
-  outboxDepth: number;
-  /** Where the outbox lives (null: memory only), and events it had to drop since start. */
-  outbox: { durable: boolean; file: string | null; dropped: number; failure: string | null };
-  activeTurns: number;
-  agents: Array<{
-    localAgentId: string;
-    name: string;
-    kind: string;
-    healthy: boolean;
-    lastError: string | null;
-    /** Why the relay did not keep it at the last sync (so nobody can reach it), or null. */
-    notKeptByRelay: string | null;
-    turns: AgentTurnCounts;
-    /** The agent's privacy policy in one line (optional: earlier daemons do not send it). */
-    privacy?: string;
-  }>;
-  /** The audit record's file, null when off (optional: earlier daemons do not send it). */
-  privacyAudit?: string | null;
 }
 
 export class HubDaemon extends EventEmitter<HubDaemonEvents> {
