@@ -60,21 +60,16 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "stdio-no-backoff-reset-after-stable-run",
-    rule: "a stdio agent that ran stably restarts after the base delay again",
+    rule: "a stdio agent that ran stably restarts after the base delay again (the one Backoff's stable-run rule)",
     edits: [
       {
-        file: "src/agents/transports/stdio.ts",
-        search: "#onStableRun(): void {\n    this.#backoffAttempt = 0;",
-        replace: "#onStableRun(): void {",
-      },
-      {
-        file: "src/agents/transports/stdio.ts",
+        file: "src/async/backoff.ts",
         search:
-          "if (Date.now() - run.startedAt >= this.#settings.stableRunMs) this.#backoffAttempt = 0;",
-        replace: "",
+          "    if (this.#clock.now() - startedAt < stableRunMs) return false;\n    this.reset();",
+        replace: "    if (this.#clock.now() - startedAt < stableRunMs) return false;",
       },
     ],
-    tests: ["test/transports/stdio-backoff.test.ts"],
+    tests: ["test/transports/stdio-backoff.test.ts", "test/transports/stdio.test.ts"],
   },
   {
     name: "event-stream-no-backoff-reset",
@@ -82,8 +77,7 @@ export const MUTATIONS: Mutation[] = [
     edits: [
       {
         file: "src/relay/event-stream.ts",
-        search:
-          "if (this.sessionHealthy || this.now() - startedAt >= settings.streamHealthyAfterMs)\n        attempt = 0;",
+        search: "if (!backoff.runEnded() && this.sessionHealthy) backoff.reset();",
         replace: "",
       },
     ],
@@ -112,8 +106,8 @@ export const MUTATIONS: Mutation[] = [
     edits: [
       {
         file: "src/hub/hub.ts",
-        search: "const counts = this.countsFor(agent.localAgentId);",
-        replace: 'const counts = this.countsFor("*");',
+        search: "const counts = this.countsFor(agent.localAgentId);\n    const slots",
+        replace: 'const counts = this.countsFor("*");\n    const slots',
       },
     ],
     tests: ["test/hub/hub.test.ts", "test/e2e/hub.test.ts"],
@@ -172,8 +166,8 @@ export const MUTATIONS: Mutation[] = [
     edits: [
       {
         file: "src/hub/agent-slots.ts",
-        search: "while (this.#running < this.#limit && this.#waiting.length > 0) {",
-        replace: "while (this.#waiting.length > 0) {",
+        search: "while (this.#running < this.#limit && this.#head < this.#queue.length) {",
+        replace: "while (this.#head < this.#queue.length) {",
       },
     ],
     tests: ["test/hub/agent-slots.test.ts", "test/hub/hub.test.ts"],
@@ -208,8 +202,10 @@ export const MUTATIONS: Mutation[] = [
     edits: [
       {
         file: "src/outbox/durable-queue.ts",
-        search: ".sort((a, b) => a[1].first - b[1].first);",
-        replace: ".sort((a, b) => b[1].first - a[1].first);",
+        search:
+          "let turn = this.#oldest;\n    while (turn && !this.#fits(events, bytes)) {\n      const next = turn.newer;",
+        replace:
+          "let turn = this.#newest;\n    while (turn && !this.#fits(events, bytes)) {\n      const next = turn.older;",
       },
     ],
     tests: ["test/outbox/durable-queue.test.ts"],
