@@ -126,4 +126,11 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  process.stderr.write(`outbox-flood: ${(error as Error).message}\n`);
+  process.exitCode = 1;
+}
+// The refusing relay's feed and sockets may outlive the run; the figures are printed by now.
+process.exit();
