@@ -10,6 +10,7 @@ import { keySuggestion } from "../config/did-you-mean.ts";
 import { checkAgentPolicies } from "../privacy/agent-policies.ts";
 import type { PolicySpec } from "../privacy/policy-spec.ts";
 import { localAgentIdForCommand, localAgentIdForUrl } from "../wire/agent-id.ts";
+import { valueAt } from "../wire/value-at.ts";
 import { type EnvSource, type ExpansionProblem, expandHome, expandTree } from "./env-expand.ts";
 import { describeJsonError } from "./json-position.ts";
 
@@ -499,15 +500,6 @@ function nameSuffix(entry: unknown): string {
   if (entry === null || typeof entry !== "object") return "";
   const name = (entry as Record<string, unknown>)["name"];
   return typeof name === "string" && name.trim() !== "" ? ` ("${name}")` : "";
-}
-
-function valueAt(root: unknown, path: Array<string | number>): unknown {
-  let node = root;
-  for (const part of path) {
-    if (node === null || typeof node !== "object") return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node;
 }
 
 function typeName(value: unknown): string {

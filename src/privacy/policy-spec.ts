@@ -16,6 +16,7 @@
 
 import { z } from "zod";
 import { keySuggestion } from "../config/did-you-mean.ts";
+import { valueAt } from "../wire/value-at.ts";
 import {
   ACTIONS,
   type Action,
@@ -193,15 +194,6 @@ function toProblem(issue: z.core.$ZodIssue, root: unknown, known: readonly strin
     return { path, message: "must not be empty" };
   }
   return { path, message: issue.message };
-}
-
-function valueAt(root: unknown, path: Array<string | number>): unknown {
-  let node = root;
-  for (const part of path) {
-    if (node === null || typeof node !== "object") return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node;
 }
 
 function describe(value: unknown): string {
