@@ -11,9 +11,9 @@ import type { StartupReport } from "../daemon/run.ts";
 import { DEFAULT_INSPECT_ADDRESS, parseInspectAddress } from "../inspector/access.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { RotatingFile } from "../log/rotating-file.ts";
-import { parseListenAddress } from "../metrics/server.ts";
 import { takeNotifySocket } from "../service/systemd-notify.ts";
 import { ExitCode } from "../system/exit-codes.ts";
+import { parseListenAddress } from "../system/listen-address.ts";
 import {
   ALLOW_PLAIN_HTTP_FLAG,
   metricsExposureWarning,

@@ -11,6 +11,7 @@ import type { Inspector } from "../inspector/index.ts";
 import type { PublishCounters } from "../metrics/hub-metrics.ts";
 import { publishLimitFromEnv } from "../relay/settings.ts";
 import { ExitCode } from "../system/exit-codes.ts";
+import { parseListenAddress } from "../system/listen-address.ts";
 import { metricsExposureWarning } from "../system/listen-warning.ts";
 import type { HubDaemon } from "./daemon.ts";
 import { type Part, StartRefused } from "./parts.ts";
@@ -230,7 +231,7 @@ export function metricsServer(run: DaemonRun): Part {
     async start() {
       if (!options.metrics) return;
       const hub = hubOf(run);
-      const { parseListenAddress, startMetricsServer } = await import("../metrics/server.ts");
+      const { startMetricsServer } = await import("../metrics/server.ts");
       const { createHubMetrics } = await import("../metrics/hub-metrics.ts");
       const address = parseListenAddress(options.metrics);
       if (!address) {

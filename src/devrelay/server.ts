@@ -1,7 +1,8 @@
 // The HTTP front of the development relay: one pipeline for every request — route, key,
 // rate limit, scope, handler — and one error shape. Bad input is a 4xx; a bug is a logged
 // 500; nothing here throws out of the request handler.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer } from "../system/http-server.ts";
 import { scopesAllow } from "./api-key.ts";
 import { RelayHttpError } from "./errors.ts";
 import { pathSegments, presentedKey, readJson, writeError, writeReply } from "./http-io.ts";

@@ -2,11 +2,12 @@
 // over the recorder and the views, live updates over SSE, and the replay endpoint. Every request
 // passes access.ts first. Nothing here logs a URL (it carries the token).
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname } from "node:path";
 import type { LocalAnswer } from "../hub/replay.ts";
 import type { Logger } from "../log/logger.ts";
+import { createServer } from "../system/http-server.ts";
 import {
   type AccessRules,
   accessRules,

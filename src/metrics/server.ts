@@ -1,22 +1,13 @@
 // A loopback HTTP endpoint for Prometheus (`/metrics`) and for health checks that reflect real
 // connectivity (`/ready`: 200 only while the relay link is connected; `/healthz`: the process).
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { createServer } from "../system/http-server.ts";
 
 export interface MetricsServer {
   url: string;
   close(): Promise<void>;
-}
-
-/** Parses `host:port`, `[v6]:port` or a bare port (then loopback). */
-export function parseListenAddress(value: string): { host: string; port: number } | null {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(value.trim()) ?? null;
-  const bare = /^\d+$/.test(value.trim()) ? value.trim() : null;
-  const host = bare ? "127.0.0.1" : (match?.[1] ?? (match?.[2] || "127.0.0.1"));
-  const port = Number(bare ?? match?.[3]);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535 || (!bare && !match)) return null;
-  return { host, port };
 }
 
 export async function startMetricsServer(options: {

@@ -34,7 +34,7 @@ describe("the modules a started hub loads", () => {
     rmSync(home, { recursive: true, force: true });
   });
 
-  it("leaves out the dev relay, the SDK, other commands, prom-client, pino-pretty, execa and ws", async () => {
+  it("leaves out the dev relay, the SDK, other commands, prom-client, pino-pretty, execa, ws and Node's bundled undici", async () => {
     const { key } = relay.createKey({ name: "modules", scopes: ["*"] });
     const agentsFile = join(home, "agents.json");
     writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: "Echo", url: agent.url }] }));
@@ -80,5 +80,9 @@ describe("the modules a started hub loads", () => {
       ),
     );
     expect(unneeded).toEqual([]);
+    // An ESM import of node:http reads its lazy exports (WebSocket, …), which load Node's own
+    // bundled undici beside the npm one: a few MB resident for nothing (system/http-server.ts).
+    expect(relative).toContain("builtin:internal/modules/esm/loader");
+    expect(relative.filter((path) => path.startsWith("builtin:internal/deps/undici"))).toEqual([]);
   });
 });

@@ -34,7 +34,7 @@ import type { HubSnapshot } from "../../src/hub/snapshot.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { RotatingFile } from "../../src/log/rotating-file.ts";
 import { createHubMetrics } from "../../src/metrics/hub-metrics.ts";
-import { parseListenAddress } from "../../src/metrics/server.ts";
+import { parseListenAddress } from "../../src/system/listen-address.ts";
 
 let dir: string;
 beforeEach(() => {
