@@ -16,7 +16,7 @@ import { agentHeading, curlLine, devBanner } from "../../src/cli/dev.ts";
 import { agentsNotAtRelay } from "../../src/cli/doctor.ts";
 import { checkGatewayUrl } from "../../src/cli/gateway-url.ts";
 import { tail } from "../../src/cli/logs.ts";
-import { formatDuration, formatStatus } from "../../src/cli/status-text.ts";
+import { formatAgents, formatDuration, formatStatus } from "../../src/cli/status-text.ts";
 import {
   askDaemon,
   ControlRequestError,
@@ -242,6 +242,37 @@ describe("metrics", () => {
     expect(events.listenerCount("turnEnd")).toBe(0);
   });
 
+  it("counts the privacy guard's findings by kind and action, and the turns it blocked", async () => {
+    const events = new EventEmitter<{ turnEnd: [TurnEnd] }>();
+    let counts = {
+      detections: [
+        { kind: "email" as const, action: "redact" as const, count: 3 },
+        { kind: "api_key" as const, action: "block" as const, count: 1 },
+      ],
+      blockedTurns: 1,
+    };
+    const metrics = createHubMetrics({
+      snapshot: () => snapshot(),
+      on: (event, listener) => events.on(event, listener),
+      off: (event, listener) => events.off(event, listener),
+      publishStats: () => ({ batches: 0, eventsSent: 0, retries: 0, dropped: 0 }),
+      privacyStats: () => counts,
+    });
+    let text = await metrics.registry.metrics();
+    expect(text).toContain('hybro_hub_privacy_detections_total{kind="email",action="redact"} 3');
+    expect(text).toContain('hybro_hub_privacy_detections_total{kind="api_key",action="block"} 1');
+    expect(text).toContain("hybro_hub_privacy_blocked_turns_total 1");
+    // Each scrape reads the guard's running totals (no double counting between scrapes).
+    counts = {
+      detections: [{ kind: "email", action: "redact", count: 5 }],
+      blockedTurns: 2,
+    };
+    text = await metrics.registry.metrics();
+    expect(text).toContain('hybro_hub_privacy_detections_total{kind="email",action="redact"} 5');
+    expect(text).toContain("hybro_hub_privacy_blocked_turns_total 2");
+    metrics.close();
+  });
+
   it("parses listen addresses", () => {
     expect(parseListenAddress("127.0.0.1:9464")).toEqual({ host: "127.0.0.1", port: 9464 });
     expect(parseListenAddress("[::1]:9464")).toEqual({ host: "::1", port: 9464 });
@@ -253,6 +284,13 @@ describe("metrics", () => {
 });
 
 describe("printed text", () => {
+  it("agents with none ready says where to look, not only that there are none", () => {
+    const text = formatAgents([]);
+    expect(text).toContain("no agents ready");
+    expect(text).toContain("hybro-hub logs");
+    expect(text).toContain("hybro-hub doctor");
+  });
+
   it("status shows state, relay, outbox and each agent with its counts", () => {
     const text = formatStatus({
       ...snapshot(),
