@@ -14,7 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { NO_RATE_LIMITS, startDevRelay } from "../src/devrelay/index.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import { startTestAgent } from "../test/support/a2a-agents.ts";
-import { procStatusKb, relayTurn, startHubProcess } from "./hub-process.ts";
+import { cpuSeconds, procStatusKb, relayTurn, startHubProcess } from "./hub-process.ts";
 import { round } from "./stats.ts";
 
 const CONCURRENCY = 64;
@@ -22,6 +22,7 @@ const IDLE_WAIT_MS = 8_000;
 const STARTS = Number(process.env.FOOTPRINT_STARTS ?? 10);
 // Extra Node flags for the measured hub, to try V8 settings (e.g. "--max-semi-space-size=1").
 const extraFlags = (process.env.FOOTPRINT_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+const SETTLE_S = Number(process.env.FOOTPRINT_SETTLE_S ?? 30);
 const totalTurns = Number(process.env.FOOTPRINT_TURNS ?? 10_000);
 const mb = (kb: number) => round(kb / 1024, 1);
 const median = (values: number[]) => {
@@ -133,17 +134,31 @@ async function main() {
     );
   };
   const checkpoints: Record<string, number> = {};
+  const settled: Record<string, number> = {};
   // Turns per second over each stretch, to see a V8 flag's cost in speed in the same run.
   const turnsPerS: Record<string, number> = {};
+  // The hub's CPU per turn over each stretch: less sensitive than turns/s to a busy machine.
+  const cpuMsPerTurn: Record<string, number> = {};
   const marks = [2_000, 10_000, ...Array.from({ length: 9 }, (_, i) => (i + 2) * 10_000)].filter(
     (n) => n <= totalTurns,
   );
   for (const mark of marks) {
     const from = done;
     const started = performance.now();
+    const cpuBefore = cpuSeconds(hub.child.pid as number);
     await runTurns(mark);
+    cpuMsPerTurn[String(mark)] = round(
+      ((cpuSeconds(hub.child.pid as number) - cpuBefore) * 1000) / (mark - from),
+      2,
+    );
     turnsPerS[String(mark)] = round(((mark - from) * 1000) / (performance.now() - started), 1);
     checkpoints[String(mark)] = rss();
+    if (mark === marks[0] || mark === marks.at(-1)) {
+      // V8 gives heap back only once the allocation rate falls: the figure a daemon holds
+      // between bursts, SETTLE_S after the last turn.
+      await sleep(SETTLE_S * 1000);
+      settled[String(mark)] = rss();
+    }
   }
   const loadedHeap = await heapAfterGc();
   // Where the resident size is: anonymous memory (heaps, malloc) or mapped files (code, sqlite).
@@ -164,7 +179,9 @@ async function main() {
     hub: {
       idle_rss_mb: idle,
       rss_mb_after_turns: checkpoints,
+      [`rss_mb_${SETTLE_S}s_after_turns`]: settled,
       turns_per_s: turnsPerS,
+      cpu_ms_per_turn: cpuMsPerTurn,
       node_flags: extraFlags,
       peak_rss_mb: peak,
       heap_after_gc_idle: idleHeap,
