@@ -8,7 +8,7 @@
 // a relay that refuses the hub (not the key) is a setup problem shown in `state().problem` and
 // retried slowly (see stream-health.ts).
 import { EventEmitter } from "node:events";
-import { Backoff, backoffCeilingMs, type Random } from "../async/backoff.ts";
+import { Backoff, type Random } from "../async/backoff.ts";
 import { type Clock, systemClock } from "../async/clock.ts";
 import { untilSettled } from "../async/deferred.ts";
 import type { Logger } from "../log/logger.ts";
@@ -547,11 +547,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
           return;
         }
         this.lastError = failure.message;
-        const ceilingMs = backoffCeilingMs(
-          backoff.failures,
-          2 * base,
-          this.settings.maxHeartbeatIntervalMs,
-        );
+        const ceilingMs = backoff.nextCeilingMs();
         waitMs = backoff.nextDelayMs(failure.retryAfterMs ?? 0);
         this.heartbeatIntervalMs = Math.max(ceilingMs, failure.retryAfterMs ?? 0);
         this.logger.warn(
