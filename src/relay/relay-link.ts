@@ -182,6 +182,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       queue: options.queue,
       sequence: options.responseSeq,
       random: this.random,
+      clock: this.clock,
       observer: options.observer,
     });
     this.eventIdScope = eventIdScope(this.client.gatewayUrl, this.hubId);
