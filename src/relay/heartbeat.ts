@@ -2,27 +2,13 @@
 // failure the one Backoff from twice the period (equal jitter, capped), a Retry-After as floor,
 // and a re-registration on 404. The relay drops a hub whose heartbeats stop, so a wait grown
 // long while the stream was down is cut short when it opens again (`wake`).
-import { Backoff, type Random } from "../async/backoff.ts";
-import type { Clock } from "../async/clock.ts";
-import type { Logger } from "../log/logger.ts";
-import type { RelayClient } from "./client.ts";
-import type { RelayAuthError, RelayError } from "./errors.ts";
-import { asRelayError, failurePlan } from "./failure-policy.ts";
-import type { RelayLinkSettings } from "./settings.ts";
+import { Backoff } from "../async/backoff.ts";
+import { reportFailure } from "./failure-policy.ts";
+import type { RelayLoopOptions } from "./loop-options.ts";
 
-export interface HeartbeatOptions {
-  client: RelayClient;
-  hubId: string;
-  settings: RelayLinkSettings;
-  logger: Logger;
-  clock: Clock;
-  random: Random;
+export interface HeartbeatOptions extends RelayLoopOptions {
   /** 404: register the hub again; rejects on a refused key or abort. */
   reregister: (signal: AbortSignal) => Promise<void>;
-  /** A heartbeat failed and the loop goes on: the link's last error. */
-  onFailure: (error: RelayError) => void;
-  /** 401/403: the loop stops and the link is told. */
-  onAuthError: (error: RelayAuthError) => void;
 }
 
 export interface HeartbeatState {
@@ -82,13 +68,8 @@ export class HeartbeatLoop {
         this.#intervalMs = waitMs = base;
       } catch (error) {
         if (signal.aborted) return;
-        const failure = asRelayError(error, "heartbeat");
-        const plan = failurePlan("heartbeat", failure);
-        if (plan.stop) {
-          this.#options.onAuthError(failure as RelayAuthError);
-          return;
-        }
-        this.#options.onFailure(failure);
+        const { failure, plan } = reportFailure("heartbeat", error, this.#options);
+        if (plan.stop) return;
         const ceilingMs = backoff.nextCeilingMs();
         waitMs = backoff.nextDelayMs(failure.retryAfterMs ?? 0);
         this.#intervalMs = Math.max(ceilingMs, failure.retryAfterMs ?? 0);

@@ -6,32 +6,19 @@
 // (the relay forgot it). One sync loop posts the whole roster when it changed or when forced,
 // retried with backoff; `run` forces one every `resyncIntervalMs`. The relay link decides when
 // the first registration and sync happen (before the command stream opens).
-import { Backoff, type Random } from "../async/backoff.ts";
-import type { Clock, Timer } from "../async/clock.ts";
+import { Backoff } from "../async/backoff.ts";
+import type { Timer } from "../async/clock.ts";
 import { Deferred, untilSettled } from "../async/deferred.ts";
-import type { Logger } from "../log/logger.ts";
 import type { SyncAgent } from "../wire/relay.ts";
-import type { RelayClient } from "./client.ts";
-import type { RelayAuthError, RelayError } from "./errors.ts";
-import { asRelayError, failurePlan } from "./failure-policy.ts";
-import type { RelayLinkSettings } from "./settings.ts";
+import { reportFailure } from "./failure-policy.ts";
+import type { RelayLoopOptions } from "./loop-options.ts";
 import { type AgentNotKept, SyncReceipts } from "./sync-receipt.ts";
 
-export interface RegisterSyncOptions {
-  client: RelayClient;
-  hubId: string;
-  settings: RelayLinkSettings;
-  logger: Logger;
-  clock: Clock;
-  random: Random;
+export interface RegisterSyncOptions extends RelayLoopOptions {
   /** The whole roster as synced to the relay; called for every sync. */
   roster: () => SyncAgent[];
   /** The link's lifetime: every call and wait here ends when it aborts. */
   signal: AbortSignal;
-  /** A call failed and will be tried again (or waits for the stream): the link's last error. */
-  onFailure: (error: RelayError) => void;
-  /** 401/403: the link stops. */
-  onAuthError: (error: RelayAuthError) => void;
   /** A sync was acknowledged; the count of agents the relay kept. */
   onSynced: (agentsSynced: number) => void;
 }
@@ -177,14 +164,10 @@ export class RegisterSync {
         return;
       } catch (error) {
         if (this.#stopped) throw abortError();
-        const failure = asRelayError(error, "register");
-        if (failurePlan("register", failure).stop) {
-          this.#options.onAuthError(failure as RelayAuthError);
-          throw failure;
-        }
+        const { failure, plan } = reportFailure("register", error, this.#options);
+        if (plan.stop) throw failure;
         const attempt = backoff.failures;
         const waitMs = backoff.nextDelayMs(failure.retryAfterMs ?? 0);
-        this.#options.onFailure(failure);
         const level =
           failure.kind === "permanent"
             ? "error"
@@ -236,13 +219,8 @@ export class RegisterSync {
         this.#options.onSynced(answer.synced.length);
       } catch (error) {
         if (this.#stopped) return;
-        const failure = asRelayError(error, "sync");
-        const plan = failurePlan("sync", failure);
-        if (plan.stop) {
-          this.#options.onAuthError(failure as RelayAuthError);
-          return;
-        }
-        this.#options.onFailure(failure);
+        const { failure, plan } = reportFailure("sync", error, this.#options);
+        if (plan.stop) return;
         if (!plan.retry) {
           // A refused hub is synced again after the stream is accepted (`connection_ready`).
           logger[failure.kind === "permanent" ? "error" : "warn"](
