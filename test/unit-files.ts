@@ -40,4 +40,5 @@ export const UNIT_TEST_FILES: readonly string[] = [
   "test/transports/rpc-peer.test.ts",
   "test/transports/supervision.test.ts",
   "test/wire/relay-command.test.ts",
+  "test/wire/sse.test.ts",
 ];

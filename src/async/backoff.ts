@@ -11,36 +11,10 @@ import { type Clock, systemClock } from "./clock.ts";
 /** A source of uniform numbers in [0, 1). */
 export type Random = () => number;
 
-/** The un-jittered ceiling of attempt `attempt` (0-based): `min(maxMs, baseMs · 2^attempt)`. */
-export function backoffCeilingMs(attempt: number, baseMs: number, maxMs: number): number {
-  const exponent = Math.min(Math.max(0, Math.floor(attempt)), 40);
+/** The un-jittered ceiling after `failures` consecutive failures: `min(maxMs, baseMs · 2^failures)`. */
+function ceilingAfterMs(failures: number, baseMs: number, maxMs: number): number {
+  const exponent = Math.min(Math.max(0, Math.floor(failures)), 40);
   return Math.min(maxMs, baseMs * 2 ** exponent);
-}
-
-/**
- * Full jitter (uniform in [0, ceiling)): spreads a crowd of reconnecting hubs evenly; the
- * ceiling still doubles per failure, so repeated failures never become a hot loop.
- */
-export function fullJitterDelayMs(
-  attempt: number,
-  baseMs: number,
-  maxMs: number,
-  random: Random = Math.random,
-): number {
-  return Math.floor(clampUnit(random()) * backoffCeilingMs(attempt, baseMs, maxMs));
-}
-
-/** Next nominal heartbeat period after a failure: doubled, capped. */
-export function nextHeartbeatIntervalMs(currentMs: number, maxMs: number): number {
-  return Math.min(currentMs * 2, maxMs);
-}
-
-/**
- * Equal jitter for periodic work: uniform in [nominal/2, nominal), so the period never exceeds
- * its nominal value (the cap holds after jitter, unlike the Python hub's ×[0.5, 1.5)).
- */
-export function equalJitterMs(nominalMs: number, random: Random = Math.random): number {
-  return Math.floor(nominalMs / 2 + (clampUnit(random()) * nominalMs) / 2);
 }
 
 /**
@@ -88,14 +62,28 @@ export class Backoff {
    * ceiling keeps doubling under a floor, so the backoff is not reset by one.
    */
   nextDelayMs(floorMs = 0): number {
-    const { baseDelayMs, maxDelayMs, jitter } = this.#policy;
-    const ceiling = backoffCeilingMs(this.#failures, baseDelayMs, maxDelayMs);
+    const drawn = this.delayAfterMs(this.#failures);
     this.#failures += 1;
-    const drawn =
-      jitter === "full"
-        ? Math.floor(clampUnit(this.#random()) * ceiling)
-        : equalJitterMs(ceiling, this.#random);
     return Math.max(floorMs, drawn);
+  }
+
+  /**
+   * The delay drawn after `failures` consecutive failures, counting nothing: for a caller that
+   * keeps its own step (stream-health.ts's slow reconnects).
+   */
+  delayAfterMs(failures: number): number {
+    const { baseDelayMs, maxDelayMs, jitter } = this.#policy;
+    const ceiling = ceilingAfterMs(failures, baseDelayMs, maxDelayMs);
+    const unit = clampUnit(this.#random());
+    // full: uniform in [0, ceiling); equal: uniform in [ceiling/2, ceiling).
+    return jitter === "full"
+      ? Math.floor(unit * ceiling)
+      : Math.floor(ceiling / 2 + (unit * ceiling) / 2);
+  }
+
+  /** The ceiling the next failure's delay is drawn below (a period shown while it grows). */
+  nextCeilingMs(): number {
+    return ceilingAfterMs(this.#failures, this.#policy.baseDelayMs, this.#policy.maxDelayMs);
   }
 
   /** A success: the next failure waits the shortest delay again. */

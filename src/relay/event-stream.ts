@@ -1,6 +1,6 @@
 // The command stream `GET /api/v1/relay/hub/{hub_id}/events` (relay-wire.md sections 2 and 4).
 //
-// Our own loop on undici + eventsource-parser rather than the `eventsource` package: that
+// Our own loop on undici + the one SSE reader (wire/sse.ts) rather than the `eventsource` package: that
 // package closes for good on any non-200 (401, 429, 5xx alike), reconnects after a fixed 3 s
 // with no growth, cap or jitter, has no read timeout, and cannot honour Retry-After or ask us
 // to register again on a 404. Here every answer is classified (errors.ts), reconnects use capped
@@ -9,12 +9,12 @@
 // Setup problems seen on the stream (the relay's `error` event, another hub with the same id)
 // are told once and slow the reconnects down (stream-health.ts); an SSE id is kept only if it
 // can be sent back as a header (event-id.ts).
-import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { Backoff, type Random } from "../async/backoff.ts";
 import { type Clock, systemClock } from "../async/clock.ts";
 import type { Logger } from "../log/logger.ts";
 import type { RelayCommand } from "../wire/relay.ts";
 import { type ParsedRelayCommand, readRelayCommandData } from "../wire/relay-command.ts";
+import { readSseEvents, type SseEvent, SseEventTooLargeError } from "../wire/sse.ts";
 import type { RelayClient } from "./client.ts";
 import {
   classifyNetworkError,
@@ -242,31 +242,17 @@ export class CommandStream {
       );
       this.options.onOpen?.();
 
-      let parseFailure: string | null = null;
-      const parser = createParser({
-        maxBufferSize: settings.streamMaxEventChars,
+      const events = readSseEvents(body, {
+        maxEventChars: settings.streamMaxEventChars,
+        onChunk: () => watchdog.refresh(),
         onId: (id) => this.keepEventId(id),
-        onEvent: (message) => this.dispatch(message, startedAt),
         onRetry: (ms) =>
           logger.debug({ retryMs: ms }, "relay suggested a retry delay (our backoff rules)"),
-        onError: (error) => {
-          if (error.type === "max-buffer-size-exceeded") parseFailure = error.message;
-          else logger.debug({ err: error.message }, "malformed SSE line skipped");
-        },
+        onSkipped: (why) => logger.debug({ err: why }, "malformed SSE line skipped"),
       });
-      const decoder = new TextDecoder();
-      for await (const chunk of body) {
-        watchdog.refresh();
-        parser.feed(typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true }));
+      for await (const event of events) {
+        this.dispatch(event, startedAt);
         if (report.refusal !== null) break; // the relay ends a refused stream; do not wait for it
-        if (parseFailure !== null) {
-          throw new RelayError(
-            "transient",
-            "events",
-            `relay sent an event larger than ${settings.streamMaxEventChars} characters (${parseFailure})`,
-            { code: "EventTooLarge" },
-          );
-        }
       }
     } catch (error) {
       if (!signal.aborted && report.refusal === null) {
@@ -278,9 +264,16 @@ export class CommandStream {
                 `no data on the event stream for ${settings.streamReadTimeoutMs} ms (the relay sends heartbeats about every 30 s); the connection is dead`,
                 { code: "ReadTimeout", cause: error },
               )
-            : error instanceof RelayError
-              ? error
-              : classifyNetworkError("events", error);
+            : error instanceof SseEventTooLargeError
+              ? new RelayError(
+                  "transient",
+                  "events",
+                  `relay sent an event larger than ${settings.streamMaxEventChars} characters`,
+                  { code: "EventTooLarge", cause: error },
+                )
+              : error instanceof RelayError
+                ? error
+                : classifyNetworkError("events", error);
       }
     } finally {
       clearTimeout(watchdog);
@@ -296,7 +289,7 @@ export class CommandStream {
   }
 
   /** Hands one `data:` payload on, parsed (wire/relay-command.ts); bad data is logged and skipped. */
-  private dispatch(message: EventSourceMessage, startedAt: number): void {
+  private dispatch(message: SseEvent, startedAt: number): void {
     const { logger } = this.options;
     const report = this.current;
     if (report?.refusal != null) return; // nothing after a refusal counts

@@ -1,5 +1,6 @@
 // What a failed relay call means for the loop that made it: one table for register, sync,
-// heartbeat, the event stream and publishing (each used to decide on its own). Pure.
+// heartbeat, the event stream and publishing (each used to decide on its own). Pure, but for
+// `reportFailure`, which tells the link through the hooks it is given.
 //
 //   kind            register  sync               heartbeat       events                publish
 //   auth            stop      stop               stop            stop                  stop
@@ -38,7 +39,7 @@ export function failurePlan(loop: RelayLoop, failure: RelayError): FailurePlan {
 }
 
 /** Any error of a relay call as a RelayError (an unexpected one counts as transient). */
-export function asRelayError(error: unknown, call: "register" | "sync" | "heartbeat"): RelayError {
+function asRelayError(error: unknown, call: "register" | "sync" | "heartbeat"): RelayError {
   if (error instanceof RelayError) return error;
   return new RelayError(
     "transient",
@@ -46,4 +47,28 @@ export function asRelayError(error: unknown, call: "register" | "sync" | "heartb
     `${call} failed: ${error instanceof Error ? error.message : String(error)}`,
     { cause: error },
   );
+}
+
+/** How a loop tells the link about a failed call. */
+export interface FailureReport {
+  /** A call failed and the loop goes on (retries, or waits for the stream): the last error. */
+  onFailure: (error: RelayError) => void;
+  /** 401/403: the loop stops and the link is told. */
+  onAuthError: (error: RelayAuthError) => void;
+}
+
+/**
+ * The first steps of a loop's catch: the error as a RelayError and its plan; a refused key is
+ * reported (the caller then stops), any other failure noted as the last error.
+ */
+export function reportFailure(
+  call: "register" | "sync" | "heartbeat",
+  error: unknown,
+  report: FailureReport,
+): { failure: RelayError; plan: FailurePlan } {
+  const failure = asRelayError(error, call);
+  const plan = failurePlan(call, failure);
+  if (plan.stop) report.onAuthError(failure as RelayAuthError);
+  else report.onFailure(failure);
+  return { failure, plan };
 }

@@ -20,6 +20,7 @@
 // sent before anything behind it. A turn's events stop being read from its agent while its room
 // holds more than `publishRoomHighWaterBytes` unsent (`backpressure`), so memory stays bounded.
 import { Backoff, type Random } from "../async/backoff.ts";
+import { type Clock, systemClock, type Timer } from "../async/clock.ts";
 import type { Logger } from "../log/logger.ts";
 import { type HubObserver, NULL_OBSERVER } from "../observe/observer.ts";
 import {
@@ -52,6 +53,8 @@ export interface PublisherOptions {
   /** Where `data.response_seq` comes from (the outbox keeps its high-water mark); default in memory. */
   sequence?: ResponseSequence;
   random?: Random;
+  /** Time for the coalesce window, the retry waits and flush's timeout; default the system clock. */
+  clock?: Clock;
   /** The local inspector's hooks (queued, acked, failed); default none. */
   observer?: HubObserver;
 }
@@ -82,7 +85,7 @@ interface RoomState {
   sending: boolean;
   /** A send is scheduled on the microtask queue. */
   pending: boolean;
-  timer: NodeJS.Timeout | null;
+  timer: Timer | null;
   timerKind: "coalesce" | "retry" | null;
   /** This room's retries: full jitter from `publishRetryBaseDelayMs`, reset when a POST gets through. */
   backoff: Backoff;
@@ -125,6 +128,7 @@ export class Publisher {
   private readonly logger: Logger;
   private readonly queue: PublishQueue;
   private readonly random: Random;
+  private readonly clock: Clock;
   private readonly sequence: ResponseSequence;
   private readonly observer: HubObserver;
   private readonly rooms = new Map<string, RoomState>();
@@ -143,7 +147,7 @@ export class Publisher {
   /** While the relay fails: when the next probe may go, and the room whose POST probes now. */
   private relayRetryAt = 0;
   private relayProbe: string | null = null;
-  private relayTimer: NodeJS.Timeout | null = null;
+  private relayTimer: Timer | null = null;
   /** Rooms ready to send that wait for the relay to work again. */
   private readonly parked = new Set<string>();
   /** Largest body the relay takes, as far as we know (learned down from 413s). */
@@ -167,6 +171,7 @@ export class Publisher {
     this.logger = options.logger;
     this.queue = options.queue ?? new InMemoryPublishQueue();
     this.random = options.random ?? Math.random;
+    this.clock = options.clock ?? systemClock;
     this.sequence = options.sequence ?? new ResponseSequence();
     this.observer = options.observer ?? NULL_OBSERVER;
     this.bodyLimit = Math.max(MIN_PUBLISH_BODY_BYTES, this.settings.publishMaxBodyBytes);
@@ -238,7 +243,7 @@ export class Publisher {
       this.observer.queued(roomId, pieces);
       const room = this.room(roomId);
       if (stamped.some(isUrgent)) room.urgent = true;
-      else if (room.chunkSince === null) room.chunkSince = Date.now();
+      else if (room.chunkSince === null) room.chunkSince = this.clock.now();
       this.schedule(roomId);
       this.tell(roomId, onQueued, pieces);
     } catch (error) {
@@ -285,13 +290,17 @@ export class Publisher {
         this.schedule(roomId);
       }
       return await new Promise<boolean>((resolve) => {
+        const timeout = new AbortController();
         const finish = (idle: boolean): void => {
-          clearTimeout(timer);
+          timeout.abort();
           this.flushWaiters.delete(finish);
           resolve(idle);
         };
-        // Ref'd: a shutdown awaiting the flush must not exit underneath it.
-        const timer = setTimeout(() => finish(false), Math.max(0, timeoutMs));
+        // A sleep, not a timer: ref'd, so a shutdown awaiting the flush does not exit under it.
+        this.clock.sleep(timeoutMs, timeout.signal).then(
+          () => finish(false),
+          () => undefined,
+        );
         this.flushWaiters.add(finish);
       });
     } finally {
@@ -464,8 +473,8 @@ export class Publisher {
       return;
     }
     if (room.timerKind === "coalesce") return;
-    const since = room.chunkSince ?? Date.now();
-    const waitMs = Math.max(0, since + this.settings.publishCoalesceMs - Date.now());
+    const since = room.chunkSince ?? this.clock.now();
+    const waitMs = Math.max(0, since + this.settings.publishCoalesceMs - this.clock.now());
     this.setTimer(roomId, room, "coalesce", waitMs);
   }
 
@@ -513,7 +522,7 @@ export class Publisher {
         room.urgent = false;
         room.chunkSince = null;
       } else {
-        room.chunkSince = Date.now();
+        room.chunkSince = this.clock.now();
       }
       sendable = {
         events: batch.events.map((event) => this.rewriteLost(event)),
@@ -757,9 +766,9 @@ export class Publisher {
   private mayPost(roomId: string): boolean {
     if (this.relayBackoff.failures === 0) return true;
     if (this.relayProbe !== null) return this.relayProbe === roomId;
-    const waitMs = this.relayRetryAt - Date.now();
+    const waitMs = this.relayRetryAt - this.clock.now();
     if (waitMs > 0) {
-      // A room can park after the wake-up timer fired (Date.now() lags the timers' clock).
+      // A room can park after the wake-up timer fired (the clock's time lags its timers).
       if (this.relayTimer === null) this.wakeParkedIn(waitMs);
       return false;
     }
@@ -771,10 +780,10 @@ export class Publisher {
   private relayFails(failure: RelayError): void {
     this.relayProbe = null;
     // POSTs already under way when the relay began failing count once, with the first.
-    if (this.relayBackoff.failures > 0 && Date.now() < this.relayRetryAt) return;
+    if (this.relayBackoff.failures > 0 && this.clock.now() < this.relayRetryAt) return;
     const waitMs = this.relayBackoff.nextDelayMs(failure.retryAfterMs ?? 0);
     const failures = this.relayBackoff.failures;
-    this.relayRetryAt = Date.now() + waitMs;
+    this.relayRetryAt = this.clock.now() + waitMs;
     // One warning when the relay starts failing, then every tenth probe.
     const level = failures === 1 || failures % 10 === 0 ? "warn" : "debug";
     this.logger[level](
@@ -786,11 +795,10 @@ export class Publisher {
 
   private wakeParkedIn(waitMs: number): void {
     this.clearRelayTimer();
-    this.relayTimer = setTimeout(() => {
+    this.relayTimer = this.clock.timer(waitMs, () => {
       this.relayTimer = null;
       this.wakeParked(false);
-    }, waitMs);
-    this.relayTimer.unref();
+    });
   }
 
   /** A POST got through after failures: every waiting room may go again. */
@@ -826,12 +834,12 @@ export class Publisher {
         maxDelayMs: this.settings.publishRetryMaxDelayMs,
         jitter: "full",
       },
-      { random: this.random },
+      { clock: this.clock, random: this.random },
     );
   }
 
   private clearRelayTimer(): void {
-    if (this.relayTimer) clearTimeout(this.relayTimer);
+    this.relayTimer?.cancel();
     this.relayTimer = null;
   }
 
@@ -915,16 +923,15 @@ export class Publisher {
   ): void {
     this.clearTimer(room);
     room.timerKind = kind;
-    room.timer = setTimeout(() => {
+    room.timer = this.clock.timer(waitMs, () => {
       room.timer = null;
       room.timerKind = null;
       this.startSend(roomId);
-    }, waitMs);
-    room.timer.unref();
+    });
   }
 
   private clearTimer(room: RoomState): void {
-    if (room.timer) clearTimeout(room.timer);
+    room.timer?.cancel();
     room.timer = null;
     room.timerKind = null;
   }

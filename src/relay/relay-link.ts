@@ -1,4 +1,8 @@
-// The relay link: every call from the hub to the relay, kept alive on its own.
+// The relay link: every call from the hub to the relay, kept alive on its own. A coordinator of
+// three loops, each on the one Backoff and the link's clock: register+sync (register-sync.ts),
+// heartbeats (heartbeat.ts) and the command stream (event-stream.ts), plus the Publisher. It
+// owns the order and what they share (the hub id, the key via the client, the last error, the
+// refused key that stops them all).
 //
 // Start order (the Python hub's "ready before register" lesson): the hub has discovered its
 // agents before it calls start(); then register, agents/sync, and the command stream. After
@@ -8,9 +12,9 @@
 // a relay that refuses the hub (not the key) is a setup problem shown in `state().problem` and
 // retried slowly (see stream-health.ts).
 import { EventEmitter } from "node:events";
-import { Backoff, backoffCeilingMs, type Random } from "../async/backoff.ts";
+import type { Random } from "../async/backoff.ts";
 import { type Clock, systemClock } from "../async/clock.ts";
-import { untilSettled } from "../async/deferred.ts";
+import { Deferred } from "../async/deferred.ts";
 import type { Logger } from "../log/logger.ts";
 import type { HubObserver } from "../observe/observer.ts";
 import type { EventIdStore } from "../outbox/event-ids.ts";
@@ -22,11 +26,12 @@ import { RelayClient } from "./client.ts";
 import type { RelayAuthError, RelayError } from "./errors.ts";
 import { eventIdScope, isResumableEventId, previewEventId, whyNotResumable } from "./event-id.ts";
 import { CommandStream, type StreamConnection } from "./event-stream.ts";
-import { asRelayError, failurePlan } from "./failure-policy.ts";
+import { HeartbeatLoop } from "./heartbeat.ts";
 import { Publisher, type PublisherStats, type QueuedObserver } from "./publisher.ts";
+import { RegisterSync } from "./register-sync.ts";
 import { type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
 import type { StreamProblem } from "./stream-health.ts";
-import { type AgentNotKept, SyncReceipts } from "./sync-receipt.ts";
+import type { AgentNotKept } from "./sync-receipt.ts";
 
 export interface RelayLinkOptions {
   /** Relay base URL; default `https://api.hybro.ai`. */
@@ -110,61 +115,31 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
   readonly settings: RelayLinkSettings;
   private readonly options: RelayLinkOptions;
   private readonly logger: Logger;
-  private readonly random: Random;
-  private readonly clock: Clock;
   private readonly controller = new AbortController();
   private readonly publisher: Publisher;
+  private readonly registerSync: RegisterSync;
+  private readonly heartbeat: HeartbeatLoop;
   private readonly stream: CommandStream;
-  private readonly receipts: SyncReceipts;
-  private onCommand: CommandHandler = () => undefined;
-  private started = false;
+  /** What stored event ids of this link belong to: this relay and hub id. */
+  private readonly eventIdScope: string;
+  /** Settles start(): ready the first time, or stopped before that. */
+  private readonly firstReady = new Deferred<void>();
+  private readonly loops: Promise<void>[] = [];
+  /** Set by start() (once). */
+  private onCommand: CommandHandler | null = null;
   private closing: Promise<void> | null = null;
   private fatalError: RelayAuthError | null = null;
   private lastError: string | null = null;
-  private registered = false;
-  private userId: string | null = null;
-  private registering: Promise<void> | null = null;
   private isReady = false;
-  private readyWaiter: (() => void) | null = null;
-  private agentsSynced = 0;
-  private lastSyncAt: number | null = null;
-  /** The roster the relay holds as far as we know (cleared when it may have forgotten it). */
-  private lastSyncedPayload: string | null = null;
-  /** The roster last acknowledged, kept for logging changes only. */
-  private lastSentPayload: string | null = null;
-  private syncLoop: Promise<void> | null = null;
-  private syncPending = false;
-  private syncPendingForce = false;
-  private syncDebounce: NodeJS.Timeout | null = null;
-  private resyncTimer: NodeJS.Timeout | null = null;
-  /** Heartbeats back off on failure: doubled from 2× the period, equal jitter, capped. */
-  private readonly heartbeatBackoff: Backoff;
-  /** Current nominal heartbeat period (state()); grows while heartbeats fail. */
-  private heartbeatIntervalMs: number;
-  /** Ends the heartbeat loop's current wait (the stream reopened after heartbeats failed). */
-  private heartbeatWake: AbortController | null = null;
-  /** What stored event ids of this link belong to: this relay and hub id. */
-  private readonly eventIdScope: string;
-  private readonly loops: Promise<void>[] = [];
 
   constructor(options: RelayLinkOptions) {
     super();
     this.options = options;
     this.hubId = options.hubId;
     this.logger = options.logger;
-    this.random = options.random ?? Math.random;
-    this.clock = options.clock ?? systemClock;
+    const random = options.random ?? Math.random;
+    const clock = options.clock ?? systemClock;
     this.settings = relayLinkSettings(options.settings);
-    this.heartbeatIntervalMs = this.settings.heartbeatIntervalMs;
-    this.heartbeatBackoff = new Backoff(
-      {
-        baseDelayMs: 2 * this.settings.heartbeatIntervalMs,
-        maxDelayMs: this.settings.maxHeartbeatIntervalMs,
-        jitter: "equal",
-      },
-      { clock: this.clock, random: this.random },
-    );
-    this.receipts = new SyncReceipts(this.logger);
     this.client = new RelayClient({
       gatewayUrl: options.gatewayUrl,
       apiKey: options.apiKey,
@@ -173,32 +148,48 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       userAgent: options.userAgent,
       env: options.env,
     });
-    this.publisher = new Publisher({
-      send: (roomId, events, signal) => this.client.publish(this.hubId, roomId, events, signal),
-      reregister: (signal) => this.reregister(signal),
-      onAuthError: (error) => this.fail(error),
-      settings: this.settings,
-      logger: this.logger,
-      queue: options.queue,
-      sequence: options.responseSeq,
-      random: this.random,
-      observer: options.observer,
-    });
-    this.eventIdScope = eventIdScope(this.client.gatewayUrl, this.hubId);
-    this.stream = new CommandStream({
+    // What every loop shares: the relay, the hub, the clock, and the refused key that stops all.
+    const loop = {
       client: this.client,
       hubId: this.hubId,
       settings: this.settings,
       logger: this.logger,
-      random: this.random,
+      clock,
+      random,
+      onAuthError: (error: RelayAuthError) => this.fail(error),
+    };
+    const onFailure = (error: RelayError) => {
+      this.lastError = error.message;
+    };
+    const reregister = (signal: AbortSignal) => this.reregister(signal);
+    this.registerSync = new RegisterSync({
+      ...loop,
+      onFailure,
+      roster: options.roster,
+      signal: this.signal,
+      onSynced: (agents) => this.emit("synced", agents),
+    });
+    this.heartbeat = new HeartbeatLoop({ ...loop, onFailure, reregister });
+    this.publisher = new Publisher({
+      send: (roomId, events, signal) => this.client.publish(this.hubId, roomId, events, signal),
+      reregister,
+      onAuthError: loop.onAuthError,
+      settings: this.settings,
+      logger: this.logger,
+      queue: options.queue,
+      sequence: options.responseSeq,
+      random,
+      clock,
+      observer: options.observer,
+    });
+    this.eventIdScope = eventIdScope(this.client.gatewayUrl, this.hubId);
+    this.stream = new CommandStream({
+      ...loop,
       onCommand: (command, eventId, parsed) => this.handleCommand(command, eventId, parsed),
-      onNotRegistered: (signal) => this.reregister(signal),
-      onAuthError: (error) => this.fail(error),
+      onNotRegistered: reregister,
       onEventIdDropped: () => this.options.eventIds?.save(this.eventIdScope, null),
       onOpen: () => {
-        // Heartbeats that failed while the stream was down wait long by now; the relay drops a
-        // hub whose heartbeats stop, so send one soon.
-        if (this.heartbeatBackoff.failures > 0) this.heartbeatWake?.abort();
+        this.heartbeat.wake();
         this.emit("connected");
       },
       onClose: (error) => {
@@ -216,8 +207,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
    * forever: a hub that boots without network keeps trying.
    */
   async start(onCommand: CommandHandler, signal: AbortSignal): Promise<void> {
-    if (this.started) throw new Error("RelayLink.start() may be called once");
-    this.started = true;
+    if (this.onCommand) throw new Error("RelayLink.start() may be called once");
     this.onCommand = onCommand;
     if (signal.aborted) {
       await this.close();
@@ -227,25 +217,13 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     // Read now, not when built: the outbox that keeps them is opened just before the link starts.
     this.stream.resumeAfter(this.storedEventId());
     this.publisher.resume();
-    const ready = new Promise<void>((resolve) => {
-      this.readyWaiter = resolve;
-    });
     this.loops.push(this.boot());
-    await ready;
+    await this.firstReady.promise;
   }
 
   /** Roster changed: sync after `syncDebounceMs` (skipped when identical unless `force`). */
   requestSync(force = false): void {
-    if (this.stopped) return;
-    if (force) this.syncPendingForce = true;
-    if (this.syncDebounce) clearTimeout(this.syncDebounce);
-    this.syncDebounce = setTimeout(() => {
-      this.syncDebounce = null;
-      // Not registered yet: the sync that follows registration takes the new roster.
-      if (!this.registered) this.syncPending = true;
-      else void this.runSync(false);
-    }, this.settings.syncDebounceMs);
-    this.syncDebounce.unref();
+    this.registerSync.requestSync(force);
   }
 
   /**
@@ -278,9 +256,11 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
 
   state(): RelayLinkState {
     const stream = this.stream.state();
+    const registration = this.registerSync.state();
+    const heartbeat = this.heartbeat.state();
     return {
       connection:
-        this.closing || this.fatalError || !this.started
+        this.closing || this.fatalError || !this.onCommand
           ? "stopped"
           : stream.connection === "stopped"
             ? "connecting" // registering and syncing before the stream opens
@@ -288,33 +268,31 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       lastEventId: stream.lastEventId,
       reconnects: stream.reconnects,
       lastError: this.fatalError?.message ?? this.lastError,
-      registered: this.registered,
+      registered: registration.registered,
       ready: this.isReady,
-      userId: this.userId,
-      agentsSynced: this.agentsSynced,
-      lastSyncAt: this.lastSyncAt,
-      heartbeatIntervalMs: this.heartbeatIntervalMs,
-      heartbeatFailures: this.heartbeatBackoff.failures,
+      userId: registration.userId,
+      agentsSynced: registration.agentsSynced,
+      lastSyncAt: registration.lastSyncAt,
+      heartbeatIntervalMs: heartbeat.heartbeatIntervalMs,
+      heartbeatFailures: heartbeat.heartbeatFailures,
       publish: this.publisher.stats(),
-      notKept: this.receipts.list(),
+      notKept: registration.notKept,
       problem: stream.problem,
     };
   }
 
   /** Why the relay did not keep this agent at the last sync, or null. */
   notKeptReason(localAgentId: string): string | null {
-    return this.receipts.reasonFor(localAgentId);
+    return this.registerSync.notKeptReason(localAgentId);
   }
 
   /** Stops everything: stream, timers, in-flight calls (flush first if events matter). */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.controller.abort();
-      this.clearTimers();
-      this.readyWaiter?.();
-      this.readyWaiter = null;
+      this.firstReady.resolve();
       await this.publisher.close();
-      await Promise.allSettled([...this.loops, this.syncLoop, this.registering]);
+      await Promise.allSettled([...this.loops, this.registerSync.settled()]);
       await this.client.close();
     })();
     return this.closing;
@@ -324,22 +302,18 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     return this.controller.signal;
   }
 
-  private get stopped(): boolean {
-    return this.controller.signal.aborted;
-  }
-
+  /** The order: (agents discovered before start) → register → sync → heartbeats and stream. */
   private async boot(): Promise<void> {
+    const signal = this.signal;
     try {
-      await this.reregister(this.signal);
-      await this.runSync(true);
+      await this.reregister(signal);
+      await this.registerSync.sync(true);
     } catch {
       return; // abort, or the auth failure already reported by fail()
     }
-    if (this.stopped) return;
-    this.loops.push(this.heartbeatLoop());
-    this.resyncTimer = setInterval(() => void this.runSync(true), this.settings.resyncIntervalMs);
-    this.resyncTimer.unref();
-    await this.stream.run(this.signal);
+    if (signal.aborted) return;
+    this.loops.push(this.heartbeat.run(signal), this.registerSync.run(signal));
+    await this.stream.run(signal);
   }
 
   private handleCommand(
@@ -348,21 +322,15 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     parsed: ParsedRelayCommand,
   ): void {
     if (parsed.kind === "connection_ready") {
-      // The relay may have lost our roster while we were away: sync even if unchanged.
-      this.lastSyncedPayload = null;
-      void this.runSync(true);
+      this.registerSync.relayMayHaveForgotten();
       if (!this.isReady) {
         this.isReady = true;
-        this.readyWaiter?.();
-        this.readyWaiter = null;
-        this.emit("ready", {
-          hubId: this.hubId,
-          userId: this.userId,
-          agentsSynced: this.agentsSynced,
-        });
+        this.firstReady.resolve();
+        const { userId, agentsSynced } = this.registerSync.state();
+        this.emit("ready", { hubId: this.hubId, userId, agentsSynced });
       }
     }
-    this.onCommand(command, parsed);
+    this.onCommand?.(command, parsed);
     if (eventId !== null) this.options.eventIds?.save(this.eventIdScope, eventId || null);
   }
 
@@ -378,212 +346,10 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     return null;
   }
 
-  /**
-   * Registers (again), retrying network/5xx/429 failures forever with backoff; shared by every
-   * caller that saw a 404. Afterwards the roster is synced again (the relay forgot it).
-   */
+  /** Registers again (one registration shared by every caller that saw a 404). */
   private reregister(signal: AbortSignal): Promise<void> {
     if (this.fatalError) return Promise.reject(this.fatalError);
-    this.registering ??= this.registerUntilDone().finally(() => {
-      this.registering = null;
-    });
-    const registering = this.registering;
-    // Each caller stops waiting on its own abort.
-    return signal === this.signal ? registering : untilSettled(registering, signal, abortError());
-  }
-
-  private async registerUntilDone(): Promise<void> {
-    const wasRegistered = this.registered;
-    this.registered = false;
-    const backoff = this.reconnectBackoff();
-    for (;;) {
-      try {
-        const answer = await this.client.register(this.hubId, this.signal);
-        this.registered = true;
-        this.userId = answer.user_id;
-        this.logger.info(
-          { hubId: this.hubId, userId: answer.user_id },
-          wasRegistered
-            ? "registered with the relay again"
-            : `registered with the relay at ${this.client.gatewayUrl}`,
-        );
-        if (wasRegistered) {
-          this.lastSyncedPayload = null;
-          void this.runSync(true);
-        }
-        return;
-      } catch (error) {
-        if (this.stopped) throw abortError();
-        const failure = asRelayError(error, "register");
-        if (failurePlan("register", failure).stop) {
-          this.fail(failure as RelayAuthError);
-          throw failure;
-        }
-        const attempt = backoff.failures;
-        const waitMs = backoff.nextDelayMs(failure.retryAfterMs ?? 0);
-        this.lastError = failure.message;
-        const level =
-          failure.kind === "permanent"
-            ? "error"
-            : attempt === 0 || attempt % 10 === 0
-              ? "warn"
-              : "debug";
-        this.logger[level](
-          { call: "register", attempt: attempt + 1 },
-          `cannot register with the relay at ${this.client.gatewayUrl}: ${failure.message} (next try in ${waitMs} ms)`,
-        );
-        await this.wait(waitMs, this.signal);
-        if (this.stopped) throw abortError();
-      }
-    }
-  }
-
-  /** Runs the (single) sync loop; `force` posts even an unchanged roster. */
-  private runSync(force: boolean): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    this.syncPending = true;
-    if (force) this.syncPendingForce = true;
-    this.syncLoop ??= this.syncUntilIdle().finally(() => {
-      this.syncLoop = null;
-    });
-    return this.syncLoop;
-  }
-
-  private async syncUntilIdle(): Promise<void> {
-    const backoff = this.reconnectBackoff();
-    while (this.syncPending && !this.stopped) {
-      const force = this.syncPendingForce;
-      this.syncPending = false;
-      this.syncPendingForce = false;
-      let roster: SyncAgent[];
-      try {
-        roster = this.options.roster();
-      } catch (error) {
-        this.logger.error(
-          { err: error instanceof Error ? error.message : String(error) },
-          "could not read the agent roster; sync skipped",
-        );
-        continue;
-      }
-      const payload = JSON.stringify(roster);
-      if (!force && payload === this.lastSyncedPayload) continue;
-      try {
-        const answer = await this.client.syncAgents(this.hubId, roster, this.signal);
-        const changed = payload !== this.lastSentPayload;
-        this.lastSentPayload = payload;
-        this.lastSyncedPayload = payload;
-        this.agentsSynced = answer.synced.length;
-        this.lastSyncAt = Date.now();
-        this.receipts.record(roster, answer);
-        backoff.reset();
-        // Periodic keep-alive syncs of an unchanged roster stay out of the info log.
-        this.logger[changed ? "info" : "debug"](
-          { agents: roster.length, synced: answer.synced.length },
-          "agents synced with the relay",
-        );
-        this.emit("synced", answer.synced.length);
-      } catch (error) {
-        if (this.stopped) return;
-        const failure = asRelayError(error, "sync");
-        const plan = failurePlan("sync", failure);
-        if (plan.stop) {
-          this.fail(failure as RelayAuthError);
-          return;
-        }
-        this.lastError = failure.message;
-        if (!plan.retry) {
-          // A refused hub is synced again after the stream is accepted (`connection_ready`).
-          this.logger[failure.kind === "permanent" ? "error" : "warn"](
-            { call: "sync", agents: roster.length },
-            failure.message,
-          );
-          this.lastSyncedPayload = null;
-          continue;
-        }
-        // Try again (forced: the relay's view is unknown), after re-registering on a 404.
-        this.syncPending = true;
-        this.syncPendingForce = true;
-        if (plan.reregister) {
-          this.logger.warn({ call: "sync" }, failure.message);
-          try {
-            await this.reregister(this.signal);
-          } catch {
-            return;
-          }
-        }
-        const waitMs = backoff.nextDelayMs(failure.retryAfterMs ?? 0);
-        if (!plan.reregister) {
-          this.logger.warn(
-            { call: "sync" },
-            `agent sync failed: ${failure.message} (next try in ${waitMs} ms)`,
-          );
-        }
-        await this.wait(waitMs, this.signal, true);
-      }
-    }
-  }
-
-  private async heartbeatLoop(): Promise<void> {
-    const base = this.settings.heartbeatIntervalMs;
-    const backoff = this.heartbeatBackoff;
-    let waitMs = base;
-    while (!this.stopped) {
-      const wake = new AbortController();
-      this.heartbeatWake = wake;
-      await this.wait(waitMs, AbortSignal.any([this.signal, wake.signal]), true);
-      this.heartbeatWake = null;
-      if (this.stopped) return;
-      try {
-        await this.client.heartbeat(this.hubId, this.signal);
-        if (backoff.failures > 0) this.logger.info("heartbeats reach the relay again");
-        backoff.reset();
-        this.heartbeatIntervalMs = waitMs = base;
-      } catch (error) {
-        if (this.stopped) return;
-        const failure = asRelayError(error, "heartbeat");
-        const plan = failurePlan("heartbeat", failure);
-        if (plan.stop) {
-          this.fail(failure as RelayAuthError);
-          return;
-        }
-        this.lastError = failure.message;
-        const ceilingMs = backoffCeilingMs(
-          backoff.failures,
-          2 * base,
-          this.settings.maxHeartbeatIntervalMs,
-        );
-        waitMs = backoff.nextDelayMs(failure.retryAfterMs ?? 0);
-        this.heartbeatIntervalMs = Math.max(ceilingMs, failure.retryAfterMs ?? 0);
-        this.logger.warn(
-          { call: "heartbeat", failures: backoff.failures },
-          `heartbeat failed: ${failure.message} (next in about ${this.heartbeatIntervalMs} ms)`,
-        );
-        if (plan.reregister) {
-          try {
-            await this.reregister(this.signal);
-          } catch {
-            return;
-          }
-        }
-      }
-    }
-  }
-
-  /** A fresh backoff for one register or sync loop (full jitter: spreads a crowd of hubs). */
-  private reconnectBackoff(): Backoff {
-    return new Backoff(
-      {
-        baseDelayMs: this.settings.reconnectBaseDelayMs,
-        maxDelayMs: this.settings.reconnectMaxDelayMs,
-        jitter: "full",
-      },
-      { clock: this.clock, random: this.random },
-    );
-  }
-
-  /** Waits on the link's clock; an abort ends the wait early (callers check `stopped`). */
-  private async wait(ms: number, signal: AbortSignal, unref = false): Promise<void> {
-    await this.clock.sleep(ms, signal, { unref }).catch(() => undefined);
+    return this.registerSync.register(signal);
   }
 
   /** The key was refused: report once, stop the loops; queued events stay queued. */
@@ -593,21 +359,8 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
     this.lastError = error.message;
     this.logger.error({ call: error.call, status: error.status }, error.message);
     this.controller.abort();
-    this.clearTimers();
     this.publisher.halt(error);
-    this.readyWaiter?.();
-    this.readyWaiter = null;
+    this.firstReady.resolve();
     this.emit("fatal", error);
   }
-
-  private clearTimers(): void {
-    if (this.syncDebounce) clearTimeout(this.syncDebounce);
-    if (this.resyncTimer) clearInterval(this.resyncTimer);
-    this.syncDebounce = null;
-    this.resyncTimer = null;
-  }
-}
-
-function abortError(): Error {
-  return new DOMException("The relay link was stopped", "AbortError");
 }

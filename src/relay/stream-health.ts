@@ -10,7 +10,7 @@
 // - duplicate hub: the relay ends a hub's stream when another stream opens for the same hub id,
 //   so two processes with one hub id end each other's streams right after they open. Several
 //   clean ends of streams that had opened, within a window, are that pattern.
-import { equalJitterMs, type Random } from "../async/backoff.ts";
+import { Backoff, type Random } from "../async/backoff.ts";
 
 export interface StreamHealthSettings {
   /** Clean ends by the relay of streams that had opened (`connection_ready`) that make the duplicate-hub pattern… */
@@ -146,9 +146,10 @@ export class StreamHealth {
           ? this.#duplicateSteps
           : 0;
     if (steps <= 0) return 0;
-    const { slowReconnectBaseMs: base, slowReconnectMaxMs: max } = this.#settings;
-    const ceiling = Math.min(max, base * 2 ** Math.min(steps - 1, 30));
-    return equalJitterMs(ceiling, random);
+    // Equal jitter: at least half the slow delay is always waited.
+    const { slowReconnectBaseMs: baseDelayMs, slowReconnectMaxMs: maxDelayMs } = this.#settings;
+    const slow = new Backoff({ baseDelayMs, maxDelayMs, jitter: "equal" }, { random });
+    return slow.delayAfterMs(steps - 1);
   }
 
   /** Ends a duplicate suspicion when the current (or just ended) stream was open a whole window. */

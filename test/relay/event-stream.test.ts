@@ -166,6 +166,20 @@ describe("CommandStream", () => {
     expect(h.stream.state().connection).toBe("open");
   });
 
+  it("an event larger than streamMaxEventChars ends the connection (the commands before it arrive), then reconnects", async () => {
+    server = await startScriptedServer((_request, res) => {
+      const write = sse(res);
+      write('id: k1\ndata: {"type":"connection_ready"}\n\n');
+      write(`id: k2\ndata: {"type":"heartbeat","pad":"${"x".repeat(2_000)}"}\n\n`);
+    });
+    const h = run(server.url, { streamMaxEventChars: 1_000 });
+    await waitUntil(() => eventRequests(server!.requests).length >= 2, 5000, "a reconnect");
+    expect(h.closes[0]?.code).toBe("EventTooLarge");
+    expect(h.closes[0]?.message).toContain("larger than 1000 characters");
+    expect(h.commands.map((c) => c.command.type)).not.toContain("heartbeat");
+    expect(h.commands[0]).toMatchObject({ id: "k1", command: { type: "connection_ready" } });
+  });
+
   it("silence beyond the read timeout ends the connection and reconnects", async () => {
     server = await startScriptedServer((_request, res) => {
       sse(res)('data: {"type":"connection_ready"}\n\n'); // then nothing, ever

@@ -6,6 +6,7 @@ import { type RelayLinkSettings, relayLinkSettings } from "../../src/relay/setti
 import type { PublishedEvent } from "../../src/wire/relay.ts";
 import { bigAnswer } from "../support/a2a-agents.ts";
 import { chunkText, roomOf, textChunk } from "../support/events.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import { capturingLogger, seededRandom, waitUntil } from "./scripted-server.ts";
 
 type Send = PublisherOptions["send"];
@@ -383,6 +384,37 @@ describe("Publisher", () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(calls).toBeLessThanOrEqual(2);
     expect(h.publisher.depth()).toBe(3);
+  });
+
+  it("the coalesce window and the retry wait run on the injected clock", async () => {
+    const clock = new ManualClock();
+    const posts: string[][] = [];
+    let calls = 0;
+    const { publisher: p } = make(
+      async (_roomId, events) => {
+        calls += 1;
+        if (calls === 1) {
+          throw new RelayError("retry_after", "publish", "429", {
+            status: 429,
+            retryAfterMs: 60_000,
+          });
+        }
+        posts.push(events.map((event) => event.type));
+      },
+      { publishCoalesceMs: 60_000 },
+      { clock },
+    );
+    p.publish("room", [chunk("m1", 1)]);
+    await clock.advance(59_999);
+    expect(calls).toBe(0); // the window is the clock's, not real time
+    await clock.advance(1);
+    await waitUntil(() => calls === 1, 5000, "the first POST");
+    await clock.advance(59_999);
+    expect(calls).toBe(1); // Retry-After on the clock
+    await clock.advance(1);
+    await waitUntil(() => posts.length === 1, 5000, "the retry");
+    expect(posts).toEqual([["artifact_update"]]);
+    expect(await p.flush(0)).toBe(true);
   });
 
   it("waits Retry-After before retrying (fake clock)", async () => {

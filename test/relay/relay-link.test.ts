@@ -675,6 +675,35 @@ describe("RelayLink loops on a manual clock", () => {
     expect(count(relay, "register")).toBe(6);
   });
 
+  it("the sync debounce and the periodic re-sync run on the link's clock: nothing before it is due", async () => {
+    const relay = await startRelay();
+    const clock = new RecordingClock();
+    let roster = [agent("aaaaaaaaaaaa")];
+    const { link: l } = makeLink(relay.url, {
+      clock,
+      roster: () => roster,
+      settings: { syncDebounceMs: 1_000, resyncIntervalMs: 600_000, heartbeatIntervalMs: 900_000 },
+    });
+    await l.start(() => undefined, new AbortController().signal);
+    // The boot sync and the forced one after connection_ready.
+    await waitUntil(
+      () => count(relay, "sync") === 2 && l.state().lastSyncAt !== null,
+      5000,
+      "boot syncs",
+    );
+    roster = [agent("aaaaaaaaaaaa"), agent("bbbbbbbbbbbb")];
+    l.requestSync();
+    await clock.advance(999);
+    expect(count(relay, "sync")).toBe(2);
+    await clock.advance(1);
+    await waitUntil(() => count(relay, "sync") === 3, 5000, "the debounced sync");
+    await clock.advance(598_999); // 599,999 ms since the timer was set at start
+    expect(count(relay, "sync")).toBe(3);
+    await clock.advance(1);
+    await waitUntil(() => count(relay, "sync") === 4, 5000, "the periodic re-sync");
+    expect(l.state().agentsSynced).toBe(2);
+  });
+
   it("sync: Retry-After is a floor, and the backoff keeps growing under it", async () => {
     const relay = await startRelay({
       sync: (n, res) => {
