@@ -176,7 +176,6 @@ export class Publisher {
     this.observer = options.observer ?? NULL_OBSERVER;
     this.bodyLimit = Math.max(MIN_PUBLISH_BODY_BYTES, this.settings.publishMaxBodyBytes);
     this.relayBackoff = this.retryBackoff();
-    this.resume();
   }
 
   /** The largest event (JSON bytes) one POST can carry now. */
@@ -269,7 +268,10 @@ export class Publisher {
     }
   }
 
-  /** Starts sending whatever the queue already holds (e.g. a durable outbox after a restart). */
+  /**
+   * Starts sending whatever the queue already holds (e.g. a durable outbox after a restart).
+   * Not done when built: the owner says when (RelayLink.start, once the outbox is open).
+   */
   resume(): void {
     for (const roomId of this.queue.rooms()) {
       this.room(roomId).urgent = true;

@@ -162,6 +162,9 @@ describe("durable publish queue", () => {
       sequence: up.responseSeq,
     });
     open.push(working);
+    // Built idle (its owner starts it once the outbox is open): nothing sent until resume().
+    expect(published).toHaveLength(0);
+    working.resume();
     expect(await working.flush(5_000)).toBe(true);
     expect(ids(published)).toEqual(ids(stamped));
     expect(keys(published)).toEqual(keys(stamped));

@@ -490,7 +490,7 @@ describe("Publisher", () => {
     expect(h.logs.text()).toContain("publish queue is full");
   });
 
-  it("resumes what a (durable) queue already holds", async () => {
+  it("resumes what a (durable) queue already holds, once told to (built idle)", async () => {
     const queue = new InMemoryPublishQueue();
     const old = submitted("old");
     queue.append("room", [{ ...old, data: { ...old.data, response_seq: 7 } } as PublishedEvent]);
@@ -502,6 +502,10 @@ describe("Publisher", () => {
       {},
       { queue },
     );
+    // Built idle: it sends what the queue holds once its owner resumes it, not before.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ids).toEqual([]);
+    h.publisher.resume();
     expect(await h.publisher.flush(5000)).toBe(true);
     expect(ids).toEqual(["task-old:7"]);
   });
