@@ -1,7 +1,7 @@
 // Agents that answer as the third-party A2A frameworks tried by hand answer (README, "Tried with
-// other frameworks"): @voltagent/a2a-server 2.0.3 and @mastra/server 1.67 (through @mastra/hono
-// 1.7.9), each shape copied from what the framework sent, served by a raw node:http agent, through
-// the development relay and a real hub.
+// other frameworks"): @voltagent/a2a-server 2.0.3, @mastra/server 1.67 (through @mastra/hono
+// 1.7.9) and @google/gemini-cli-a2a-server 0.25.2, each shape copied from what the framework
+// sent, served by a raw node:http agent, through the development relay and a real hub.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { roomOf } from "../support/events.ts";
 import { type RawAgent, startRawAgent, v03 } from "../support/raw-agent.ts";
@@ -50,6 +50,32 @@ const mastraChunk = (text: string, first: boolean, last: boolean) => ({
   },
 });
 
+/** Gemini CLI's words: a `working` status update each, with its coder-agent metadata. */
+const geminiWords = (parts: Array<Record<string, unknown>>, kind = "text-content") => ({
+  kind: "status-update",
+  taskId: "gemini-task-1",
+  contextId: "gemini-ctx-1",
+  final: false,
+  status: {
+    state: "working",
+    message: { kind: "message", role: "agent", messageId: `m-${kind}`, parts },
+  },
+  metadata: { coderAgent: { kind }, model: "gemini-2.5-pro" },
+});
+/** …and its end of every turn: `input-required` (your turn), saying nothing. */
+const geminiYourTurn = {
+  kind: "status-update",
+  taskId: "gemini-task-1",
+  contextId: "gemini-ctx-1",
+  final: true,
+  status: { state: "input-required" },
+  metadata: { coderAgent: { kind: "state-change" } },
+};
+const TOOL_CALL = {
+  request: { callId: "write_file-1", name: "write_file", args: { file_path: "fib.py" } },
+  status: "awaiting_approval",
+};
+
 beforeAll(async () => {
   const volt = await startRawAgent("volt", {
     // No `description` on the card (an agent without `purpose`), nor on the tool's skill.
@@ -73,11 +99,51 @@ beforeAll(async () => {
       await out.result(v03.status("mastra-task-1", "completed", true));
     },
   });
-  agents.push(volt, mastra);
+  const gemini = await startRawAgent("gemini", {
+    async stream(request, out) {
+      await out.result(v03.task("gemini-task-1", "submitted"));
+      const asked = JSON.stringify(request.params);
+      if (asked.includes("write")) {
+        await out.result(
+          geminiWords([{ kind: "data", data: TOOL_CALL }], "tool-call-confirmation"),
+        );
+      } else {
+        for (const text of ["You said: ", "hi", "\nline two\n"]) {
+          await out.result(geminiWords([{ kind: "text", text }]));
+        }
+      }
+      await out.result(geminiYourTurn);
+    },
+  });
+  // Its blocking answer: the finished task, the words only in the history.
+  const geminiBlocking = await startRawAgent("gemini-blocking", {
+    call: (request) =>
+      request.method === "message/send"
+        ? v03.task("gemini-task-2", "input-required", {
+            history: [
+              {
+                kind: "message",
+                role: "user",
+                messageId: "u1",
+                parts: [{ kind: "text", text: "hi" }],
+              },
+              ...["You said: ", "hi", "\nline two\n"].map((text, i) => ({
+                kind: "message",
+                role: "agent",
+                messageId: `a${i}`,
+                parts: [{ kind: "text", text }],
+              })),
+            ],
+          })
+        : undefined,
+  });
+  agents.push(volt, mastra, gemini, geminiBlocking);
   stack = await startStack({
     agents: [
       { name: "volt", url: volt.url },
       { name: "mastra", url: mastra.url },
+      { name: "gemini", url: gemini.url },
+      { name: "gemini-blocking", url: geminiBlocking.url },
     ],
   });
 });
@@ -123,5 +189,20 @@ describe("agents shaped as third-party A2A frameworks", () => {
     expect(task.artifacts?.map((a) => [a.artifactId, a.name])).toEqual([
       ["mastra-task-1:response:text", "response.txt"],
     ]);
+  });
+
+  it("Gemini CLI: an answer only in working status messages is the question of its input-required", async () => {
+    for (const name of ["gemini", "gemini-blocking"]) {
+      const reply = await stack.send(await stack.agentId(name), "hi");
+      expect(state(reply), name).toBe("input-required");
+      expect(textOf(reply), name).toBe(ANSWER);
+    }
+  });
+
+  it("Gemini CLI: a tool confirmation's data part (tool, arguments) reaches the room", async () => {
+    const reply = await stack.send(await stack.agentId("gemini"), "write fib.py");
+    expect(state(reply)).toBe("input-required");
+    const parts = reply.body.result?.status.message?.parts as Array<Record<string, unknown>>;
+    expect(parts).toEqual([{ kind: "data", data: TOOL_CALL }]);
   });
 });
