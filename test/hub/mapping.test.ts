@@ -765,6 +765,12 @@ describe("streams", () => {
       const data = question?.data as { status?: { message?: { parts: unknown[] } } } | undefined;
       return data?.status?.message?.parts;
     };
+    const said = (role: string, text: string) => ({
+      kind: "message",
+      role,
+      messageId: `${role}-${text}`,
+      parts: [{ kind: "text", text }],
+    });
     const kept = (event: PublishedEvent) =>
       (event.data as { artifacts?: Array<{ parts: unknown[] }> }).artifacts?.[0]?.parts;
 
@@ -826,31 +832,11 @@ describe("streams", () => {
         contextId: "gc",
         status: { state: "input-required" },
         history: [
-          {
-            kind: "message",
-            role: "user",
-            messageId: "u0",
-            parts: [{ kind: "text", text: "before" }],
-          },
-          {
-            kind: "message",
-            role: "agent",
-            messageId: "a0",
-            parts: [{ kind: "text", text: "old" }],
-          },
-          { kind: "message", role: "user", messageId: "u1", parts: [{ kind: "text", text: "hi" }] },
-          {
-            kind: "message",
-            role: "agent",
-            messageId: "a1",
-            parts: [{ kind: "text", text: "You said: " }],
-          },
-          {
-            kind: "message",
-            role: "agent",
-            messageId: "a2",
-            parts: [{ kind: "text", text: "hi\n" }],
-          },
+          said("user", "before"),
+          said("agent", "old"),
+          said("user", "hi"),
+          said("agent", "You said: "),
+          said("agent", "hi\n"),
         ],
       });
       expect(mapper.onResult(result)).toEqual([]);
