@@ -33,14 +33,22 @@ export interface AnalyseCardOptions {
   baseUrl?: string;
 }
 
-const V03_REQUIRED_STRINGS = ["name", "description", "url", "version"] as const;
+const V03_REQUIRED_STRINGS = ["name", "url", "version"] as const;
 const V03_REQUIRED_ARRAYS = ["skills", "defaultInputModes", "defaultOutputModes"] as const;
 
-/** Why a card is not a complete v0.3 card, or null when it is one. */
+/** Absent, or a string: a description the card leaves out is "" (the relay's card gets one). */
+const optionalText = (value: unknown): boolean => value === undefined || typeof value === "string";
+
+/**
+ * Why a card is not a complete v0.3 card, or null when it is one. Descriptions may be missing:
+ * VoltAgent (2.x) leaves the card's out when its agent has no `purpose`, and the relay's card is
+ * built by the hub anyway (`relaySyncCard`: agents.json's `description`, else "").
+ */
 function v03Problem(card: Record<string, unknown>): string | null {
   for (const key of V03_REQUIRED_STRINGS) {
     if (typeof card[key] !== "string") return `no "${key}" string`;
   }
+  if (!optionalText(card["description"])) return `a "description" that is not a string`;
   if (!isRecord(card["capabilities"])) return `no "capabilities" object`;
   for (const key of V03_REQUIRED_ARRAYS) {
     if (!Array.isArray(card[key])) return `no "${key}" list`;
@@ -50,10 +58,10 @@ function v03Problem(card: Record<string, unknown>): string | null {
       !isRecord(skill) ||
       typeof skill["id"] !== "string" ||
       typeof skill["name"] !== "string" ||
-      typeof skill["description"] !== "string" ||
+      !optionalText(skill["description"]) ||
       !Array.isArray(skill["tags"])
     ) {
-      return "a skill without id, name, description and tags";
+      return "a skill without id, name and tags";
     }
   }
   return null;

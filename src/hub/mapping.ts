@@ -81,6 +81,13 @@ export type FailureState = "failed" | "canceled" | "rejected";
 /** Answer text kept to recognise a final status message that only repeats the answer. */
 const ANSWER_TEXT_SAMPLE_CHARS = 256 * 1024;
 
+/**
+ * What the agent said in status updates that did not end its turn, kept (measured as
+ * `partsSize`) until the end decides whether it is the answer. More than this is content, not
+ * progress notes: it goes to the room at once, as the artifact `<agent_message_id>-status-messages`.
+ */
+export const STATUS_WORDS_KEEP_CHARS = 1024 * 1024;
+
 /** A fresh 32-hex task id of the hub's own (for a turn's `task_submitted` and early events). */
 export function newHubTaskId(): string {
   return randomUUID().replaceAll("-", "");
@@ -150,6 +157,23 @@ function hasContent(parts: readonly A2APart[] | undefined): boolean {
   return (parts ?? []).some((part) => partText(part) !== "");
 }
 
+/**
+ * The parts of the agent's messages after the user's last one in a task's history (decoded:
+ * roles and parts canonical). Servers built on the A2A SDK keep each status message there, so a
+ * blocking answer given only in status updates is found here.
+ */
+export function agentWordsOfHistory(task: A2ATask): A2APart[] {
+  const history = task.raw["history"];
+  if (!Array.isArray(history)) return [];
+  const words: A2APart[] = [];
+  for (const message of history) {
+    if (!isRecord(message) || !Array.isArray(message["parts"])) continue;
+    if (message["role"] === "user") words.length = 0;
+    else words.push(...(message["parts"] as A2APart[]));
+  }
+  return hasContent(words) ? words : [];
+}
+
 export class TurnMapper {
   readonly #ctx: TurnContext;
   #taskId: string | null = null;
@@ -172,6 +196,16 @@ export class TurnMapper {
   #textOverflow = false;
   /** Parts of the stream may be missing: the next task fetched replaces every artifact. */
   #resend = false;
+  /**
+   * The agent's words in status updates that did not end the turn (or, for a finished task, its
+   * messages in the history): the answer when the turn ends with nothing else to show. Some
+   * servers answer only this way (@google/gemini-cli-a2a-server streams its text as `working`
+   * status messages and ends with an `input-required` that says nothing).
+   */
+  #words: A2APart[] = [];
+  #wordsSize = 0;
+  /** The words outgrew what is kept: they stream to the room as they come. */
+  #wordsStreaming = false;
 
   constructor(ctx: TurnContext) {
     this.#ctx = ctx;
@@ -231,7 +265,9 @@ export class TurnMapper {
           task_id: event.taskId ?? this.taskIdForEvents,
           context_id: event.contextId ?? this.#contextId,
         };
-        return [this.#event<TaskStatusEvent>("task_status", data)];
+        const message = event.status.message;
+        const words = message && message.role !== "user" ? this.#keepWords(message.parts) : [];
+        return [this.#event<TaskStatusEvent>("task_status", data), ...words];
       }
       case "artifact-update": {
         this.#noteIds(event.taskId, event.contextId);
@@ -285,12 +321,16 @@ export class TurnMapper {
     }
     if (state === "input-required" || state === "auth-required") {
       const contextId = this.#contextId ?? this.#ctx.contextId ?? null;
+      // A question that says nothing: what the agent said before it is the question.
+      const question = hasContent(this.#statusMessage?.parts)
+        ? this.#statusMessage
+        : (this.#wordsMessage() ?? this.#statusMessage);
       return [
         this.#event<TaskInteractiveEvent>("task_interactive", {
           state,
           task_id: this.taskIdForEvents,
           context_id: contextId,
-          status: relayStatus(state, this.#statusMessage, this.#statusTimestamp),
+          status: relayStatus(state, question, this.#statusTimestamp),
         }),
         this.#processing("input_required"),
       ];
@@ -305,6 +345,10 @@ export class TurnMapper {
     }
     const group: PublishedEvent[] = [];
     const closing = this.#statusMessage;
+    if (!hasContent(closing?.parts) && this.#sent.size === 0 && this.#words.length > 0) {
+      // Nothing else to show: the agent answered in its status updates.
+      group.push(...this.#wordsArtifact(this.#words, false, true));
+    }
     if (closing && hasContent(closing.parts) && !this.#repeatsAnswer(closing)) {
       group.push(
         ...this.#artifactEvents(
@@ -349,6 +393,12 @@ export class TurnMapper {
     if (isTurnEndingState(task.status.state)) {
       this.#statusMessage = task.status.message;
       this.#statusTimestamp = task.status.timestamp;
+      // The task as the agent holds it replaces what the stream said (unless already sent).
+      const words = agentWordsOfHistory(task);
+      if (words.length > 0 && !this.#wordsStreaming) {
+        this.#words = words;
+        this.#wordsSize = partsSize(words);
+      }
     }
     if (!withArtifacts) return [];
     const resend = this.#resend;
@@ -379,6 +429,55 @@ export class TurnMapper {
       if (whole) events.push(...this.#artifactEvents(named, false, whole, ""));
     });
     return events;
+  }
+
+  /** Keeps a status update's words; past the limit they go to the room now (returned). */
+  #keepWords(parts: readonly A2APart[]): ArtifactUpdateEvent[] {
+    if (!hasContent(parts)) return [];
+    if (this.#wordsStreaming) return this.#wordsArtifact(parts, true, false);
+    this.#words.push(...parts);
+    this.#wordsSize += partsSize(parts);
+    if (this.#wordsSize <= STATUS_WORDS_KEEP_CHARS) return [];
+    this.#wordsStreaming = true;
+    const kept = this.#words;
+    this.#words = [];
+    this.#wordsSize = 0;
+    return this.#wordsArtifact(kept, false, false);
+  }
+
+  #wordsArtifact(
+    parts: readonly A2APart[],
+    append: boolean,
+    lastChunk: boolean,
+  ): ArtifactUpdateEvent[] {
+    return this.#artifactEvents(
+      {
+        artifactId: `${this.#ctx.agentMessageId}-status-messages`,
+        name: "status messages",
+        description: null,
+        metadata: null,
+        parts: [...parts],
+      },
+      append,
+      lastChunk,
+      "",
+    );
+  }
+
+  /** The kept words as the agent's message, or null when there are none. */
+  #wordsMessage(): A2AMessage | null {
+    if (this.#words.length === 0) return null;
+    const parts = [...this.#words];
+    return {
+      kind: "message",
+      role: "agent",
+      messageId: "",
+      parts,
+      taskId: this.#taskId,
+      contextId: this.#contextId,
+      raw: { kind: "message", role: "agent", parts },
+      wire: null,
+    };
   }
 
   #streamedMessage(message: A2AMessage): PublishedEvent[] {

@@ -152,6 +152,28 @@ describe("analyseCard", () => {
     expect(result.ok && result.card.streaming).toBe(false);
   });
 
+  it("accepts a v0.3 card without descriptions (VoltAgent's, for an agent with no purpose)", () => {
+    // @voltagent/a2a-server 2.0.3 as served: no card description, and a skill's only when its tool has one.
+    const volt = {
+      name: "volt",
+      url: "http://127.0.0.1:9101/a2a/volt",
+      version: "0.1.0",
+      capabilities: { streaming: true, pushNotifications: false, stateTransitionHistory: false },
+      defaultInputModes: ["text"],
+      defaultOutputModes: ["text"],
+      skills: [{ id: "lookup", name: "lookup", tags: ["tool"] }],
+    };
+    const result = analyseCard(volt);
+    expect(result.ok && result.card.description).toBe("");
+    expect(result.ok && result.card.primary).toEqual({ dialect: "0.3", url: volt.url });
+    expect(result.ok && result.card.skillTags).toEqual(["tool"]);
+    // A description that is there must still be text.
+    expect(analyseCard({ ...volt, description: 5 }).ok).toBe(false);
+    expect(
+      analyseCard({ ...volt, skills: [{ id: "s", name: "s", tags: [], description: 1 }] }).ok,
+    ).toBe(false);
+  });
+
   it("finds the JSON-RPC interface of a v0.3 card whose preferred transport is another", () => {
     const card = {
       ...v03Card,

@@ -4,6 +4,7 @@ import type { A2AStreamEvent } from "../../src/a2a/model.ts";
 import {
   newHubTaskId,
   replyMessage,
+  STATUS_WORDS_KEEP_CHARS,
   TurnMapper,
   taskSubmitted,
   withAgentTaskIds,
@@ -728,6 +729,144 @@ describe("streams", () => {
           },
         },
       },
+    });
+  });
+
+  describe("an answer given only in working status messages (@google/gemini-cli-a2a-server 0.25)", () => {
+    const working = (text: string | null, extra: Record<string, unknown> = {}) => ({
+      kind: "status-update",
+      taskId: "g1",
+      contextId: "gc",
+      final: false,
+      status: {
+        state: "working",
+        ...(text === null
+          ? {}
+          : {
+              message: {
+                kind: "message",
+                role: "agent",
+                messageId: text,
+                parts: [{ kind: "text", text }],
+              },
+            }),
+      },
+      ...extra,
+    });
+    const ending = (state: string) => ({
+      kind: "status-update",
+      taskId: "g1",
+      contextId: "gc",
+      final: true,
+      status: { state },
+    });
+    const questionParts = (end: PublishedEvent[]) => {
+      const question = end.find((event) => event.type === "task_interactive");
+      const data = question?.data as { status?: { message?: { parts: unknown[] } } } | undefined;
+      return data?.status?.message?.parts;
+    };
+    const said = (role: string, text: string) => ({
+      kind: "message",
+      role,
+      messageId: `${role}-${text}`,
+      parts: [{ kind: "text", text }],
+    });
+    const kept = (event: PublishedEvent) =>
+      (event.data as { artifacts?: Array<{ parts: unknown[] }> }).artifacts?.[0]?.parts;
+
+    it("ends with an input-required that says nothing: the words are the question", () => {
+      const mapper = new TurnMapper(ctx);
+      const published = run(mapper, [
+        { kind: "task", id: "g1", contextId: "gc", status: { state: "submitted" } },
+        working(null),
+        working("You said: "),
+        working("hi\nline two\n"),
+        ending("input-required"),
+      ]);
+      // Progress as before, nothing else yet.
+      expect(published.map((e) => e.type)).toEqual(["task_status", "task_status", "task_status"]);
+      expect(questionParts(mapper.terminal())).toEqual([
+        { kind: "text", text: "You said: " },
+        { kind: "text", text: "hi\nline two\n" },
+      ]);
+    });
+
+    it("ends completed with nothing else: the words are the answer, once", () => {
+      const mapper = new TurnMapper(ctx);
+      run(mapper, [working("Here it is:\n"), working("42\n"), ending("completed")]);
+      const end = mapper.terminal();
+      expect(end.map((e) => e.type)).toEqual([
+        "artifact_update",
+        "agent_response",
+        "processing_status",
+      ]);
+      expect(kept(end[0]!)).toEqual([
+        { kind: "text", text: "Here it is:\n" },
+        { kind: "text", text: "42\n" },
+      ]);
+    });
+
+    it("progress notes stay progress when the agent answers otherwise", () => {
+      const mapper = new TurnMapper(ctx);
+      run(mapper, [
+        working("Thinking…"),
+        {
+          kind: "artifact-update",
+          taskId: "g1",
+          contextId: "gc",
+          artifact: { artifactId: "a", parts: [{ kind: "text", text: "the answer" }] },
+          lastChunk: true,
+        },
+        ending("completed"),
+      ]);
+      const end = mapper.terminal();
+      expect(end.map((e) => e.type)).toEqual(["agent_response", "processing_status"]);
+      expect(JSON.stringify(end)).not.toContain("Thinking");
+    });
+
+    it("a blocking task: the agent's messages after the user's in its history", () => {
+      const mapper = new TurnMapper(ctx);
+      const result = decodeTaskResult({
+        kind: "task",
+        id: "g2",
+        contextId: "gc",
+        status: { state: "input-required" },
+        history: [
+          said("user", "before"),
+          said("agent", "old"),
+          said("user", "hi"),
+          said("agent", "You said: "),
+          said("agent", "hi\n"),
+        ],
+      });
+      expect(mapper.onResult(result)).toEqual([]);
+      expect(questionParts(mapper.terminal())).toEqual([
+        { kind: "text", text: "You said: " },
+        { kind: "text", text: "hi\n" },
+      ]);
+    });
+
+    it("words past the keep limit go to the room as they come, whole and in order", () => {
+      const mapper = new TurnMapper(ctx);
+      const piece = "x".repeat(STATUS_WORDS_KEEP_CHARS / 4);
+      const published = run(mapper, [
+        ...Array.from({ length: 6 }, (_, i) => working(`${i}${piece}`)),
+        ending("completed"),
+      ]);
+      const chunks = published.filter((e) => e.type === "artifact_update");
+      // The fourth piece passes the limit: the four kept go at once, the others as they come.
+      expect(chunks.map((e) => (e.data as { append: boolean }).append)).toEqual([
+        false,
+        true,
+        true,
+      ]);
+      const text = chunks
+        .flatMap((e) => kept(e) as Array<{ text: string }>)
+        .map((part) => part.text)
+        .join("");
+      expect(text).toBe(Array.from({ length: 6 }, (_, i) => `${i}${piece}`).join(""));
+      // Already in the room: the end adds nothing.
+      expect(mapper.terminal().map((e) => e.type)).toEqual(["agent_response", "processing_status"]);
     });
   });
 

@@ -44,6 +44,8 @@ export interface RawAgentScript {
   framing?: Framing;
   /** Awaited before the card is served (a busy agent answers it late, or never). */
   cardDelay?: () => Promise<void>;
+  /** Fields laid over the served card; one set to `undefined` is left out (a framework's card). */
+  card?: Record<string, unknown>;
 }
 
 export interface RawAgent {
@@ -80,6 +82,7 @@ export async function startRawAgent(name: string, script: RawAgentScript): Promi
           defaultInputModes: ["text/plain"],
           defaultOutputModes: ["text/plain"],
           skills: [{ id: "raw", name: "raw", description: "raw", tags: ["raw"] }],
+          ...script.card,
         }),
       );
       return;
