@@ -13,6 +13,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { NO_RATE_LIMITS, startDevRelay } from "../src/devrelay/index.ts";
 import { silentLogger } from "../src/log/logger.ts";
+import { daemonNodeFlags } from "../src/system/daemon-node-flags.ts";
 import { startTestAgent } from "../test/support/a2a-agents.ts";
 import { cpuSeconds, procStatusKb, relayTurn, startHubProcess } from "./hub-process.ts";
 import { round } from "./stats.ts";
@@ -182,7 +183,10 @@ async function main() {
       [`rss_mb_${SETTLE_S}s_after_turns`]: settled,
       turns_per_s: turnsPerS,
       cpu_ms_per_turn: cpuMsPerTurn,
-      node_flags: extraFlags,
+      node_flags: [
+        ...(process.env.BENCH_NO_DAEMON_FLAGS ? [] : daemonNodeFlags(extraFlags)),
+        ...extraFlags,
+      ],
       peak_rss_mb: peak,
       heap_after_gc_idle: idleHeap,
       heap_after_gc_loaded: loadedHeap,

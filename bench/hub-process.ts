@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DevRelay } from "../src/devrelay/index.ts";
+import { daemonNodeFlags } from "../src/system/daemon-node-flags.ts";
 import type { PublishedEvent } from "../src/wire/relay.ts";
 
 export interface HubProcess {
@@ -37,6 +38,8 @@ export async function startHubProcess(options: {
   const child = spawn(
     process.execPath,
     [
+      // As a background start and the service units run the daemon (BENCH_NO_DAEMON_FLAGS=1: without).
+      ...(process.env.BENCH_NO_DAEMON_FLAGS ? [] : daemonNodeFlags(options.nodeFlags ?? [])),
       ...(options.nodeFlags ?? []),
       builtCli(join(import.meta.dirname, "..")),
       "start",

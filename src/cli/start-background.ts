@@ -9,6 +9,7 @@ import type { Readable } from "node:stream";
 import type { HubPaths } from "../config/paths.ts";
 import { controlSocketPath, logFilePath, stderrLogFilePath } from "../config/runtime-files.ts";
 import { askDaemon } from "../control/client.ts";
+import { daemonNodeFlags } from "../system/daemon-node-flags.ts";
 import { ExitCode } from "../system/exit-codes.ts";
 import { cliEntryPath } from "./entry-path.ts";
 import { startSpinner } from "./spinner.ts";
@@ -49,6 +50,7 @@ export async function launchInBackground(options: LaunchOptions): Promise<number
   const child = spawn(
     process.execPath,
     [
+      ...daemonNodeFlags(process.execArgv, process.env.NODE_OPTIONS),
       ...process.execArgv.filter((arg) => !arg.startsWith("--inspect")),
       cliEntryPath(),
       "start",

@@ -2,6 +2,7 @@
 // equivalent of RestartPreventExitStatus: KeepAlive restarts any failed exit, including an
 // invalid key (exit 3), at most once per ThrottleInterval.
 import { join } from "node:path";
+import { DAEMON_NODE_FLAGS } from "../system/daemon-node-flags.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 
 export const LAUNCHD_LABEL = "ai.hybro.hub";
@@ -21,6 +22,7 @@ export const launchdStderrPath = (spec: ServiceSpec) => join(spec.paths.log, "la
 export function renderLaunchdPlist(spec: ServiceSpec): string {
   const args = [
     spec.nodePath,
+    ...DAEMON_NODE_FLAGS,
     spec.cliPath,
     "start",
     "--foreground",

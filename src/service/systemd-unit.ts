@@ -6,6 +6,7 @@
 // the manager to take the message). TimeoutStartSec=infinity because the hub keeps retrying an
 // unreachable relay (boot before the network is up) instead of failing; an invalid key exits 3
 // and RestartPreventExitStatus=3 stops the restart loop.
+import { DAEMON_NODE_FLAGS } from "../system/daemon-node-flags.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 
 export const SYSTEMD_UNIT_NAME = "hybro-hub.service";
@@ -27,7 +28,14 @@ function systemdValue(value: string): string {
 }
 
 export function renderSystemdUnit(spec: ServiceSpec): string {
-  const exec = [spec.nodePath, spec.cliPath, "start", "--foreground", ...spec.startArgs]
+  const exec = [
+    spec.nodePath,
+    ...DAEMON_NODE_FLAGS,
+    spec.cliPath,
+    "start",
+    "--foreground",
+    ...spec.startArgs,
+  ]
     .map(systemdWord)
     .join(" ");
   const writable = [spec.paths.data, spec.paths.log, ...spec.writable];

@@ -124,6 +124,12 @@ describe("background daemon", () => {
     expect(readFileSync(`/proc/${pid}/environ`, "utf8")).not.toContain(firstKey.key);
   });
 
+  it("runs the daemon with the small-daemon Node flags (system/daemon-node-flags.ts)", () => {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    expect(argv.indexOf("--max-semi-space-size=1")).toBeGreaterThan(0);
+    expect(argv.indexOf("--max-semi-space-size=1")).toBeLessThan(argv.indexOf("start"));
+  });
+
   it("serves gateway calls and counts them in status and metrics", async () => {
     const now = await status();
     const agentId = relay.agentId(now.hubId, now.agents[0]?.localAgentId ?? "");
