@@ -11,6 +11,7 @@ import { syncCapabilities } from "../a2a/card.ts";
 import type { AgentTransport } from "../a2a/transport.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PolicySpec } from "../privacy/policy-spec.ts";
+import { withDefaults } from "../system/settings.ts";
 import type { SyncAgent } from "../wire/relay.ts";
 import { relaySyncCard } from "./agent-card.ts";
 import { forEachBounded } from "./bounded.ts";
@@ -71,7 +72,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     super();
     this.#agentsFile = options.agentsFile;
     this.#logger = options.logger;
-    this.#settings = { ...DEFAULT_REGISTRY_SETTINGS, ...options.settings };
+    this.#settings = withDefaults(DEFAULT_REGISTRY_SETTINGS, options.settings);
     this.#turnsInFlight = options.turnsInFlight ?? null;
     this.#factory = {
       ...defaultTransportFactory({

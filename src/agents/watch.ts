@@ -13,6 +13,7 @@ import { type Stats, unwatchFile, watchFile } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type FSWatcher, watch } from "chokidar";
 import { type Logger, silentLogger } from "../log/logger.ts";
+import { withDefaults } from "../system/settings.ts";
 import {
   type AgentsConfig,
   type AgentsFileLoad,
@@ -74,7 +75,7 @@ export class AgentsFileWatcher extends EventEmitter<AgentsFileWatcherEvents> {
     super();
     this.path = options.path;
     this.#logger = options.logger ?? silentLogger();
-    this.#settings = { ...DEFAULT_AGENTS_FILE_WATCHER_SETTINGS, ...options.settings };
+    this.#settings = withDefaults(DEFAULT_AGENTS_FILE_WATCHER_SETTINGS, options.settings);
     this.#parse = options.parse ?? {};
   }
 

@@ -1,5 +1,6 @@
 // Every limit and timer of the development relay, with its unit in the name, so tests and
 // benchmarks shorten or widen them instead of waiting.
+import { withDefaults } from "../system/settings.ts";
 import {
   API_FAMILIES,
   type ApiFamily,
@@ -116,12 +117,9 @@ export type DevRelaySettingsInput = Partial<Omit<DevRelaySettings, "rateLimits">
 };
 
 export function resolveSettings(options: DevRelaySettingsInput = {}): DevRelaySettings {
-  const settings = { ...DEFAULT_DEV_RELAY_SETTINGS };
-  for (const [name, value] of Object.entries(options)) {
-    if (value !== undefined && name in settings && name !== "rateLimits")
-      (settings as Record<string, unknown>)[name] = value;
-  }
-  settings.rateLimits = mergeRateLimits(DEFAULT_RATE_LIMITS, options.rateLimits ?? {});
+  const { rateLimits, ...rest } = options;
+  const settings = withDefaults<DevRelaySettings>(DEFAULT_DEV_RELAY_SETTINGS, rest);
+  settings.rateLimits = mergeRateLimits(DEFAULT_RATE_LIMITS, rateLimits ?? {});
   return settings;
 }
 

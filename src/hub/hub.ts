@@ -10,6 +10,7 @@ import { AcceptedTurns, type TurnLedger } from "../outbox/accepted-turns.ts";
 import type { GuardedTurn, TurnOutlet } from "../privacy/outbound.ts";
 import { POLICY_BLOCKED } from "../privacy/turn-guard.ts";
 import type { QueuedObserver } from "../relay/publisher.ts";
+import { withDefaults } from "../system/settings.ts";
 import type {
   CancelTaskCommand,
   PublishedEvent,
@@ -26,7 +27,6 @@ import {
   type TurnIds,
   withAgentTaskIds,
 } from "./mapping.ts";
-
 import {
   runTurn,
   TurnAbort,
@@ -166,7 +166,7 @@ export class Hub {
     this.#roster = options.roster;
     this.#sink = options.sink;
     this.#logger = options.logger;
-    this.#settings = { ...DEFAULT_HUB_SETTINGS, ...options.settings };
+    this.#settings = withDefaults(DEFAULT_HUB_SETTINGS, options.settings);
     this.#accepted =
       options.acceptedTurns ?? new AcceptedTurns(this.#settings.acceptedTurnsCapacity);
   }

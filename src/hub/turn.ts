@@ -8,6 +8,7 @@ import { JsonRpcError, TransportError } from "../a2a/transport.ts";
 import { type Clock, systemClock } from "../async/clock.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { oversizedPart } from "../relay/event-split.ts";
+import { withDefaults } from "../system/settings.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { isActiveState, TurnMapper, taskSubmitted } from "./mapping.ts";
 import { withoutAddresses } from "./public-error.ts";
@@ -127,7 +128,7 @@ export async function runTurn(
   emit: (events: PublishedEvent[]) => string | null | void,
   options: TurnOptions,
 ): Promise<TurnOutcome> {
-  const settings = { ...DEFAULT_TURN_SETTINGS, ...options.settings };
+  const settings = withDefaults(DEFAULT_TURN_SETTINGS, options.settings);
   const logger = options.logger ?? silentLogger();
   const mapper = new TurnMapper({
     agentMessageId: input.agentMessageId,

@@ -3,6 +3,8 @@
 // oldest unacknowledged event has waited. Pure and bounded; fed by the recorder and the link's
 // `connected`/`disconnected` events.
 
+import { withDefaults } from "../system/settings.ts";
+
 export interface Disconnect {
   at: number;
   /** The error that ended the stream, or null when the relay closed it cleanly. */
@@ -50,7 +52,7 @@ export class LinkHistory {
 
   constructor(now: () => number, settings: Partial<LinkHistorySettings> = {}) {
     this.#now = now;
-    this.#settings = { ...DEFAULT_LINK_HISTORY_SETTINGS, ...settings };
+    this.#settings = withDefaults(DEFAULT_LINK_HISTORY_SETTINGS, settings);
   }
 
   connected(): void {

@@ -13,6 +13,7 @@ import type {
   HubObserver,
   ObservedTurn,
 } from "../observe/observer.ts";
+import { withDefaults } from "../system/settings.ts";
 import type { ProcessingStatus, PublishedEvent, RelayCommand } from "../wire/relay.ts";
 import { LinkHistory, type LinkHistorySettings } from "./link-history.ts";
 import { capturePayload, chargeOf, type Payload, type TextRedactor } from "./payload.ts";
@@ -196,7 +197,7 @@ export class Recorder implements HubObserver {
 
   constructor(options: RecorderOptions = {}) {
     this.#now = options.now ?? Date.now;
-    const settings = { ...DEFAULT_RECORDER_SETTINGS, ...options.settings };
+    const settings = withDefaults(DEFAULT_RECORDER_SETTINGS, options.settings);
     settings.maxTurns = Math.max(1, Math.floor(settings.maxTurns));
     settings.maxTurnBytes = Math.min(settings.maxTurnBytes, settings.maxBytes);
     settings.maxPayloadBytes = Math.min(settings.maxPayloadBytes, settings.maxTurnBytes);

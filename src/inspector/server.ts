@@ -8,6 +8,7 @@ import { extname } from "node:path";
 import type { LocalAnswer } from "../hub/replay.ts";
 import type { Logger } from "../log/logger.ts";
 import { createServer } from "../system/http-server.ts";
+import { withDefaults } from "../system/settings.ts";
 import {
   type AccessRules,
   accessRules,
@@ -104,7 +105,7 @@ export class InspectorServer {
 
   constructor(options: InspectorServerOptions) {
     this.#options = options;
-    this.#settings = { ...DEFAULT_INSPECTOR_SERVER_SETTINGS, ...options.settings };
+    this.#settings = withDefaults(DEFAULT_INSPECTOR_SERVER_SETTINGS, options.settings);
     this.#server = createServer((request, response) => this.#handle(request, response));
   }
 

@@ -5,6 +5,7 @@
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DestinationStream } from "pino";
+import { withDefaults } from "../system/settings.ts";
 
 export interface RotatingFileSettings {
   /** Rotate before the live file would exceed this size. */
@@ -25,7 +26,7 @@ export class RotatingFile implements DestinationStream {
 
   constructor(path: string, settings: Partial<RotatingFileSettings> = {}) {
     this.path = path;
-    this.#settings = { ...DEFAULT_ROTATING_FILE_SETTINGS, ...settings };
+    this.#settings = withDefaults(DEFAULT_ROTATING_FILE_SETTINGS, settings);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.#fd = openSync(path, "a", 0o600);
     this.#size = fstatSync(this.#fd).size;

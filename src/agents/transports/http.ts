@@ -19,9 +19,9 @@ import {
   TransportError,
 } from "../../a2a/transport.ts";
 import { type Logger, silentLogger } from "../../log/logger.ts";
+import { withDefaults } from "../../system/settings.ts";
 import { isRedirect, redirectText } from "../../wire/redirect.ts";
 import { DEFAULT_MAX_EVENT_CHARS, readSseEvents, SseEventTooLargeError } from "../../wire/sse.ts";
-
 import { cardAnswerProblem, readCardText } from "./card-body.ts";
 
 export interface HttpTransportSettings {
@@ -82,7 +82,7 @@ export class HttpTransport implements AgentTransport {
     this.#baseUrl = options.baseUrl;
     this.#cardUrl = options.cardUrl;
     this.#headers = { ...options.headers };
-    this.#settings = { ...DEFAULT_HTTP_TRANSPORT_SETTINGS, ...options.settings };
+    this.#settings = withDefaults(DEFAULT_HTTP_TRANSPORT_SETTINGS, options.settings);
     this.#logger = options.logger ?? silentLogger();
     this.#ownsDispatcher = options.dispatcher === undefined;
     this.#dispatcher =

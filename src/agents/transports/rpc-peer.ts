@@ -12,6 +12,7 @@ import {
 import { isRecord } from "../../a2a/model.ts";
 import { type JsonRpcError, TransportError } from "../../a2a/transport.ts";
 import type { Logger } from "../../log/logger.ts";
+import { withDefaults } from "../../system/settings.ts";
 
 export interface RpcPeerSettings {
   /** How long a unary call waits for its response, and a stream for its next event; 0 = no limit. */
@@ -68,7 +69,7 @@ export class RpcPeer {
     this.#name = options.name;
     this.#log = options.logger;
     this.#send = options.send;
-    this.#settings = { ...DEFAULT_RPC_PEER_SETTINGS, ...options.settings };
+    this.#settings = withDefaults(DEFAULT_RPC_PEER_SETTINGS, options.settings);
   }
 
   get pendingCount(): number {

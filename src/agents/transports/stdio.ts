@@ -22,6 +22,7 @@ import { Backoff } from "../../async/backoff.ts";
 import { type Clock, systemClock, type Timer } from "../../async/clock.ts";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
 import { onFirstUse } from "../../system/on-first-use.ts";
+import { withDefaults } from "../../system/settings.ts";
 import { childEnv, expandHome } from "./child-env.ts";
 import { LogBudget } from "./log-budget.ts";
 import { NdjsonLineReader, type OversizeLine, sniffRequestId } from "./ndjson-lines.ts";
@@ -132,7 +133,7 @@ export class StdioTransport extends PeerTransport {
   #startFailed = false;
 
   constructor(options: StdioTransportOptions) {
-    const settings = { ...DEFAULT_STDIO_SETTINGS, ...options.settings };
+    const settings = withDefaults(DEFAULT_STDIO_SETTINGS, options.settings);
     super(options, "stdio", settings);
     this.#command = expandHome(options.command);
     this.#args = options.args ?? [];

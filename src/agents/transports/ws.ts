@@ -11,6 +11,7 @@ import { Backoff } from "../../async/backoff.ts";
 import { type Clock, systemClock, type Timer } from "../../async/clock.ts";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
 import { onFirstUse } from "../../system/on-first-use.ts";
+import { withDefaults } from "../../system/settings.ts";
 import { cardAnswerProblem, readCardText } from "./card-body.ts";
 import { isCard } from "./local-card.ts";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
@@ -86,7 +87,7 @@ export class WsTransport extends PeerTransport {
   #http: Agent | null = null;
 
   constructor(options: WsTransportOptions) {
-    const settings = { ...DEFAULT_WS_SETTINGS, ...options.settings };
+    const settings = withDefaults(DEFAULT_WS_SETTINGS, options.settings);
     super(options, "ws", settings);
     this.#url = options.url;
     this.#headers = options.headers ?? {};
