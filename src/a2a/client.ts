@@ -20,19 +20,6 @@ import {
   type RpcCallOptions,
 } from "./transport.ts";
 
-export type {
-  A2AArtifact,
-  A2AArtifactUpdate,
-  A2AMessage,
-  A2APart,
-  A2AResult,
-  A2AStatusUpdate,
-  A2AStreamEvent,
-  A2ATask,
-  A2ATaskState,
-  A2ATaskStatus,
-} from "./model.ts";
-
 export interface A2AClientOptions {
   transport: AgentTransport;
   primary: A2ADialect;

@@ -124,11 +124,6 @@ export function textOfParts(parts: readonly unknown[] | null | undefined): strin
   return out;
 }
 
-export function nonTextParts(parts: readonly unknown[] | null | undefined): A2APart[] {
-  if (!parts) return [];
-  return parts.filter((p): p is A2APart => isRecord(p) && partText(p) === null);
-}
-
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

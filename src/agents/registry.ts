@@ -23,11 +23,6 @@ import { type AgentStatus, type LocalAgent, TrackedAgent, targetOf } from "./tra
 import { defaultTransportFactory, type TransportFactory } from "./transport-factory.ts";
 import { AgentsFileWatcher } from "./watch.ts";
 
-export { DEFAULT_REGISTRY_SETTINGS, type RegistrySettings } from "./registry-settings.ts";
-export type { AgentOrigin } from "./roster-diff.ts";
-export type { AgentState, AgentStatus, LocalAgent } from "./tracked-agent.ts";
-export type { TransportContext, TransportFactory } from "./transport-factory.ts";
-
 export interface RegistryEvents {
   change: [];
 }

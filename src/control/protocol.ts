@@ -6,10 +6,6 @@ import type { HubSnapshot } from "../hub/snapshot.ts";
 export const CONTROL_COMMANDS = ["status", "agents", "stop", "reload-key"] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
-export interface ControlRequest {
-  command: ControlCommand;
-}
-
 export interface ControlError {
   /** Stable: `bad-request`, `unknown-command`, `failed`. */
   kind: string;

@@ -2,7 +2,8 @@
 // together in the order that matters ("ready before register": agents are known before the
 // relay can send work for them) and taken apart in the reverse order on stop.
 import { EventEmitter } from "node:events";
-import { Registry, type RegistrySettings } from "../agents/registry.ts";
+import { Registry } from "../agents/registry.ts";
+import type { RegistrySettings } from "../agents/registry-settings.ts";
 import { Hub, type HubSettings, type TurnEndReport } from "../hub/hub.ts";
 import { type RecoverySettings, RestartRecovery } from "../hub/recovery.ts";
 import type { HubSnapshot } from "../hub/snapshot.ts";
@@ -49,13 +50,11 @@ export interface HubDaemonOptions {
   observer?: HubObserver;
 }
 
-/** One finished turn, for metrics (reported by the Hub's `onTurnEnd` hook). */
-export type TurnEnd = TurnEndReport;
-
 export interface HubDaemonEvents {
   ready: [{ agents: number }];
   fatal: [Error];
-  turnEnd: [TurnEnd];
+  /** One finished turn, for metrics (reported by the Hub's `onTurnEnd` hook). */
+  turnEnd: [TurnEndReport];
 }
 
 export class HubDaemon extends EventEmitter<HubDaemonEvents> {

@@ -16,7 +16,6 @@ export const KNOWN_SCOPES = [
   "discovery:read",
   "keys:admin",
 ] as const;
-export type KnownScope = (typeof KNOWN_SCOPES)[number];
 
 const VALID_SCOPES = new Set<string>([
   ...KNOWN_SCOPES,

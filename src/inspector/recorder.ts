@@ -42,15 +42,6 @@ export const DEFAULT_RECORDER_SETTINGS: RecorderSettings = {
 };
 
 export type TurnState = "queued" | "running" | ProcessingStatus;
-export const TURN_STATES: readonly TurnState[] = [
-  "queued",
-  "running",
-  "completed",
-  "failed",
-  "canceled",
-  "rejected",
-  "input_required",
-];
 
 /** How the inspector learned of the turn. */
 export type TurnOrigin = "user_message" | "user_reply" | "recovered";

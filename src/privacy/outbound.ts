@@ -1,4 +1,23 @@
-// The privacy guard on the hub's publish path: every event the hub publishes for a turn goes
+// The privacy guard: decides what of a turn's output may leave the machine, redacts or blocks the
+// rest, and records what left. Applied on the hub's publish path (this file):
+//
+//   HubDaemon makes one OutboundPrivacy: config.json's "privacy" (hubPrivacyOf; a broken one
+//   stops the start, a broken reload keeps the settings in force), agents.json's per-agent specs
+//   (Registry.privacySpecOf; the agents file watcher keeps the last good file), the hub's key
+//   (always redacted), and the audit log (privacy-audit.jsonl in the data folder, 0600).
+//
+//   Every turn the Hub runs, every failure it makes itself and every turn recovery answers gets
+//   its own TurnGuard through `open()`: each event goes through `inspect()`, what comes out is
+//   queued, and the publisher tells the audit each event as serialized (stamped, split). A block
+//   is told once: runTurn aborts the turn (the agent's task is canceled) and publishes
+//   agent_error PolicyBlocked + processing_status failed, the only events that still pass.
+//
+//   Incoming user text (the Python hub's sensitive_keywords / sensitive_patterns, then the
+//   detectors) is classified and a HIGH one logged; it still goes to the agent.
+//
+// Detections never carry a matched value: kind, rule, action and count only.
+//
+// This file is the guard on the hub's publish path: every event the hub publishes for a turn goes
 // through that turn's TurnGuard (with its agent's policy) before it is queued, and each event
 // queued gets its audit line (as serialized, after the publisher stamped and split it). Knows
 // the publisher only as a function, so the hub, recovery and tests use it the same way.

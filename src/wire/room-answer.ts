@@ -9,7 +9,7 @@
 // "file unavailable" note) and, when a turn completes, moves all answer text into the first
 // artifact's first part (`sync_artifact_dicts_to_canonical_text`); both only change where the
 // same content sits.
-import type { PublishedEvent, RelayPart } from "./relay.ts";
+import type { PublishedEvent } from "./relay.ts";
 
 type Json = Record<string, unknown>;
 
@@ -396,5 +396,3 @@ export function describeRelayPart(part: unknown): string {
   if ("data" in inner) return JSON.stringify(inner.data) ?? "null";
   return JSON.stringify(inner) ?? "";
 }
-
-export type { RelayPart };

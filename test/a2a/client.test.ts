@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { A2AClient, type A2AStreamEvent } from "../../src/a2a/client.ts";
+import { A2AClient } from "../../src/a2a/client.ts";
+import type { A2AStreamEvent } from "../../src/a2a/model.ts";
 import { type A2ATask, textOfParts } from "../../src/a2a/model.ts";
 
 /** Every artifact's text, else the status message's. */

@@ -152,8 +152,8 @@ export async function recordTurn(
 
 /**
  * A turn whose events go through the real privacy guard before they are queued, with the guard's
- * report given to the recorder, as the hub will do once the guard is wired into the publish
- * path (src/privacy/index.ts); the hub does not do it yet. Then all acknowledged.
+ * report given to the recorder, as the hub does on its publish path (src/privacy/outbound.ts).
+ * Then all acknowledged.
  */
 export async function recordGuardedTurn(
   recorder: Recorder,

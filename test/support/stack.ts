@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, fetch } from "undici";
-import type { RegistrySettings } from "../../src/agents/registry.ts";
+import type { RegistrySettings } from "../../src/agents/registry-settings.ts";
 import { HubDaemon } from "../../src/daemon/daemon.ts";
 import {
   type DevRelay,
