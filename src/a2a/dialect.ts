@@ -102,7 +102,7 @@ export function normalisePart(value: unknown): A2APart {
   return renameMimeType(rest);
 }
 
-export function normaliseParts(value: unknown): A2APart[] {
+function normaliseParts(value: unknown): A2APart[] {
   return Array.isArray(value) ? value.map(normalisePart) : [];
 }
 
@@ -215,7 +215,7 @@ function invalid(what: string, value: unknown): TransportError {
   return new TransportError("InvalidAgentResponse", `agent sent ${what}: ${shown}`);
 }
 
-export function decodeMessage(wire: unknown): A2AMessage {
+function decodeMessage(wire: unknown): A2AMessage {
   if (!isRecord(wire)) throw invalid("a message that is not an object", wire);
   const parts = normaliseParts(wire["parts"]);
   const role = normaliseRole(wire["role"] ?? "agent");
@@ -262,7 +262,7 @@ function decodeArtifact(wire: unknown): { artifact: A2AArtifact; raw: unknown } 
   };
 }
 
-export function decodeTask(wire: unknown): A2ATask {
+function decodeTask(wire: unknown): A2ATask {
   if (!isRecord(wire)) throw invalid("a task that is not an object", wire);
   const id = str(wire["id"]) ?? str(wire["taskId"]);
   if (!id) throw invalid("a task without an id", wire);

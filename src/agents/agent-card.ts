@@ -81,7 +81,7 @@ function analyseOrThrow(card: Record<string, unknown>): CardInfo {
  * A URL as the relay may see it: scheme, host, port and path only. User info, query and
  * fragment (where tokens live: `?key=…`, `user:pass@`) never leave the machine.
  */
-export function publicUrl(url: string): string {
+function publicUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.protocol === "stdio:") return url.split(/[?#]/)[0] ?? url;

@@ -480,7 +480,7 @@ function pathOrder(path: Array<string | number>): number {
 }
 
 /** `agents[2] ("Notes CLI").headers.Authorization`, `autoDiscoverPorts[1]`, `the file`. */
-export function describePath(path: ReadonlyArray<string | number>, root: unknown): string {
+function describePath(path: ReadonlyArray<string | number>, root: unknown): string {
   if (path.length === 0) return "the file";
   let out = "";
   let node: unknown = root;

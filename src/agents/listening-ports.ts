@@ -101,12 +101,12 @@ export function uniquePorts(ports: ListeningPort[]): ListeningPort[] {
   return [...byPort.values()].sort((a, b) => a.port - b.port);
 }
 
-export function inRanges(port: number, ranges: readonly PortRange[]): boolean {
+function inRanges(port: number, ranges: readonly PortRange[]): boolean {
   return ranges.some((r) => port >= r.from && port <= r.to);
 }
 
 /** What the connect-scan fallback covers when no ports are configured (no privileged ports). */
-export const DEFAULT_SCAN_RANGES: readonly PortRange[] = [{ from: 1024, to: 65535 }];
+const DEFAULT_SCAN_RANGES: readonly PortRange[] = [{ from: 1024, to: 65535 }];
 
 export interface ListeningPortsOptions {
   /** Only these ports (the OS list is filtered, the fallback scans them); null = all. */

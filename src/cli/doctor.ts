@@ -21,7 +21,7 @@ export interface DoctorSettings {
   /** Largest clock difference to the relay that still passes. */
   maxClockSkewMs: number;
 }
-export const DEFAULT_DOCTOR_SETTINGS: DoctorSettings = {
+const DEFAULT_DOCTOR_SETTINGS: DoctorSettings = {
   requestTimeoutMs: 10_000,
   maxClockSkewMs: 30_000,
 };
@@ -63,7 +63,7 @@ export function registerDoctorCommand(program: Command): void {
     });
 }
 
-export function formatChecks(checks: Check[]): string {
+function formatChecks(checks: Check[]): string {
   const lines = checks.map((check) => {
     const head = `${check.result.padEnd(4)}  ${check.name}: ${check.detail}`;
     return check.fix && check.result === "FAIL" ? `${head}\n      fix: ${check.fix}` : head;
@@ -317,7 +317,7 @@ async function checkAgentsFile(file: string): Promise<Check[]> {
 }
 
 /** Script files a stdio entry names (a path-like command, or an argument such as `x.mjs`) that are not there. */
-export function missingScripts(command: string, args: string[], cwd: string): string[] {
+function missingScripts(command: string, args: string[], cwd: string): string[] {
   const script = /\.(?:[cm]?js|[cm]?ts|py|sh|rb)$/;
   const named = [...(command.includes("/") ? [command] : []), ...args];
   return named.filter(

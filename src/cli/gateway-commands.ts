@@ -49,7 +49,7 @@ export interface CommandFailure {
   exitCode: number;
 }
 
-export class CommandFailed extends Error {
+class CommandFailed extends Error {
   readonly exitCode: number;
   constructor(failure: CommandFailure) {
     super(failure.message);
@@ -117,7 +117,7 @@ export function gatewayBaseUrl(gatewayUrl: string): string {
 }
 
 /** A ready client from the command's options, and where its key came from. */
-export function openGateway(options: GatewayCommandOptions): {
+function openGateway(options: GatewayCommandOptions): {
   gateway: HybroGateway;
   keySource: string;
 } {

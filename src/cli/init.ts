@@ -9,7 +9,7 @@ import { ExitCode } from "../system/exit-codes.ts";
 import { packagePath } from "./entry-path.ts";
 
 /** The example agent, where agents.example.json's stdio entry expects it (relative to the file). */
-export const EXAMPLE_AGENT = join("examples", "echo-stdio-agent.mjs");
+const EXAMPLE_AGENT = join("examples", "echo-stdio-agent.mjs");
 
 export function registerInitCommand(program: Command): void {
   program
@@ -27,7 +27,7 @@ export function registerInitCommand(program: Command): void {
     });
 }
 
-export function runInit(agentsFile: string, force: boolean): number {
+function runInit(agentsFile: string, force: boolean): number {
   const folder = dirname(agentsFile);
   const agentCopy = join(folder, EXAMPLE_AGENT);
   if (existsSync(agentsFile) && !force) {

@@ -8,7 +8,7 @@ import { logFilePath } from "../config/runtime-files.ts";
 import { serviceFilePath } from "../service/install.ts";
 import { ExitCode } from "../system/exit-codes.ts";
 
-export const LOG_FOLLOW_INTERVAL_MS = 250;
+const LOG_FOLLOW_INTERVAL_MS = 250;
 
 export function registerLogsCommand(program: Command): void {
   program

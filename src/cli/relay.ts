@@ -29,7 +29,7 @@ import type { ApiKeyInfo } from "../wire/gateway.ts";
 /** Force the process out if closing hangs after a signal. */
 const CLOSE_DEADLINE_MS = 5000;
 
-export function defaultRelayDataDir(): string {
+function defaultRelayDataDir(): string {
   return join(hubPaths().data, "relay");
 }
 

@@ -97,7 +97,7 @@ function pickSystem(options: ServiceOptions): ServiceSystem | null {
   return system;
 }
 
-export function serviceSpec(options: ServiceOptions): ServiceSpec {
+function serviceSpec(options: ServiceOptions): ServiceSpec {
   const paths = hubPaths();
   const startArgs: string[] = [];
   if (options.gatewayUrl) startArgs.push("--gateway-url", options.gatewayUrl);

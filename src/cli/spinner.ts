@@ -1,7 +1,7 @@
 // Progress for commands that wait: a spinner on a terminal, nothing otherwise (logs and pipes
 // get the final line only).
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-export const SPINNER_FRAME_MS = 80;
+const SPINNER_FRAME_MS = 80;
 
 export interface Spinner {
   update(text: string): void;

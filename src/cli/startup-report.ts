@@ -14,7 +14,7 @@ export type StartupMessage =
   | { event: "failed"; message: string; exitCode: number };
 
 /** The fd the background child reports on (the launcher's fourth stdio entry). */
-export const STARTUP_REPORT_FD = 3;
+const STARTUP_REPORT_FD = 3;
 
 /** Background child → launcher. After the final message the pipe is closed. */
 export function pipeStartupReport(fd = STARTUP_REPORT_FD): StartupReport {

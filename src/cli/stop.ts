@@ -16,7 +16,7 @@ import { startSpinner } from "./spinner.ts";
 
 /** Graceful stop bound: the hub's shutdown grace (10 s) + outbox flush (5 s) + margin. */
 export const DEFAULT_STOP_TIMEOUT_MS = 30_000;
-export const STOP_POLL_INTERVAL_MS = 100;
+const STOP_POLL_INTERVAL_MS = 100;
 
 export type StopOutcome =
   | { kind: "not-running" }

@@ -52,7 +52,7 @@ export function readConfigFile(file: string): ConfigFileRead {
 }
 
 /** Writes the file atomically with mode 0600 (never briefly readable by others). */
-export function writeConfigFile(file: string, config: ConfigFile): void {
+function writeConfigFile(file: string, config: ConfigFile): void {
   writeFileAtomically(file, `${JSON.stringify(config, null, 2)}\n`);
 }
 

@@ -6,7 +6,7 @@ import { dirname } from "node:path";
 import { runtimeFolderProblem } from "../config/runtime-files.ts";
 import type { ControlCommand, ControlResponse, ControlResults } from "./protocol.ts";
 
-export const DEFAULT_CONTROL_TIMEOUT_MS = 5_000;
+const DEFAULT_CONTROL_TIMEOUT_MS = 5_000;
 
 /** No daemon answers on the socket (none running, or it died and left the file behind). */
 export class DaemonNotRunningError extends Error {

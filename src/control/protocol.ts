@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import type { HubSnapshot } from "../hub/snapshot.ts";
 
-export const CONTROL_COMMANDS = ["status", "agents", "stop", "reload-key"] as const;
+const CONTROL_COMMANDS = ["status", "agents", "stop", "reload-key"] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
 export interface ControlError {

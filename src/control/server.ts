@@ -19,7 +19,7 @@ export type ControlHandlers = {
 };
 
 /** A request line longer than this is refused (the protocol's lines are tiny). */
-export const MAX_CONTROL_LINE_BYTES = 64 * 1024;
+const MAX_CONTROL_LINE_BYTES = 64 * 1024;
 
 export class ControlSocketInUseError extends Error {
   readonly kind = "control-socket-in-use";

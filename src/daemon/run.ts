@@ -27,7 +27,7 @@ export interface DaemonProcessSettings {
   /** How long a stop waits for the relay to take queued events. */
   stopFlushTimeoutMs: number;
 }
-export const DEFAULT_DAEMON_PROCESS_SETTINGS: DaemonProcessSettings = {
+const DEFAULT_DAEMON_PROCESS_SETTINGS: DaemonProcessSettings = {
   keyWatchIntervalMs: 1_000,
   stopFlushTimeoutMs: 5_000,
 };

@@ -3,13 +3,13 @@ import { createHash, randomBytes } from "node:crypto";
 
 export const API_KEY_PREFIX = "hybro_";
 /** Random base62 characters after the prefix in a key we make (at least 32 are required). */
-export const API_KEY_RANDOM_CHARS = 40;
+const API_KEY_RANDOM_CHARS = 40;
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const KEY_FORMAT = /^hybro_[0-9A-Za-z]{32,128}$/;
 
 /** The areas a scope can name; `area:*` covers every scope of that area. */
-export const SCOPE_AREAS = ["relay", "gateway", "discovery", "keys"] as const;
-export const KNOWN_SCOPES = [
+const SCOPE_AREAS = ["relay", "gateway", "discovery", "keys"] as const;
+const KNOWN_SCOPES = [
   "relay:hub",
   "gateway:read",
   "gateway:send",
@@ -55,7 +55,7 @@ export function isValidScope(scope: string): boolean {
 }
 
 /** True when `granted` (one scope a key holds) allows `required`. */
-export function scopeCovers(granted: string, required: string): boolean {
+function scopeCovers(granted: string, required: string): boolean {
   if (granted === "*" || granted === required) return true;
   if (granted.endsWith(":*")) {
     const area = granted.slice(0, -1); // keeps the ':'

@@ -32,14 +32,14 @@ export interface RankedAgent<T extends DiscoverableAgent> {
   score: number;
 }
 
-export function words(text: string): string[] {
+function words(text: string): string[] {
   return text
     .toLowerCase()
     .split(/[^\p{L}\p{N}]+/u)
     .filter((word) => word.length > 0);
 }
 
-export function skillTags(agent: DiscoverableAgent): string[] {
+function skillTags(agent: DiscoverableAgent): string[] {
   const tags: string[] = [];
   const skills = agent.agentCard.skills;
   if (Array.isArray(skills)) {

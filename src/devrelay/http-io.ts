@@ -5,7 +5,7 @@ import { clip, RelayHttpError } from "./errors.ts";
 
 const MAX_PATH_CHARS = 2048;
 /** Deeper JSON is refused: re-serialising it later (JSON.stringify recurses) would overflow the stack. */
-export const MAX_JSON_DEPTH = 100;
+const MAX_JSON_DEPTH = 100;
 
 /** Deepest `[`/`{` nesting of a JSON text (strings skipped); stops counting past `limit`. */
 export function jsonDepth(text: string, limit = MAX_JSON_DEPTH): number {
@@ -43,7 +43,7 @@ function tooLarge(maxBytes: number): RelayHttpError {
 }
 
 /** The whole request body, refusing more than `maxBytes` (413) before reading it all. */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(maxBytes));
   return new Promise((resolve, reject) => {

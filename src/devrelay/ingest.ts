@@ -30,7 +30,7 @@ export type IngestOutcome =
   | { kind: "dropped"; reason: DropReason };
 
 /** Idempotency keys remembered (oldest forgotten first); the real relay keeps them in Mongo. */
-export const RESPONSE_KEYS_MAX = 200_000;
+const RESPONSE_KEYS_MAX = 200_000;
 
 export class PublishIngest {
   readonly #store: RelayStore;

@@ -43,7 +43,7 @@ interface CachedKey {
 }
 
 const CACHE_MAX = 10_000;
-export const USER_ID_FORMAT = /^[A-Za-z0-9_.@-]{1,64}$/;
+const USER_ID_FORMAT = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 export class KeyRingError extends Error {
   readonly kind: "invalid_scope" | "invalid_user" | "invalid_name" | "invalid_expiry" | "bad_key";

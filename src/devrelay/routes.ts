@@ -9,7 +9,7 @@ const HUB = ["api", "v1", "relay", "hub"];
 const GATEWAY_AGENTS = ["api", "v1", "gateway", "agents"];
 const API_KEYS = ["api", "v1", "api-keys"];
 
-export const ROUTES: readonly Route[] = [
+const ROUTES: readonly Route[] = [
   {
     method: "POST",
     path: [...HUB, "register"],

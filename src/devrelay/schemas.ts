@@ -11,7 +11,7 @@ export const registerBody = z.object({
   hub_id: z.string().regex(/^[0-9a-f]{32}$/, "must be 32 lowercase hex characters"),
 });
 
-export const syncAgent = z.strictObject({
+const syncAgent = z.strictObject({
   local_agent_id: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,128}$/, "must be 1–128 of A-Z a-z 0-9 _ . : -"),
@@ -99,7 +99,7 @@ const relayStatus = z.looseObject({
  * non-boolean flag, parts that are not objects, a missing text, a state it does not know for the
  * kind): stricter than its door, so a hub bug shows here as a 422 naming the field.
  */
-export const publishedEvent = z.discriminatedUnion("type", [
+const publishedEvent = z.discriminatedUnion("type", [
   envelope("task_submitted", { task_id: z.string(), agent_name: z.string() }),
   envelope("task_status", {
     state: z.string(),
@@ -154,7 +154,7 @@ export const discoverBody = z.object({
 });
 
 const messagePart = z.looseObject({});
-export const gatewayMessage = z.looseObject({
+const gatewayMessage = z.looseObject({
   role: z.string().max(50).optional(),
   parts: z.array(messagePart).min(1).max(1000),
   messageId: id.optional(),

@@ -59,8 +59,8 @@ export interface DevRelaySettings {
   adminUser: string;
 }
 
-export const DEFAULT_SSE_HEARTBEAT_MS = 30_000;
-export const DEFAULT_GATEWAY_TIMEOUT_MS = 120_000;
+const DEFAULT_SSE_HEARTBEAT_MS = 30_000;
+const DEFAULT_GATEWAY_TIMEOUT_MS = 120_000;
 
 const HOUR_MS = 3_600_000;
 /** Per key; per user the same windows by default (more keys gain nothing); then all keys. */

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { prepareSqliteFile } from "../system/private-files.ts";
 
-export const RELAY_DB_FILE = "relay.sqlite";
+const RELAY_DB_FILE = "relay.sqlite";
 
 export interface ApiKeyRecord {
   id: string;

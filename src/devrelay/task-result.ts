@@ -19,7 +19,7 @@ export interface TurnOutline {
 export type GatewayTask = GatewaySendResponse["result"];
 
 /** The room's answer after these events. */
-export function roomAnswer(agentMessageId: string, events: readonly PublishedEvent[]): RoomAnswer {
+function roomAnswer(agentMessageId: string, events: readonly PublishedEvent[]): RoomAnswer {
   const answer = new RoomAnswer(agentMessageId);
   for (const event of events) answer.apply(event);
   return answer;

@@ -74,7 +74,7 @@ export interface HubSettings {
   acceptedTurnsCapacity: number;
   turn: Partial<TurnSettings>;
 }
-export const DEFAULT_HUB_SETTINGS: HubSettings = {
+const DEFAULT_HUB_SETTINGS: HubSettings = {
   turnDeadlineMs: 600_000,
   shutdownGraceMs: 10_000,
   maxQueuedTurnsPerAgent: 256,

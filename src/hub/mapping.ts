@@ -113,7 +113,7 @@ function stamped<D extends object>(
  * `bytes`/`uri`). A data part whose value is not a JSON object (v1.0 allows any) is sent as
  * `{"value": …}`: the relay's model takes objects only.
  */
-export function relayPart(part: A2APart): RelayPart {
+function relayPart(part: A2APart): RelayPart {
   const encoded = encodePart("0.3", part);
   if (encoded["kind"] === "data" && !isRecord(encoded["data"])) {
     return { ...encoded, data: { value: encoded["data"] } } as unknown as RelayPart;
@@ -121,7 +121,7 @@ export function relayPart(part: A2APart): RelayPart {
   return encoded as RelayPart;
 }
 
-export function relayParts(parts: readonly A2APart[]): RelayPart[] {
+function relayParts(parts: readonly A2APart[]): RelayPart[] {
   return parts.map(relayPart);
 }
 
@@ -162,7 +162,7 @@ function hasContent(parts: readonly A2APart[] | undefined): boolean {
  * roles and parts canonical). Servers built on the A2A SDK keep each status message there, so a
  * blocking answer given only in status updates is found here.
  */
-export function agentWordsOfHistory(task: A2ATask): A2APart[] {
+function agentWordsOfHistory(task: A2ATask): A2APart[] {
   const history = task.raw["history"];
   if (!Array.isArray(history)) return [];
   const words: A2APart[] = [];

@@ -18,7 +18,7 @@ export interface LocalAnswer {
   durationMs: number;
 }
 
-export class AgentNotInRoster extends Error {
+class AgentNotInRoster extends Error {
   override readonly name = "AgentNotInRoster";
 }
 

@@ -29,7 +29,7 @@ export interface TurnSettings {
   cancelTimeoutMs: number;
 }
 
-export const DEFAULT_TURN_SETTINGS: TurnSettings = {
+const DEFAULT_TURN_SETTINGS: TurnSettings = {
   turnDeadlineMs: 600_000,
   pollIntervalMs: 2_000,
   maxPollIntervalMs: 10_000,

@@ -66,7 +66,7 @@ export function inspectorUrl(address: InspectAddress, token: string): string {
   return `${baseUrl(address)}/t/${token}/`;
 }
 
-export function baseUrl(address: InspectAddress): string {
+function baseUrl(address: InspectAddress): string {
   const host = isIP(address.host) === 6 ? `[${address.host}]` : address.host;
   return `http://${host}:${address.port}`;
 }

@@ -33,7 +33,7 @@ export interface LinkHistorySettings {
   maxTrackedEvents: number;
 }
 
-export const DEFAULT_LINK_HISTORY_SETTINGS: LinkHistorySettings = {
+const DEFAULT_LINK_HISTORY_SETTINGS: LinkHistorySettings = {
   maxDisconnects: 50,
   rateWindowS: 10,
   maxTrackedEvents: 100_000,

@@ -45,7 +45,7 @@ export function capturePayload(
 }
 
 /** Memory a kept payload is charged with: its text plus a fixed overhead per entry. */
-export const ENTRY_OVERHEAD_BYTES = 96;
+const ENTRY_OVERHEAD_BYTES = 96;
 
 export function chargeOf(payload: Payload | null): number {
   return ENTRY_OVERHEAD_BYTES + (payload ? payload.keptBytes : 0);

@@ -41,7 +41,7 @@ export interface InspectorServerSettings {
   replayTimeoutMs: number;
 }
 
-export const DEFAULT_INSPECTOR_SERVER_SETTINGS: InspectorServerSettings = {
+const DEFAULT_INSPECTOR_SERVER_SETTINGS: InspectorServerSettings = {
   turnsPushMs: 250,
   statePushMs: 1_000,
   keepAliveMs: 15_000,

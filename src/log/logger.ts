@@ -29,7 +29,7 @@ export interface LoggerSettings {
 }
 
 /** Replaces every occurrence of a secret in an already-serialised line. */
-export function maskSecrets(line: string, secrets: Iterable<string>): string {
+function maskSecrets(line: string, secrets: Iterable<string>): string {
   let out = line;
   for (const secret of secrets) {
     if (secret.length >= 8 && out.includes(secret)) out = out.split(secret).join("[REDACTED]");

@@ -13,7 +13,7 @@ export interface RotatingFileSettings {
   /** Rotated files kept besides the live one. */
   keepFiles: number;
 }
-export const DEFAULT_ROTATING_FILE_SETTINGS: RotatingFileSettings = {
+const DEFAULT_ROTATING_FILE_SETTINGS: RotatingFileSettings = {
   maxFileBytes: 10 * 1024 * 1024,
   keepFiles: 3,
 };

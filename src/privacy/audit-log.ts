@@ -13,7 +13,7 @@ import { RotatingFile, type RotatingFileSettings } from "../log/rotating-file.ts
 import type { PublishedEvent } from "../wire/relay.ts";
 import type { Detection } from "./turn-guard.ts";
 
-export const AUDIT_FILE_NAME = "privacy-audit.jsonl";
+const AUDIT_FILE_NAME = "privacy-audit.jsonl";
 export const privacyAuditFilePath = (paths: Pick<HubPaths, "data">) =>
   join(paths.data, AUDIT_FILE_NAME);
 

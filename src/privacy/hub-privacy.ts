@@ -63,7 +63,7 @@ export function agentPolicy(
 }
 
 /** `privacy.custom[0].patterns[1] is …; privacy.email must be …` (first five). */
-export function formatProblems(problems: SpecProblem[], prefix: Array<string | number>): string {
+function formatProblems(problems: SpecProblem[], prefix: Array<string | number>): string {
   const shown = problems
     .slice(0, 5)
     .map((p) => `${formatPath([...prefix, ...p.path])} ${p.message}`);

@@ -7,7 +7,7 @@ export const ACTIONS = ["off", "log", "redact", "block"] as const;
 export type Action = (typeof ACTIONS)[number];
 
 /** Secrets: credentials that must not leave (default `redact`). */
-export const SECRET_KINDS = ["api_key", "jwt", "private_key", "password"] as const;
+const SECRET_KINDS = ["api_key", "jwt", "private_key", "password"] as const;
 /** Personal data about people (default `log`). */
 export const PERSONAL_KINDS = ["email", "phone", "card", "iban", "ssn"] as const;
 

@@ -21,7 +21,7 @@ function re2(): Re2Module {
 }
 
 /** Longest pattern accepted (a policy is written by hand; this only stops pasted accidents). */
-export const MAX_PATTERN_LENGTH = 1_000;
+const MAX_PATTERN_LENGTH = 1_000;
 
 const compiled = new Map<string, RE2JS>();
 

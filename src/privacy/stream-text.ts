@@ -16,7 +16,7 @@ import { redactText } from "./redact.ts";
 import { type Finding, findAll } from "./scan.ts";
 
 /** Sent text kept to find matches that began before the current chunk. */
-export const CONTEXT_CHARS = 128;
+const CONTEXT_CHARS = 128;
 /** Swallowed key text kept to find an END line split over chunks. */
 const PEM_TAIL_CHARS = 80;
 

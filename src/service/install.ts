@@ -40,7 +40,7 @@ export interface ManagerCall {
 
 export type ManagerRunner = (program: string, args: string[]) => ManagerCall;
 
-export const runManager: ManagerRunner = (program, args) => {
+const runManager: ManagerRunner = (program, args) => {
   const result = spawnSync(program, args, { encoding: "utf8", timeout: 30_000 });
   const output =
     `${result.stdout ?? ""}${result.stderr ?? ""}${result.error ? result.error.message : ""}`.trim();

@@ -6,7 +6,7 @@ import { DAEMON_NODE_FLAGS } from "../system/daemon-node-flags.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 
 export const LAUNCHD_LABEL = "ai.hybro.hub";
-export const LAUNCHD_THROTTLE_INTERVAL_S = 30;
+const LAUNCHD_THROTTLE_INTERVAL_S = 30;
 
 function xml(value: string): string {
   return value
@@ -16,8 +16,8 @@ function xml(value: string): string {
     .replaceAll('"', "&quot;");
 }
 
-export const launchdStdoutPath = (spec: ServiceSpec) => join(spec.paths.log, "launchd.out.log");
-export const launchdStderrPath = (spec: ServiceSpec) => join(spec.paths.log, "launchd.err.log");
+const launchdStdoutPath = (spec: ServiceSpec) => join(spec.paths.log, "launchd.out.log");
+const launchdStderrPath = (spec: ServiceSpec) => join(spec.paths.log, "launchd.err.log");
 
 export function renderLaunchdPlist(spec: ServiceSpec): string {
   const args = [

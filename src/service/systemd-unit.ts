@@ -11,7 +11,7 @@ import type { ServiceSpec } from "./service-spec.ts";
 
 export const SYSTEMD_UNIT_NAME = "hybro-hub.service";
 /** The credential name the daemon reads as `$CREDENTIALS_DIRECTORY/hybro-api-key`. */
-export const SYSTEMD_CREDENTIAL_NAME = "hybro-api-key";
+const SYSTEMD_CREDENTIAL_NAME = "hybro-api-key";
 
 /** Quotes one word for a unit file: specifiers (`%`) and variables (`$`) stay literal. */
 export function systemdWord(value: string): string {

@@ -10,7 +10,7 @@ export function isWildcardHost(host: string): boolean {
 }
 
 /** Addresses only this machine can reach. */
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   const bare = host
     .trim()
     .replace(/^\[|\]$/g, "")

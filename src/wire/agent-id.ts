@@ -16,7 +16,7 @@ export function normaliseAgentUrl(url: string): string {
 }
 
 /** First 12 hex chars of SHA-256 of the given string. */
-export function shortHash(text: string): string {
+function shortHash(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex").slice(0, 12);
 }
 

@@ -37,7 +37,7 @@ const optionalString = (value: unknown): string | null =>
   typeof value === "string" && value.length > 0 ? value : null;
 
 /** The command's type; a missing one means `user_message`. */
-export function commandType(raw: Record<string, unknown>): string {
+function commandType(raw: Record<string, unknown>): string {
   return raw.type === undefined || raw.type === null ? "user_message" : String(raw.type);
 }
 

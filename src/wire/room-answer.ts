@@ -76,7 +76,7 @@ function withMetadata(out: Json, part: Json): Json {
  * Parts as hybro.ai normalises a hub's `parts` and `raw.artifact` parts (`_normalize_hub_parts`):
  * `kind`-tagged parts kept, flat v1.0 parts tagged, a file part repeated within the list dropped.
  */
-export function normaliseHubParts(parts: readonly unknown[]): unknown[] {
+function normaliseHubParts(parts: readonly unknown[]): unknown[] {
   const out: unknown[] = [];
   const seenFiles = new Set<string>();
   const file = (part: Json): void => {

@@ -6,7 +6,7 @@ import { TransportError } from "../../a2a/transport.ts";
 import { isRedirect, redirectText } from "../../wire/redirect.ts";
 
 /** The most of a card the hub reads; real cards are a few KB. */
-export const MAX_CARD_BYTES = 1024 * 1024;
+const MAX_CARD_BYTES = 1024 * 1024;
 
 /** Why a card request gave no card, in words for the user; null for a 2xx. */
 export function cardAnswerProblem(response: Dispatcher.ResponseData): string | null {

@@ -9,7 +9,7 @@ import { join } from "node:path";
  * and format text. Everything else (the hub's key, cloud credentials, tokens) stays behind;
  * an agent that needs a variable gets it through its entry's `env`.
  */
-export const CHILD_ENV_ALLOWLIST: readonly string[] = [
+const CHILD_ENV_ALLOWLIST: readonly string[] = [
   "PATH",
   "HOME",
   "USER",
@@ -38,10 +38,10 @@ export const CHILD_ENV_ALLOWLIST: readonly string[] = [
 ];
 
 /** Names that look like credentials; never inherited even if someone adds them to the allowlist. */
-export const SECRET_NAME_PATTERN = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL/i;
+const SECRET_NAME_PATTERN = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL/i;
 
 /** Names of the hub's own secrets; never passed on, not even through an entry's `env`. */
-export const HUB_SECRET_NAMES: readonly string[] = ["HYBRO_API_KEY"];
+const HUB_SECRET_NAMES: readonly string[] = ["HYBRO_API_KEY"];
 
 export interface ChildEnvResult {
   env: Record<string, string>;

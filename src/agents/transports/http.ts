@@ -41,7 +41,7 @@ export interface HttpTransportSettings {
   keepAliveTimeoutMs: number;
 }
 
-export const DEFAULT_HTTP_TRANSPORT_SETTINGS: HttpTransportSettings = {
+const DEFAULT_HTTP_TRANSPORT_SETTINGS: HttpTransportSettings = {
   connectTimeoutMs: 10_000,
   cardTimeoutMs: 3_000,
   bodyTimeoutMs: 0,
@@ -281,7 +281,7 @@ export class HttpTransport implements AgentTransport {
  * sequence record (RFC 7464: 0x1E before it), and may put several in one event. An empty field
  * (a keep-alive) has none.
  */
-export function sseRecords(data: string): string[] {
+function sseRecords(data: string): string[] {
   const records: string[] = [];
   for (const piece of data.split("\u001e")) {
     const record = piece.replace(/^\uFEFF/, "").trim();

@@ -67,7 +67,7 @@ export interface StdioSettings extends RpcPeerSettings {
   stderrDropReportMs: number;
 }
 
-export const DEFAULT_STDIO_SETTINGS: StdioSettings = {
+const DEFAULT_STDIO_SETTINGS: StdioSettings = {
   ...DEFAULT_RPC_PEER_SETTINGS,
   maxLineBytes: 16 * 1024 * 1024,
   cardTimeoutMs: 5_000,

@@ -40,7 +40,7 @@ export interface WsSettings extends RpcPeerSettings {
   unhealthyAfterFailures: number;
 }
 
-export const DEFAULT_WS_SETTINGS: WsSettings = {
+const DEFAULT_WS_SETTINGS: WsSettings = {
   ...DEFAULT_RPC_PEER_SETTINGS,
   connectTimeoutMs: 10_000,
   cardTimeoutMs: 5_000,
