@@ -18,14 +18,20 @@ export interface RegistrySettings extends DiscoveryRoundSettings {
   reprobeIntervalMs: number;
   /** After a turn found the agent unreachable: quick re-checks at this interval until it answers or leaves. */
   unreachableRecheckMs: number;
-  /** Deadline of one card fetch (whole probe). */
-  cardTimeoutMs: number;
+  /**
+   * Deadline of one whole probe of an http agent (every card path tried); each request of it is
+   * also bounded by the transport's `http.cardRequestTimeoutMs`.
+   */
+  httpProbeTimeoutMs: number;
   /** A removed or replaced agent's transport is closed this long after (its turns may still run). */
   removeGraceMs: number;
   /** Quiet time after an agents.json edit before it is applied. */
   debounceMs: number;
-  /** Deadline of one probe of a stdio/ws agent (spawn or connect, then `agent/getCard`). */
-  localCardTimeoutMs: number;
+  /**
+   * Deadline of one probe of a stdio/ws agent (spawn or connect, then `agent/getCard`, itself
+   * bounded by the transport's `cardRequestTimeoutMs`).
+   */
+  localProbeTimeoutMs: number;
   /** Passed to the transports made by the default factory. */
   http: Partial<HttpTransportSettings>;
   stdio: Partial<StdioSettings>;
@@ -38,7 +44,7 @@ export const DEFAULT_REGISTRY_SETTINGS: RegistrySettings = {
   unhealthyRemoveAfter: 3,
   reprobeIntervalMs: 30_000,
   unreachableRecheckMs: 2_000,
-  cardTimeoutMs: 5_000,
+  httpProbeTimeoutMs: 5_000,
   removeGraceMs: 30_000,
   debounceMs: DEFAULT_AGENTS_FILE_WATCHER_SETTINGS.debounceMs,
   discoveryIntervalMs: 120_000,
@@ -48,7 +54,7 @@ export const DEFAULT_REGISTRY_SETTINGS: RegistrySettings = {
   portScanConcurrency: 128,
   portScanTimeoutMs: 200,
   lsofTimeoutMs: 5_000,
-  localCardTimeoutMs: 20_000,
+  localProbeTimeoutMs: 20_000,
   http: {},
   stdio: {},
   ws: {},

@@ -371,7 +371,8 @@ export class TrackedAgent {
   /** One probe at a time; concurrent callers share it. */
   probe(timeoutMs?: number): Promise<ProbeOutcome> {
     const { settings } = this.#context;
-    timeoutMs ??= this.entry.kind === "http" ? settings.cardTimeoutMs : settings.localCardTimeoutMs;
+    timeoutMs ??=
+      this.entry.kind === "http" ? settings.httpProbeTimeoutMs : settings.localProbeTimeoutMs;
     this.#probing ??= this.#probe(timeoutMs).finally(() => {
       this.#probing = null;
     });

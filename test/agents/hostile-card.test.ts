@@ -42,7 +42,7 @@ async function startRegistry(url: string) {
   writeFileSync(file, JSON.stringify({ agents: [{ name: "Hostile", url }] }));
   const lines: string[] = [];
   const logger = pino({ level: "debug" }, { write: (line: string) => lines.push(line) });
-  registry = new Registry({ agentsFile: file, logger, settings: { cardTimeoutMs: 10_000 } });
+  registry = new Registry({ agentsFile: file, logger, settings: { httpProbeTimeoutMs: 10_000 } });
   await registry.start(new AbortController().signal);
   return { registry, lines };
 }

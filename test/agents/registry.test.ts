@@ -18,7 +18,7 @@ const FAST: Partial<RegistrySettings> = {
   healthCheckIntervalMs: 100,
   reprobeIntervalMs: 100,
   unreachableRecheckMs: 50,
-  cardTimeoutMs: 2_000,
+  httpProbeTimeoutMs: 2_000,
   removeGraceMs: 50,
   debounceMs: 30,
   discoveryIntervalMs: 200,
@@ -294,7 +294,7 @@ describe("Registry", () => {
       const r = new Registry({
         agentsFile: file,
         logger,
-        settings: { ...FAST, cardTimeoutMs: 150, unhealthyRemoveAfter: 2 },
+        settings: { ...FAST, httpProbeTimeoutMs: 150, unhealthyRemoveAfter: 2 },
         turnsInFlight: (id) => (id === busyId ? turns : 0),
       });
       registry = r;

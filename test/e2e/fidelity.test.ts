@@ -204,7 +204,7 @@ describe("7. a busy agent is slow, not dead", () => {
     });
     busy = await startStack({
       agents: [{ name: "Busy", url: agent.url }],
-      registry: { healthCheckIntervalMs: 100, cardTimeoutMs: 150, unhealthyRemoveAfter: 2 },
+      registry: { healthCheckIntervalMs: 100, httpProbeTimeoutMs: 150, unhealthyRemoveAfter: 2 },
     });
   });
   afterAll(async () => {

@@ -489,7 +489,7 @@ describe("StdioTransport timeouts and cancellation", () => {
       name: "Quiet",
       script: fixture("silent-agent.mjs"),
       logger,
-      settings: { cardTimeoutMs: 200 },
+      settings: { cardRequestTimeoutMs: 200 },
     });
     const built = await silent.fetchCard(new AbortController().signal);
     expect(built).toMatchObject({ name: "Quiet", capabilities: { streaming: false } });
@@ -498,7 +498,7 @@ describe("StdioTransport timeouts and cancellation", () => {
     const withCard = agent({
       script: fixture("silent-agent.mjs"),
       card: { name: "From entry", capabilities: { streaming: true } },
-      settings: { cardTimeoutMs: 200 },
+      settings: { cardRequestTimeoutMs: 200 },
     });
     expect(await withCard.fetchCard(new AbortController().signal)).toEqual({
       name: "From entry",

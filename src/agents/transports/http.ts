@@ -27,8 +27,8 @@ import { cardAnswerProblem, readCardText } from "./card-body.ts";
 export interface HttpTransportSettings {
   /** TCP (and TLS) connect limit. */
   connectTimeoutMs: number;
-  /** Whole card fetch, per path tried. */
-  cardTimeoutMs: number;
+  /** One card request (GET of one card path); the registry's probe deadline bounds them all. */
+  cardRequestTimeoutMs: number;
   /** Silence allowed between body chunks; 0 = none (the turn deadline bounds a stream). */
   bodyTimeoutMs: number;
   /** Largest unary response body. */
@@ -43,7 +43,7 @@ export interface HttpTransportSettings {
 
 const DEFAULT_HTTP_TRANSPORT_SETTINGS: HttpTransportSettings = {
   connectTimeoutMs: 10_000,
-  cardTimeoutMs: 3_000,
+  cardRequestTimeoutMs: 3_000,
   bodyTimeoutMs: 0,
   maxBodyBytes: 32 * 1024 * 1024,
   maxEventChars: DEFAULT_MAX_EVENT_CHARS,
@@ -189,7 +189,7 @@ export class HttpTransport implements AgentTransport {
     const redirects: string[] = [];
     for (const url of urls) {
       const timeout = new AbortController();
-      const timer = setTimeout(() => timeout.abort(), this.#settings.cardTimeoutMs);
+      const timer = setTimeout(() => timeout.abort(), this.#settings.cardRequestTimeoutMs);
       const attempt = AbortSignal.any([signal, timeout.signal]);
       try {
         const response = await request(url, {

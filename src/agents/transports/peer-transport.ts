@@ -28,7 +28,7 @@ export interface PeerTransportOptions {
 
 export interface PeerTransportSettings extends RpcPeerSettings {
   /** How long `agent/getCard` may take before the entry's / a built card is used. */
-  cardTimeoutMs: number;
+  cardRequestTimeoutMs: number;
 }
 
 export abstract class PeerTransport implements AgentTransport {
@@ -38,7 +38,7 @@ export abstract class PeerTransport implements AgentTransport {
   protected readonly peer: RpcPeer;
   readonly #card: Record<string, unknown> | undefined;
   readonly #description: string | undefined;
-  readonly #cardTimeoutMs: number;
+  readonly #cardRequestTimeoutMs: number;
   readonly #onHealthChange: ((health: TransportHealth) => void) | undefined;
   #lastHealthy = true;
   #cardNoteLogged = false;
@@ -52,7 +52,7 @@ export abstract class PeerTransport implements AgentTransport {
     this.name = options.name;
     this.#card = options.card;
     this.#description = options.description;
-    this.#cardTimeoutMs = settings.cardTimeoutMs;
+    this.#cardRequestTimeoutMs = settings.cardRequestTimeoutMs;
     this.#onHealthChange = options.onHealthChange;
     this.log = agentLogger(options.logger ?? silentLogger(), options.name, kind);
     this.peer = new RpcPeer({
@@ -79,8 +79,8 @@ export abstract class PeerTransport implements AgentTransport {
   }
 
   /**
-   * The card from `agent/getCard`; when the agent answers none within `cardTimeoutMs` (or an
-   * error), the entry's card, else one built from the name. Rejects only when the channel
+   * The card from `agent/getCard`; when the agent answers none within `cardRequestTimeoutMs` (or
+   * an error), the entry's card, else one built from the name. Rejects only when the channel
    * cannot come up (TransportError, connectionClass) or the signal aborts.
    */
   fetchCard(signal: AbortSignal): Promise<Record<string, unknown>> {
@@ -111,7 +111,7 @@ export abstract class PeerTransport implements AgentTransport {
     try {
       const result = await this.peer.call("agent/getCard", undefined, {
         signal,
-        timeoutMs: this.#cardTimeoutMs,
+        timeoutMs: this.#cardRequestTimeoutMs,
       });
       if (isCard(result)) return result;
       why.push("its agent/getCard result is not an object");

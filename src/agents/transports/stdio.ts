@@ -37,7 +37,7 @@ export interface StdioSettings extends RpcPeerSettings {
   /** Longest stdout line accepted; a longer one fails the request it answers. */
   maxLineBytes: number;
   /** How long `agent/getCard` may take before the entry's / a built card is used. */
-  cardTimeoutMs: number;
+  cardRequestTimeoutMs: number;
   /** First restart delay after an unexpected exit; doubles per exit up to the max (with jitter). */
   restartBaseDelayMs: number;
   restartMaxDelayMs: number;
@@ -70,7 +70,7 @@ export interface StdioSettings extends RpcPeerSettings {
 const DEFAULT_STDIO_SETTINGS: StdioSettings = {
   ...DEFAULT_RPC_PEER_SETTINGS,
   maxLineBytes: 16 * 1024 * 1024,
-  cardTimeoutMs: 5_000,
+  cardRequestTimeoutMs: 5_000,
   restartBaseDelayMs: 500,
   restartMaxDelayMs: 30_000,
   stableRunMs: 30_000,

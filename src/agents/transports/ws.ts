@@ -24,7 +24,7 @@ export interface WsSettings extends RpcPeerSettings {
   /** Opening handshake limit (TCP + HTTP upgrade). */
   connectTimeoutMs: number;
   /** How long `agent/getCard` (or the GET of `cardUrl`) may take before the entry's card is used. */
-  cardTimeoutMs: number;
+  cardRequestTimeoutMs: number;
   /** Delay before the n-th consecutive reconnect: base·2^n, capped, with jitter. */
   reconnectBaseDelayMs: number;
   reconnectMaxDelayMs: number;
@@ -43,7 +43,7 @@ export interface WsSettings extends RpcPeerSettings {
 const DEFAULT_WS_SETTINGS: WsSettings = {
   ...DEFAULT_RPC_PEER_SETTINGS,
   connectTimeoutMs: 10_000,
-  cardTimeoutMs: 5_000,
+  cardRequestTimeoutMs: 5_000,
   reconnectBaseDelayMs: 500,
   reconnectMaxDelayMs: 30_000,
   stableConnectionMs: 10_000,
@@ -275,7 +275,7 @@ export class WsTransport extends PeerTransport {
   }
 
   async #fetchCardUrl(signal: AbortSignal): Promise<Record<string, unknown>> {
-    const timeoutMs = this.#settings.cardTimeoutMs;
+    const timeoutMs = this.#settings.cardRequestTimeoutMs;
     this.#http ??= new Agent({
       connectTimeout: timeoutMs,
       headersTimeout: timeoutMs,
