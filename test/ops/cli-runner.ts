@@ -31,15 +31,18 @@ export function cliEnv(home: string, extra: Record<string, string> = {}): NodeJS
 interface SpawnOptions {
   env: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Node options before the CLI's path (e.g. `--import` of a recorder). */
+  nodeArgs?: string[];
   /** Run as the throwaway other user (see test/support/other-user.ts). */
   asOtherUser?: boolean;
 }
 
 /** Starts the CLI; `output` holds what it has written so far (read it when needed). */
 function spawnCli(args: string[], options: SpawnOptions) {
+  const cli = [...(options.nodeArgs ?? []), CLI, ...args];
   const [program, argv] = options.asOtherUser
-    ? asOtherUser(nodeForOtherUser(), [CLI, ...args])
-    : [process.execPath, [CLI, ...args]];
+    ? asOtherUser(nodeForOtherUser(), cli)
+    : [process.execPath, cli];
   const child = spawn(program, argv, {
     env: options.env,
     cwd: options.cwd ?? REPO_ROOT,
@@ -86,8 +89,9 @@ export async function runCliUntil(
   args: string[],
   env: NodeJS.ProcessEnv,
   ready: RegExp,
+  options: { nodeArgs?: string[] } = {},
 ): Promise<{ child: ChildProcess; exited: number | null; output: CliOutput }> {
-  const { child, output } = spawnCli(args, { env });
+  const { child, output } = spawnCli(args, { env, ...options });
   child.stdin.end();
   const exited = once(child, "exit").then(([code]) => code as number | null);
   const readied = new Promise<null>((resolve) => {

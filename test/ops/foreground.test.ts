@@ -1,18 +1,15 @@
 // `start --foreground` as systemd runs it: the key from $CREDENTIALS_DIRECTORY, readiness through
 // `systemd-notify` (a stand-in script on PATH records its arguments), a key replaced by editing
 // config.json picked up by the file watch, and a clean exit 0 on SIGTERM.
-import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { askDaemon } from "../../src/control/client.ts";
 import { keyFingerprint } from "../../src/control/protocol.ts";
-import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
-import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
-import { CLI, cliEnv, REPO_ROOT } from "./cli-runner.ts";
+import { type HubHome, startHubHome } from "../support/hub-home.ts";
+import { cliEnv, runCliUntil } from "./cli-runner.ts";
 
 async function until<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -25,33 +22,15 @@ async function until<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 1
 }
 
 describe("start --foreground under systemd", () => {
-  let relay: DevRelay;
-  let agent: TestAgent;
-  let home: string;
-  let child: ChildProcess | null = null;
-  let stderr = "";
+  let fixture: HubHome;
 
   beforeAll(async () => {
-    home = mkdtempSync(join(tmpdir(), "hybro-fg-"));
-    relay = await startDevRelay({ port: 0, memory: true });
-    agent = await startTestAgent({
-      dialect: "1.0",
-      streaming: true,
-      behaviour: "echo",
-      name: "Echo",
-    });
+    fixture = await startHubHome("hybro-fg-", [{ name: "Echo", streaming: true }]);
   });
-  afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill("SIGKILL");
-      await once(child, "exit");
-    }
-    await relay?.close();
-    await agent?.close();
-    rmSync(home, { recursive: true, force: true });
-  });
+  afterAll(() => fixture?.close());
 
   it("reads the credential, notifies readiness, reloads an edited key and stops on SIGTERM", async () => {
+    const { home, relay } = fixture;
     const credentials = join(home, "credentials");
     const bin = join(home, "bin");
     const notes = join(home, "notify.log");
@@ -65,8 +44,7 @@ describe("start --foreground under systemd", () => {
       `#!/bin/sh\necho "$NOTIFY_SOCKET $*" >> ${JSON.stringify(notes)}\n`,
     );
     chmodSync(join(bin, "systemd-notify"), 0o755);
-    const agentsFile = join(home, "agents.json");
-    writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: "Echo", url: agent.url }] }));
+    const agentsFile = fixture.writeAgentsFile();
 
     const env = cliEnv(home, {
       HYBRO_GATEWAY_URL: relay.url,
@@ -75,20 +53,14 @@ describe("start --foreground under systemd", () => {
       HYBRO_HUB_SERVICE: "systemd",
       PATH: `${bin}:${process.env.PATH}`,
     });
-    child = spawn(process.execPath, [CLI, "start", "--foreground", "--agents", agentsFile], {
-      cwd: REPO_ROOT,
+    const run = await runCliUntil(
+      ["start", "--foreground", "--agents", agentsFile],
       env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    let stdout = "";
-    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-
-    await until(() => stdout.includes("hub ready: 1 agent synced"), `ready\n${stderr}`);
+      /^hub ready: 1 agent synced$/m, // the stdout line, not the log line on stderr
+    );
+    const { child, output } = run;
+    fixture.own(child);
+    expect(run.exited, `the hub exited before ready:\n${output.stderr}`).toBeNull();
     const notified = await until(() => {
       try {
         return readFileSync(notes, "utf8");
@@ -107,8 +79,8 @@ describe("start --foreground under systemd", () => {
       state: "ready",
     });
     // stderr is the journal: JSON lines, the key source named, the key itself never.
-    expect(stderr).toContain("the systemd credential hybro-api-key");
-    expect(stderr).not.toContain(first.key);
+    expect(output.stderr).toContain("the systemd credential hybro-api-key");
+    expect(output.stderr).not.toContain(first.key);
 
     // Editing config.json by hand replaces the key (the credential is a copy made at start).
     mkdirSync(join(home, "config"), { recursive: true, mode: 0o700 });
@@ -116,7 +88,7 @@ describe("start --foreground under systemd", () => {
       mode: 0o600,
     });
     await until(
-      () => stderr.includes("now using the API key from the config file"),
+      () => output.stderr.includes("now using the API key from the config file"),
       "the key reload",
     );
     relay.revokeKey(first.id);
@@ -127,7 +99,7 @@ describe("start --foreground under systemd", () => {
     child.kill("SIGTERM");
     const [code] = await once(child, "exit");
     expect(code).toBe(0);
-    for (const key of [first.key, second.key]) expect(stderr).not.toContain(key);
+    for (const key of [first.key, second.key]) expect(output.stderr).not.toContain(key);
     expect(() => readFileSync(join(home, "run", "hub.pid"))).toThrow();
   });
 });

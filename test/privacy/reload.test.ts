@@ -2,101 +2,43 @@
 // naming the entry), read again on SIGHUP; a broken edit keeps the settings in force with one
 // line, a fixed one applies. The daemon runs in this process, its file watches slowed to an
 // hour, so only the (real) signal brings an edit in.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { saveApiKey, updateConfigFile } from "../../src/config/config-file.ts";
-import { configFilePath, hubPaths } from "../../src/config/paths.ts";
+import { updateConfigFile } from "../../src/config/config-file.ts";
 import { controlSocketPath } from "../../src/config/runtime-files.ts";
 import { askDaemon } from "../../src/control/client.ts";
-import { runDaemonProcess } from "../../src/daemon/process.ts";
-import type { StartupReport } from "../../src/daemon/run.ts";
-import { type DevRelay, startDevRelay } from "../../src/devrelay/index.ts";
-import { startTestAgent, type TestAgent } from "../support/a2a-agents.ts";
-import { capturingLogger } from "../transports/support.ts";
+import { type HubHome, startHubHome } from "../support/hub-home.ts";
+import { keyedHome, runHubInProcess } from "../support/in-process-hub.ts";
 
 describe("config.json privacy in a running hub", () => {
-  let relay: DevRelay;
-  let agent: TestAgent;
-  let home: string;
+  let fixture: HubHome;
 
   beforeAll(async () => {
-    home = mkdtempSync(join(tmpdir(), "hybro-privacy-reload-"));
-    relay = await startDevRelay({ port: 0, memory: true });
-    agent = await startTestAgent({
-      dialect: "1.0",
-      streaming: false,
-      behaviour: "echo",
-      name: "One",
-    });
+    fixture = await startHubHome("hybro-privacy-reload-", [{ name: "One" }]);
   });
-  afterAll(async () => {
-    await relay?.close();
-    await agent?.close();
-    rmSync(home, { recursive: true, force: true });
-  });
+  afterAll(() => fixture?.close());
 
-  const start = (paths: ReturnType<typeof hubPaths>, key: string, report: StartupReport) => {
-    const agentsFile = join(home, "agents.json");
-    writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: "One", url: agent.url }] }));
-    const { logger, lines } = capturingLogger();
-    const exited = runDaemonProcess({
-      paths,
-      configFile: configFilePath(paths),
-      apiKey: key,
-      keySource: "the test",
-      gatewayUrl: relay.url,
-      agentsFile,
-      shutdownGraceMs: 1_000,
-      logger,
-      secrets: new Set(),
-      logFile: null,
-      report,
-      launch: [],
-      settings: { keyWatchIntervalMs: 3_600_000 },
-      parts: { registry: { debounceMs: 3_600_000 } },
-    });
-    return { exited, lines };
+  const start = (folder: string, privacy: Record<string, unknown>) => {
+    const home = keyedHome(fixture.relay, join(fixture.home, folder));
+    updateConfigFile(home.configFile, { privacy });
+    return { home, hub: runHubInProcess(fixture.relay, home, fixture.writeAgentsFile()) };
   };
 
   it("refuses to start with a broken policy, naming the entry", async () => {
-    const paths = hubPaths({ HYBRO_HUB_HOME: join(home, "broken") });
-    const { key } = relay.createKey({ name: "hub", scopes: ["*"] });
-    saveApiKey(configFilePath(paths), key);
-    updateConfigFile(configFilePath(paths), { privacy: { email: "shred" } });
-    const failures: string[] = [];
-    const { exited } = start(paths, key, {
-      progress: () => {},
-      inspector: () => {},
-      ready: () => {},
-      failed: (message) => failures.push(message),
-    });
-    expect(await exited).toBe(2);
-    expect(failures).toHaveLength(1);
-    expect(failures[0]).toContain("privacy.email");
-    expect(failures[0]).toContain("config.json");
+    const { hub } = start("broken", { email: "shred" });
+    expect(await hub.exited).toBe(2);
+    expect(hub.failures).toHaveLength(1);
+    expect(hub.failures[0]).toContain("privacy.email");
+    expect(hub.failures[0]).toContain("config.json");
   });
 
   it("on SIGHUP keeps the settings in force when the edit is broken, then takes the fixed one", async () => {
-    const paths = hubPaths({ HYBRO_HUB_HOME: join(home, "reload") });
-    const configFile = configFilePath(paths);
-    const { key } = relay.createKey({ name: "hub", scopes: ["*"] });
-    saveApiKey(configFile, key);
-    updateConfigFile(configFile, { privacy: { email: "redact" } });
-    let ready = false;
-    const { exited, lines } = start(paths, key, {
-      progress: () => {},
-      inspector: () => {},
-      ready: () => {
-        ready = true;
-      },
-      failed: (message) => {
-        throw new Error(message);
-      },
-    });
-    await vi.waitFor(() => expect(ready).toBe(true), { timeout: 15_000 });
-    const policy = async () => (await askDaemon(controlSocketPath(paths), "agents"))[0]?.privacy;
+    const { home, hub } = start("reload", { email: "redact" });
+    const { configFile } = home;
+    const { lines } = hub;
+    await hub.ready;
+    const policy = async () =>
+      (await askDaemon(controlSocketPath(home.paths), "agents"))[0]?.privacy;
     expect(await policy()).toBe("secrets redact, personal log (email redact), custom none");
 
     updateConfigFile(configFile, { privacy: { email: "shred" } });
@@ -116,6 +58,6 @@ describe("config.json privacy in a running hub", () => {
     );
 
     process.kill(process.pid, "SIGTERM");
-    expect(await exited).toBe(0);
+    expect(await hub.exited).toBe(0);
   });
 });
