@@ -5,7 +5,7 @@
 import { isRecord } from "./model.ts";
 import type { A2ADialect } from "./transport.ts";
 
-export interface AgentEndpoint {
+interface AgentEndpoint {
   dialect: A2ADialect;
   url: string;
   /** v1.0 interfaces only, when the card names one: echo it in every request (`A2AClient` `tenant`). */
@@ -26,9 +26,9 @@ export interface CardInfo {
   raw: Record<string, unknown>;
 }
 
-export type CardAnalysis = { ok: true; card: CardInfo } | { ok: false; error: string };
+type CardAnalysis = { ok: true; card: CardInfo } | { ok: false; error: string };
 
-export interface AnalyseCardOptions {
+interface AnalyseCardOptions {
   /** Where the card came from; relative interface URLs are resolved against it. */
   baseUrl?: string;
 }

@@ -20,7 +20,7 @@ import {
   type RpcCallOptions,
 } from "./transport.ts";
 
-export interface A2AClientOptions {
+interface A2AClientOptions {
   transport: AgentTransport;
   primary: A2ADialect;
   /** The dialect to try once when the current one is refused (-32601/-32009); null = none. */
@@ -30,7 +30,7 @@ export interface A2AClientOptions {
   logger?: Logger;
 }
 
-export interface A2ACallOptions {
+interface A2ACallOptions {
   signal: AbortSignal;
   /** Streams: an event was skipped because it could not be read (see RpcCallOptions). */
   onUnreadable?: (note: string) => void;

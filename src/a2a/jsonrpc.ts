@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { isRecord } from "./model.ts";
 import { JsonRpcError, TransportError } from "./transport.ts";
 
-export type JsonRpcId = string | number;
+type JsonRpcId = string | number;
 
 /** A fresh request id (32 hex, like the reference hub). */
 export function newRequestId(): string {

@@ -12,7 +12,7 @@ export type NetworkPhase = "connect" | "read";
 
 export type NetworkErrorType = "ConnectError" | "ConnectTimeout" | "ReadTimeout" | "ReadError";
 
-export interface NetworkFailure {
+interface NetworkFailure {
   errorType: NetworkErrorType;
   /** The peer is not there (any more); for an agent: remove it and sync again. */
   connectionClass: boolean;

@@ -7,7 +7,7 @@ import type { NetworkErrorType } from "./network-errors.ts";
 export type TransportKind = "http" | "stdio" | "ws";
 
 /** Every `errorType` a transport reports (the relay sees it as `error_type`). */
-export type TransportErrorType =
+type TransportErrorType =
   | NetworkErrorType
   | "InvalidURL"
   | "HTTPStatusError"

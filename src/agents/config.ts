@@ -41,7 +41,7 @@ export interface HttpAgentEntry extends AgentEntryBase {
   kind: "http";
   url: string;
 }
-export interface WsAgentEntry extends AgentEntryBase {
+interface WsAgentEntry extends AgentEntryBase {
   kind: "ws";
   url: string;
 }
@@ -81,7 +81,7 @@ export const EMPTY_AGENTS_CONFIG: AgentsConfig = {
   autoDiscoverExcludePorts: [],
 };
 
-export type AgentsFileParse =
+type AgentsFileParse =
   | { ok: true; config: AgentsConfig; warnings: string[] }
   | { ok: false; error: string };
 

@@ -19,7 +19,7 @@ import { errorText, type TrackedAgent } from "./tracked-agent.ts";
 /** ssh, dns, http, https, mysql, postgres, redis, mongodb: never probed. */
 export const DEFAULT_EXCLUDED_PORTS: readonly number[] = [22, 53, 80, 443, 3306, 5432, 6379, 27017];
 
-export interface DiscoverySettings {
+interface DiscoverySettings {
   /** The hub's own listening ports (metrics, control), never probed. */
   excludePorts: readonly number[];
   /** Connect-scan fallback (no /proc, no lsof): sockets at once and per-port timeout. */
@@ -75,7 +75,7 @@ export async function discoveryCandidates(
 }
 
 /** What discovery asks of the registry. */
-export interface DiscoveryHost {
+interface DiscoveryHost {
   readonly settings: DiscoveryRoundSettings;
   readonly logger: Logger;
   /** Aborted when the registry closes. */

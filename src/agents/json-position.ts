@@ -2,7 +2,7 @@
 // all ("Unexpected token 'u', … is not valid JSON" has none), so a small scanner finds the
 // offset of the first error itself; V8's wording is kept for the "what".
 
-export interface JsonSyntaxError {
+interface JsonSyntaxError {
   line: number;
   column: number;
   /** V8's message without its position and source snippet. */

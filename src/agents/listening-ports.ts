@@ -108,7 +108,7 @@ function inRanges(port: number, ranges: readonly PortRange[]): boolean {
 /** What the connect-scan fallback covers when no ports are configured (no privileged ports). */
 const DEFAULT_SCAN_RANGES: readonly PortRange[] = [{ from: 1024, to: 65535 }];
 
-export interface ListeningPortsOptions {
+interface ListeningPortsOptions {
   /** Only these ports (the OS list is filtered, the fallback scans them); null = all. */
   ranges: readonly PortRange[] | null;
   scanConcurrency: number;

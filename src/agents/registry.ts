@@ -23,11 +23,11 @@ import { type AgentStatus, type LocalAgent, TrackedAgent, targetOf } from "./tra
 import { defaultTransportFactory, type TransportFactory } from "./transport-factory.ts";
 import { AgentsFileWatcher } from "./watch.ts";
 
-export interface RegistryEvents {
+interface RegistryEvents {
   change: [];
 }
 
-export interface RegistryOptions {
+interface RegistryOptions {
   agentsFile: string;
   logger: Logger;
   settings?: Partial<RegistrySettings>;

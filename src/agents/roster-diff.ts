@@ -13,7 +13,7 @@ export interface TrackedMember {
 }
 
 /** A wanted entry and its position in the roster (file order among enabled entries). */
-export interface PlacedEntry {
+interface PlacedEntry {
   entry: AgentEntry;
   order: number;
 }

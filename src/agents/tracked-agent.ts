@@ -49,7 +49,7 @@ export interface LocalAgent {
   lastError: string | null;
 }
 
-export type AgentState = "ready" | "unhealthy" | "unreachable" | "disabled";
+type AgentState = "ready" | "unhealthy" | "unreachable" | "disabled";
 
 /** One configured entry or discovered agent, for status output. */
 export interface AgentStatus {
@@ -65,10 +65,10 @@ export interface AgentStatus {
   target: string;
 }
 
-export type ProbeOutcome = { ok: true; card: CardInfo } | { ok: false; error: string };
+type ProbeOutcome = { ok: true; card: CardInfo } | { ok: false; error: string };
 
 /** What a tracked agent asks of the registry that tracks it. */
-export interface TrackedAgentContext {
+interface TrackedAgentContext {
   readonly settings: RegistrySettings;
   readonly logger: Logger;
   readonly factory: TransportFactory;

@@ -22,14 +22,14 @@ export type TransportFactory = {
   [K in TransportKind]?: (entry: AgentEntryOfKind<K>, context: TransportContext) => AgentTransport;
 };
 
-export interface TransportSettings {
+interface TransportSettings {
   http?: Partial<HttpTransportSettings>;
   stdio?: Partial<StdioSettings>;
   ws?: Partial<WsSettings>;
 }
 
 /** What an HTTP-like transport offers beyond AgentTransport: endpoints taken from the card. */
-export interface EndpointRouting {
+interface EndpointRouting {
   useEndpoints(endpoints: Partial<Record<A2ADialect, string>>): void;
 }
 

@@ -22,7 +22,7 @@ import {
   parseAgentsFile,
 } from "./config.ts";
 
-export interface AgentsFileWatcherSettings {
+interface AgentsFileWatcherSettings {
   /** Quiet time after the last file event before the file is read again. */
   debounceMs: number;
   /** How often the path is also stat-ed through its links, for changes no event reports. */
@@ -41,14 +41,14 @@ export interface AgentsConfigUpdate {
   missing: boolean;
 }
 
-export interface AgentsFileWatcherEvents {
+interface AgentsFileWatcherEvents {
   /** A new good config (the file changed, was created or was removed). */
   config: [AgentsConfigUpdate];
   /** The file became invalid; the last good config stays. The line is already logged. */
   invalid: [string];
 }
 
-export interface AgentsFileWatcherOptions {
+interface AgentsFileWatcherOptions {
   path: string;
   logger?: Logger;
   settings?: Partial<AgentsFileWatcherSettings>;

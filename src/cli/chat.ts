@@ -10,7 +10,7 @@ import {
   StreamedAnswer,
 } from "../sdk/index.ts";
 
-export interface ChatIo {
+interface ChatIo {
   input: NodeJS.ReadableStream;
   /** Agent replies. */
   output: NodeJS.WritableStream;

@@ -15,7 +15,7 @@ import { cliEntryPath } from "./entry-path.ts";
 import { chooseGatewayUrl, gatewayUrlOrigin, trimGatewayUrl } from "./gateway-url.ts";
 import { MIN_NODE, nodeVersionProblem } from "./node-version.ts";
 
-export interface DoctorSettings {
+interface DoctorSettings {
   /** Per relay request (connect + headers + body). */
   requestTimeoutMs: number;
   /** Largest clock difference to the relay that still passes. */
@@ -26,7 +26,7 @@ const DEFAULT_DOCTOR_SETTINGS: DoctorSettings = {
   maxClockSkewMs: 30_000,
 };
 
-export type CheckResult = "PASS" | "FAIL" | "INFO";
+type CheckResult = "PASS" | "FAIL" | "INFO";
 export interface Check {
   result: CheckResult;
   name: string;

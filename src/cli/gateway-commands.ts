@@ -36,7 +36,7 @@ they would show up in process lists and shell history.
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 missing or refused key, 4 not found, 5 rate limited.`;
 
-export interface GatewayCommandOptions {
+interface GatewayCommandOptions {
   apiKeyFile?: string;
   gatewayUrl?: string;
   /** Only to refuse it with a clear message. */
@@ -44,7 +44,7 @@ export interface GatewayCommandOptions {
 }
 
 /** What went wrong, as one line for the terminal and an exit code. */
-export interface CommandFailure {
+interface CommandFailure {
   message: string;
   exitCode: number;
 }

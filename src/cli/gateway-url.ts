@@ -4,7 +4,7 @@
 import { readConfigFile } from "../config/config-file.ts";
 import { DEFAULT_GATEWAY_URL } from "../wire/gateway.ts";
 
-export interface GatewayUrlChoice {
+interface GatewayUrlChoice {
   url: string;
   source: "--gateway-url" | "HYBRO_GATEWAY_URL" | "the config file" | "the default";
 }

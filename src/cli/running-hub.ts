@@ -10,7 +10,7 @@ import { askDaemon, DaemonNotRunningError, UnsafeRuntimeFolderError } from "../c
 import type { DaemonStatus } from "../control/protocol.ts";
 import { processStartIdentity } from "../system/processes.ts";
 
-export type RunningHub =
+type RunningHub =
   /** It answered on its control socket. */
   | { kind: "answering"; status: DaemonStatus; holder: LockHolder }
   /** It holds the hub lock but its socket does not answer (hung, or the folder was removed). */

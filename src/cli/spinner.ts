@@ -3,7 +3,7 @@
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 const SPINNER_FRAME_MS = 80;
 
-export interface Spinner {
+interface Spinner {
   update(text: string): void;
   stop(): void;
 }

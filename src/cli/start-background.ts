@@ -15,7 +15,7 @@ import { cliEntryPath } from "./entry-path.ts";
 import { startSpinner } from "./spinner.ts";
 import type { StartupMessage } from "./startup-report.ts";
 
-export interface LaunchOptions {
+interface LaunchOptions {
   paths: HubPaths;
   apiKey: string;
   keySource: string;

@@ -18,7 +18,7 @@ import { startSpinner } from "./spinner.ts";
 export const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 const STOP_POLL_INTERVAL_MS = 100;
 
-export type StopOutcome =
+type StopOutcome =
   | { kind: "not-running" }
   | { kind: "stopped"; pid: number; managedBy: string | null }
   | { kind: "killed"; pid: number }

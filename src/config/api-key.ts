@@ -5,7 +5,7 @@ import { readConfigFile } from "./config-file.ts";
 /** A key as the relay issues it: `hybro_` then base62 characters. */
 const KEY_FORMAT = /^hybro_[A-Za-z0-9]{16,}$/;
 
-export interface ApiKeySources {
+interface ApiKeySources {
   /** `--api-key-file` */
   flagFile?: string | undefined;
   env?: NodeJS.ProcessEnv;
@@ -13,7 +13,7 @@ export interface ApiKeySources {
   configFile: string;
 }
 
-export type ResolvedApiKey =
+type ResolvedApiKey =
   | { ok: true; key: string; source: string }
   | { ok: false; error: string; source?: string };
 

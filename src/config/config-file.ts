@@ -13,7 +13,7 @@ const ConfigFileSchema = z
   .strict();
 export type ConfigFile = z.infer<typeof ConfigFileSchema>;
 
-export type ConfigFileRead =
+type ConfigFileRead =
   | { ok: true; config: ConfigFile; exists: boolean; warnings: string[] }
   | { ok: false; error: string };
 

@@ -29,11 +29,11 @@ export interface LockHolder {
   start: string;
 }
 
-export type HubLockClaim =
+type HubLockClaim =
   | { ok: true; lock: HubLock }
   | { ok: false; holder: LockHolder | null; file: string; message: string };
 
-export type HubLockState =
+type HubLockState =
   | { held: false }
   /** holder is null when the record does not name the live process (a hub just starting). */
   | { held: true; holder: LockHolder | null; file: string };

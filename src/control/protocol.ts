@@ -6,7 +6,7 @@ import type { HubSnapshot } from "../hub/snapshot.ts";
 const CONTROL_COMMANDS = ["status", "agents", "stop", "reload-key"] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
-export interface ControlError {
+interface ControlError {
   /** Stable: `bad-request`, `unknown-command`, `failed`. */
   kind: string;
   message: string;
@@ -39,7 +39,7 @@ export interface DaemonStatus extends HubSnapshot {
 
 export type AgentStatus = DaemonStatus["agents"][number];
 
-export interface StopResult {
+interface StopResult {
   pid: number;
   stopping: true;
 }

@@ -21,7 +21,7 @@ export interface StartupReport {
   failed(message: string, exitCode: number): void;
 }
 
-export interface DaemonProcessSettings {
+interface DaemonProcessSettings {
   /** How often config.json (or --api-key-file) is checked for a replaced key. */
   keyWatchIntervalMs: number;
   /** How long a stop waits for the relay to take queued events. */

@@ -2,7 +2,7 @@
 // to (per agent), and which agent tasks wait for the user's input (HITL). Bounded: the
 // oldest entries are forgotten first.
 
-export interface WaitingTask {
+interface WaitingTask {
   agentId: string;
   taskId: string;
   roomId: string;

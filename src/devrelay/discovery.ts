@@ -19,7 +19,7 @@ const PREFIX_FACTOR = 0.5;
 const MIN_PREFIX_LENGTH = 3;
 const NON_TAG_CAPABILITIES = new Set(["streaming", "push_notifications"]);
 
-export interface DiscoverableAgent {
+interface DiscoverableAgent {
   agentId: string;
   name: string;
   description: string;
@@ -27,7 +27,7 @@ export interface DiscoverableAgent {
   agentCard: Record<string, unknown>;
 }
 
-export interface RankedAgent<T extends DiscoverableAgent> {
+interface RankedAgent<T extends DiscoverableAgent> {
   agent: T;
   score: number;
 }

@@ -5,7 +5,7 @@ import type { ServerResponse } from "node:http";
 import type { RelayCommand } from "../wire/relay.ts";
 import { isWritable, openEventStream, sseFrame } from "./sse.ts";
 
-export interface HubChannelSettings {
+interface HubChannelSettings {
   sseHeartbeatMs: number;
   offlineQueueTtlMs: number;
   offlineQueueMax: number;
@@ -21,7 +21,7 @@ export interface QueuedCommand {
   enqueuedAtMs: number;
 }
 
-export interface HubChannelEvents {
+interface HubChannelEvents {
   connected(info: {
     lastEventId: string | null;
     replayed: number;

@@ -2,7 +2,7 @@
 // `heartbeat_miss_limit` × `heartbeat_interval` = 3 × 30 s is disconnected, checked every
 // interval). Pure: the relay core feeds it and asks, on its own timer, who is stale.
 
-export interface HubLivenessSettings {
+interface HubLivenessSettings {
   /** The heartbeat period the relay expects, and how often it checks. */
   hubHeartbeatIntervalMs: number;
   /** Intervals without a heartbeat POST after which a connected hub is disconnected. */

@@ -24,7 +24,7 @@ export type DropReason =
   /** A `processing_status` naming a `user_message_id` that is not the turn's. */
   | "foreign_user_message_id";
 
-export type IngestOutcome =
+type IngestOutcome =
   | { kind: "stored"; key: string | null }
   | { kind: "duplicate"; key: string }
   | { kind: "dropped"; reason: DropReason };

@@ -18,19 +18,19 @@ import {
 import { RelayHttpError } from "./errors.ts";
 import type { ApiKeyRecord, RelayStore } from "./store.ts";
 
-export interface KeyRingSettings {
+interface KeyRingSettings {
   keyCacheTtlMs: number;
   lastUsedWriteIntervalMs: number;
 }
 
-export interface NewKey {
+interface NewKey {
   userId: string;
   name: string;
   scopes: string[];
   expiresAt?: string | null;
 }
 
-export interface KeyChange {
+interface KeyChange {
   name?: string;
   scopes?: string[];
   expiresAt?: string | null;

@@ -14,7 +14,7 @@ export type ApiFamily = "hub" | "gateway" | "discovery" | "keys";
 export const API_FAMILIES: readonly ApiFamily[] = ["hub", "gateway", "discovery", "keys"];
 
 /** Who a window counts for: one key, one user (all their keys), or everyone. */
-export type LimitSubject = "key" | "user" | "global";
+type LimitSubject = "key" | "user" | "global";
 export const LIMIT_SUBJECTS: readonly LimitSubject[] = ["key", "user", "global"];
 
 export interface RateWindow {
@@ -27,7 +27,7 @@ export type FamilyLimits = Record<LimitSubject, RateWindow[]>;
 export type RateLimits = Record<ApiFamily, FamilyLimits>;
 
 /** One window's standing after a request (what `X-RateLimit-*` report). */
-export interface WindowStanding {
+interface WindowStanding {
   /** Who it counts for (`source`: a source address's failed authentications). */
   subject: LimitSubject | "source";
   limit: number;

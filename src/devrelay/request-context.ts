@@ -20,7 +20,7 @@ export interface RequestContext {
 
 /** A reply to write, or "streamed" when the handler took over the response (SSE). */
 export type HandlerResult = Reply | "streamed";
-export type Handler = (ctx: RequestContext) => Promise<HandlerResult> | HandlerResult;
+type Handler = (ctx: RequestContext) => Promise<HandlerResult> | HandlerResult;
 
 export interface Route {
   method: "GET" | "POST" | "PATCH" | "DELETE";

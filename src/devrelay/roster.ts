@@ -15,7 +15,7 @@ export function cloudAgentId(hubId: string, localAgentId: string): string {
 export const HUB_ID_FORMAT = /^[0-9a-f]{32}$/;
 export const AGENT_ID_FORMAT = /^agt_[0-9a-f]{12}$/;
 
-export interface RegisterOutcome {
+interface RegisterOutcome {
   hub: HubRecord;
   created: boolean;
   /** The user the hub belonged to before this register moved it (hybro.ai upserts). */

@@ -119,7 +119,7 @@ const ROUTES: readonly Route[] = [
   },
 ];
 
-export type RouteMatch =
+type RouteMatch =
   | { kind: "found"; route: Route; params: Record<string, string> }
   | { kind: "wrong_method"; allowed: string[] }
   | { kind: "none" };

@@ -6,7 +6,7 @@ import type { GatewaySendResponse } from "../wire/gateway.ts";
 import type { PublishedEvent } from "../wire/relay.ts";
 import { RoomAnswer } from "../wire/room-answer.ts";
 
-export interface TurnOutline {
+interface TurnOutline {
   agentMessageId: string;
   roomId: string;
   /** The context id the gateway used for the turn (the agent's own wins when it sent one). */

@@ -3,7 +3,7 @@
 // and how the turn ended. Bounded: the oldest idle turns are forgotten first.
 import type { ProcessingStatusEvent, PublishedEvent } from "../wire/relay.ts";
 
-export type TurnListener = (event: PublishedEvent) => void;
+type TurnListener = (event: PublishedEvent) => void;
 
 export interface TurnRecord {
   agentMessageId: string;
@@ -20,7 +20,7 @@ export interface TurnRecord {
   listeners: Set<TurnListener>;
 }
 
-export type WaitOutcome = "terminal" | "timeout" | "aborted";
+type WaitOutcome = "terminal" | "timeout" | "aborted";
 
 export class TurnLog {
   private readonly maxTurns: number;

@@ -56,7 +56,7 @@ export interface TurnIds {
   runId?: string | null;
 }
 
-export interface TurnContext extends TurnIds {
+interface TurnContext extends TurnIds {
   localAgentId: string;
   /**
    * The conversation the relay's message named: the `context_id` of a question when the agent
@@ -76,7 +76,7 @@ const RELAY_TURN_ENDING_STATES: ReadonlySet<string> = new Set([
 ]);
 
 /** How the relay may read an `agent_error`'s `state` (any other value loses the event there). */
-export type FailureState = "failed" | "canceled" | "rejected";
+type FailureState = "failed" | "canceled" | "rejected";
 
 /** Answer text kept to recognise a final status message that only repeats the answer. */
 const ANSWER_TEXT_SAMPLE_CHARS = 256 * 1024;

@@ -41,7 +41,7 @@ export type UnfinishedTurn = Pick<
 > &
   Partial<Pick<AcceptedTurnRow, "hubTaskId" | "runId">>;
 
-export interface RecoveryOptions {
+interface RecoveryOptions {
   roster: Pick<Roster, "get">;
   sink: EventSink;
   /** Each turn's way out (the privacy guard); default: straight to `sink`. */
@@ -54,7 +54,7 @@ export interface RecoveryOptions {
   clock?: Clock;
 }
 
-export interface RecoveryReport {
+interface RecoveryReport {
   /** Turns whose finished agent task was published. */
   resumed: number;
   /** Turns answered HubRestarted. */
@@ -63,7 +63,7 @@ export interface RecoveryReport {
 
 export const HUB_RESTARTED = "HubRestarted";
 
-export interface RestartRecoveryOptions {
+interface RestartRecoveryOptions {
   roster: Pick<Roster, "get">;
   /** The relay link, so the answers queue behind each turn's earlier events. */
   sink: EventSink;

@@ -7,7 +7,7 @@ import { TransportError } from "../a2a/transport.ts";
 import type { Clock } from "../async/clock.ts";
 import { PollSchedule } from "../async/poll.ts";
 
-export interface TaskFollowOptions {
+interface TaskFollowOptions {
   client: Pick<A2AClient, "getTask">;
   taskId: string;
   /** First pause between polls; grows by half each time up to `maxIntervalMs`. */
@@ -27,7 +27,7 @@ export interface TaskFollowOptions {
   clock?: Clock;
 }
 
-export type TaskFollowResult =
+type TaskFollowResult =
   /** `onTask` said the task is over. */
   | { kind: "ended"; attempts: number }
   /** The next poll could not finish before the deadline. */

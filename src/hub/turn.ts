@@ -15,7 +15,7 @@ import { withoutAddresses } from "./public-error.ts";
 import { followTask } from "./task-follow.ts";
 
 /** The agent calls a turn makes (an A2AClient, or the inspector's recording wrapper of one). */
-export type TurnClient = Pick<A2AClient, "send" | "stream" | "getTask" | "cancelTask">;
+type TurnClient = Pick<A2AClient, "send" | "stream" | "getTask" | "cancelTask">;
 
 export interface TurnSettings {
   /** Whole turn, first byte to terminal group. */
@@ -38,7 +38,7 @@ const DEFAULT_TURN_SETTINGS: TurnSettings = {
 };
 
 /** `policy`: the privacy guard blocked the turn's output (its message names the rule). */
-export type TurnAbortKind = "cancel" | "deadline" | "shutdown" | "policy";
+type TurnAbortKind = "cancel" | "deadline" | "shutdown" | "policy";
 
 /** The reason to abort a turn's signal with; decides the terminal `error_type`. */
 export class TurnAbort extends Error {

@@ -15,7 +15,7 @@ export interface InspectAddress {
   port: number;
 }
 
-export type ParsedAddress = { ok: true; address: InspectAddress } | { ok: false; error: string };
+type ParsedAddress = { ok: true; address: InspectAddress } | { ok: false; error: string };
 
 /** `PORT`, `HOST:PORT` or `[::1]:PORT`; HOST must be loopback (127.0.0.0/8, ::1, localhost). */
 export function parseInspectAddress(text: string): ParsedAddress {
@@ -91,7 +91,7 @@ export function accessRules(address: InspectAddress, token: string): AccessRules
   return { hosts, origins: new Set([...hosts].map((host) => `http://${host}`)), token };
 }
 
-export type Verdict =
+type Verdict =
   | { ok: true /** The path after the token, starting with `/`. */; path: string }
   | { ok: false; status: 401 | 403; reason: string }
   | { ok: "redirect"; location: string };

@@ -11,7 +11,7 @@ export interface Disconnect {
   reason: string | null;
 }
 
-export interface LinkHistoryView {
+interface LinkHistoryView {
   /** When the command stream last opened, while it is open; else null. */
   connectedSince: number | null;
   /** Stream openings after the first. */

@@ -41,18 +41,18 @@ export const DEFAULT_RECORDER_SETTINGS: RecorderSettings = {
   link: {},
 };
 
-export type TurnState = "queued" | "running" | ProcessingStatus;
+type TurnState = "queued" | "running" | ProcessingStatus;
 
 /** How the inspector learned of the turn. */
-export type TurnOrigin = "user_message" | "user_reply" | "recovered";
+type TurnOrigin = "user_message" | "user_reply" | "recovered";
 
-export interface PrivacyTally {
+interface PrivacyTally {
   kind: string;
   action: string;
   count: number;
 }
 
-export interface TurnTimes {
+interface TurnTimes {
   /** The relay command arrived (for a recovered turn: its first event was queued). */
   receivedAt: number;
   /** It got its agent slot and went to the agent. */
@@ -123,7 +123,7 @@ export type TimelineEntry =
   | { type: "blocked"; at: number; kind: string; rule: string; message: string }
   | { type: "omitted"; at: number; entries: number; bytes: number };
 
-export type AgentCall = "message/send" | "message/stream" | "tasks/get" | "tasks/cancel";
+type AgentCall = "message/send" | "message/stream" | "tasks/get" | "tasks/cancel";
 
 /** What a replay of the turn answered (kept with the turn, latest only). */
 export interface ReplayRecord {
@@ -157,7 +157,7 @@ interface TurnRecord {
   evicted: boolean;
 }
 
-export interface RecorderOptions {
+interface RecorderOptions {
   now?: () => number;
   settings?: Partial<RecorderSettings>;
   /**
@@ -168,7 +168,7 @@ export interface RecorderOptions {
 }
 
 /** Changes since the last `takeChanges()`, for live updates. */
-export interface RecorderChanges {
+interface RecorderChanges {
   turns: TurnSummary[];
   evicted: string[];
 }

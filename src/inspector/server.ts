@@ -22,7 +22,7 @@ import { replayMessage } from "./replay-message.ts";
 import { agentsView, type InspectorSources, relayView } from "./views.ts";
 
 /** Runs a message on a local agent, locally (never through the relay), and collects the answer. */
-export type Replayer = (
+type Replayer = (
   localAgentId: string,
   message: Record<string, unknown>,
   signal: AbortSignal,
@@ -49,7 +49,7 @@ const DEFAULT_INSPECTOR_SERVER_SETTINGS: InspectorServerSettings = {
   replayTimeoutMs: 120_000,
 };
 
-export interface InspectorServerOptions {
+interface InspectorServerOptions {
   address: InspectAddress;
   token: string;
   recorder: Recorder;

@@ -35,7 +35,7 @@ export function sourcesOf(daemon: InspectedHub): InspectorSources {
   };
 }
 
-export interface AgentView {
+interface AgentView {
   localAgentId: string;
   name: string;
   transport: string;
@@ -76,7 +76,7 @@ export function agentsView(sources: InspectorSources): AgentView[] {
   }));
 }
 
-export interface RelayView {
+interface RelayView {
   gatewayUrl: string;
   hubId: string;
   connection: string;

@@ -18,7 +18,7 @@ const REDACT_PATHS = [
   "*.headers.authorization",
 ];
 
-export interface LoggerSettings {
+interface LoggerSettings {
   level?: string;
   /** Human-readable lines (pino-pretty) instead of JSON; for a terminal. */
   pretty?: boolean;

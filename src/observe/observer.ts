@@ -48,7 +48,7 @@ export interface GuardDetection {
 }
 
 /** The guard ended the turn (its PolicyBlock fits): the message names the rule, not the value. */
-export interface GuardBlock {
+interface GuardBlock {
   kind: string;
   rule: string;
   message: string;

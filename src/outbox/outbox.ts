@@ -23,14 +23,14 @@ import { OutboxStore } from "./store.ts";
 
 const RESPONSE_SEQ_HIGH_WATER = "response_seq_high_water";
 
-export interface OutboxOptions {
+interface OutboxOptions {
   /** Folder of `outbox.sqlite` (the hub's data directory); null keeps everything in memory. */
   dir: string | null;
   logger: Logger;
   settings?: Partial<OutboxSettings>;
 }
 
-export interface OutboxStats extends OutboxQueueStats {
+interface OutboxStats extends OutboxQueueStats {
   file: string | null;
   /** Why the database is not (or no longer) used; null while it works or when none was asked for. */
   failure: string | null;

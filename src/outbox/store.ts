@@ -6,7 +6,7 @@
 import type { Logger } from "../log/logger.ts";
 import type { OpenDatabaseResult, OutboxDatabase } from "./database.ts";
 
-export interface OutboxReopen {
+interface OutboxReopen {
   /** Opens the database file again (never throws). */
   open: () => OpenDatabaseResult;
   /** How long between tries while the database is gone. */

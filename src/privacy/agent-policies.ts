@@ -5,7 +5,7 @@
 import { closest } from "../config/did-you-mean.ts";
 import { checkPolicySpec, type PolicySpec, type SpecProblem } from "./policy-spec.ts";
 
-export interface AgentPoliciesCheck {
+interface AgentPoliciesCheck {
   /** Each named agent's spec (only the good ones when there are problems). */
   policies: Record<string, PolicySpec>;
   /** Paths start with "privacy". */

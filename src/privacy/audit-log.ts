@@ -46,7 +46,7 @@ export interface AuditTurn {
   turn: string;
 }
 
-export interface AuditLogSettings extends RotatingFileSettings {
+interface AuditLogSettings extends RotatingFileSettings {
   now: () => Date;
 }
 

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { AuditRecord } from "./audit-log.ts";
 
-export interface AuditRead {
+interface AuditRead {
   records: AuditRecord[];
   /** Lines that were not audit records. */
   malformed: number;

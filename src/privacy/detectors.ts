@@ -15,7 +15,7 @@ export interface RawMatch {
   rule: string;
 }
 
-export interface Detector {
+interface Detector {
   kind: BuiltinKind;
   /** The rule names this detector reports (for documentation and `privacy test`). */
   rules: readonly string[];

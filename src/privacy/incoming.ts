@@ -9,20 +9,20 @@ import { userPattern } from "./patterns.ts";
 import { compilePolicy, type Policy } from "./policy.ts";
 import { findAll } from "./scan.ts";
 
-export type Sensitivity = "HIGH" | "LOW";
+type Sensitivity = "HIGH" | "LOW";
 
-export type IncomingMatch =
+type IncomingMatch =
   | { source: "keyword"; keyword: string }
   | { source: "pattern"; index: number }
   | { source: "detector"; kind: BuiltinKind };
 
-export interface IncomingClassification {
+interface IncomingClassification {
   level: Sensitivity;
   /** What made it HIGH (never the matched text). */
   match: IncomingMatch | null;
 }
 
-export interface IncomingSettings {
+interface IncomingSettings {
   keywords: readonly string[];
   /** Checked already (policy-spec.ts); an invalid one throws here. */
   patterns: readonly string[];

@@ -11,8 +11,8 @@ const SECRET_KINDS = ["api_key", "jwt", "private_key", "password"] as const;
 /** Personal data about people (default `log`). */
 export const PERSONAL_KINDS = ["email", "phone", "card", "iban", "ssn"] as const;
 
-export type SecretKind = (typeof SECRET_KINDS)[number];
-export type PersonalKind = (typeof PERSONAL_KINDS)[number];
+type SecretKind = (typeof SECRET_KINDS)[number];
+type PersonalKind = (typeof PERSONAL_KINDS)[number];
 export type BuiltinKind = SecretKind | PersonalKind;
 export type Kind = BuiltinKind | "custom";
 

@@ -39,7 +39,7 @@ import {
 } from "./turn-guard.ts";
 
 /** Queues events of a room; `onQueued` sees each event's pieces as they will be published. */
-export type PublishFn = (
+type PublishFn = (
   roomId: string,
   events: PublishedEvent[],
   onQueued?: (queued: ReadonlyArray<readonly PublishedEvent[]>) => void,
@@ -64,7 +64,7 @@ export interface PrivacyCounts {
   blockedTurns: number;
 }
 
-export interface OutboundPrivacyOptions {
+interface OutboundPrivacyOptions {
   publish: PublishFn;
   hub?: HubPrivacy;
   /** The agent's own spec from agents.json (undefined: the hub default applies). */

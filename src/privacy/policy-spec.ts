@@ -27,7 +27,7 @@ import {
 } from "./kinds.ts";
 import { patternProblem } from "./patterns.ts";
 
-export interface CustomRuleSpec {
+interface CustomRuleSpec {
   name: string;
   keywords?: string[];
   patterns?: string[];
@@ -56,7 +56,7 @@ export interface SpecProblem {
   message: string;
 }
 
-export type SpecCheck<T> = { ok: true; spec: T } | { ok: false; problems: SpecProblem[] };
+type SpecCheck<T> = { ok: true; spec: T } | { ok: false; problems: SpecProblem[] };
 
 /** A custom rule's name shows in placeholders (`[redacted:codename]`) and in audit lines. */
 const RULE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;

@@ -19,7 +19,7 @@ import {
 import { PatternSet } from "./patterns.ts";
 import type { PolicySpec } from "./policy-spec.ts";
 
-export interface CustomRule {
+interface CustomRule {
   name: string;
   action: Action;
   keywords: readonly string[];
@@ -37,7 +37,7 @@ export interface Policy {
   readonly compiled: CompiledRules;
 }
 
-export interface CompiledRules {
+interface CompiledRules {
   /** Every custom keyword, longest first, as one case-insensitive alternation; null when none. */
   keywords: RegExp | null;
   /** The custom rule each keyword group of `keywords` belongs to. */
@@ -49,7 +49,7 @@ export interface CompiledRules {
   hold: HoldRules;
 }
 
-export interface HoldRules {
+interface HoldRules {
   /** A detector or pattern changes the text: hold back the last unfinished word. */
   words: boolean;
   /** Grouped numbers (cards, phones, IBANs, SSNs with spaces) change the text. */
@@ -64,7 +64,7 @@ export interface HoldRules {
   exactLiterals: readonly string[];
 }
 
-export interface PolicyOptions {
+interface PolicyOptions {
   hubApiKey?: string | null;
 }
 

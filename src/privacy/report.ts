@@ -3,7 +3,7 @@
 
 import type { AuditRecord } from "./audit-log.ts";
 
-export interface AgentTotals {
+interface AgentTotals {
   agent: string;
   events: number;
   bytes: number;
@@ -12,13 +12,13 @@ export interface AgentTotals {
   blockedTurns: number;
 }
 
-export interface KindTotals {
+interface KindTotals {
   kind: string;
   action: string;
   count: number;
 }
 
-export interface BlockedTurn {
+interface BlockedTurn {
   time: string;
   agent: string;
   room: string;
@@ -27,7 +27,7 @@ export interface BlockedTurn {
   rule: string;
 }
 
-export interface TimeBucket {
+interface TimeBucket {
   from: string;
   events: number;
   bytes: number;
@@ -35,7 +35,7 @@ export interface TimeBucket {
   blockedTurns: number;
 }
 
-export interface PrivacyReport {
+interface PrivacyReport {
   /** Start of the window (null: everything recorded). */
   since: string | null;
   until: string;

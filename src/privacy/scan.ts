@@ -106,7 +106,7 @@ function allowed(policy: Policy, text: string, start: number, end: number): bool
 }
 
 /** A stretch of text replaced as one: overlapping findings merged, the strongest deciding. */
-export interface Region {
+interface Region {
   start: number;
   end: number;
   action: "redact" | "block";

@@ -48,7 +48,7 @@ export interface GuardedEvent {
 }
 
 /** An event the guard kept back because the turn is blocked. */
-export interface WithheldEvent {
+interface WithheldEvent {
   type: PublishedEvent["type"];
   /** What the policy found in it (empty for events after the block). */
   detections: Detection[];

@@ -32,13 +32,13 @@ export function renderServiceFile(system: ServiceSystem, spec: ServiceSpec): str
 }
 
 /** One service-manager command: what ran and how it went (output captured for the message). */
-export interface ManagerCall {
+interface ManagerCall {
   command: string;
   ok: boolean;
   output: string;
 }
 
-export type ManagerRunner = (program: string, args: string[]) => ManagerCall;
+type ManagerRunner = (program: string, args: string[]) => ManagerCall;
 
 const runManager: ManagerRunner = (program, args) => {
   const result = spawnSync(program, args, { encoding: "utf8", timeout: 30_000 });

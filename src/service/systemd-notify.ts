@@ -12,7 +12,7 @@ export function takeNotifySocket(env: NodeJS.ProcessEnv = process.env): string |
   return socket;
 }
 
-export interface SystemdNotice {
+interface SystemdNotice {
   ready?: boolean;
   stopping?: boolean;
   /** Free text shown by `systemctl status`. */

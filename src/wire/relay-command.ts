@@ -23,7 +23,7 @@ export type ParsedRelayCommand =
   | { kind: "unknown"; type: string };
 
 /** What one `data:` payload of the command stream is. */
-export type RelayCommandData =
+type RelayCommandData =
   | { kind: "not_json" }
   | { kind: "not_object" }
   /** The relay refuses this stream (its `error` event; hybro.ai: the hub id is another account's). */

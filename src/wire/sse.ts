@@ -26,7 +26,7 @@ export class SseEventTooLargeError extends Error {
 
 export const DEFAULT_MAX_EVENT_CHARS = 16 * 1024 * 1024;
 
-export interface ReadSseOptions {
+interface ReadSseOptions {
   /** Largest event (and line still arriving) in characters; default DEFAULT_MAX_EVENT_CHARS. */
   maxEventChars?: number;
   /**

@@ -43,7 +43,7 @@ const SECRET_NAME_PATTERN = /KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL/i;
 /** Names of the hub's own secrets; never passed on, not even through an entry's `env`. */
 const HUB_SECRET_NAMES: readonly string[] = ["HYBRO_API_KEY"];
 
-export interface ChildEnvResult {
+interface ChildEnvResult {
   env: Record<string, string>;
   /** Entry variables that were refused because they would hand the hub's key to the agent. */
   refused: string[];

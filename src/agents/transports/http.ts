@@ -51,7 +51,7 @@ const DEFAULT_HTTP_TRANSPORT_SETTINGS: HttpTransportSettings = {
   keepAliveTimeoutMs: 4_000,
 };
 
-export interface HttpTransportOptions {
+interface HttpTransportOptions {
   /** The agent's base URL from the local config (card and default endpoint). */
   baseUrl: string;
   /** Full card URL from the config; else the well-known paths under `baseUrl`. */

@@ -3,12 +3,12 @@
 // costs a bounded amount of log (no rotation storm that pushes every other line out) and the
 // log still says how much it dropped. Pure apart from the clock it is given.
 
-export interface LogBudgetSettings {
+interface LogBudgetSettings {
   bytesPerS: number;
   burstBytes: number;
 }
 
-export interface Dropped {
+interface Dropped {
   lines: number;
   bytes: number;
   /** When the first of them was dropped. */

@@ -26,7 +26,7 @@ export interface PeerTransportOptions {
   random?: Random;
 }
 
-export interface PeerTransportSettings extends RpcPeerSettings {
+interface PeerTransportSettings extends RpcPeerSettings {
   /** How long `agent/getCard` may take before the entry's / a built card is used. */
   cardRequestTimeoutMs: number;
 }

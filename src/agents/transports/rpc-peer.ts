@@ -27,7 +27,7 @@ export const DEFAULT_RPC_PEER_SETTINGS: RpcPeerSettings = {
   streamBufferMaxEvents: 10_000,
 };
 
-export interface RpcPeerOptions {
+interface RpcPeerOptions {
   /** The agent's name, for log lines and error messages. */
   name: string;
   logger: Logger;
@@ -36,7 +36,7 @@ export interface RpcPeerOptions {
   settings?: Partial<RpcPeerSettings>;
 }
 
-export interface PeerCallOptions {
+interface PeerCallOptions {
   signal: AbortSignal;
   /** Overrides `callTimeoutMs` for this call. */
   timeoutMs?: number;
