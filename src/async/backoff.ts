@@ -24,7 +24,7 @@ function ceilingAfterMs(failures: number, baseMs: number, maxMs: number): number
  */
 export type Jitter = "full" | "equal";
 
-export interface BackoffPolicy {
+interface BackoffPolicy {
   /** The ceiling of the first delay; it doubles per consecutive failure… */
   baseDelayMs: number;
   /** …up to this. */
@@ -34,7 +34,7 @@ export interface BackoffPolicy {
   stableRunMs?: number;
 }
 
-export interface BackoffOptions {
+interface BackoffOptions {
   clock?: Clock | undefined;
   random?: Random | undefined;
 }

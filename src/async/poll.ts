@@ -5,7 +5,7 @@ import { type Clock, systemClock } from "./clock.ts";
 /** Each wait is this many times the previous one (up to `maxIntervalMs`). */
 const GROWTH = 1.5;
 
-export interface PollScheduleOptions {
+interface PollScheduleOptions {
   /** The first wait. */
   intervalMs: number;
   /** Waits grow by half up to this; omitted: every wait is `intervalMs`. */

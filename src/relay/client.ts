@@ -25,7 +25,7 @@ import {
 } from "./errors.ts";
 import { type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
 
-export interface RelayClientOptions {
+interface RelayClientOptions {
   /** Relay base URL; default `https://api.hybro.ai`; a trailing `/` is ignored. */
   gatewayUrl?: string;
   /** Read on every call, so a rotated key is used without a restart. */
@@ -40,13 +40,13 @@ export interface RelayClientOptions {
 }
 
 /** `register`'s answer; `user_id` is null when the relay left it out (never a crash). */
-export interface RegisterResult {
+interface RegisterResult {
   hub_id: string;
   user_id: string | null;
 }
 
 /** An open command stream: the SSE body, to be read until it ends or the signal aborts. */
-export interface OpenEventStream {
+interface OpenEventStream {
   body: AsyncIterable<Uint8Array | string>;
 }
 
@@ -331,7 +331,7 @@ export class RelayClient {
 }
 
 /** Trailing slashes stripped; the URL must be http(s). */
-export function normaliseGatewayUrl(url: string): string {
+function normaliseGatewayUrl(url: string): string {
   const trimmed = url.trim().replace(/\/+$/, "");
   const parsed = new URL(trimmed);
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {

@@ -19,7 +19,7 @@ export type RelayCall = "register" | "sync" | "heartbeat" | "publish" | "events"
  * - `hub_refused`: the relay refuses this hub, not the key (the stream's `error` event, or a 403
  *   about the hub on a hub path): a setup problem; register again and retry slowly.
  */
-export type RelayErrorKind =
+type RelayErrorKind =
   | "auth"
   | "not_registered"
   | "retry_after"

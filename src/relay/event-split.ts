@@ -59,11 +59,6 @@ function stringBytes(text: string): number {
   return sliceBytes(text, 0, text.length);
 }
 
-/** Bytes a publish body adds around its events (`{"room_id":…,"events":[]}`), plus slack. */
-export function envelopeBytes(roomId: string): number {
-  return jsonBytes({ room_id: roomId, events: [] }) + 16;
-}
-
 /** Below this much room for parts a split would only make tiny events: the event stays whole. */
 const MIN_PART_ROOM = 256;
 
@@ -240,7 +235,7 @@ function shortened<E extends PublishedEvent>(event: E, field: string, maxBytes: 
   return { ...event, data: { ...data, [field]: cut } } as E;
 }
 
-export interface OversizedPart {
+interface OversizedPart {
   kind: string;
   name: string | null;
   bytes: number;

@@ -30,7 +30,7 @@ import { type SessionVerdict, StreamHealth, type StreamProblem } from "./stream-
 
 export type StreamConnection = "connecting" | "open" | "backoff" | "stopped";
 
-export interface CommandStreamState {
+interface CommandStreamState {
   connection: StreamConnection;
   /** The last SSE `id:` the relay gave (sent back as `Last-Event-ID`). */
   lastEventId: string | null;

@@ -15,9 +15,9 @@
 import { RelayAuthError, RelayError } from "./errors.ts";
 
 /** The loops that call the relay. */
-export type RelayLoop = "register" | "sync" | "heartbeat" | "events" | "publish";
+type RelayLoop = "register" | "sync" | "heartbeat" | "events" | "publish";
 
-export interface FailurePlan {
+interface FailurePlan {
   /** The key was refused: the link stops (queued events stay queued). */
   stop: boolean;
   /** The relay forgot the hub (or refuses it on the stream): register again first. */

@@ -6,12 +6,12 @@ import { Backoff } from "../async/backoff.ts";
 import { reportFailure } from "./failure-policy.ts";
 import type { RelayLoopOptions } from "./loop-options.ts";
 
-export interface HeartbeatOptions extends RelayLoopOptions {
+interface HeartbeatOptions extends RelayLoopOptions {
   /** 404: register the hub again; rejects on a refused key or abort. */
   reregister: (signal: AbortSignal) => Promise<void>;
 }
 
-export interface HeartbeatState {
+interface HeartbeatState {
   /** Current nominal heartbeat period (grows while heartbeats fail). */
   heartbeatIntervalMs: number;
   heartbeatFailures: number;

@@ -116,11 +116,11 @@ interface Sendable {
 /** Room the POST body leaves around its events (`room_id`, brackets). */
 const ENVELOPE_ALLOWANCE_BYTES = 512;
 /** A learned body limit never goes below this: a relay refusing such bodies refuses something else. */
-export const MIN_PUBLISH_BODY_BYTES = 16 * 1024;
+const MIN_PUBLISH_BODY_BYTES = 16 * 1024;
 /** What a piece's own `response_seq` may add over the number it was cut with. */
 const STAMP_SLACK_BYTES = 64;
 /** Bodies above this whose connection broke are retried smaller at once (see cutWhileLarge). */
-export const CUT_SPLIT_MIN_BYTES = 256 * 1024;
+const CUT_SPLIT_MIN_BYTES = 256 * 1024;
 
 export class Publisher {
   private readonly options: PublisherOptions;

@@ -14,7 +14,7 @@ import { reportFailure } from "./failure-policy.ts";
 import type { RelayLoopOptions } from "./loop-options.ts";
 import { type AgentNotKept, SyncReceipts } from "./sync-receipt.ts";
 
-export interface RegisterSyncOptions extends RelayLoopOptions {
+interface RegisterSyncOptions extends RelayLoopOptions {
   /** The whole roster as synced to the relay; called for every sync. */
   roster: () => SyncAgent[];
   /** The link's lifetime: every call and wait here ends when it aborts. */
@@ -23,7 +23,7 @@ export interface RegisterSyncOptions extends RelayLoopOptions {
   onSynced: (agentsSynced: number) => void;
 }
 
-export interface RegisterSyncState {
+interface RegisterSyncState {
   registered: boolean;
   userId: string | null;
   agentsSynced: number;

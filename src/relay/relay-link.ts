@@ -33,7 +33,7 @@ import { type RelayLinkSettings, relayLinkSettings } from "./settings.ts";
 import type { StreamProblem } from "./stream-health.ts";
 import type { AgentNotKept } from "./sync-receipt.ts";
 
-export interface RelayLinkOptions {
+interface RelayLinkOptions {
   /** Relay base URL; default `https://api.hybro.ai`. */
   gatewayUrl?: string;
   /** Read on every call (a rotated key is used without restart). */
@@ -67,7 +67,7 @@ export interface RelayLinkOptions {
  * One command of the relay's stream: `command` as received (for the inspector), `parsed` once at
  * the edge (wire/relay-command.ts) for the hub to run.
  */
-export type CommandHandler = (command: RelayCommand, parsed: ParsedRelayCommand) => void;
+type CommandHandler = (command: RelayCommand, parsed: ParsedRelayCommand) => void;
 
 export interface RelayLinkReady {
   hubId: string;
@@ -76,7 +76,7 @@ export interface RelayLinkReady {
   agentsSynced: number;
 }
 
-export interface RelayLinkEvents {
+interface RelayLinkEvents {
   /** First time registered + synced + stream open with `connection_ready`. */
   ready: [RelayLinkReady];
   /** The command stream opened (200 text/event-stream). */

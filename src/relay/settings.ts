@@ -64,7 +64,7 @@ export interface RelayLinkSettings {
   publishRoomHighWaterBytes: number;
 }
 
-export const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.freeze({
+const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.freeze({
   requestTimeoutMs: 30_000,
   requestDeadlineMs: 60_000,
   maxAnswerBytes: 8 * 1024 * 1024,
@@ -98,7 +98,7 @@ export function relayLinkSettings(overrides: Partial<RelayLinkSettings> = {}): R
 }
 
 /** The environment variable that sets `publishMaxBodyBytes` (a proxy in front of the relay may take less). */
-export const MAX_BODY_ENV = "HYBRO_RELAY_MAX_BODY_BYTES";
+const MAX_BODY_ENV = "HYBRO_RELAY_MAX_BODY_BYTES";
 
 /**
  * `publishMaxBodyBytes` from the environment: a whole number of bytes, at least 16384 (with an

@@ -23,7 +23,7 @@ export interface StreamHealthSettings {
   slowReconnectMaxMs: number;
 }
 
-export type StreamProblemKind = "refused" | "duplicate_hub";
+type StreamProblemKind = "refused" | "duplicate_hub";
 
 /** A setup problem seen on the command stream (JSON-safe; shown by `status` and `doctor`). */
 export interface StreamProblem {
@@ -39,7 +39,7 @@ export interface StreamProblem {
 }
 
 /** How one session ended, as far as these patterns care. */
-export type SessionEnd =
+type SessionEnd =
   /** The relay sent the `error` event (or refused the stream for this hub). */
   | { kind: "refused"; reason: string }
   /** The relay ended the stream cleanly; `ready`: it had sent `connection_ready`. */

@@ -15,7 +15,7 @@ export interface AgentNotKept {
 }
 
 /** The agents sent but missing from the relay's answer, each with its likely reason. */
-export function agentsNotKept(sent: readonly SyncAgent[], answer: SyncResponse): AgentNotKept[] {
+function agentsNotKept(sent: readonly SyncAgent[], answer: SyncResponse): AgentNotKept[] {
   const kept = new Set(answer.synced.map((entry) => entry.local_agent_id));
   return sent
     .filter((agent) => !kept.has(agent.local_agent_id))
