@@ -2,11 +2,13 @@
 // background `start` (the daemon child) and by the systemd and launchd units. They cannot be set
 // from inside a running process (V8 sizes its heap at start; v8.setFlagsFromString is too late).
 //
-// By default V8 lets the young generation grow to tens of MB under load and keeps it: with
-// 1 MB semi-spaces the hub measured (bench/footprint.ts, one HTTP echo agent, concurrency 64)
-// about 10 MB less idle and 30 % less after 2,000 turns, for about 8 % more CPU per turn
-// (README, "Footprint"). A hand-run `start --foreground` takes them as `node --max-semi-space-size=1 …`.
-export const DAEMON_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
+// By default V8 lets the young generation grow to 64 MB under load and keeps it. Measured with
+// bench/run.ts and bench/footprint.ts (one HTTP echo agent, concurrency 64, medians of runs
+// alternated on a shared 2-core machine): with 4 MB semi-spaces the hub holds about a third less
+// after the load (218 MB instead of 327) for no more CPU per turn; 1 MB semi-spaces save a few MB
+// more idle but cost 8-15 % more CPU per turn (README, "Footprint"). A hand-run
+// `start --foreground` takes them as `node --max-semi-space-size=4 "$(command -v hybro-hub)" …`.
+export const DAEMON_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4"];
 
 /** DAEMON_NODE_FLAGS minus those the user already set (on the command line or NODE_OPTIONS). */
 export function daemonNodeFlags(execArgv: readonly string[], nodeOptions = ""): string[] {

@@ -126,8 +126,8 @@ describe("background daemon", () => {
 
   it("runs the daemon with the small-daemon Node flags (system/daemon-node-flags.ts)", () => {
     const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    expect(argv.indexOf("--max-semi-space-size=1")).toBeGreaterThan(0);
-    expect(argv.indexOf("--max-semi-space-size=1")).toBeLessThan(argv.indexOf("start"));
+    expect(argv.indexOf("--max-semi-space-size=4")).toBeGreaterThan(0);
+    expect(argv.indexOf("--max-semi-space-size=4")).toBeLessThan(argv.indexOf("start"));
   });
 
   it("serves gateway calls and counts them in status and metrics", async () => {

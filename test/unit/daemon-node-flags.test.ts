@@ -4,7 +4,7 @@ import { DAEMON_NODE_FLAGS, daemonNodeFlags } from "../../src/system/daemon-node
 describe("the daemon's Node flags", () => {
   it("are all given when the user set none", () => {
     expect(daemonNodeFlags([], "")).toEqual([...DAEMON_NODE_FLAGS]);
-    expect(DAEMON_NODE_FLAGS).toContain("--max-semi-space-size=1");
+    expect(DAEMON_NODE_FLAGS).toContain("--max-semi-space-size=4");
   });
 
   it("leave a setting the user gave on the command line or in NODE_OPTIONS (either spelling)", () => {
