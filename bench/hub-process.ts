@@ -133,11 +133,16 @@ export function spawnHub(options: {
   home: string;
   key: string;
   args: string[];
+  /** Node flags before the script (e.g. `--expose-gc` and a preload). */
+  nodeFlags?: string[];
+  /** More environment for the hub. */
+  env?: Record<string, string>;
 }): BenchHub {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     HYBRO_HUB_HOME: options.home,
     HYBRO_API_KEY: options.key,
+    ...options.env,
   };
   // BENCH_HUB_NODE_OPTIONS: Node flags for the hub alone (e.g. a heap limit, a profiler).
   if (process.env.BENCH_HUB_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_HUB_NODE_OPTIONS;
@@ -147,7 +152,13 @@ export function spawnHub(options: {
   delete env.CREDENTIALS_DIRECTORY;
   const child = spawn(
     process.execPath,
-    [builtCli(options.root), "start", "--foreground", ...options.args],
+    [
+      ...(options.nodeFlags ?? []),
+      builtCli(options.root),
+      "start",
+      "--foreground",
+      ...options.args,
+    ],
     { env, cwd: options.root, stdio: ["ignore", "ignore", "pipe"] },
   );
   let stderr = "";
