@@ -10,6 +10,7 @@
 //   node bench/agent-queue-flood.ts
 //   QUEUE_FLOOD_TURNS=20000 node bench/agent-queue-flood.ts
 //   BENCH_HUB_ROOT=/path/to/other/checkout node bench/agent-queue-flood.ts
+//   QUEUE_FLOOD_QUIET_MS=120000 …   # wait longer for a hub that falls behind before answering
 //
 // QUEUE_FLOOD_RATE=N offers N turns per second (default 0: all at once, as fast as the relay
 // writes them). At once, the relay cannot take the 100,000 AgentBusy answers as fast as the hub
@@ -35,6 +36,8 @@ const TURNS = Number(process.env.QUEUE_FLOOD_TURNS ?? 100_000);
 const ROOMS = 100;
 const RATE = Number(process.env.QUEUE_FLOOD_RATE ?? 0);
 const SETTLE_MS = Number(process.env.QUEUE_FLOOD_SETTLE_MS ?? 30_000);
+/** Nothing answered this long ends the wait: the hub queues (or has fallen behind), not refuses. */
+const QUIET_MS = Number(process.env.QUEUE_FLOOD_QUIET_MS ?? 20_000);
 
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), "hybro-bench-queue-"));
@@ -120,8 +123,8 @@ async function main(): Promise<void> {
       if (finished !== last) {
         last = finished;
         quietSince = performance.now();
-      } else if (performance.now() - quietSince > 20_000) {
-        break; // nothing answered for 20 s: the hub is queueing, not refusing
+      } else if (performance.now() - quietSince > QUIET_MS) {
+        break; // nothing answered for a while: the hub is queueing, not refusing
       }
     }
     results.secondsToTakeAll = Math.round((performance.now() - t0) / 100) / 10;
