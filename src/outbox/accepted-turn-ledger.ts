@@ -46,16 +46,7 @@ export class DurableAcceptedTurns implements TurnLedger {
         : turn;
     const agentMessageId = record.agentMessageId;
     if (this.#recent.has(agentMessageId) || this.#notWritten.has(agentMessageId)) return false;
-    const row = {
-      agentMessageId,
-      roomId: record.roomId,
-      localAgentId: record.localAgentId,
-      userMessageId: record.userMessageId,
-      agentTaskId: record.agentTaskId ?? null,
-      hubTaskId: record.hubTaskId ?? null,
-      runId: record.runId ?? null,
-      acceptedAt: this.#now(),
-    };
+    const row = rowOf(record, this.#now());
     const inserted = this.#store.use("record an accepted turn", (db) => db.insertTurn(row));
     // false: an earlier run accepted it (memory had forgotten it, or never knew it).
     if (inserted === false) return false;
@@ -99,16 +90,9 @@ export class DurableAcceptedTurns implements TurnLedger {
    * task ids learned since), and `ended` ones marked finished.
    */
   writeTo(db: OutboxDatabase, ended: readonly string[]): void {
-    const rows = [...this.#notWritten.records()].map((record) => ({
-      agentMessageId: record.agentMessageId,
-      roomId: record.roomId,
-      localAgentId: record.localAgentId,
-      userMessageId: record.userMessageId,
-      agentTaskId: record.agentTaskId ?? null,
-      hubTaskId: record.hubTaskId ?? null,
-      runId: record.runId ?? null,
-      acceptedAt: record.acceptedAt ?? this.#now(),
-    }));
+    const rows = [...this.#notWritten.records()].map((record) =>
+      rowOf(record, record.acceptedAt ?? this.#now()),
+    );
     db.catchUpTurns(rows, ended);
     this.#notWritten = new AcceptedTurns(this.#settings.acceptedTurnsMax);
   }
@@ -127,4 +111,18 @@ export class DurableAcceptedTurns implements TurnLedger {
       ) ?? 0
     );
   }
+}
+
+/** The database row of an accepted turn (ids only). */
+function rowOf(record: AcceptedTurnRecord, acceptedAt: number): Omit<AcceptedTurnRow, "terminal"> {
+  return {
+    agentMessageId: record.agentMessageId,
+    roomId: record.roomId,
+    localAgentId: record.localAgentId,
+    userMessageId: record.userMessageId,
+    agentTaskId: record.agentTaskId ?? null,
+    hubTaskId: record.hubTaskId ?? null,
+    runId: record.runId ?? null,
+    acceptedAt,
+  };
 }
