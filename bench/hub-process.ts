@@ -38,9 +38,7 @@ export async function startHubProcess(options: {
   const child = spawn(
     process.execPath,
     [
-      // As a background start and the service units run the daemon (BENCH_NO_DAEMON_FLAGS=1: without).
-      ...(process.env.BENCH_NO_DAEMON_FLAGS ? [] : daemonNodeFlags(options.nodeFlags ?? [])),
-      ...(options.nodeFlags ?? []),
+      ...hubNodeFlags(options.nodeFlags),
       builtCli(join(import.meta.dirname, "..")),
       "start",
       "--foreground",
@@ -153,7 +151,7 @@ export function spawnHub(options: {
   const child = spawn(
     process.execPath,
     [
-      ...(options.nodeFlags ?? []),
+      ...hubNodeFlags(options.nodeFlags),
       builtCli(options.root),
       "start",
       "--foreground",
@@ -183,6 +181,14 @@ export function spawnHub(options: {
       return null;
     },
   };
+}
+
+/**
+ * The hub's Node flags: those a background start and the service units give the daemon
+ * (BENCH_NO_DAEMON_FLAGS=1: without), then the bench's own.
+ */
+function hubNodeFlags(flags: string[] = []): string[] {
+  return [...(process.env.BENCH_NO_DAEMON_FLAGS ? [] : daemonNodeFlags(flags)), ...flags];
 }
 
 function builtCli(root: string): string {
