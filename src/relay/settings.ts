@@ -96,7 +96,7 @@ const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.freeze({
   maxRetryAfterMs: 300_000,
   publishMaxBodyBytes: 1024 * 1024,
   publishRoomHighWaterBytes: 1024 * 1024,
-  publishIntakeHighWaterEvents: 1_000,
+  publishIntakeHighWaterEvents: 5_000,
 });
 
 /** Defaults overlaid with the given values (undefined entries ignored). */
