@@ -1,20 +1,26 @@
 // Benchmark (issue 15, finding 5): 100,000 turns offered to one slow agent. The real hub
 // (`start --foreground`, a child process, production settings) behind the development relay,
-// the example stdio echo agent slowed to a minute per turn (8 at a time). Prints JSON: the
-// hub's resident memory at its peak and at the end, how many turns were answered AgentBusy at
-// once, how many wait or run, and how long the 100,000 took to be taken in or answered.
+// the example stdio echo agent slowed to 30 s per turn (8 at a time). Prints JSON: the hub's
+// resident memory at its peak, at the end of the flood and once it settled (QUEUE_FLOOD_SETTLE_MS,
+// default 30 s, without new turns), the heap it keeps (in use after a full GC, through
+// heap-on-signal.mjs and --expose-gc), how many turns were answered AgentBusy at once, how many
+// wait or run, and how long the 100,000 took to be taken in or answered. Only the hub's process
+// is measured (/proc/<its pid>): the development relay runs in this one.
 //
 //   node bench/agent-queue-flood.ts
 //   QUEUE_FLOOD_TURNS=20000 node bench/agent-queue-flood.ts
 //   BENCH_HUB_ROOT=/path/to/other/checkout node bench/agent-queue-flood.ts
+//   QUEUE_FLOOD_QUIET_MS=120000 …   # wait longer for a hub that falls behind before answering
 //
 // QUEUE_FLOOD_RATE=N offers N turns per second (default 0: all at once, as fast as the relay
 // writes them). At once, the relay cannot take the 100,000 AgentBusy answers as fast as the hub
 // makes them; what it has not taken yet waits in the outbox and is most of the memory.
 //
 // One run on a shared machine: compare with another commit run the same way.
+
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep, setImmediate as yieldNow } from "node:timers/promises";
@@ -29,6 +35,9 @@ const ROOT = resolve(process.env.BENCH_HUB_ROOT ?? HERE);
 const TURNS = Number(process.env.QUEUE_FLOOD_TURNS ?? 100_000);
 const ROOMS = 100;
 const RATE = Number(process.env.QUEUE_FLOOD_RATE ?? 0);
+const SETTLE_MS = Number(process.env.QUEUE_FLOOD_SETTLE_MS ?? 30_000);
+/** Nothing answered this long ends the wait: the hub queues (or has fallen behind), not refuses. */
+const QUIET_MS = Number(process.env.QUEUE_FLOOD_QUIET_MS ?? 20_000);
 
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), "hybro-bench-queue-"));
@@ -59,11 +68,14 @@ async function main(): Promise<void> {
   const hubId = randomBytes(16).toString("hex");
   mkdirSync(join(home, "data"), { recursive: true, mode: 0o700 });
   writeFileSync(join(home, "data", "hub_id"), `${hubId}\n`, { mode: 0o600 });
+  const heapFile = join(home, "heap.json");
   const hub = spawnHub({
     root: ROOT,
     home,
     key,
     args: ["--gateway-url", relay.url, "--agents", agentsFile, "--shutdown-grace-ms", "0"],
+    nodeFlags: ["--expose-gc", "--import", join(HERE, "bench/heap-on-signal.mjs")],
+    env: { HYBRO_BENCH_HEAP: heapFile },
   });
   let finished = 0;
   relay.on("turnFinished", () => {
@@ -111,14 +123,18 @@ async function main(): Promise<void> {
       if (finished !== last) {
         last = finished;
         quietSince = performance.now();
-      } else if (performance.now() - quietSince > 20_000) {
-        break; // nothing answered for 20 s: the hub is queueing, not refusing
+      } else if (performance.now() - quietSince > QUIET_MS) {
+        break; // nothing answered for a while: the hub is queueing, not refusing
       }
     }
     results.secondsToTakeAll = Math.round((performance.now() - t0) / 100) / 10;
     results.answeredAtOnce = finished;
+    results.runningOrWaiting = TURNS - finished;
     results.rssMiBAfter = memoryMiB(pid, "VmRSS");
+    await sleep(SETTLE_MS);
+    results.rssMiBSettled = memoryMiB(pid, "VmRSS");
     results.peakRssMiB = memoryMiB(pid, "VmHWM");
+    results.heapMiBAfterGc = await heapInUseMiB(hub.child, heapFile);
   } finally {
     if (process.env.BENCH_DEBUG) process.stderr.write(hub.stderr().slice(-5_000));
     hub.child.kill("SIGKILL");
@@ -127,6 +143,16 @@ async function main(): Promise<void> {
     rmSync(home, { recursive: true, force: true });
   }
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+}
+
+/** The hub's heap in use after a full GC (heap-on-signal.mjs writes it on SIGUSR2), in MiB. */
+async function heapInUseMiB(child: ChildProcess, file: string): Promise<number> {
+  rmSync(file, { force: true });
+  child.kill("SIGUSR2");
+  await waitFor("the heap figure", () => existsSync(file), 60_000);
+  await sleep(50);
+  const { heapUsed } = JSON.parse(readFileSync(file, "utf8")) as { heapUsed: number };
+  return Math.round(heapUsed / 2 ** 20);
 }
 
 await main();

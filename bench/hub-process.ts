@@ -38,9 +38,7 @@ export async function startHubProcess(options: {
   const child = spawn(
     process.execPath,
     [
-      // As a background start and the service units run the daemon (BENCH_NO_DAEMON_FLAGS=1: without).
-      ...(process.env.BENCH_NO_DAEMON_FLAGS ? [] : daemonNodeFlags(options.nodeFlags ?? [])),
-      ...(options.nodeFlags ?? []),
+      ...hubNodeFlags(options.nodeFlags),
       builtCli(join(import.meta.dirname, "..")),
       "start",
       "--foreground",
@@ -133,11 +131,16 @@ export function spawnHub(options: {
   home: string;
   key: string;
   args: string[];
+  /** Node flags before the script (e.g. `--expose-gc` and a preload). */
+  nodeFlags?: string[];
+  /** More environment for the hub. */
+  env?: Record<string, string>;
 }): BenchHub {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     HYBRO_HUB_HOME: options.home,
     HYBRO_API_KEY: options.key,
+    ...options.env,
   };
   // BENCH_HUB_NODE_OPTIONS: Node flags for the hub alone (e.g. a heap limit, a profiler).
   if (process.env.BENCH_HUB_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_HUB_NODE_OPTIONS;
@@ -147,7 +150,13 @@ export function spawnHub(options: {
   delete env.CREDENTIALS_DIRECTORY;
   const child = spawn(
     process.execPath,
-    [builtCli(options.root), "start", "--foreground", ...options.args],
+    [
+      ...hubNodeFlags(options.nodeFlags),
+      builtCli(options.root),
+      "start",
+      "--foreground",
+      ...options.args,
+    ],
     { env, cwd: options.root, stdio: ["ignore", "ignore", "pipe"] },
   );
   let stderr = "";
@@ -172,6 +181,14 @@ export function spawnHub(options: {
       return null;
     },
   };
+}
+
+/**
+ * The hub's Node flags: those a background start and the service units give the daemon
+ * (BENCH_NO_DAEMON_FLAGS=1: without), then the bench's own.
+ */
+function hubNodeFlags(flags: string[] = []): string[] {
+  return [...(process.env.BENCH_NO_DAEMON_FLAGS ? [] : daemonNodeFlags(flags)), ...flags];
 }
 
 function builtCli(root: string): string {

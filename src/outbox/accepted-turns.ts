@@ -10,6 +10,8 @@ export interface AcceptedTurnRecord {
   hubTaskId?: string | null;
   /** The relay's `run_id`, echoed in the turn's events. */
   runId?: string | null;
+  /** When the hub accepted it (epoch ms), where a ledger keeps it. */
+  acceptedAt?: number;
 }
 
 /**
@@ -70,6 +72,16 @@ export class AcceptedTurns implements TurnLedger {
 
   has(agentMessageId: string): boolean {
     return this.#turns.has(agentMessageId);
+  }
+
+  /** Turns remembered now (at most the capacity). */
+  get size(): number {
+    return this.#turns.size;
+  }
+
+  /** The remembered turns, oldest first. */
+  records(): IterableIterator<AcceptedTurnRecord> {
+    return this.#turns.values();
   }
 
   find(agentMessageId: string): AcceptedTurnRecord | null {

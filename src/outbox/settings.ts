@@ -14,6 +14,12 @@ export interface OutboxSettings {
   acceptedTurnRetentionMs: number;
   /** Most accepted-turn records kept; the oldest finished ones go first. */
   acceptedTurnsMax: number;
+  /**
+   * Accepted-turn records also kept in memory while the database works (the latest; the others
+   * are read from it). While it is unusable, every turn accepted meanwhile stays in memory
+   * (up to `acceptedTurnsMax`) until it can be written.
+   */
+  acceptedTurnsCachedMax: number;
   /** Quiet time after the queue empties before the WAL is checkpointed and truncated. */
   checkpointDelayMs: number;
   /** While the database is unusable, how often it is tried again. */
@@ -27,6 +33,7 @@ export const DEFAULT_OUTBOX_SETTINGS: Readonly<OutboxSettings> = Object.freeze({
   ttlSweepIntervalMs: 60_000,
   acceptedTurnRetentionMs: 7 * 24 * 3_600_000,
   acceptedTurnsMax: 100_000,
+  acceptedTurnsCachedMax: 1_000,
   checkpointDelayMs: 1_000,
   reopenIntervalMs: 30_000,
 });

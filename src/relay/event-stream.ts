@@ -11,6 +11,7 @@
 // can be sent back as a header (event-id.ts).
 import { Backoff, type Random } from "../async/backoff.ts";
 import { type Clock, systemClock } from "../async/clock.ts";
+import { untilSettled } from "../async/deferred.ts";
 import type { Logger } from "../log/logger.ts";
 import type { RelayCommand } from "../wire/relay.ts";
 import { type ParsedRelayCommand, readRelayCommandData } from "../wire/relay-command.ts";
@@ -66,6 +67,11 @@ export interface CommandStreamOptions {
   onEventIdDropped?: () => void;
   /** The relay answered 200 `text/event-stream`. */
   onOpen?: () => void;
+  /**
+   * Backpressure: a promise while the hub should take no more commands (its answers are not
+   * sent yet); the stream is not read further until it settles. Asked after each command.
+   */
+  intake?: () => Promise<void> | null;
   /** A session ended: `error` null for a clean close by the relay. */
   onClose?: (error: RelayError | null) => void;
   random?: Random;
@@ -222,7 +228,13 @@ export class CommandStream {
     const connection = new AbortController();
     const sessionSignal = AbortSignal.any([signal, connection.signal]);
     let readTimedOut = false;
+    /** Not reading by choice (backpressure): silence then is ours, not a dead connection. */
+    let holding = false;
     const watchdog = setTimeout(() => {
+      if (holding) {
+        watchdog.refresh();
+        return;
+      }
       readTimedOut = true;
       connection.abort();
     }, settings.streamReadTimeoutMs);
@@ -253,6 +265,14 @@ export class CommandStream {
       for await (const event of events) {
         this.dispatch(event, startedAt);
         if (report.refusal !== null) break; // the relay ends a refused stream; do not wait for it
+        const held = this.options.intake?.();
+        if (held) {
+          holding = true;
+          await untilSettled(held, sessionSignal).finally(() => {
+            holding = false;
+            watchdog.refresh();
+          });
+        }
       }
     } catch (error) {
       if (!signal.aborted && report.refusal === null) {

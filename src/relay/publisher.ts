@@ -18,7 +18,9 @@
 // of the run by a 413): an event too large is split when queued (event-split.ts), each piece its
 // own stamped event; a batch is cut to fit; an event refused alone is split again and its pieces
 // sent before anything behind it. A turn's events stop being read from its agent while its room
-// holds more than `publishRoomHighWaterBytes` unsent (`backpressure`), so memory stays bounded.
+// holds more than `publishRoomHighWaterBytes` unsent (`backpressure`), and the command stream is
+// not read further while more than `publishIntakeHighWaterEvents` are unsent and the relay takes
+// them (`intakeBackpressure`): a flood of turns waits at the relay, so memory stays bounded.
 import { Backoff, type Random } from "../async/backoff.ts";
 import { type Clock, systemClock, type Timer } from "../async/clock.ts";
 import type { Logger } from "../log/logger.ts";
@@ -162,6 +164,8 @@ export class Publisher {
    */
   private readonly counted = new Map<string, number>();
   private readonly drainWaiters = new Map<string, Array<() => void>>();
+  /** The command stream waiting for the queue to go down (see `intakeBackpressure`). */
+  private intakeWaiters: Array<() => void> = [];
   /** Turns whose content the relay refused for good, with why: their end is sent as a failure. */
   private readonly lostTurns = new Map<string, string>();
 
@@ -195,6 +199,28 @@ export class Publisher {
       waiters.push(resolve);
       this.drainWaiters.set(roomId, waiters);
     });
+  }
+
+  /**
+   * A promise while the queue holds more than `publishIntakeHighWaterEvents` and the relay takes
+   * events, settling once it is down to half (or the relay fails, or publishing stops); null
+   * otherwise. The command stream waits on it before reading more commands, so turns arriving
+   * faster than their answers can be sent wait at the relay. While the relay fails there is none:
+   * the outbox is the buffer then, within its own bounds.
+   */
+  intakeBackpressure(): Promise<void> | null {
+    if (this.queue.depth() <= this.settings.publishIntakeHighWaterEvents) return null;
+    if (this.stopped || this.relayBackoff.failures > 0) return null;
+    return new Promise((resolve) => this.intakeWaiters.push(resolve));
+  }
+
+  /** Wakes the command stream when the queue went down to half, or whenever `force`. */
+  private wakeIntake(force: boolean): void {
+    if (this.intakeWaiters.length === 0) return;
+    if (!force && this.queue.depth() > this.settings.publishIntakeHighWaterEvents / 2) return;
+    const waiters = this.intakeWaiters;
+    this.intakeWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /**
@@ -333,6 +359,7 @@ export class Publisher {
     for (const room of this.rooms.values()) this.clearTimer(room);
     this.clearRelayTimer();
     this.notifyFlush(false);
+    this.wakeIntake(true);
     await Promise.allSettled([...this.inFlight]);
     for (const waiters of this.drainWaiters.values()) for (const wake of waiters) wake();
     this.drainWaiters.clear();
@@ -785,6 +812,7 @@ export class Publisher {
     if (this.relayBackoff.failures > 0 && this.clock.now() < this.relayRetryAt) return;
     const waitMs = this.relayBackoff.nextDelayMs(failure.retryAfterMs ?? 0);
     const failures = this.relayBackoff.failures;
+    this.wakeIntake(true);
     this.relayRetryAt = this.clock.now() + waitMs;
     // One warning when the relay starts failing, then every tenth probe.
     const level = failures === 1 || failures % 10 === 0 ? "warn" : "debug";
@@ -949,10 +977,12 @@ export class Publisher {
     for (const room of this.rooms.values()) this.clearTimer(room);
     this.clearRelayTimer();
     this.notifyFlush(false);
+    this.wakeIntake(true);
     if (notify) this.options.onAuthError(error);
   }
 
   private checkIdle(): void {
+    this.wakeIntake(false);
     const depth = this.queue.depth();
     if (this.overflowing && depth <= this.settings.publishMaxQueuedEvents / 2) {
       this.overflowing = false;

@@ -188,6 +188,7 @@ export class RelayLink extends EventEmitter<RelayLinkEvents> {
       onCommand: (command, eventId, parsed) => this.handleCommand(command, eventId, parsed),
       onNotRegistered: reregister,
       onEventIdDropped: () => this.options.eventIds?.save(this.eventIdScope, null),
+      intake: () => this.publisher.intakeBackpressure(),
       onOpen: () => {
         this.heartbeat.wake();
         this.emit("connected");

@@ -62,6 +62,12 @@ export interface RelayLinkSettings {
   publishMaxBodyBytes: number;
   /** Unsent bytes of one room above which its turns stop reading their agent until it drains. */
   publishRoomHighWaterBytes: number;
+  /**
+   * Unsent events above which the command stream is not read further while the relay takes
+   * events (read again once half of them are sent): a flood of turns waits at the relay, not in
+   * the hub's memory. While the relay fails, the outbox takes the backlog (its own bounds).
+   */
+  publishIntakeHighWaterEvents: number;
 }
 
 const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.freeze({
@@ -90,6 +96,7 @@ const DEFAULT_RELAY_LINK_SETTINGS: Readonly<RelayLinkSettings> = Object.freeze({
   maxRetryAfterMs: 300_000,
   publishMaxBodyBytes: 1024 * 1024,
   publishRoomHighWaterBytes: 1024 * 1024,
+  publishIntakeHighWaterEvents: 5_000,
 });
 
 /** Defaults overlaid with the given values (undefined entries ignored). */

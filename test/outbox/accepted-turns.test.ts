@@ -1,5 +1,5 @@
 // The durable accepted-turn ledger and the command stream's last event id, across restarts.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -7,7 +7,7 @@ import { RestartRecovery } from "../../src/hub/recovery.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { type Outbox, openOutbox } from "../../src/outbox/outbox.ts";
 import type { OutboxSettings } from "../../src/outbox/settings.ts";
-import { chunk, finished, submitted } from "./support.ts";
+import { chunk, finished, submitted, until } from "./support.ts";
 
 const dirs: string[] = [];
 const opened: Outbox[] = [];
@@ -120,6 +120,49 @@ describe("accepted turns, durable", () => {
     expect(second.eventIds.load("http://other.example abcdef")).toBeNull();
     second.eventIds.save(scope, null);
     expect(second.eventIds.load(scope)).toBeNull();
+  });
+
+  // Issue 15, finding 5: a flood of 100,000 turns left 100,000 records on the heap (~35 MB),
+  // although the database holds them all.
+  it("keeps only the latest turns in memory while the database works; the others are found in it", () => {
+    const box = open(tempDir(), { acceptedTurnsCachedMax: 3 });
+    const ledger = box.acceptedTurns;
+    for (let n = 0; n < 10; n++) ledger.accept(turn(`t${n}`, { hubTaskId: `hub-${n}` }));
+    ledger.noteTaskId("t0", "task-0");
+    expect(ledger.heldInMemory).toBe(3);
+    expect(ledger.accept(turn("t0"))).toBe(false);
+    expect(ledger.has("t1")).toBe(true);
+    expect(ledger.find("t0")?.agentTaskId).toBe("task-0");
+    expect(ledger.findByTaskId("task-0")?.agentMessageId).toBe("t0");
+    expect(ledger.findByTaskId("hub-2")?.agentMessageId).toBe("t2");
+    expect(ledger.findByTaskId("hub-9")?.agentMessageId).toBe("t9");
+  });
+
+  it("while the database is unusable, remembers every turn accepted meanwhile and writes them once it works", async () => {
+    // The data folder is below a plain file: unusable until that file goes.
+    const parent = tempDir();
+    writeFileSync(join(parent, "in-the-way"), "");
+    const dir = join(parent, "in-the-way", "data");
+    const box = open(dir, { acceptedTurnsCachedMax: 2, reopenIntervalMs: 20 });
+    const ledger = box.acceptedTurns;
+    expect(box.durable).toBe(false);
+    for (let n = 0; n < 6; n++) expect(ledger.accept(turn(`t${n}`))).toBe(true);
+    ledger.noteTaskId("t1", "task-1");
+    // Beyond the latest two: still recognised, from memory (the database has none of them).
+    expect(ledger.accept(turn("t0"))).toBe(false);
+    expect(ledger.findByTaskId("task-1")?.agentMessageId).toBe("t1");
+
+    rmSync(join(parent, "in-the-way"));
+    mkdirSync(dir, { recursive: true });
+    await until(() => box.durable, "the outbox to use its database again");
+    expect(ledger.heldInMemory).toBe(2);
+    expect(ledger.accept(turn("t0"))).toBe(false);
+    expect(ledger.find("t1")?.agentTaskId).toBe("task-1");
+    box.close();
+    const again = open(dir);
+    expect(["t0", "t1", "t2", "t3", "t4", "t5"].every((id) => again.acceptedTurns.has(id))).toBe(
+      true,
+    );
   });
 
   it("in memory (no directory) still drops duplicates", () => {

@@ -180,6 +180,48 @@ describe("CommandStream", () => {
     expect(h.commands[0]).toMatchObject({ id: "k1", command: { type: "connection_ready" } });
   });
 
+  // Issue 15, finding 5: commands were read as fast as the relay sent them, however many of
+  // their answers the relay had yet to take.
+  it("reads no further while the hub holds its intake (no read timeout meanwhile), and goes on once it lets go", async () => {
+    let heartbeats = 0;
+    let res!: ServerResponse;
+    server = await startScriptedServer((_request, response) => {
+      res = response;
+      const write = sse(response);
+      write('data: {"type":"connection_ready"}\n\n');
+      const timer = setInterval(() => {
+        heartbeats += 1;
+        write('data: {"type":"heartbeat"}\n\n');
+      }, 20);
+      response.on("close", () => clearInterval(timer));
+    });
+    let held: Promise<void> | null = null;
+    let release!: () => void;
+    const h = run(server.url, { streamReadTimeoutMs: 200 }, { intake: () => held });
+    await waitUntil(() => h.commands.length >= 2, 5_000, "the stream to flow");
+    held = new Promise((resolve) => {
+      release = resolve;
+    });
+    const turn = { type: "user_message", room_id: "r", local_agent_id: "a", agent_message_id: "m" };
+    res.write(`data: ${JSON.stringify(turn)}\n\n`);
+    await waitUntil(
+      () => h.commands.some((c) => c.command.type === "user_message"),
+      5_000,
+      "the turn",
+    );
+    const readBefore = h.commands.length;
+    // 30 heartbeats (≥ 600 ms, three read timeouts) written while the intake is held.
+    const from = heartbeats;
+    await waitUntil(() => heartbeats >= from + 30, 5_000, "the relay's heartbeats");
+    expect(h.commands.length).toBeLessThanOrEqual(readBefore + 1); // the one being read at most
+    expect(h.closes).toEqual([]);
+    expect(eventRequests(server.requests)).toHaveLength(1);
+    held = null;
+    release();
+    await waitUntil(() => h.commands.length >= readBefore + 30, 5_000, "the held heartbeats");
+    expect(h.closes).toEqual([]);
+  });
+
   it("silence beyond the read timeout ends the connection and reconnects", async () => {
     server = await startScriptedServer((_request, res) => {
       sse(res)('data: {"type":"connection_ready"}\n\n'); // then nothing, ever

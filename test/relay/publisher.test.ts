@@ -723,6 +723,62 @@ describe("Publisher: answers of any size", () => {
   });
 });
 
+describe("Publisher intake backpressure (issue 15, finding 5: a flood was read from the command stream whatever the relay had yet to take)", () => {
+  const rooms = ["a", "b", "c", "d"];
+
+  it("holds the command stream while more events are unsent than the high-water mark and the relay takes them", async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const h = make(
+      async () => {
+        await gate;
+      },
+      { publishIntakeHighWaterEvents: 6 },
+    );
+    expect(h.publisher.intakeBackpressure()).toBeNull();
+    for (const room of rooms) h.publisher.publish(room, [submitted(room), done(room)]);
+    const waiting = h.publisher.intakeBackpressure();
+    expect(waiting).toBeInstanceOf(Promise);
+    let settled = false;
+    void waiting?.then(() => {
+      settled = true;
+    });
+    await waitUntil(() => h.publisher.stats().posts === rooms.length, 5_000, "the POSTs to go out");
+    expect(settled).toBe(false); // every room's POST is out, none answered yet
+    open();
+    await waiting;
+    expect(h.publisher.depth()).toBeLessThanOrEqual(3);
+    expect(h.publisher.intakeBackpressure()).toBeNull();
+  });
+
+  it("does not hold it while the relay fails (the outbox takes the backlog), and lets a held stream go when it starts failing", async () => {
+    let fail!: () => void;
+    const failing = new Promise<void>((_resolve, reject) => {
+      fail = () => reject(transient());
+    });
+    failing.catch(() => {});
+    const h = make(
+      async () => {
+        await failing;
+      },
+      {
+        publishIntakeHighWaterEvents: 6,
+        publishRetryBaseDelayMs: 60_000,
+        publishRetryMaxDelayMs: 60_000,
+      },
+    );
+    for (const room of rooms) h.publisher.publish(room, [submitted(room), done(room)]);
+    const waiting = h.publisher.intakeBackpressure();
+    expect(waiting).toBeInstanceOf(Promise);
+    fail();
+    await waiting;
+    expect(h.publisher.depth()).toBe(8);
+    expect(h.publisher.intakeBackpressure()).toBeNull();
+  });
+});
+
 describe("Publisher retry backoff", () => {
   it("grows per failure and starts over once a POST gets through (per room and relay-wide)", async () => {
     const failOn = new Set([1, 2, 4]); // POSTs 1, 2 and 4 fail; 3 and 5 get through
