@@ -295,8 +295,8 @@ export const MUTATIONS: Mutation[] = [
     edits: [
       {
         file: "src/agents/transports/child-env.ts",
-        search: 'export const HUB_SECRET_NAMES: readonly string[] = ["HYBRO_API_KEY"];',
-        replace: "export const HUB_SECRET_NAMES: readonly string[] = [];",
+        search: 'const HUB_SECRET_NAMES: readonly string[] = ["HYBRO_API_KEY"];',
+        replace: "const HUB_SECRET_NAMES: readonly string[] = [];",
       },
     ],
     tests: ["test/transports/child-env.test.ts"],
