@@ -6,7 +6,7 @@
 import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DevRelay } from "../src/devrelay/index.ts";
@@ -35,6 +35,12 @@ export async function startHubProcess(options: {
   args?: string[];
 }): Promise<HubProcess> {
   mkdirSync(join(options.home, "config"), { recursive: true });
+  // BENCH_HUB_CONFIG: a config.json for the hub (e.g. a privacy policy to compare).
+  if (process.env.BENCH_HUB_CONFIG) {
+    writeFileSync(join(options.home, "config", "config.json"), process.env.BENCH_HUB_CONFIG, {
+      mode: 0o600,
+    });
+  }
   const child = spawn(
     process.execPath,
     [
