@@ -3,11 +3,11 @@
 // from inside a running process (V8 sizes its heap at start; v8.setFlagsFromString is too late).
 //
 // By default V8 lets the young generation grow to 64 MB under load and keeps it. Measured with
-// bench/run.ts and bench/footprint.ts (one HTTP echo agent, concurrency 64, medians of runs
-// alternated on a shared 2-core machine): with 4 MB semi-spaces the hub holds about a third less
-// after the load (218 MB instead of 327) for no more CPU per turn; 1 MB semi-spaces save a few MB
-// more idle but cost 8-15 % more CPU per turn (README, "Footprint"). A hand-run
-// `start --foreground` takes them as `node --max-semi-space-size=4 "$(command -v hybro-hub)" …`.
+// bench/run.ts (3,200 turns at concurrency 64; 3 alternated runs on a quiet 2-core machine,
+// medians): with 4 MB semi-spaces the hub held 213 MB after the load instead of 322, and spent
+// 1.42 ms of CPU per turn instead of 1.97; 1 MB ones saved no more and cost more CPU (README,
+// "Footprint"). A hand-run `start --foreground` takes them as
+// `node --max-semi-space-size=4 "$(command -v hybro-hub)" …`.
 export const DAEMON_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=4"];
 
 /** DAEMON_NODE_FLAGS minus those the user already set (on the command line or NODE_OPTIONS). */
