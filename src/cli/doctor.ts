@@ -2,7 +2,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
 import type { Command } from "commander";
-import { Agent, EnvHttpProxyAgent, request } from "undici";
 import { checkKeyFormat, resolveApiKey } from "../config/api-key.ts";
 import { readConfigFile } from "../config/config-file.ts";
 import { configFilePath, defaultAgentsFilePath, type HubPaths, hubPaths } from "../config/paths.ts";
@@ -11,6 +10,7 @@ import { askDaemon } from "../control/client.ts";
 import type { AgentStatus } from "../control/protocol.ts";
 import { defaultServiceSystem, installedServiceState } from "../service/install.ts";
 import { ExitCode } from "../system/exit-codes.ts";
+import { Agent, EnvHttpProxyAgent, request } from "../system/undici.ts";
 import { cliEntryPath } from "./entry-path.ts";
 import { chooseGatewayUrl, gatewayUrlOrigin, trimGatewayUrl } from "./gateway-url.ts";
 import { MIN_NODE, nodeVersionProblem } from "./node-version.ts";

@@ -4,7 +4,8 @@
 // 10 s would pass them for ever), a size cap on every answer read, the proxy variables honoured,
 // and every failure returned as a classified RelayError.
 import { readFileSync } from "node:fs";
-import { Agent, type Dispatcher, EnvHttpProxyAgent } from "undici";
+import type { Dispatcher } from "undici";
+import { Agent, EnvHttpProxyAgent } from "../system/undici.ts";
 import { DEFAULT_GATEWAY_URL } from "../wire/gateway.ts";
 import type {
   HubStatus,

@@ -1,7 +1,8 @@
 // HybroGateway: call agents through the Hybro Gateway API (hybro.ai, or the development relay)
 // from your own code — discover, send, stream, card.
 import { setTimeout as sleep } from "node:timers/promises";
-import { Agent, type Dispatcher, request } from "undici";
+import type { Dispatcher } from "undici";
+import { Agent, request } from "../system/undici.ts";
 import {
   type AgentCardResponse,
   DEFAULT_GATEWAY_URL,

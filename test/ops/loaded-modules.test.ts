@@ -18,7 +18,7 @@ describe("the modules a started hub loads", () => {
   });
   afterAll(() => fixture?.close());
 
-  it("leaves out the dev relay, the SDK, other commands, prom-client, pino-pretty, execa, ws and Node's bundled undici", async () => {
+  it("leaves out the dev relay, the SDK, other commands, prom-client, pino-pretty, execa, ws, undici's unused parts and Node's bundled undici", async () => {
     const { home, relay } = fixture;
     const { key } = relay.createKey({ name: "modules", scopes: ["*"] });
     const listFile = join(home, "loaded.txt");
@@ -50,6 +50,13 @@ describe("the modules a started hub loads", () => {
       ),
     );
     expect(unneeded).toEqual([]);
+    // undici by the pieces the hub uses (system/undici.ts), not its index with fetch, WebSocket,
+    // the caches and the mocks.
+    expect(
+      relative.filter((path) =>
+        /^node_modules\/undici\/(index\.js|lib\/(web|mock|cache)\/)/.test(path),
+      ),
+    ).toEqual([]);
     // An ESM import of node:http reads its lazy exports (WebSocket, …), which load Node's own
     // bundled undici beside the npm one: a few MB resident for nothing (system/http-server.ts).
     expect(relative).toContain("builtin:internal/modules/esm/loader");

@@ -3,7 +3,7 @@
 // may take as long as the turn allows; deadlines come from the caller's signal), and a pool
 // large enough for many concurrent turns to one agent.
 
-import { Agent, type Dispatcher, request } from "undici";
+import type { Dispatcher } from "undici";
 import { jsonRpcErrorOf, jsonRpcRequest, jsonRpcResult, newRequestId } from "../../a2a/jsonrpc.ts";
 import { isRecord } from "../../a2a/model.ts";
 import {
@@ -20,6 +20,7 @@ import {
 } from "../../a2a/transport.ts";
 import { type Logger, silentLogger } from "../../log/logger.ts";
 import { withDefaults } from "../../system/settings.ts";
+import { Agent, request } from "../../system/undici.ts";
 import { isRedirect, redirectText } from "../../wire/redirect.ts";
 import { DEFAULT_MAX_EVENT_CHARS, readSseEvents, SseEventTooLargeError } from "../../wire/sse.ts";
 import { cardAnswerProblem, readCardText } from "./card-body.ts";

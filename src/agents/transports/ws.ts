@@ -3,7 +3,6 @@
 // connection up afterwards (reconnecting with capped backoff and jitter), and pings to notice
 // a dead peer long before TCP would.
 
-import { Agent, request } from "undici";
 import type WebSocket from "ws";
 import type { RawData } from "ws";
 import { TransportError } from "../../a2a/transport.ts";
@@ -12,6 +11,7 @@ import { type Clock, systemClock, type Timer } from "../../async/clock.ts";
 import { Deferred, untilSettled } from "../../async/deferred.ts";
 import { onFirstUse } from "../../system/on-first-use.ts";
 import { withDefaults } from "../../system/settings.ts";
+import { Agent, request } from "../../system/undici.ts";
 import { cardAnswerProblem, readCardText } from "./card-body.ts";
 import { isCard } from "./local-card.ts";
 import { PeerTransport, type PeerTransportOptions } from "./peer-transport.ts";
