@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DevRelay } from "../src/devrelay/index.ts";
-import { daemonNodeFlags } from "../src/system/daemon-node-flags.ts";
+import { daemonEnv, daemonNodeFlags } from "../src/system/daemon-settings.ts";
 import type { PublishedEvent } from "../src/wire/relay.ts";
 
 export interface HubProcess {
@@ -58,7 +58,7 @@ export async function startHubProcess(options: {
     ],
     {
       env: {
-        ...process.env,
+        ...hubEnv(process.env),
         HYBRO_HUB_HOME: options.home,
         HYBRO_API_KEY: options.key,
         ...options.env,
@@ -143,7 +143,7 @@ export function spawnHub(options: {
   env?: Record<string, string>;
 }): BenchHub {
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...hubEnv(process.env),
     HYBRO_HUB_HOME: options.home,
     HYBRO_API_KEY: options.key,
     ...options.env,
@@ -195,6 +195,11 @@ export function spawnHub(options: {
  */
 function hubNodeFlags(flags: string[] = []): string[] {
   return [...(process.env.BENCH_NO_DAEMON_FLAGS ? [] : daemonNodeFlags(flags)), ...flags];
+}
+
+/** The daemon's environment settings too (BENCH_NO_DAEMON_FLAGS=1: without). */
+function hubEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return process.env.BENCH_NO_DAEMON_FLAGS ? { ...env } : daemonEnv(env);
 }
 
 function builtCli(root: string): string {

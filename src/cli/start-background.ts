@@ -9,7 +9,7 @@ import type { Readable } from "node:stream";
 import type { HubPaths } from "../config/paths.ts";
 import { controlSocketPath, logFilePath, stderrLogFilePath } from "../config/runtime-files.ts";
 import { askDaemon } from "../control/client.ts";
-import { daemonNodeFlags } from "../system/daemon-node-flags.ts";
+import { daemonEnv, daemonNodeFlags } from "../system/daemon-settings.ts";
 import { ExitCode } from "../system/exit-codes.ts";
 import { cliEntryPath } from "./entry-path.ts";
 import { startSpinner } from "./spinner.ts";
@@ -44,7 +44,7 @@ export async function launchInBackground(options: LaunchOptions): Promise<number
   const stderrFd = openSync(stderrFile, "a", 0o600);
   const stderrStart = statSync(stderrFile).size;
 
-  const env = { ...process.env };
+  const env = daemonEnv(process.env);
   delete env.HYBRO_API_KEY;
   delete env.NOTIFY_SOCKET;
   const child = spawn(

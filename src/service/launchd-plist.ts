@@ -2,7 +2,7 @@
 // equivalent of RestartPreventExitStatus: KeepAlive restarts any failed exit, including an
 // invalid key (exit 3), at most once per ThrottleInterval.
 import { join } from "node:path";
-import { DAEMON_NODE_FLAGS } from "../system/daemon-node-flags.ts";
+import { DAEMON_NODE_FLAGS } from "../system/daemon-settings.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 
 export const LAUNCHD_LABEL = "ai.hybro.hub";

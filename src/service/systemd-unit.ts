@@ -6,7 +6,7 @@
 // the manager to take the message). TimeoutStartSec=infinity because the hub keeps retrying an
 // unreachable relay (boot before the network is up) instead of failing; an invalid key exits 3
 // and RestartPreventExitStatus=3 stops the restart loop.
-import { DAEMON_NODE_FLAGS } from "../system/daemon-node-flags.ts";
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from "../system/daemon-settings.ts";
 import type { ServiceSpec } from "./service-spec.ts";
 
 export const SYSTEMD_UNIT_NAME = "hybro-hub.service";
@@ -40,7 +40,11 @@ export function renderSystemdUnit(spec: ServiceSpec): string {
     .join(" ");
   const writable = [spec.paths.data, spec.paths.log, ...spec.writable];
   if (spec.hubHome) writable.push(spec.paths.runtime);
-  const environment = [`HYBRO_HUB_SERVICE=systemd`, `PATH=${spec.pathEnv}`];
+  const environment = [
+    `HYBRO_HUB_SERVICE=systemd`,
+    `PATH=${spec.pathEnv}`,
+    ...Object.entries(DAEMON_ENV).map(([name, value]) => `${name}=${value}`),
+  ];
   if (spec.hubHome) environment.push(`HYBRO_HUB_HOME=${spec.hubHome}`);
   return `# Written by \`hybro-hub service install\`. The paths are absolute: after a Node upgrade or
 # a move of hybro-hub, run \`hybro-hub service install\` again.

@@ -124,10 +124,14 @@ describe("background daemon", () => {
     expect(readFileSync(`/proc/${pid}/environ`, "utf8")).not.toContain(firstKey.key);
   });
 
-  it("runs the daemon with the small-daemon Node flags (system/daemon-node-flags.ts)", () => {
+  it("runs the daemon with the small-daemon settings (system/daemon-settings.ts)", () => {
     const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    expect(argv.indexOf("--max-semi-space-size=4")).toBeGreaterThan(0);
-    expect(argv.indexOf("--max-semi-space-size=4")).toBeLessThan(argv.indexOf("start"));
+    for (const flag of ["--max-semi-space-size=4", "--max-old-space-size=512"]) {
+      expect(argv.indexOf(flag)).toBeGreaterThan(0);
+      expect(argv.indexOf(flag)).toBeLessThan(argv.indexOf("start"));
+    }
+    const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    expect(environ).toContain("MALLOC_MMAP_THRESHOLD_=131072");
   });
 
   it("serves gateway calls and counts them in status and metrics", async () => {

@@ -50,7 +50,7 @@ describe("service install --print", () => {
     expect(result.code, result.stderr).toBe(0);
     const unit = result.stdout;
     expect(unit).toContain(
-      `ExecStart=${process.execPath} --max-semi-space-size=4 ${CLI} start --foreground --agents ${join(REPO_ROOT, "agents.json")} --log-level debug`,
+      `ExecStart=${process.execPath} --max-semi-space-size=4 --max-old-space-size=512 ${CLI} start --foreground --agents ${join(REPO_ROOT, "agents.json")} --log-level debug`,
     );
     for (const line of [
       "Type=notify",
@@ -65,6 +65,7 @@ describe("service install --print", () => {
       "PrivateTmp=yes",
       `Environment=HYBRO_HUB_HOME=${home}`,
       "Environment=HYBRO_HUB_SERVICE=systemd",
+      "Environment=MALLOC_MMAP_THRESHOLD_=131072",
       "WantedBy=default.target",
     ]) {
       expect(unit).toContain(`${line}\n`);
@@ -81,7 +82,7 @@ describe("service install --print", () => {
     expect(plist).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<!DOCTYPE plist/);
     expect(plist).toContain("<key>Label</key>\n  <string>ai.hybro.hub</string>");
     expect(plist).toContain(
-      `<array>\n    <string>${process.execPath}</string>\n    <string>--max-semi-space-size=4</string>\n    <string>${CLI}</string>\n    <string>start</string>\n    <string>--foreground</string>\n    <string>--log-file</string>\n    <string>${join(home, "log", "hub.log")}</string>\n  </array>`,
+      `<array>\n    <string>${process.execPath}</string>\n    <string>--max-semi-space-size=4</string>\n    <string>--max-old-space-size=512</string>\n    <string>${CLI}</string>\n    <string>start</string>\n    <string>--foreground</string>\n    <string>--log-file</string>\n    <string>${join(home, "log", "hub.log")}</string>\n  </array>`,
     );
     expect(plist).toContain("<key>RunAtLoad</key>\n  <true/>");
     expect(plist).toContain(
