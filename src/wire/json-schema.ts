@@ -21,12 +21,8 @@ function receivedName(value: unknown): string {
 const typeMessage = (expected: string, value: unknown) =>
   `Invalid input: expected ${expected}, received ${receivedName(value)}`;
 
-const EXPECTED: Record<string, string> = {
-  object: "object",
-  loose_object: "object",
-  strict_object: "object",
-  record: "record",
-};
+const OBJECT_TYPES = { object: "object", loose_object: "object", strict_object: "object" };
+const EXPECTED: Record<string, string> = { ...OBJECT_TYPES, record: "record" };
 
 /** The default wording of an issue the schema gives no message of its own. */
 export function defaultMessage(issue: Issue): string {
@@ -76,7 +72,8 @@ export function unknownKeyObject(issue: Issue): Record<string, unknown> | null {
 
 /** Whether the issue is about a record key (a key the key schema refused). */
 export function isKeyIssue(issue: Issue): boolean {
-  return issue.path?.at(-1)?.origin === "key" && unknownKeyObject(issue) === null;
+  // An object's key issues (unknown or missing keys) are the object's own.
+  return issue.path?.at(-1)?.origin === "key" && !(issue.type in OBJECT_TYPES);
 }
 
 const keysNotIn = (object: Record<string, unknown>, entries: v.ObjectEntries) =>
@@ -133,15 +130,33 @@ export const record = <K extends v.GenericSchema<string, string>, T extends v.Ge
 export const anyObject = () => record(v.string(), v.unknown());
 
 /**
- * A URL string (parsed as `URL` does, after trimming), optionally only of these schemes; the
- * value becomes the trimmed text without tabs and line breaks (what the URL parser reads).
+ * A URL string (parsed as `URL` does, after trimming); `httpOnly`: only `http://` and `https://`
+ * ones. The value becomes the trimmed text without tabs and line breaks (what `URL` reads).
  */
-export const urlString = (message: string, schemes?: RegExp) =>
+export const urlString = (message: string, httpOnly = false) =>
   v.pipe(
     v.string(),
     v.check((text) => {
-      const url = URL.parse(text.trim());
-      return url !== null && (!schemes || schemes.test(url.protocol.slice(0, -1)));
+      const trimmed = text.trim();
+      if (!httpOnly) return URL.canParse(trimmed);
+      // "http:example.com" parses, but is not what anyone means.
+      return /^https?:\/\//i.test(trimmed) && URL.canParse(trimmed);
     }, message),
     v.transform((text) => text.trim().replace(/[\t\n\r]/g, "")),
   );
+
+/** Whole numbers stay within JavaScript's safe integers (beyond them, arithmetic loses units). */
+export const notAboveSafeInteger = v.check<number, string>(
+  (n) => n <= Number.MAX_SAFE_INTEGER,
+  "Too big: expected int to be <=9007199254740991",
+);
+export const notBelowSafeInteger = v.check<number, string>(
+  (n) => n >= Number.MIN_SAFE_INTEGER,
+  "Too small: expected int to be >=-9007199254740991",
+);
+export const wholeNumber = v.pipe(
+  v.number(),
+  v.integer(),
+  notAboveSafeInteger,
+  notBelowSafeInteger,
+);
