@@ -41,8 +41,8 @@ export function defaultMessage(issue: Issue): string {
       return `Too big: expected number to be <=${String(issue.requirement)}`;
     case "regex":
       return `Invalid string: must match pattern ${String(issue.requirement)}`;
-    case "picklist":
-      return `Invalid option: expected one of ${issue.expected ?? ""}`;
+    case "picklist": // valibot's `("a" | "b")` as `"a"|"b"`
+      return `Invalid option: expected one of ${(issue.expected ?? "").replace(/^\((.*)\)$/, "$1").replaceAll(" | ", "|")}`;
     case "literal":
       return `Invalid input: expected ${issue.expected ?? ""}`;
     case "union":
@@ -80,7 +80,7 @@ const keysNotIn = (object: Record<string, unknown>, entries: v.ObjectEntries) =>
   Object.keys(object).filter((key) => !Object.hasOwn(entries, key));
 
 /** An object's own issues: a missing key is its field's problem with `undefined`. */
-function objectMessage(entries: v.ObjectEntries) {
+export function objectMessage(entries: v.ObjectEntries) {
   return (issue: Issue): string => {
     const item = issue.path?.at(-1);
     const object = unknownKeyObject(issue);
@@ -95,7 +95,7 @@ function objectMessage(entries: v.ObjectEntries) {
 }
 
 /** Refuses anything but a JSON object (arrays included) before `schema` runs. */
-const onlyObject = <T>(expected: "object" | "record") =>
+export const onlyObject = <T>(expected: "object" | "record") =>
   v.custom<T>(isJsonObject, (issue) => typeMessage(expected, issue.input));
 
 /** An object with exactly these keys. */
