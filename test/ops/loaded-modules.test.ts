@@ -18,7 +18,7 @@ describe("the modules a started hub loads", () => {
   });
   afterAll(() => fixture?.close());
 
-  it("leaves out the dev relay, the SDK, other commands, prom-client, pino-pretty, execa, ws and Node's bundled undici", async () => {
+  it("leaves out the dev relay, the SDK, other commands, prom-client, pino-pretty, execa, ws, zod and Node's bundled undici", async () => {
     const { home, relay } = fixture;
     const { key } = relay.createKey({ name: "modules", scopes: ["*"] });
     const listFile = join(home, "loaded.txt");
@@ -50,6 +50,9 @@ describe("the modules a started hub loads", () => {
       ),
     );
     expect(unneeded).toEqual([]);
+    // Schemas are valibot's: one module file (zod was ~95 of them and ~15 MB resident).
+    expect(relative.filter((path) => path.startsWith("node_modules/valibot/"))).toHaveLength(1);
+    expect(relative.filter((path) => /(^|\/)zod(\/|@|$)/.test(path))).toEqual([]);
     // An ESM import of node:http reads its lazy exports (WebSocket, …), which load Node's own
     // bundled undici beside the npm one: a few MB resident for nothing (system/http-server.ts).
     expect(relative).toContain("builtin:internal/modules/esm/loader");
