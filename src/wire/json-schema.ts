@@ -43,8 +43,6 @@ export function defaultMessage(issue: Issue): string {
       return `Invalid string: must match pattern ${String(issue.requirement)}`;
     case "picklist": // valibot's `("a" | "b")` as `"a"|"b"`
       return `Invalid option: expected one of ${(issue.expected ?? "").replace(/^\((.*)\)$/, "$1").replaceAll(" | ", "|")}`;
-    case "literal":
-      return `Invalid input: expected ${issue.expected ?? ""}`;
     case "union":
     case "check":
       return "Invalid input";
@@ -73,11 +71,8 @@ export function unknownKeyObject(issue: Issue): Record<string, unknown> | null {
 /** Whether the issue is about a record key (a key the key schema refused). */
 export function isKeyIssue(issue: Issue): boolean {
   // An object's key issues (unknown or missing keys) are the object's own.
-  return issue.path?.at(-1)?.origin === "key" && !(issue.type in OBJECT_TYPES);
+  return issue.path?.at(-1)?.origin === "key" && !Object.hasOwn(OBJECT_TYPES, issue.type);
 }
-
-const keysNotIn = (object: Record<string, unknown>, entries: v.ObjectEntries) =>
-  Object.keys(object).filter((key) => !Object.hasOwn(entries, key));
 
 /** An object's own issues: a missing key is its field's problem with `undefined`. */
 export function objectMessage(entries: v.ObjectEntries) {
@@ -85,7 +80,9 @@ export function objectMessage(entries: v.ObjectEntries) {
     const item = issue.path?.at(-1);
     const object = unknownKeyObject(issue);
     if (object) {
-      const keys = keysNotIn(object, entries).map((key) => JSON.stringify(key));
+      const keys = Object.keys(object)
+        .filter((key) => !Object.hasOwn(entries, key))
+        .map((key) => JSON.stringify(key));
       return `Unrecognized key${keys.length > 1 ? "s" : ""}: ${keys.join(", ")}`;
     }
     const field = typeof item?.key === "string" ? entries[item.key] : undefined;

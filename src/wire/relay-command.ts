@@ -2,7 +2,7 @@
 // command stream becomes a typed command, a command that cannot run (with the reason the relay
 // is told), or a reason to skip it. Pure: no I/O, no logging; the schemas are built once.
 import * as v from "valibot";
-import { looseObject } from "./json-schema.ts";
+import { objectMessage } from "./json-schema.ts";
 import type { CancelTaskCommand, UserMessageCommand, UserReplyCommand } from "./relay.ts";
 
 export type ParsedRelayCommand =
@@ -70,9 +70,12 @@ const turnFields = {
   room_id: turnField("room_id"),
   agent_message_id: turnField("agent_message_id"),
 };
+/** The command is a JSON object already (readRelayCommandData): no array guard needed. */
+const commandObject = <const E extends v.ObjectEntries>(entries: E) =>
+  v.looseObject(entries, objectMessage(entries));
 
 const userMessageSchema = v.pipe(
-  looseObject({
+  commandObject({
     ...turnFields,
     message: v.custom<Record<string, unknown>>(
       isObject,
@@ -95,7 +98,7 @@ const userMessageSchema = v.pipe(
 );
 
 const userReplySchema = v.pipe(
-  looseObject({
+  commandObject({
     ...turnFields,
     reply_text: v.optional(v.string("field 'reply_text' must be a string")),
   }),
@@ -114,7 +117,7 @@ const userReplySchema = v.pipe(
 
 const localAgentProblem = "field 'local_agent_id' is missing or empty";
 const cancelTaskSchema = v.pipe(
-  looseObject({
+  commandObject({
     local_agent_id: v.pipe(v.string(localAgentProblem), v.minLength(1, localAgentProblem)),
   }),
   v.check(
