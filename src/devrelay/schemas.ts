@@ -122,70 +122,61 @@ const relayStatus = looseObject({
   timestamp: v.nullish(v.string()),
 });
 
-const EVENT_TYPES = [
-  "task_submitted",
-  "task_status",
-  "artifact_update",
-  "agent_response",
-  "agent_error",
-  "task_interactive",
-  "processing_status",
-] as const;
-
 /**
  * The 7 event types hybro.ai accepts (any other `type` refuses the whole POST with 422). Their
  * `data` is checked where hybro.ai would otherwise lose the event later without a word (a
  * non-boolean flag, parts that are not objects, a missing text, a state it does not know for the
  * kind): stricter than its door, so a hub bug shows here as a 422 naming the field.
  */
+const eventKinds = [
+  envelope("task_submitted", { task_id: v.string(), agent_name: v.string() }),
+  envelope("task_status", {
+    state: v.string(),
+    status_text: v.optional(v.string()),
+    final: flag,
+    context_id: nullableText,
+  }),
+  envelope("artifact_update", {
+    text: v.optional(v.string()),
+    parts,
+    artifacts,
+    append: flag,
+    last_chunk: flag,
+    context_id: nullableText,
+    artifact: v.optional(looseObject({ artifactId: v.string(), parts })),
+  }),
+  envelope("agent_response", {
+    content: v.string(),
+    agent_id: v.optional(v.string()),
+    parts,
+    artifacts,
+    append: flag,
+    context_id: nullableText,
+  }),
+  envelope("agent_error", {
+    error: v.string(),
+    error_type: v.string(),
+    // `_normalize_hub_state`: anything else makes hybro.ai drop the event.
+    state: v.optional(v.picklist(["failed", "canceled", "rejected"])),
+    context_id: nullableText,
+  }),
+  envelope("task_interactive", {
+    state: v.picklist(["input-required", "auth-required"]),
+    context_id: nullableText,
+    status_text: v.optional(v.string()),
+    status: v.optional(relayStatus),
+  }),
+  envelope("processing_status", {
+    status: v.picklist(["completed", "failed", "canceled", "rejected", "input_required"]),
+    user_message_id: nullableText,
+  }),
+];
 const publishedEvent = v.pipe(
   onlyObject<Record<string, unknown>>("object"),
   v.variant(
     "type",
-    [
-      envelope("task_submitted", { task_id: v.string(), agent_name: v.string() }),
-      envelope("task_status", {
-        state: v.string(),
-        status_text: v.optional(v.string()),
-        final: flag,
-        context_id: nullableText,
-      }),
-      envelope("artifact_update", {
-        text: v.optional(v.string()),
-        parts,
-        artifacts,
-        append: flag,
-        last_chunk: flag,
-        context_id: nullableText,
-        artifact: v.optional(looseObject({ artifactId: v.string(), parts })),
-      }),
-      envelope("agent_response", {
-        content: v.string(),
-        agent_id: v.optional(v.string()),
-        parts,
-        artifacts,
-        append: flag,
-        context_id: nullableText,
-      }),
-      envelope("agent_error", {
-        error: v.string(),
-        error_type: v.string(),
-        // `_normalize_hub_state`: anything else makes hybro.ai drop the event.
-        state: v.optional(v.picklist(["failed", "canceled", "rejected"])),
-        context_id: nullableText,
-      }),
-      envelope("task_interactive", {
-        state: v.picklist(["input-required", "auth-required"]),
-        context_id: nullableText,
-        status_text: v.optional(v.string()),
-        status: v.optional(relayStatus),
-      }),
-      envelope("processing_status", {
-        status: v.picklist(["completed", "failed", "canceled", "rejected", "input_required"]),
-        user_message_id: nullableText,
-      }),
-    ],
-    `Invalid discriminator value. Expected ${EVENT_TYPES.map((type) => `'${type}'`).join(" | ")}`,
+    eventKinds,
+    `Invalid discriminator value. Expected ${eventKinds.map((kind) => `'${kind.entries.type.literal}'`).join(" | ")}`,
   ),
 );
 
