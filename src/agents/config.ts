@@ -9,7 +9,6 @@ import type { A2ADialect, TransportKind } from "../a2a/transport.ts";
 import { keySuggestion } from "../config/did-you-mean.ts";
 import { checkAgentPolicies } from "../privacy/agent-policies.ts";
 import type { PolicySpec } from "../privacy/policy-spec.ts";
-import { localAgentIdForCommand, localAgentIdForUrl } from "../wire/agent-id.ts";
 import {
   anyObject,
   defaultMessage,
@@ -22,7 +21,8 @@ import {
   unknownKeyObject,
   urlString,
   wholeNumber,
-} from "../wire/json-schema.ts";
+} from "../validation/schema-pieces.ts";
+import { localAgentIdForCommand, localAgentIdForUrl } from "../wire/agent-id.ts";
 import { valueAt } from "../wire/value-at.ts";
 import { type EnvSource, type ExpansionProblem, expandHome, expandTree } from "./env-expand.ts";
 import { describeJsonError } from "./json-position.ts";

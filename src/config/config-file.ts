@@ -7,7 +7,7 @@ import {
   issuePath,
   strictObject,
   urlString,
-} from "../wire/json-schema.ts";
+} from "../validation/schema-pieces.ts";
 
 /** config.json in the config directory: what `config set-key` saves. Mode 0600. */
 const ConfigFileSchema = strictObject({

@@ -11,7 +11,7 @@ import {
   onlyObject,
   strictObject,
   wholeNumber,
-} from "../wire/json-schema.ts";
+} from "../validation/schema-pieces.ts";
 import { RelayHttpError } from "./errors.ts";
 
 const text = (max: number) => v.pipe(v.string(), v.maxLength(max));

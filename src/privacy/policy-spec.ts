@@ -16,7 +16,7 @@
 
 import * as v from "valibot";
 import { keySuggestion } from "../config/did-you-mean.ts";
-import { issuePath, strictObject, unknownKeyObject } from "../wire/json-schema.ts";
+import { issuePath, strictObject, unknownKeyObject } from "../validation/schema-pieces.ts";
 import { valueAt } from "../wire/value-at.ts";
 import {
   ACTIONS,

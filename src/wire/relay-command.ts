@@ -2,7 +2,7 @@
 // command stream becomes a typed command, a command that cannot run (with the reason the relay
 // is told), or a reason to skip it. Pure: no I/O, no logging; the schemas are built once.
 import * as v from "valibot";
-import { objectMessage } from "./json-schema.ts";
+import { objectMessage } from "../validation/schema-pieces.ts";
 import type { CancelTaskCommand, UserMessageCommand, UserReplyCommand } from "./relay.ts";
 
 export type ParsedRelayCommand =

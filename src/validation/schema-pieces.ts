@@ -5,7 +5,7 @@
 // schemas does no work beyond creating them.
 import * as v from "valibot";
 
-export const isJsonObject = (value: unknown): value is Record<string, unknown> =>
+const isJsonObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
 type Issue = v.BaseIssue<unknown>;
