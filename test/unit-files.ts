@@ -4,6 +4,7 @@
 // test/architecture/unit-files.test.ts checks the direct imports of every file listed here.
 export const UNIT_TEST_FILES: readonly string[] = [
   "test/unit/**/*.test.ts",
+  "test/validation/**/*.test.ts",
   "test/architecture/**/*.test.ts",
   "test/a2a/card.test.ts",
   "test/a2a/dialect.test.ts",

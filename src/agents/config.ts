@@ -4,11 +4,24 @@ import { dirname, resolve } from "node:path";
 // line:column or the entry, and what is wrong. Unknown keys are errors, not silently ignored.
 
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
+import * as v from "valibot";
 import type { A2ADialect, TransportKind } from "../a2a/transport.ts";
 import { keySuggestion } from "../config/did-you-mean.ts";
 import { checkAgentPolicies } from "../privacy/agent-policies.ts";
 import type { PolicySpec } from "../privacy/policy-spec.ts";
+import {
+  anyObject,
+  defaultMessage,
+  isKeyIssue,
+  issuePath,
+  notAboveSafeInteger,
+  notBelowSafeInteger,
+  record,
+  strictObject,
+  unknownKeyObject,
+  urlString,
+  wholeNumber,
+} from "../validation/schema-pieces.ts";
 import { localAgentIdForCommand, localAgentIdForUrl } from "../wire/agent-id.ts";
 import { valueAt } from "../wire/value-at.ts";
 import { type EnvSource, type ExpansionProblem, expandHome, expandTree } from "./env-expand.ts";
@@ -99,61 +112,91 @@ export interface ParseOptions {
 // ---------------------------------------------------------------------------------------------
 // Schema: shapes and ranges. Cross-field rules (url xor command, schemes) are checked by hand.
 
-const port = z.int().min(1, "must be a port number (1–65535)").max(65535, "must be a port number");
+const port = v.pipe(
+  wholeNumber,
+  v.minValue(1, "must be a port number (1–65535)"),
+  v.maxValue(65535),
+);
+/** A port inside a list that also takes "from-to": a fraction is neither, not a bad port. */
+const portItem = v.pipe(
+  v.custom<number>(Number.isInteger),
+  notAboveSafeInteger,
+  notBelowSafeInteger,
+  v.minValue(1, "must be a port number (1–65535)"),
+  v.maxValue(65535),
+);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const nonEmpty = v.pipe(v.string(), v.minLength(1, "must not be empty"));
+const trimmedNonEmpty = v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"));
 
-const entrySchema = z.strictObject({
-  name: z.string().trim().min(1, "must not be empty"),
-  id: z
-    .string()
-    .regex(
-      /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/,
-      "must be 1–64 letters, digits, '.', '_', ':' or '-'",
-    )
-    .optional(),
-  description: z.string().optional(),
-  url: z.string().optional(),
-  command: z.string().trim().min(1, "must not be empty").optional(),
-  args: z.array(z.string()).optional(),
-  cwd: z.string().min(1, "must not be empty").optional(),
-  env: z
-    .record(z.string().regex(ENV_NAME, "variable names are letters, digits and _"), z.string())
-    .optional(),
-  card: z.record(z.string(), z.unknown()).optional(),
-  cardUrl: z.url({ protocol: /^https?$/, error: "must be an http(s):// URL" }).optional(),
-  headers: z
-    .record(z.string().regex(HEADER_NAME, "is not a valid HTTP header name"), z.string())
-    .optional(),
-  streaming: z.boolean().optional(),
-  maxConcurrency: z.int().min(1, "must be at least 1").max(10_000).optional(),
-  maxQueued: z.int().min(0, "must be 0 or more").max(100_000).optional(),
-  timeoutMs: z.int().min(1, "must be a positive number of milliseconds").optional(),
-  enabled: z.boolean().optional(),
-  a2a: z.enum(["0.3", "1.0"], { error: 'must be "0.3" or "1.0"' }).optional(),
-});
+const entryEntries = {
+  name: trimmedNonEmpty,
+  id: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(
+        /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/,
+        "must be 1–64 letters, digits, '.', '_', ':' or '-'",
+      ),
+    ),
+  ),
+  description: v.optional(v.string()),
+  url: v.optional(v.string()),
+  command: v.optional(trimmedNonEmpty),
+  args: v.optional(v.array(v.string())),
+  cwd: v.optional(nonEmpty),
+  env: v.optional(
+    record(
+      v.pipe(v.string(), v.regex(ENV_NAME, "variable names are letters, digits and _")),
+      v.string(),
+    ),
+  ),
+  card: v.optional(anyObject()),
+  cardUrl: v.optional(urlString("must be an http(s):// URL", true)),
+  headers: v.optional(
+    record(v.pipe(v.string(), v.regex(HEADER_NAME, "is not a valid HTTP header name")), v.string()),
+  ),
+  streaming: v.optional(v.boolean()),
+  maxConcurrency: v.optional(
+    v.pipe(wholeNumber, v.minValue(1, "must be at least 1"), v.maxValue(10_000)),
+  ),
+  maxQueued: v.optional(
+    v.pipe(wholeNumber, v.minValue(0, "must be 0 or more"), v.maxValue(100_000)),
+  ),
+  timeoutMs: v.optional(
+    v.pipe(wholeNumber, v.minValue(1, "must be a positive number of milliseconds")),
+  ),
+  enabled: v.optional(v.boolean()),
+  a2a: v.optional(v.picklist(["0.3", "1.0"], 'must be "0.3" or "1.0"')),
+};
+const entrySchema = strictObject(entryEntries);
 
-const fileSchema = z.strictObject({
-  $schema: z.string().optional(),
-  agents: z.array(entrySchema).optional(),
-  autoDiscover: z.boolean().optional(),
-  autoDiscoverPorts: z
-    .array(
-      z.union([port, z.string().regex(/^\d+-\d+$/)], {
-        error: 'each item must be a port number or a "from-to" range',
-      }),
-    )
-    .min(1, "must not be empty (leave it out to probe every listening port)")
-    .optional(),
-  autoDiscoverExcludePorts: z.array(port).optional(),
-  privacy: z.record(z.string(), z.unknown()).optional(),
-});
+const fileEntries = {
+  $schema: v.optional(v.string()),
+  agents: v.optional(v.array(entrySchema)),
+  autoDiscover: v.optional(v.boolean()),
+  autoDiscoverPorts: v.optional(
+    v.pipe(
+      v.array(
+        v.union(
+          [portItem, v.pipe(v.string(), v.regex(/^\d+-\d+$/))],
+          'each item must be a port number or a "from-to" range',
+        ),
+      ),
+      v.minLength(1, "must not be empty (leave it out to probe every listening port)"),
+    ),
+  ),
+  autoDiscoverExcludePorts: v.optional(v.array(port)),
+  privacy: v.optional(anyObject()),
+};
+const fileSchema = strictObject(fileEntries);
 
-type RawEntry = z.infer<typeof entrySchema>;
-type RawFile = z.infer<typeof fileSchema>;
+type RawEntry = v.InferOutput<typeof entrySchema>;
+type RawFile = v.InferOutput<typeof fileSchema>;
 
-const ENTRY_KEYS = Object.keys(entrySchema.shape);
-const FILE_KEYS = Object.keys(fileSchema.shape);
+const ENTRY_KEYS = Object.keys(entryEntries);
+const FILE_KEYS = Object.keys(fileEntries);
 
 interface Problem {
   path: Array<string | number>;
@@ -206,22 +249,18 @@ export function parseAgentsFile(
     else warnings.push(`${fileName}: ${describePath(p.path, expanded)} ${p.message}`);
   }
 
-  const result = fileSchema.safeParse(expanded);
-  if (!result.success) {
-    for (const issue of result.error.issues) {
-      problems.push(...issueProblems(issue, expanded));
-    }
-  }
+  const result = v.safeParse(fileSchema, expanded, { message: defaultMessage });
+  if (!result.success) problems.push(...schemaProblems(result.issues, expanded));
   const rawAgents = Array.isArray(expanded["agents"]) ? expanded["agents"] : [];
   rawAgents.forEach((entry, index) => {
     problems.push(...transportProblems(entry, index, warnings));
   });
 
   if (problems.length === 0 && result.success) {
-    const built = buildConfig(result.data, options.home, dirname(resolve(fileName)), problems);
-    if (result.data.privacy !== undefined) {
+    const built = buildConfig(result.output, options.home, dirname(resolve(fileName)), problems);
+    if (result.output.privacy !== undefined) {
       const names = built.agents.map((agent) => agent.name);
-      const privacy = checkAgentPolicies(result.data.privacy, names);
+      const privacy = checkAgentPolicies(result.output.privacy, names);
       problems.push(...privacy.problems);
       built.privacy = privacy.policies;
     }
@@ -436,34 +475,50 @@ function buildEntry(
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-function issueProblems(issue: z.core.$ZodIssue, root: unknown): Problem[] {
-  const path = issue.path.filter(
-    (p): p is string | number => typeof p === "string" || typeof p === "number",
-  );
-  if (issue.code === "unrecognized_keys") {
+function schemaProblems(issues: ReadonlyArray<v.BaseIssue<unknown>>, root: unknown): Problem[] {
+  const problems = issues.flatMap((issue) => issueProblems(issue, root));
+  // A key the key schema refuses is the whole problem with that entry, not its value too.
+  const badKeys = new Set(issues.filter(isKeyIssue).map((issue) => issuePath(issue).join("\0")));
+  return problems.filter((p) => p.message === INVALID_KEY || !badKeys.has(p.path.join("\0")));
+}
+
+const INVALID_KEY = "has an invalid key";
+
+function issueProblems(issue: v.BaseIssue<unknown>, root: unknown): Problem[] {
+  const path = issuePath(issue);
+  const object = unknownKeyObject(issue);
+  if (object) {
     const known = path.length === 0 ? FILE_KEYS : ENTRY_KEYS;
-    return issue.keys.map((key) => ({
-      path,
-      message: `has an unknown key "${key}"${keySuggestion(key, known)}`,
-    }));
+    return Object.keys(object)
+      .filter((key) => !known.includes(key))
+      .map((key) => ({
+        path,
+        message: `has an unknown key "${key}"${keySuggestion(key, known)}`,
+      }));
   }
-  if (issue.code === "invalid_type") {
-    const value = valueAt(root, path);
+  if (isKeyIssue(issue)) return [{ path, message: INVALID_KEY }];
+  const value = valueAt(root, path);
+  if (issue.type === "integer") {
+    return [{ path, message: `must be a whole number (got ${typeName(value)})` }];
+  }
+  if (issue.kind === "schema" && issue.type !== "picklist" && issue.type !== "union") {
     if (value === undefined) return [{ path, message: "is required" }];
-    const expected = issue.expected === "int" ? "whole number" : issue.expected;
-    const article = /^[aeiou]/.test(expected) ? "an" : "a";
-    const what =
-      expected === "record" || expected === "object" ? "an object" : `${article} ${expected}`;
-    return [{ path, message: `must be ${what} (got ${typeName(value)})` }];
+    const expected = SCHEMA_TYPES[issue.type] ?? "an object";
+    return [{ path, message: `must be ${expected} (got ${typeName(value)})` }];
   }
-  if (issue.code === "too_big" && issue.origin === "number") {
-    return [{ path, message: `must be at most ${String(issue.maximum)}` }];
-  }
-  if (issue.code === "invalid_key") {
-    return [{ path, message: "has an invalid key" }];
+  if (issue.type === "max_value") {
+    return [{ path, message: `must be at most ${String(issue.requirement)}` }];
   }
   return [{ path, message: issue.message }];
 }
+
+/** Schema types in the words of the problems (objects and records: "an object"). */
+const SCHEMA_TYPES: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  boolean: "a boolean",
+  array: "an array",
+};
 
 function formatProblems(problems: Problem[], root: unknown): string {
   const ordered = [...problems].sort((a, b) => pathOrder(a.path) - pathOrder(b.path));

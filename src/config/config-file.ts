@@ -1,17 +1,22 @@
 import { readFileSync, statSync } from "node:fs";
-import { z } from "zod";
+import * as v from "valibot";
 import { writeFileAtomically } from "../system/private-files.ts";
+import {
+  anyObject,
+  defaultMessage,
+  issuePath,
+  strictObject,
+  urlString,
+} from "../validation/schema-pieces.ts";
 
 /** config.json in the config directory: what `config set-key` saves. Mode 0600. */
-const ConfigFileSchema = z
-  .object({
-    apiKey: z.string().optional(),
-    gatewayUrl: z.string().url().optional(),
-    /** The hub-wide privacy policy; checked where it is used (src/privacy/hub-privacy.ts). */
-    privacy: z.record(z.string(), z.unknown()).optional(),
-  })
-  .strict();
-export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+const ConfigFileSchema = strictObject({
+  apiKey: v.optional(v.string()),
+  gatewayUrl: v.optional(urlString("Invalid URL")),
+  /** The hub-wide privacy policy; checked where it is used (src/privacy/hub-privacy.ts). */
+  privacy: v.optional(anyObject()),
+});
+export type ConfigFile = v.InferOutput<typeof ConfigFileSchema>;
 
 type ConfigFileRead =
   | { ok: true; config: ConfigFile; exists: boolean; warnings: string[] }
@@ -42,13 +47,14 @@ export function readConfigFile(file: string): ConfigFileRead {
   } catch (error) {
     return { ok: false, error: `${file} is not valid JSON: ${(error as Error).message}` };
   }
-  const parsed = ConfigFileSchema.safeParse(json);
+  const parsed = v.safeParse(ConfigFileSchema, json, { message: defaultMessage });
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? issue.path.join(".") : "top level";
-    return { ok: false, error: `${file}: ${where}: ${issue?.message ?? "invalid"}` };
+    const issue = parsed.issues[0];
+    const path = issuePath(issue);
+    const where = path.length ? path.join(".") : "top level";
+    return { ok: false, error: `${file}: ${where}: ${issue.message}` };
   }
-  return { ok: true, config: parsed.data, exists: true, warnings };
+  return { ok: true, config: parsed.output, exists: true, warnings };
 }
 
 /** Writes the file atomically with mode 0600 (never briefly readable by others). */

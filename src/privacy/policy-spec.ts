@@ -14,8 +14,9 @@
 //     "allowPatterns": [".*@example\\.com"] // patterns a whole flagged value may match
 //   }
 
-import { z } from "zod";
+import * as v from "valibot";
 import { keySuggestion } from "../config/did-you-mean.ts";
+import { issuePath, strictObject, unknownKeyObject } from "../validation/schema-pieces.ts";
 import { valueAt } from "../wire/value-at.ts";
 import {
   ACTIONS,
@@ -61,37 +62,38 @@ type SpecCheck<T> = { ok: true; spec: T } | { ok: false; problems: SpecProblem[]
 /** A custom rule's name shows in placeholders (`[redacted:codename]`) and in audit lines. */
 const RULE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
 
-const action = z.enum(ACTIONS);
-const nonEmpty = z.string().min(1);
+const action = v.picklist(ACTIONS);
+const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
 const actionKeys = Object.fromEntries(
-  [...Object.keys(GROUPS), ...BUILTIN_KINDS].map((key) => [key, action.optional()]),
-) as Record<BuiltinKind | Group, z.ZodOptional<typeof action>>;
+  [...Object.keys(GROUPS), ...BUILTIN_KINDS].map((key) => [key, v.optional(action)]),
+) as Record<BuiltinKind | Group, v.OptionalSchema<typeof action, undefined>>;
 
-const customRuleSchema = z.strictObject({
-  name: z.string(),
-  keywords: z.array(nonEmpty).optional(),
-  patterns: z.array(nonEmpty).optional(),
-  action: action.optional(),
-});
-
-const policyShape = {
-  ...actionKeys,
-  custom: z.array(customRuleSchema).optional(),
-  allow: z.array(nonEmpty).optional(),
-  allowPatterns: z.array(nonEmpty).optional(),
+const customRuleEntries = {
+  name: v.string(),
+  keywords: v.optional(v.array(nonEmpty)),
+  patterns: v.optional(v.array(nonEmpty)),
+  action: v.optional(action),
 };
-const policySchema = z.strictObject(policyShape);
-const hubSchema = z.strictObject({
-  ...policyShape,
-  audit: z.boolean().optional(),
-  sensitive_keywords: z.array(nonEmpty).optional(),
-  sensitive_patterns: z.array(nonEmpty).optional(),
-});
 
-const POLICY_KEYS = Object.keys(policySchema.shape);
-const HUB_KEYS = Object.keys(hubSchema.shape);
-const RULE_KEYS = Object.keys(customRuleSchema.shape);
+const policyEntries = {
+  ...actionKeys,
+  custom: v.optional(v.array(strictObject(customRuleEntries))),
+  allow: v.optional(v.array(nonEmpty)),
+  allowPatterns: v.optional(v.array(nonEmpty)),
+};
+const hubEntries = {
+  ...policyEntries,
+  audit: v.optional(v.boolean()),
+  sensitive_keywords: v.optional(v.array(nonEmpty)),
+  sensitive_patterns: v.optional(v.array(nonEmpty)),
+};
+const policySchema = strictObject(policyEntries);
+const hubSchema = strictObject(hubEntries);
+
+const POLICY_KEYS = Object.keys(policyEntries);
+const HUB_KEYS = Object.keys(hubEntries);
+const RULE_KEYS = Object.keys(customRuleEntries);
 
 /** Checks one agent's policy (or the policy part of anything). */
 export function checkPolicySpec(raw: unknown): SpecCheck<PolicySpec> {
@@ -107,22 +109,22 @@ export function checkHubPrivacySpec(raw: unknown): SpecCheck<HubPrivacySpec> {
 }
 
 function check<T extends PolicySpec>(
-  schema: z.ZodType<T>,
+  schema: v.GenericSchema<unknown, T>,
   raw: unknown,
   known: readonly string[],
 ): SpecCheck<T> {
-  const parsed = schema.safeParse(raw);
+  const parsed = v.safeParse(schema, raw);
   if (!parsed.success) {
     return {
       ok: false,
-      problems: parsed.error.issues.map((issue) => toProblem(issue, raw, known)),
+      problems: parsed.issues.map((issue) => toProblem(issue, raw, known)),
     };
   }
   const problems = [
-    ...customRuleProblems(parsed.data.custom ?? []),
-    ...patternListProblems(parsed.data.allowPatterns, ["allowPatterns"]),
+    ...customRuleProblems(parsed.output.custom ?? []),
+    ...patternListProblems(parsed.output.allowPatterns, ["allowPatterns"]),
   ];
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, spec: parsed.data };
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, spec: parsed.output };
 }
 
 function customRuleProblems(rules: CustomRuleSpec[]): SpecProblem[] {
@@ -168,29 +170,40 @@ function patternListProblems(
   return problems;
 }
 
-function toProblem(issue: z.core.$ZodIssue, root: unknown, known: readonly string[]): SpecProblem {
-  const path = issue.path.filter(
-    (p): p is string | number => typeof p === "string" || typeof p === "number",
-  );
-  if (issue.code === "unrecognized_keys") {
+/** Schema types in the words of the problems. */
+const EXPECTED: Record<string, string> = {
+  array: "a list",
+  string: "a string",
+  boolean: "a boolean",
+};
+
+function toProblem(
+  issue: v.BaseIssue<unknown>,
+  root: unknown,
+  known: readonly string[],
+): SpecProblem {
+  const path = issuePath(issue);
+  const object = unknownKeyObject(issue);
+  if (object) {
     const keys = path.length === 0 ? known : RULE_KEYS;
-    const key = issue.keys[0] ?? "";
-    const more =
-      issue.keys.length > 1 ? ` (and ${issue.keys.slice(1).map(quoted).join(", ")})` : "";
+    const unknown = Object.keys(object).filter((key) => !keys.includes(key));
+    const key = unknown[0] ?? "";
+    const more = unknown.length > 1 ? ` (and ${unknown.slice(1).map(quoted).join(", ")})` : "";
     return { path, message: `has an unknown key "${key}"${keySuggestion(key, keys)}${more}` };
   }
   const value = valueAt(root, path);
-  if (issue.code === "invalid_value") {
-    const allowed = issue.values.map((v) => quoted(String(v))).join(", ");
+  if (issue.type === "picklist") {
+    const allowed = ACTIONS.map((a) => quoted(a)).join(", ");
     return { path, message: `must be one of ${allowed} (got ${describe(value)})` };
   }
-  if (issue.code === "invalid_type") {
+  if (issue.kind === "schema") {
     if (value === undefined) return { path, message: "is required" };
-    const expected = issue.expected === "array" ? "a list" : `a ${issue.expected}`;
-    const what = issue.expected === "object" ? "an object" : expected;
-    return { path, message: `must be ${what} (got ${describe(value)})` };
+    return {
+      path,
+      message: `must be ${EXPECTED[issue.type] ?? "an object"} (got ${describe(value)})`,
+    };
   }
-  if (issue.code === "too_small" && issue.origin === "string") {
+  if (issue.type === "min_length") {
     return { path, message: "must not be empty" };
   }
   return { path, message: issue.message };

@@ -1,7 +1,8 @@
 // Relay commands parsed once, at the edge (relay-wire.md section 2): one `data:` payload of the
 // command stream becomes a typed command, a command that cannot run (with the reason the relay
 // is told), or a reason to skip it. Pure: no I/O, no logging; the schemas are built once.
-import { z } from "zod";
+import * as v from "valibot";
+import { objectMessage } from "../validation/schema-pieces.ts";
 import type { CancelTaskCommand, UserMessageCommand, UserReplyCommand } from "./relay.ts";
 
 export type ParsedRelayCommand =
@@ -62,22 +63,26 @@ export function readRelayCommandData(data: string): RelayCommandData {
 
 const turnField = (field: string) => {
   const problem = `field '${field}' is missing or not a non-empty string`;
-  return z.string({ error: problem }).min(1, { error: problem });
+  return v.pipe(v.string(problem), v.minLength(1, problem));
 };
 const turnFields = {
   local_agent_id: turnField("local_agent_id"),
   room_id: turnField("room_id"),
   agent_message_id: turnField("agent_message_id"),
 };
+/** The command is a JSON object already (readRelayCommandData): no array guard needed. */
+const commandObject = <const E extends v.ObjectEntries>(entries: E) =>
+  v.looseObject(entries, objectMessage(entries));
 
-const userMessageSchema = z
-  .looseObject({
+const userMessageSchema = v.pipe(
+  commandObject({
     ...turnFields,
-    message: z.custom<Record<string, unknown>>(isObject, {
-      error: "field 'message' must be an A2A Message object",
-    }),
-  })
-  .transform(
+    message: v.custom<Record<string, unknown>>(
+      isObject,
+      "field 'message' must be an A2A Message object",
+    ),
+  }),
+  v.transform(
     (f): UserMessageCommand => ({
       type: "user_message",
       room_id: f.room_id,
@@ -89,14 +94,15 @@ const userMessageSchema = z
       task_id: optionalString(f.task_id),
       message: f.message,
     }),
-  );
+  ),
+);
 
-const userReplySchema = z
-  .looseObject({
+const userReplySchema = v.pipe(
+  commandObject({
     ...turnFields,
-    reply_text: z.string({ error: "field 'reply_text' must be a string" }).optional(),
-  })
-  .transform(
+    reply_text: v.optional(v.string("field 'reply_text' must be a string")),
+  }),
+  v.transform(
     (f): UserReplyCommand => ({
       type: "user_reply",
       room_id: f.room_id,
@@ -106,25 +112,27 @@ const userReplySchema = z
       task_id: optionalString(f.task_id),
       context_id: optionalString(f.context_id),
     }),
-  );
+  ),
+);
 
-const cancelTaskSchema = z
-  .looseObject({
-    local_agent_id: z
-      .string({ error: "field 'local_agent_id' is missing or empty" })
-      .min(1, { error: "field 'local_agent_id' is missing or empty" }),
-  })
-  .refine((f) => typeof f.task_id === "string" || optionalString(f.agent_message_id) !== null, {
-    error: "needs 'task_id' or 'agent_message_id'",
-  })
-  .transform(
+const localAgentProblem = "field 'local_agent_id' is missing or empty";
+const cancelTaskSchema = v.pipe(
+  commandObject({
+    local_agent_id: v.pipe(v.string(localAgentProblem), v.minLength(1, localAgentProblem)),
+  }),
+  v.check(
+    (f) => typeof f.task_id === "string" || optionalString(f.agent_message_id) !== null,
+    "needs 'task_id' or 'agent_message_id'",
+  ),
+  v.transform(
     (f): CancelTaskCommand => ({
       type: "cancel_task",
       local_agent_id: f.local_agent_id,
       task_id: typeof f.task_id === "string" ? f.task_id : "",
       agent_message_id: optionalString(f.agent_message_id),
     }),
-  );
+  ),
+);
 
 /** Parses one command object; a missing `type` means `user_message`. */
 export function parseRelayCommand(raw: Record<string, unknown>): ParsedRelayCommand {
@@ -134,22 +142,22 @@ export function parseRelayCommand(raw: Record<string, unknown>): ParsedRelayComm
     case "heartbeat":
       return { kind: type };
     case "user_message": {
-      const parsed = userMessageSchema.safeParse(raw);
+      const parsed = v.safeParse(userMessageSchema, raw);
       return parsed.success
-        ? { kind: type, command: parsed.data }
-        : invalid(raw, type, parsed.error);
+        ? { kind: type, command: parsed.output }
+        : invalid(raw, type, parsed.issues);
     }
     case "user_reply": {
-      const parsed = userReplySchema.safeParse(raw);
+      const parsed = v.safeParse(userReplySchema, raw);
       return parsed.success
-        ? { kind: type, command: parsed.data }
-        : invalid(raw, type, parsed.error);
+        ? { kind: type, command: parsed.output }
+        : invalid(raw, type, parsed.issues);
     }
     case "cancel_task": {
-      const parsed = cancelTaskSchema.safeParse(raw);
+      const parsed = v.safeParse(cancelTaskSchema, raw);
       return parsed.success
-        ? { kind: type, command: parsed.data }
-        : invalid(raw, type, parsed.error);
+        ? { kind: type, command: parsed.output }
+        : invalid(raw, type, parsed.issues);
     }
     default:
       return { kind: "unknown", type };
@@ -159,13 +167,13 @@ export function parseRelayCommand(raw: Record<string, unknown>): ParsedRelayComm
 function invalid(
   raw: Record<string, unknown>,
   type: string,
-  error: z.ZodError,
+  issues: readonly v.BaseIssue<unknown>[],
 ): ParsedRelayCommand {
   return {
     kind: "invalid",
     type,
     // The first problem, in field order: the one the relay and the log are told.
-    reason: error.issues[0]?.message ?? "invalid command",
+    reason: issues[0]?.message ?? "invalid command",
     roomId: optionalString(raw.room_id),
     agentMessageId: optionalString(raw.agent_message_id),
     // A reply has no user message of its own (reference §5.10).

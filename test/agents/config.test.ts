@@ -194,6 +194,23 @@ describe("parseAgentsFile: errors name the place and the problem", () => {
     );
   });
 
+  it("a list is not an object, whole numbers stay safe, a card URL needs http(s)://", () => {
+    expect(error({ agents: [[]] })).toBe("agents.json: agents[0] must be an object (got a list)");
+    expect(error({ agents: [{ name: "X", url: "http://a", headers: [] }] })).toBe(
+      'agents.json: agents[0] ("X").headers must be an object (got a list)',
+    );
+    expect(error({ agents: [{ name: "X", url: "http://a", timeoutMs: 1e300 }] })).toMatch(
+      /^agents\.json: agents\[0\] \("X"\)\.timeoutMs .*9007199254740991$/,
+    );
+    expect(error({ agents: [{ name: "X", url: "http://a", cardUrl: "http:card.example" }] })).toBe(
+      'agents.json: agents[0] ("X").cardUrl must be an http(s):// URL',
+    );
+    // A refused key is the problem, not its value too.
+    expect(error({ agents: [{ name: "X", command: "c", env: { "1X": 5 } }] })).toBe(
+      'agents.json: agents[0] ("X").env["1X"] has an invalid key',
+    );
+  });
+
   it("duplicate names and ids", () => {
     expect(
       error({

@@ -35,7 +35,8 @@ const IMPORT_RULE = {
     ["async", "wire", "config"],
   ],
   /** Shared leaves: any module may import them; they import only each other. */
-  leaves: ["log", "system"],
+  // validation: the valibot pieces every parser of JSON shares (objects, messages, paths).
+  leaves: ["log", "system", "validation"],
   /** Modules held to a shorter list than their tier allows (leaves always allowed). */
   only: {
     devrelay: ["wire"],

@@ -2,6 +2,7 @@
 // relay's own publish schema (the development relay's, as strict as hybro.ai's door and
 // stricter on data): one of the 7 types, with the task id it was made with, accepted once the
 // publisher has given it its response_seq. Pure: no I/O.
+import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { decodeStreamEvent, decodeTaskResult } from "../../src/a2a/dialect.ts";
 import { publishBody } from "../../src/devrelay/schemas.ts";
@@ -95,8 +96,8 @@ describe("every event the hub can produce", () => {
       expect(event.data.task_id).not.toBe("");
       expect(event.data.run_id).toBe("run-1");
     }
-    const parsed = publishBody.safeParse({ room_id: "room", events: stamped });
-    expect(parsed.error?.issues ?? []).toEqual([]);
+    const parsed = v.safeParse(publishBody, { room_id: "room", events: stamped });
+    expect(parsed.issues ?? []).toEqual([]);
     expect(new Set(events.map((event) => event.type)).size).toBe(PUBLISHED_EVENT_TYPES.length);
   });
 

@@ -18,7 +18,7 @@ describe("the modules a started hub loads", () => {
   });
   afterAll(() => fixture?.close());
 
-  it("leaves out the dev relay, the SDK, other commands, prom-client, pino-pretty, execa, ws, undici's unused parts and Node's bundled undici", async () => {
+  it("leaves out the dev relay, the SDK, other commands, prom-client, pino-pretty, execa, ws, zod, undici's unused parts and Node's bundled undici", async () => {
     const { home, relay } = fixture;
     const { key } = relay.createKey({ name: "modules", scopes: ["*"] });
     const listFile = join(home, "loaded.txt");
@@ -57,6 +57,9 @@ describe("the modules a started hub loads", () => {
         /^node_modules\/undici\/(index\.js|lib\/(web|mock|cache)\/)/.test(path),
       ),
     ).toEqual([]);
+    // Schemas are valibot's: one module file (zod was 95 of them and 3 MB of heap).
+    expect(relative.filter((path) => path.startsWith("node_modules/valibot/"))).toHaveLength(1);
+    expect(relative.filter((path) => /(^|\/)zod(\/|@|$)/.test(path))).toEqual([]);
     // An ESM import of node:http reads its lazy exports (WebSocket, …), which load Node's own
     // bundled undici beside the npm one: a few MB resident for nothing (system/http-server.ts).
     expect(relative).toContain("builtin:internal/modules/esm/loader");
