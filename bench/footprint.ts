@@ -15,7 +15,13 @@ import { NO_RATE_LIMITS, startDevRelay } from "../src/devrelay/index.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import { DAEMON_ENV, daemonNodeFlags } from "../src/system/daemon-settings.ts";
 import { startTestAgent } from "../test/support/a2a-agents.ts";
-import { cpuSeconds, procStatusKb, relayTurn, startHubProcess } from "./hub-process.ts";
+import {
+  benchHubEnv,
+  cpuSeconds,
+  procStatusKb,
+  relayTurn,
+  startHubProcess,
+} from "./hub-process.ts";
 import { round } from "./stats.ts";
 
 const CONCURRENCY = 64;
@@ -23,13 +29,6 @@ const IDLE_WAIT_MS = 8_000;
 const STARTS = Number(process.env.FOOTPRINT_STARTS ?? 10);
 // Extra Node flags for the measured hub, to try V8 settings (e.g. "--max-semi-space-size=1").
 const extraFlags = (process.env.FOOTPRINT_NODE_FLAGS ?? "").split(" ").filter(Boolean);
-// Extra environment for the measured hub, to try C library settings ("NAME=value NAME=value").
-const extraEnv = Object.fromEntries(
-  (process.env.FOOTPRINT_HUB_ENV ?? "")
-    .split(" ")
-    .filter(Boolean)
-    .map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
-);
 const SETTLE_S = Number(process.env.FOOTPRINT_SETTLE_S ?? 30);
 const totalTurns = Number(process.env.FOOTPRINT_TURNS ?? 10_000);
 const mb = (kb: number) => round(kb / 1024, 1);
@@ -101,7 +100,7 @@ async function main() {
       "--import",
       join(import.meta.dirname, "heap-on-signal.mjs"),
     ],
-    env: { ...extraEnv, HYBRO_BENCH_HEAP: heapFile },
+    env: { HYBRO_BENCH_HEAP: heapFile },
   });
   const rss = () => mb(hub.statusKb("VmRSS"));
   const heapAfterGc = async () => {
@@ -194,7 +193,7 @@ async function main() {
         ...(process.env.BENCH_NO_DAEMON_FLAGS ? [] : daemonNodeFlags(extraFlags)),
         ...extraFlags,
       ],
-      env: { ...(process.env.BENCH_NO_DAEMON_FLAGS ? {} : DAEMON_ENV), ...extraEnv },
+      env: { ...(process.env.BENCH_NO_DAEMON_FLAGS ? {} : DAEMON_ENV), ...benchHubEnv() },
       peak_rss_mb: peak,
       heap_after_gc_idle: idleHeap,
       heap_after_gc_loaded: loadedHeap,

@@ -197,9 +197,24 @@ function hubNodeFlags(flags: string[] = []): string[] {
   return [...(process.env.BENCH_NO_DAEMON_FLAGS ? [] : daemonNodeFlags(flags)), ...flags];
 }
 
-/** The daemon's environment settings too (BENCH_NO_DAEMON_FLAGS=1: without). */
+/**
+ * The daemon's environment settings too (BENCH_NO_DAEMON_FLAGS=1: without), then the bench's own:
+ * BENCH_HUB_ENV="NAME=value NAME=value" for the hub alone (e.g. to try C library settings).
+ */
 function hubEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return process.env.BENCH_NO_DAEMON_FLAGS ? { ...env } : daemonEnv(env);
+  return {
+    ...(process.env.BENCH_NO_DAEMON_FLAGS ? env : daemonEnv(env)),
+    ...benchHubEnv(),
+  };
+}
+
+export function benchHubEnv(): Record<string, string> {
+  return Object.fromEntries(
+    (process.env.BENCH_HUB_ENV ?? "")
+      .split(" ")
+      .filter(Boolean)
+      .map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]),
+  );
 }
 
 function builtCli(root: string): string {
