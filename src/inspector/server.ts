@@ -59,8 +59,11 @@ interface InspectorServerOptions {
   settings?: Partial<InspectorServerSettings>;
 }
 
-/** The web app's files, read once (they ship next to this module, in src/ and in dist/). */
-const WEB_FOLDER = new URL("./web/", import.meta.url);
+/**
+ * The web app's files, read once: src/inspector/web, and dist/inspector/web in the package. The
+ * path goes up a level because the bin's bundle runs this module from dist/cli/.
+ */
+const WEB_FOLDER = new URL("../inspector/web/", import.meta.url);
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
